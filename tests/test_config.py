@@ -1,0 +1,74 @@
+import math
+
+import pytest
+
+import wideDIP
+from wideDIP import Config
+
+
+def test_defaults_are_the_papers_protocol():
+    config = Config()
+    assert (config.activation, config.v_law, config.operator_scale) == ("sigmoid", "gaussian", "none")
+    assert (config.seeds, config.steps, config.step_size, config.threshold) == (50, 25000, 1.0, 1e-7)
+    assert config.noise == 0.0 and config.dtype == "float32"
+
+
+def test_frozen_hashable_and_replace():
+    config = Config(k=20)
+    assert hash(config) == hash(Config(k=20))
+    assert config.replace(k=30) == Config(k=30)
+    assert config.k == 20
+    with pytest.raises(AttributeError):
+        config.k = 3
+    assert Config.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize(
+    "field, value, allowed",
+    [
+        ("m", 0, ">= 1"),
+        ("n", -3, ">= 1"),
+        ("d", 0, ">= 1"),
+        ("k", 0, ">= 1"),
+        ("k", 2.5, "integer"),
+        ("k", True, "integer"),
+        ("seeds", 0, ">= 1"),
+        ("steps", 0, ">= 1"),
+        ("seed", -1, ">= 0"),
+        ("step_size", 0.0, "> 0"),
+        ("step_size", -1.0, "> 0"),
+        ("threshold", 0.0, "> 0"),
+        ("noise", -0.1, ">= 0"),
+        ("noise", math.nan, "finite"),
+        ("step_size", math.nan, "finite"),
+        ("threshold", math.inf, "finite"),
+        ("activation", "swish", "sigmoid"),
+        ("v_law", "cauchy", "rademacher"),
+        ("operator_scale", "sqrt_k", "sqrt_n"),
+        ("signal", "sparse", "sphere"),
+        ("parametrization", "half", "reduced"),
+        ("dtype", "float16", "float64"),
+        ("step_size", "1", "real number"),
+    ],
+)
+def test_bad_values_name_the_field_and_what_is_allowed(field, value, allowed):
+    with pytest.raises(ValueError, match=rf"Config\.{field} must .*") as info:
+        Config(**{field: value})
+    assert allowed in str(info.value)
+    with pytest.raises(ValueError, match=rf"Config\.{field}"):
+        Config().replace(**{field: value})
+
+
+def test_unknown_field_in_replace():
+    with pytest.raises(ValueError, match="no field 'width'"):
+        Config().replace(width=3)
+
+
+def test_simulate_rejects_non_config():
+    with pytest.raises(ValueError, match="wideDIP.Config"):
+        wideDIP.simulate({"k": 3})
+
+
+def test_auto_resolves_to_reduced():
+    assert Config().resolved_parametrization == "reduced"
+    assert Config(parametrization="full").resolved_parametrization == "full"

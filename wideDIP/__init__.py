@@ -1,0 +1,30 @@
+"""wideDIP: simulate the training of overparametrized two-layer Deep Inverse Prior networks.
+
+The formulas are those of `shared/paper/MATH.md`; each module names the section it implements.
+"""
+
+__version__ = "0.1.0"
+
+from ._activations import Activation, activation
+from ._config import Config
+from ._model import FullDynamics, ReducedDynamics, network
+from ._problem import Problem, draw_problem, initial_weights, seed_keys
+from ._result import SimulationResult, load
+from ._simulate import checkpoint_steps, simulate
+
+__all__ = [
+    "Activation",
+    "Config",
+    "FullDynamics",
+    "Problem",
+    "ReducedDynamics",
+    "SimulationResult",
+    "activation",
+    "checkpoint_steps",
+    "draw_problem",
+    "initial_weights",
+    "load",
+    "network",
+    "seed_keys",
+    "simulate",
+]

@@ -1,0 +1,69 @@
+"""The `widedip` command line."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+
+from ._config import _CHOICES, Config
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per `Config` field, with its type, default and allowed values."""
+    defaults = Config()
+    for field in dataclasses.fields(Config):
+        option = "--" + field.name.replace("_", "-")
+        default = getattr(defaults, field.name)
+        kwargs = {"dest": field.name, "default": None, "help": f"default: {default}"}
+        if field.name in _CHOICES:
+            kwargs["choices"] = _CHOICES[field.name]
+        else:
+            kwargs["type"] = {"int": int, "float": float}[field.type]
+        parser.add_argument(option, **kwargs)
+
+
+def config_from_arguments(arguments: argparse.Namespace, base: Config | None = None) -> Config:
+    changes = {
+        f.name: getattr(arguments, f.name) for f in dataclasses.fields(Config) if getattr(arguments, f.name) is not None
+    }
+    return (base or Config()).replace(**changes)
+
+
+def _simulate(arguments: argparse.Namespace) -> int:
+    from ._simulate import simulate
+
+    result = simulate(config_from_arguments(arguments), progress=not arguments.quiet)
+    if arguments.out:
+        path = result.save(arguments.out)
+        if not arguments.json:
+            print(f"saved {path}", file=sys.stderr)
+    print(json.dumps(result.to_json()) if arguments.json else result.summary())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="widedip", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    simulate = commands.add_parser("simulate", help="train all seeds of one configuration and print a summary")
+    _add_config_options(simulate)
+    simulate.add_argument("--json", action="store_true", help="print machine-readable output")
+    simulate.add_argument("--out", help="save the result (.npz) to this file")
+    simulate.add_argument("--quiet", action="store_true", help="no progress bar")
+    simulate.set_defaults(handler=_simulate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        return arguments.handler(arguments)
+    except ValueError as error:
+        parser.error(str(error))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""The configuration of one simulated experiment: a frozen, hashable, validated record."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from typing import Any
+
+ACTIVATIONS = ("sigmoid", "tanh", "softplus", "relu", "identity")
+V_LAWS = ("gaussian", "rademacher", "uniform")
+OPERATOR_SCALES = ("none", "sqrt_n", "sqrt_m")
+SIGNALS = ("gaussian", "rademacher", "sphere")
+PARAMETRIZATIONS = ("auto", "full", "reduced")
+DTYPES = ("float32", "float64")
+
+_CHOICES = {
+    "activation": ACTIVATIONS,
+    "v_law": V_LAWS,
+    "operator_scale": OPERATOR_SCALES,
+    "signal": SIGNALS,
+    "parametrization": PARAMETRIZATIONS,
+    "dtype": DTYPES,
+}
+_AT_LEAST_ONE = ("m", "n", "d", "k", "seeds", "steps")
+_POSITIVE = ("step_size", "threshold")
+_NON_NEGATIVE = ("noise",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """One experiment of MATH.md §6: a random problem `y = A x̄ + ε` (§1), the two-layer
+    network (4) of width `k` with input size `d`, trained by gradient descent on all
+    `seeds` random draws at once.
+
+    Every field is validated on construction; an invalid value raises `ValueError`
+    naming the field and what is allowed.
+    """
+
+    m: int = 10
+    """Number of observations (rows of `A`)."""
+    n: int = 100
+    """Signal size (columns of `A`, rows of `V`)."""
+    d: int = 500
+    """Input size (`u ∈ S^{d-1}`, `W ∈ R^{k×d}`)."""
+    k: int = 500
+    """Width of the hidden layer."""
+    activation: str = "sigmoid"
+    """`φ`: sigmoid, tanh, softplus satisfy A-4; relu and identity are allowed but break A-4."""
+    v_law: str = "gaussian"
+    """Law of the entries of the fixed layer `V`, each of unit variance (A-3)."""
+    operator_scale: str = "none"
+    """Entries of `A`: N(0,1) ("none", the paper), N(0,1/n) ("sqrt_n") or N(0,1/m) ("sqrt_m")."""
+    signal: str = "gaussian"
+    """Law of `x̄`: N(0, I_n), Rademacher entries, or uniform on the sphere of radius √n."""
+    noise: float = 0.0
+    """Standard deviation of the entries of `ε` (projected onto Im(A) when m > n, §1)."""
+    seeds: int = 50
+    """Number of independent random runs, all simulated at once."""
+    seed: int = 0
+    """Root random seed; run `i` uses `fold_in(PRNGKey(seed), i)`."""
+    steps: int = 25000
+    """Budget of gradient-descent steps."""
+    step_size: float = 1.0
+    """Gradient-descent step `η`; time is `t = step × η`."""
+    threshold: float = 1e-7
+    """A run has converged once its loss `½‖A g − y‖²` (2) is at most this."""
+    parametrization: str = "auto"
+    """"full" trains W ∈ R^{k×d} literally; "reduced" the exact k-dimensional dynamics of
+    MATH.md §4; "auto" picks "reduced", which is exact for every method offered."""
+    dtype: str = "float32"
+    """Floating-point precision of the simulation."""
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            object.__setattr__(self, field.name, _validated(field.name, field.type, value))
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some fields changed (validated like the constructor)."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ValueError(
+                f"Config has no field {', '.join(map(repr, unknown))}; "
+                f"fields are {', '.join(f.name for f in dataclasses.fields(self))}"
+            )
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        return cls().replace(**data)
+
+    @property
+    def resolved_parametrization(self) -> str:
+        """The parametrization actually simulated ("auto" resolved)."""
+        return "reduced" if self.parametrization == "auto" else self.parametrization
+
+
+def _validated(name: str, kind: str, value: Any) -> Any:
+    if name in _CHOICES:
+        if not isinstance(value, str) or value not in _CHOICES[name]:
+            raise ValueError(f"Config.{name} must be one of {_CHOICES[name]}, got {value!r}")
+        return value
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"Config.{name} must be an integer, got {value!r}")
+        value = int(value)
+        if name in _AT_LEAST_ONE and value < 1:
+            raise ValueError(f"Config.{name} must be an integer >= 1, got {value}")
+        if name == "seed" and value < 0:
+            raise ValueError(f"Config.seed must be an integer >= 0, got {value}")
+        return value
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"Config.{name} must be a real number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"Config.{name} must be finite, got {value}")
+        if name in _POSITIVE and value <= 0:
+            raise ValueError(f"Config.{name} must be > 0, got {value}")
+        if name in _NON_NEGATIVE and value < 0:
+            raise ValueError(f"Config.{name} must be >= 0, got {value}")
+        return value
+    raise AssertionError(f"unhandled field type {kind!r} for {name}")

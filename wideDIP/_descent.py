@@ -1,0 +1,134 @@
+"""Gradient descent `θ ← θ − η ∇L(θ)` (MATH.md §1) on all seeds at once, with optax.
+
+The loop is one `lax.while_loop` over steps whose state holds every seed; a seed that has
+converged or diverged stops moving, and the loop ends when no seed is running or when it
+reaches `stop_at` (the next checkpoint: the host records statistics there and updates the
+progress bar, one compilation serves every chunk)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import equinox as eqx
+import optax
+from jaxtyping import Array, Bool, Float, Int, PyTree
+
+RUNNING, CONVERGED, DIVERGED, STALLED = 0, 1, 2, 3
+OUTCOMES = ("running", "converged", "diverged", "stalled")
+DIVERGENCE_FACTOR = 1e6
+"""A run has diverged once its loss is non-finite or above this many times its initial loss."""
+
+
+class StoppingRule(eqx.Module):
+    """When a run stops: loss ≤ `threshold` (converged) or diverged; arrays so that changing
+    them never recompiles."""
+
+    threshold: Float[Array, ""]
+    divergence_factor: Float[Array, ""]
+
+
+class RunState(eqx.Module):
+    """Every seed's parameters and bookkeeping; leading axis = seed."""
+
+    parameters: PyTree
+    initial_parameters: PyTree
+    optimizer_state: PyTree
+    step: Int[Array, ""]
+    outcome: Int[Array, " seeds"]
+    stop_step: Int[Array, " seeds"]
+    loss: Float[Array, " seeds"]
+    initial_loss: Float[Array, " seeds"]
+
+    @property
+    def running(self) -> Bool[Array, " seeds"]:
+        return self.outcome == RUNNING
+
+
+def batched_loss(dynamics: eqx.Module, parameters: PyTree) -> Float[Array, " seeds"]:
+    return jax.vmap(lambda dyn, p: dyn.loss(p))(dynamics, parameters)
+
+
+def weight_distance(state: RunState) -> Float[Array, " seeds"]:
+    """`‖W(t) − W(0)‖_F`, which equals `‖z(t) − z(0)‖` in the reduced parametrization (§4)."""
+    difference = jax.tree.map(lambda a, b: (a - b).reshape(a.shape[0], -1), state.parameters, state.initial_parameters)
+    return jnp.sqrt(sum(jnp.sum(leaf**2, axis=1) for leaf in jax.tree.leaves(difference)))
+
+
+def classify(state: RunState, loss: Float[Array, " seeds"], rule: StoppingRule) -> RunState:
+    """Mark running seeds whose current loss is under the threshold, or non-finite or above
+    `divergence_factor × initial loss`; they stop at the current step."""
+    running = state.running
+    converged = running & (loss <= rule.threshold)
+    diverged = running & ~converged & (~jnp.isfinite(loss) | (loss > rule.divergence_factor * state.initial_loss))
+    outcome = jnp.where(converged, CONVERGED, jnp.where(diverged, DIVERGED, state.outcome))
+    return eqx.tree_at(
+        lambda s: (s.outcome, s.stop_step, s.loss),
+        state,
+        (outcome, jnp.where(converged | diverged, state.step, state.stop_step), jnp.where(running, loss, state.loss)),
+    )
+
+
+def _where_running(running: Bool[Array, " seeds"], new: PyTree, old: PyTree) -> PyTree:
+    def pick(a, b):
+        return jnp.where(running.reshape(running.shape + (1,) * (a.ndim - 1)), a, b)
+
+    return jax.tree.map(pick, new, old)
+
+
+@eqx.filter_jit
+def start(dynamics: eqx.Module, parameters: PyTree, step_size: Float[Array, ""]) -> RunState:
+    """The state at step 0."""
+    loss = batched_loss(dynamics, parameters)
+    seeds = loss.shape[0]
+    return RunState(
+        parameters=parameters,
+        initial_parameters=parameters,
+        optimizer_state=jax.vmap(optax.sgd(step_size).init)(parameters),
+        step=jnp.zeros((), jnp.int32),
+        outcome=jnp.full((seeds,), RUNNING, jnp.int32),
+        stop_step=jnp.full((seeds,), -1, jnp.int32),
+        loss=loss,
+        initial_loss=loss,
+    )
+
+
+@eqx.filter_jit
+def advance(
+    dynamics: eqx.Module, state: RunState, stop_at: Int[Array, ""], step_size: Float[Array, ""], rule: StoppingRule
+) -> tuple[RunState, Float[Array, " seeds"], Float[Array, " seeds"]]:
+    """Run descent until step `stop_at` or until no seed is running; return the state and
+    each seed's loss and weight distance there."""
+    optimizer = optax.sgd(step_size)
+
+    def keep_going(s: RunState) -> Array:
+        return (s.step < stop_at) & jnp.any(s.running)
+
+    def one_step(s: RunState) -> RunState:
+        loss, gradient = jax.vmap(lambda dyn, p: dyn.loss_and_gradient(p))(dynamics, s.parameters)
+        s = classify(s, loss, rule)
+        updates, optimizer_state = jax.vmap(optimizer.update)(gradient, s.optimizer_state, s.parameters)
+        running = s.running
+        return eqx.tree_at(
+            lambda t: (t.parameters, t.optimizer_state, t.step),
+            s,
+            (
+                _where_running(running, optax.apply_updates(s.parameters, updates), s.parameters),
+                _where_running(running, optimizer_state, s.optimizer_state),
+                s.step + 1,
+            ),
+        )
+
+    state = jax.lax.while_loop(keep_going, one_step, state)
+    return state, batched_loss(dynamics, state.parameters), weight_distance(state)
+
+
+@eqx.filter_jit
+def finish(dynamics: eqx.Module, state: RunState, rule: StoppingRule) -> RunState:
+    """Classify the last iterate of seeds still running: converged, diverged or stalled."""
+    state = classify(state, batched_loss(dynamics, state.parameters), rule)
+    running = state.running
+    return eqx.tree_at(
+        lambda s: (s.outcome, s.stop_step),
+        state,
+        (jnp.where(running, STALLED, state.outcome), jnp.where(running, state.step, state.stop_step)),
+    )

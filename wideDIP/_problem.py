@@ -1,0 +1,115 @@
+"""Random draws of one run: the inverse problem (MATH.md §1, §6) and the network's
+initialisation (A-1..A-3), one `jax.random` key per seed."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import equinox as eqx
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._config import Config
+
+# Every Gaussian draw of a seed comes from one `jax.random.normal` call (one threefry
+# kernel to compile instead of six), laid out in this order; `input` comes last so that,
+# threefry being counter-based, the other blocks do not depend on `d`.
+_GAUSSIAN_LAYOUT = ("operator", "signal", "noise", "layer", "features", "input")
+# Streams with a key of their own: non-Gaussian laws, and the part of W(0) orthogonal to u.
+_OTHER_STREAMS = ("signal", "layer", "complement")
+
+
+class Problem(eqx.Module):
+    """Everything random in one run, except the part of `W(0)` orthogonal to `u`.
+
+    `features = W(0) u ~ N(0, I_k)` is drawn directly, so the reduced dynamics (§4) never
+    depend on `d`; `initial_weights` completes it into a full `W(0)` with iid N(0,1) entries.
+    """
+
+    operator: Float[Array, "m n"]
+    signal: Float[Array, " n"]
+    clean_observation: Float[Array, " m"]
+    observation: Float[Array, " m"]
+    layer: Float[Array, "n k"]
+    input: Float[Array, " d"]
+    features: Float[Array, " k"]
+
+
+def seed_keys(config: Config) -> PRNGKeyArray:
+    """Keys of the runs: run `i` gets `fold_in(PRNGKey(seed), i)`, whatever `seeds` is."""
+    root = jax.random.PRNGKey(config.seed)
+    return jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(config.seeds))
+
+
+def _stream(key: PRNGKeyArray, name: str) -> PRNGKeyArray:
+    return jax.random.fold_in(key, 1 + _OTHER_STREAMS.index(name))
+
+
+def _gaussian_blocks(config: Config, key: PRNGKeyArray) -> dict[str, Array]:
+    m, n, d, k = config.m, config.n, config.d, config.k
+    shapes = {"operator": (m, n), "signal": (n,), "noise": (m,), "layer": (n, k), "features": (k,), "input": (d,)}
+    sizes = [math.prod(shapes[name]) for name in _GAUSSIAN_LAYOUT]
+    flat = jax.random.normal(jax.random.fold_in(key, 0), (sum(sizes),), jnp.dtype(config.dtype))
+    blocks = jnp.split(flat, np.cumsum(sizes)[:-1])
+    return {name: block.reshape(shapes[name]) for name, block in zip(_GAUSSIAN_LAYOUT, blocks)}
+
+
+def _unit_variance(gaussian: Array, key: PRNGKeyArray, law: str) -> Array:
+    """Unit-variance entries: the Gaussian block as drawn, or a fresh draw of another law."""
+    shape, dtype = gaussian.shape, gaussian.dtype
+    if law == "gaussian":
+        return gaussian
+    if law == "rademacher":
+        return jax.random.rademacher(key, shape, dtype)
+    if law == "uniform":
+        limit = jnp.sqrt(jnp.asarray(3.0, dtype))
+        return jax.random.uniform(key, shape, dtype, -limit, limit)
+    raise ValueError(f"v_law must be one of ('gaussian', 'rademacher', 'uniform'), got {law!r}")
+
+
+def _signal(gaussian: Array, key: PRNGKeyArray, law: str) -> Array:
+    if law == "sphere":
+        return jnp.sqrt(jnp.asarray(gaussian.size, gaussian.dtype)) * gaussian / jnp.linalg.norm(gaussian)
+    return _unit_variance(gaussian, key, law)
+
+
+def _operator_std(config: Config) -> float:
+    return {"none": 1.0, "sqrt_n": config.n**-0.5, "sqrt_m": config.m**-0.5}[config.operator_scale]
+
+
+def project_onto_range(operator: Float[Array, "m n"], vector: Float[Array, " m"]) -> Float[Array, " m"]:
+    """Orthogonal projection onto Im(A); the identity when A has full row rank (m ≤ n)."""
+    m, n = operator.shape
+    if m <= n:
+        return vector
+    q, _ = jnp.linalg.qr(operator, mode="reduced")
+    return q @ (q.T @ vector)
+
+
+def draw_problem(config: Config, key: PRNGKeyArray) -> Problem:
+    """One run's draws (MATH.md §1, §2, §6): `A`, `x̄`, `y = A x̄ + ε` with `ε` projected
+    onto Im(A), `V`, `u` uniform on S^{d-1} (A-1), and `W(0) u ~ N(0, I_k)` (A-2)."""
+    gaussian = _gaussian_blocks(config, key)
+    operator = _operator_std(config) * gaussian["operator"]
+    signal = _signal(gaussian["signal"], _stream(key, "signal"), config.signal)
+    clean = operator @ signal
+    observation = clean + project_onto_range(operator, config.noise * gaussian["noise"])
+    return Problem(
+        operator=operator,
+        signal=signal,
+        clean_observation=clean,
+        observation=observation,
+        layer=_unit_variance(gaussian["layer"], _stream(key, "layer"), config.v_law),
+        input=gaussian["input"] / jnp.linalg.norm(gaussian["input"]),
+        features=gaussian["features"],
+    )
+
+
+def initial_weights(config: Config, key: PRNGKeyArray, problem: Problem) -> Float[Array, "k d"]:
+    """`W(0) = z(0) uᵀ + G (I − u uᵀ)` with `G` iid N(0,1): iid N(0,1) entries (A-2) and
+    `W(0) u = z(0)` exactly, so `full` and `reduced` start from the same point."""
+    u = problem.input
+    g = jax.random.normal(_stream(key, "complement"), (config.k, config.d), jnp.dtype(config.dtype))
+    return jnp.outer(problem.features, u) + g - jnp.outer(g @ u, u)

@@ -1,0 +1,150 @@
+"""What `simulate` returns: per-seed outcomes and loss curves, with a summary, save and load."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._config import Config
+
+FORMAT_VERSION = 1
+
+
+def environment() -> dict[str, str]:
+    """Library versions and the device that ran the computation."""
+    import jax
+    import diffrax
+    import equinox
+    import optax
+
+    from . import __version__
+
+    device = jax.devices()[0]
+    return {
+        "widedip": __version__,
+        "jax": jax.__version__,
+        "optax": optax.__version__,
+        "diffrax": diffrax.__version__,
+        "equinox": equinox.__version__,
+        "device": f"{device.platform}:{device.device_kind} x{jax.device_count()}",
+    }
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SimulationResult:
+    """Outcome of `simulate(config)`; arrays have a leading seed axis.
+
+    `loss[s, c]` and `weight_distance[s, c]` are `½‖A g − y‖²` and `‖W(t) − W(0)‖_F` at
+    `times[c] = step × step_size`, NaN once seed `s` has stopped (converged or diverged).
+    """
+
+    config: Config
+    status: np.ndarray
+    """"converged", "diverged" or "stalled" per seed."""
+    steps_to_threshold: np.ndarray
+    """First step whose loss is ≤ threshold; −1 if never."""
+    stop_step: np.ndarray
+    """Step at which the seed stopped moving (converged, diverged, or the budget)."""
+    initial_loss: np.ndarray
+    final_loss: np.ndarray
+    """Loss at `stop_step`."""
+    times: np.ndarray
+    loss: np.ndarray
+    weight_distance: np.ndarray
+    signal_error: np.ndarray
+    """`‖x − x̄‖ / ‖x̄‖` at the end, `x = g(u, W)`."""
+    observation_error: np.ndarray
+    """`‖A x − ȳ‖` at the end, `ȳ = A x̄` the noise-free observation."""
+    wall_time: float
+    environment: dict[str, str]
+
+    @property
+    def converged(self) -> np.ndarray:
+        return self.status == "converged"
+
+    @property
+    def frequency(self) -> float:
+        """Fraction of seeds that reached the threshold (the paper's statistic, §6)."""
+        return float(np.mean(self.converged))
+
+    def counts(self) -> dict[str, int]:
+        return {name: int(np.sum(self.status == name)) for name in ("converged", "stalled", "diverged")}
+
+    def summary(self) -> str:
+        c = self.config
+        converged_steps = self.steps_to_threshold[self.converged]
+        median = f"{np.median(converged_steps):.0f}" if converged_steps.size else "-"
+        counts = "  ".join(f"{name} {count}" for name, count in self.counts().items())
+        return "\n".join(
+            [
+                f"wideDIP  m={c.m} n={c.n} d={c.d} k={c.k}  {c.activation}  A:{c.operator_scale}  "
+                f"{self.parametrization} descent  eta={c.step_size:g}  threshold={c.threshold:g}",
+                f"converged        {int(self.converged.sum())}/{c.seeds}  (frequency {self.frequency:.2f})",
+                f"outcomes         {counts}",
+                f"median steps     {median}  (converged seeds)",
+                f"median loss      initial {np.median(self.initial_loss):.3g}  final {np.median(self.final_loss):.3g}",
+                f"signal error     median {np.median(self.signal_error):.3g}  (||x - x_bar|| / ||x_bar||)",
+                f"wall time        {self.wall_time:.2f} s  on {self.environment.get('device', '?')}",
+            ]
+        )
+
+    @property
+    def parametrization(self) -> str:
+        return self.config.resolved_parametrization
+
+    def to_json(self) -> dict[str, Any]:
+        """Machine-readable summary and per-seed outcomes (no curves)."""
+        return {
+            "config": self.config.to_dict(),
+            "frequency": self.frequency,
+            "counts": self.counts(),
+            "status": self.status.tolist(),
+            "steps_to_threshold": self.steps_to_threshold.tolist(),
+            "initial_loss": self.initial_loss.tolist(),
+            "final_loss": self.final_loss.tolist(),
+            "signal_error": self.signal_error.tolist(),
+            "observation_error": self.observation_error.tolist(),
+            "wall_time": self.wall_time,
+            "environment": self.environment,
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write one `.npz` holding the arrays and a JSON header (config, versions, device)."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(path.suffix + ".npz")
+        header = {
+            "format": FORMAT_VERSION,
+            "config": self.config.to_dict(),
+            "wall_time": self.wall_time,
+            "environment": self.environment,
+        }
+        arrays = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if isinstance(getattr(self, f.name), np.ndarray)
+        }
+        temporary = path.with_name(path.name + ".partial.npz")
+        np.savez(temporary, header=np.array(json.dumps(header)), **arrays)
+        os.replace(temporary, path)
+        return path
+
+
+def load(path: str | os.PathLike) -> SimulationResult:
+    """Read a result written by `SimulationResult.save`."""
+    with np.load(Path(path), allow_pickle=False) as data:
+        header = json.loads(str(data["header"]))
+        if header.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{path}: unsupported result format {header.get('format')!r}")
+        arrays = {name: data[name] for name in data.files if name != "header"}
+    return SimulationResult(
+        config=Config.from_dict(header["config"]),
+        wall_time=header["wall_time"],
+        environment=header["environment"],
+        **arrays,
+    )
