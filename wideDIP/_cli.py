@@ -20,7 +20,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         if field.name in _CHOICES:
             kwargs["choices"] = _CHOICES[field.name]
         else:
-            kwargs["type"] = {"int": int, "float": float}[field.type]
+            kwargs["type"] = {"int": int, "float": float, "float | None": float}[field.type]
         parser.add_argument(option, **kwargs)
 
 

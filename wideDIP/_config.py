@@ -13,6 +13,8 @@ OPERATOR_SCALES = ("none", "sqrt_n", "sqrt_m")
 SIGNALS = ("gaussian", "rademacher", "sphere")
 PARAMETRIZATIONS = ("auto", "full", "reduced")
 DTYPES = ("float32", "float64")
+METHODS = ("descent", "flow")
+SOLVERS = ("tsit5", "dopri5", "dopri8", "kvaerno5", "euler")
 
 _CHOICES = {
     "activation": ACTIVATIONS,
@@ -21,9 +23,11 @@ _CHOICES = {
     "signal": SIGNALS,
     "parametrization": PARAMETRIZATIONS,
     "dtype": DTYPES,
+    "method": METHODS,
+    "solver": SOLVERS,
 }
-_AT_LEAST_ONE = ("m", "n", "d", "k", "seeds", "steps")
-_POSITIVE = ("step_size", "threshold")
+_AT_LEAST_ONE = ("m", "n", "d", "k", "seeds", "steps", "max_solver_steps")
+_POSITIVE = ("step_size", "threshold", "rtol", "atol", "t_max")
 _NON_NEGATIVE = ("noise",)
 
 
@@ -70,11 +74,28 @@ class Config:
     MATH.md §4; "auto" picks "reduced", which is exact for every method offered."""
     dtype: str = "float32"
     """Floating-point precision of the simulation."""
+    method: str = "descent"
+    """"descent" (what the paper's experiments run) or "flow": the gradient flow (3),
+    integrated by diffrax."""
+    solver: str = "tsit5"
+    """Flow solver: tsit5, dopri5, dopri8 (explicit, adaptive), kvaerno5 (implicit, for
+    stiff, badly conditioned problems; reduced parametrization advised), or euler (constant
+    step `step_size`: reproduces gradient descent)."""
+    rtol: float = 1e-6
+    """Relative tolerance of the adaptive flow solver."""
+    atol: float = 1e-8
+    """Absolute tolerance of the adaptive flow solver."""
+    t_max: float | None = None
+    """Flow horizon; None means `steps × step_size`, the time budget of descent."""
+    max_solver_steps: int = 100_000
+    """Flow: at most this many solver steps per seed (then the seed is `solver_failed`)."""
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             object.__setattr__(self, field.name, _validated(field.name, field.type, value))
+        if self.method == "descent" and self.t_max is not None:
+            raise ValueError("Config.t_max applies to method='flow' only: descent runs `steps` steps of size `step_size`")
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some fields changed (validated like the constructor)."""
@@ -92,6 +113,11 @@ class Config:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
         return cls().replace(**data)
+
+    @property
+    def horizon(self) -> float:
+        """The time budget: `t_max` for the flow, `steps × step_size` otherwise."""
+        return self.t_max if self.t_max is not None else self.steps * self.step_size
 
     @property
     def resolved_parametrization(self) -> str:
@@ -113,7 +139,9 @@ def _validated(name: str, kind: str, value: Any) -> Any:
         if name == "seed" and value < 0:
             raise ValueError(f"Config.seed must be an integer >= 0, got {value}")
         return value
-    if kind == "float":
+    if kind == "float | None" and value is None:
+        return None
+    if kind in ("float", "float | None"):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ValueError(f"Config.{name} must be a real number, got {value!r}")
         value = float(value)

@@ -13,10 +13,7 @@ import equinox as eqx
 import optax
 from jaxtyping import Array, Bool, Float, Int, PyTree
 
-RUNNING, CONVERGED, DIVERGED, STALLED = 0, 1, 2, 3
-OUTCOMES = ("running", "converged", "diverged", "stalled")
-DIVERGENCE_FACTOR = 1e6
-"""A run has diverged once its loss is non-finite or above this many times its initial loss."""
+from ._outcomes import CONVERGED, DIVERGED, RUNNING, STALLED
 
 
 class StoppingRule(eqx.Module):
@@ -48,10 +45,21 @@ def batched_loss(dynamics: eqx.Module, parameters: PyTree) -> Float[Array, " see
     return jax.vmap(lambda dyn, p: dyn.loss(p))(dynamics, parameters)
 
 
-def weight_distance(state: RunState) -> Float[Array, " seeds"]:
-    """`‖W(t) − W(0)‖_F`, which equals `‖z(t) − z(0)‖` in the reduced parametrization (§4)."""
-    difference = jax.tree.map(lambda a, b: (a - b).reshape(a.shape[0], -1), state.parameters, state.initial_parameters)
-    return jnp.sqrt(sum(jnp.sum(leaf**2, axis=1) for leaf in jax.tree.leaves(difference)))
+class Snapshot(eqx.Module):
+    """Statistics of every seed at one checkpoint; never the whole `W`."""
+
+    loss: Float[Array, " seeds"]
+    weight_distance: Float[Array, " seeds"]
+    """`‖W(t) − W(0)‖_F`, which equals `‖z(t) − z(0)‖` (MATH.md §4)."""
+    features: Float[Array, "seeds k"]
+    """`z(t) = W(t) u`: with `W(0)`, it determines `W(t) = W(0) + (z(t) − z(0)) uᵀ` (§4)."""
+
+
+def snapshot(dynamics: eqx.Module, parameters: PyTree, initial_parameters: PyTree) -> Snapshot:
+    """One seed's statistics (vmap it over seeds)."""
+    difference = jax.tree.map(lambda a, b: a - b, parameters, initial_parameters)
+    distance = jnp.sqrt(sum(jnp.sum(leaf**2) for leaf in jax.tree.leaves(difference)))
+    return Snapshot(dynamics.loss(parameters), distance, dynamics.features(parameters))
 
 
 def classify(state: RunState, loss: Float[Array, " seeds"], rule: StoppingRule) -> RunState:
@@ -95,9 +103,9 @@ def start(dynamics: eqx.Module, parameters: PyTree, step_size: Float[Array, ""])
 @eqx.filter_jit
 def advance(
     dynamics: eqx.Module, state: RunState, stop_at: Int[Array, ""], step_size: Float[Array, ""], rule: StoppingRule
-) -> tuple[RunState, Float[Array, " seeds"], Float[Array, " seeds"]]:
+) -> tuple[RunState, Snapshot]:
     """Run descent until step `stop_at` or until no seed is running; return the state and
-    each seed's loss and weight distance there."""
+    every seed's statistics there."""
     optimizer = optax.sgd(step_size)
 
     def keep_going(s: RunState) -> Array:
@@ -119,7 +127,7 @@ def advance(
         )
 
     state = jax.lax.while_loop(keep_going, one_step, state)
-    return state, batched_loss(dynamics, state.parameters), weight_distance(state)
+    return state, jax.vmap(snapshot)(dynamics, state.parameters, state.initial_parameters)
 
 
 @eqx.filter_jit

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ._config import Config
+from ._outcomes import OUTCOMES
 
 FORMAT_VERSION = 1
 
@@ -47,9 +48,15 @@ class SimulationResult:
     status: np.ndarray
     """"converged", "diverged" or "stalled" per seed."""
     steps_to_threshold: np.ndarray
-    """First step whose loss is ≤ threshold; −1 if never."""
+    """First step whose loss is ≤ threshold (flow: accepted solver steps); −1 if never."""
     stop_step: np.ndarray
     """Step at which the seed stopped moving (converged, diverged, or the budget)."""
+    stop_time: np.ndarray
+    """Time at which the seed stopped (descent: `stop_step × step_size`)."""
+    time_to_threshold: np.ndarray
+    """Time at which the loss reached the threshold; NaN if never."""
+    solver_steps: np.ndarray
+    """Work done: gradient steps (descent), accepted and rejected solver steps (flow)."""
     initial_loss: np.ndarray
     final_loss: np.ndarray
     """Loss at `stop_step`."""
@@ -60,6 +67,8 @@ class SimulationResult:
     """`‖x − x̄‖ / ‖x̄‖` at the end, `x = g(u, W)`."""
     observation_error: np.ndarray
     """`‖A x − ȳ‖` at the end, `ȳ = A x̄` the noise-free observation."""
+    stability: np.ndarray
+    """`η λ_max(H(W(0)))`: above 2, descent has left the flow's regime (MATH.md §5)."""
     wall_time: float
     environment: dict[str, str]
 
@@ -73,20 +82,24 @@ class SimulationResult:
         return float(np.mean(self.converged))
 
     def counts(self) -> dict[str, int]:
-        return {name: int(np.sum(self.status == name)) for name in ("converged", "stalled", "diverged")}
+        return {name: int(np.sum(self.status == name)) for name in OUTCOMES[1:]}
 
     def summary(self) -> str:
         c = self.config
         converged_steps = self.steps_to_threshold[self.converged]
         median = f"{np.median(converged_steps):.0f}" if converged_steps.size else "-"
+        median_time = f"{np.median(self.time_to_threshold[self.converged]):.4g}" if converged_steps.size else "-"
+        method = "descent" if c.method == "descent" else f"flow ({c.solver}, rtol={c.rtol:g}, atol={c.atol:g})"
         counts = "  ".join(f"{name} {count}" for name, count in self.counts().items())
         return "\n".join(
             [
                 f"wideDIP  m={c.m} n={c.n} d={c.d} k={c.k}  {c.activation}  A:{c.operator_scale}  "
-                f"{self.parametrization} descent  eta={c.step_size:g}  threshold={c.threshold:g}",
+                f"{self.parametrization} {method}  eta={c.step_size:g}  threshold={c.threshold:g}",
                 f"converged        {int(self.converged.sum())}/{c.seeds}  (frequency {self.frequency:.2f})",
                 f"outcomes         {counts}",
-                f"median steps     {median}  (converged seeds)",
+                f"median steps     {median}  time {median_time}  (converged seeds)",
+                f"stability        median eta*lambda_max(H(0)) {np.median(self.stability):.3g}  "
+                f"(> 2 for {int(np.sum(self.stability > 2))}/{c.seeds} seeds)",
                 f"median loss      initial {np.median(self.initial_loss):.3g}  final {np.median(self.final_loss):.3g}",
                 f"signal error     median {np.median(self.signal_error):.3g}  (||x - x_bar|| / ||x_bar||)",
                 f"wall time        {self.wall_time:.2f} s  on {self.environment.get('device', '?')}",
@@ -98,17 +111,20 @@ class SimulationResult:
         return self.config.resolved_parametrization
 
     def to_json(self) -> dict[str, Any]:
-        """Machine-readable summary and per-seed outcomes (no curves)."""
+        """Machine-readable summary and per-seed outcomes (no curves); NaN and inf become null."""
         return {
             "config": self.config.to_dict(),
             "frequency": self.frequency,
             "counts": self.counts(),
             "status": self.status.tolist(),
             "steps_to_threshold": self.steps_to_threshold.tolist(),
-            "initial_loss": self.initial_loss.tolist(),
-            "final_loss": self.final_loss.tolist(),
-            "signal_error": self.signal_error.tolist(),
-            "observation_error": self.observation_error.tolist(),
+            "time_to_threshold": _json_numbers(self.time_to_threshold),
+            "solver_steps": self.solver_steps.tolist(),
+            "stability": _json_numbers(self.stability),
+            "initial_loss": _json_numbers(self.initial_loss),
+            "final_loss": _json_numbers(self.final_loss),
+            "signal_error": _json_numbers(self.signal_error),
+            "observation_error": _json_numbers(self.observation_error),
             "wall_time": self.wall_time,
             "environment": self.environment,
         }
@@ -133,6 +149,10 @@ class SimulationResult:
         np.savez(temporary, header=np.array(json.dumps(header)), **arrays)
         os.replace(temporary, path)
         return path
+
+
+def _json_numbers(values: np.ndarray) -> list[float | None]:
+    return [float(v) if np.isfinite(v) else None for v in values]
 
 
 def load(path: str | os.PathLike) -> SimulationResult:

@@ -1,8 +1,10 @@
-"""`simulate(config)`: draw every seed's problem, train all seeds at once, collect the outcome."""
+"""`simulate(config)`: draw every seed's problem, train all seeds at once (descent or flow),
+collect the outcome."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 
 import jax
@@ -11,9 +13,11 @@ import equinox as eqx
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import _descent
+from . import _descent, _flow
 from ._config import Config
-from ._model import DYNAMICS, signal_from_features
+from ._model import DYNAMICS, ReducedDynamics, signal_from_features
+from ._ntk import observation_ntk
+from ._outcomes import CONVERGED, DIVERGENCE_FACTOR, OUTCOMES
 from ._problem import draw_problem, seed_keys
 from ._result import SimulationResult, environment
 
@@ -26,6 +30,12 @@ def checkpoint_steps(steps: int, count: int = CHECKPOINTS) -> np.ndarray:
     return np.concatenate([[0], spaced])
 
 
+def checkpoint_times(config: Config) -> np.ndarray:
+    """The result's time axis: `step × step_size` at the checkpoint steps, stretched to
+    `t_max` when the flow has its own horizon."""
+    return checkpoint_steps(config.steps) * (config.horizon / config.steps)
+
+
 def precision(config: Config) -> contextlib.AbstractContextManager:
     """The JAX precision context the config asks for (float64 needs `jax_enable_x64`)."""
     return jax.enable_x64(True) if config.dtype == "float64" else contextlib.nullcontext()
@@ -33,7 +43,7 @@ def precision(config: Config) -> contextlib.AbstractContextManager:
 
 def _structure(config: Config) -> Config:
     """The fields that shape the compiled setup; the others are passed as arrays or unused."""
-    return config.replace(seed=0, steps=1, step_size=1.0, threshold=1.0)
+    return config.replace(seed=0, steps=1, step_size=1.0, threshold=1.0, method="descent", t_max=None)
 
 
 @eqx.filter_jit
@@ -44,11 +54,14 @@ def _draw(structure: Config, keys):
 
 @eqx.filter_jit
 def _setup(structure: Config, keys, problems):
-    """Every seed's dynamics (full, or §4's reduced) and initial parameters."""
+    """Every seed's dynamics (full, or §4's reduced), initial parameters, and `λ_max(H(W(0)))`."""
     dynamics_type = DYNAMICS[structure.resolved_parametrization]
 
     def one(key, problem):
-        return dynamics_type.from_problem(structure, problem), dynamics_type.initial_parameters(structure, key, problem)
+        reduced = ReducedDynamics.from_problem(structure, problem)
+        largest = jnp.linalg.eigvalsh(observation_ntk(reduced.mixing, problem.features, structure.activation))[-1]
+        dynamics = reduced if dynamics_type is ReducedDynamics else dynamics_type.from_problem(structure, problem)
+        return dynamics, dynamics_type.initial_parameters(structure, key, problem), largest
 
     return jax.vmap(one)(keys, problems)
 
@@ -67,60 +80,145 @@ def _final_errors(structure: Config, problems, dynamics, parameters):
     return jax.vmap(one)(problems, dynamics, parameters)
 
 
-def simulate(config: Config, *, progress: bool = True) -> SimulationResult:
-    """Train the network (4) of `config` by gradient descent on `config.seeds` random draws.
+@dataclasses.dataclass(frozen=True)
+class Trajectory:
+    """What one method produced for every seed, on the host (times × seeds statistics)."""
 
-    A progress bar appears when the run lasts more than two seconds, unless `progress=False`.
+    snapshots: _descent.Snapshot
+    """loss, weight distance `[seeds, checkpoints]` and features `[seeds, checkpoints, k]`, NaN after the stop."""
+    final_parameters: object
+    initial_loss: np.ndarray
+    final_loss: np.ndarray
+    outcome: np.ndarray
+    stop_time: np.ndarray
+    stop_step: np.ndarray
+    """Descent: the step; flow: accepted solver steps."""
+    solver_steps: np.ndarray
+    """Descent: gradient steps; flow: accepted and rejected solver steps."""
+
+
+class Prepared(eqx.Module):
+    """Every seed's dynamics and initial parameters, ready for either method."""
+
+    dynamics: eqx.Module
+    parameters: object
+    largest_eigenvalue: jax.Array
+    """`λ_max(H(W(0)))` per seed (MATH.md §3)."""
+
+
+def prepare(config: Config) -> Prepared:
+    """Draw and set up every seed of `config` (call inside `precision(config)`)."""
+    structure = _structure(config)
+    keys = seed_keys(config)
+    return Prepared(*_setup(structure, keys, _draw(structure, keys)))
+
+
+def stopping_rule(config: Config) -> _descent.StoppingRule:
+    dtype = jnp.dtype(config.dtype)
+    return _descent.StoppingRule(jnp.asarray(config.threshold, dtype), jnp.asarray(DIVERGENCE_FACTOR, dtype))
+
+
+def _nan_after(stopped: np.ndarray, snapshots: _descent.Snapshot) -> _descent.Snapshot:
+    def mask(leaf):
+        leaf = np.array(leaf, copy=True)
+        leaf[stopped] = np.nan
+        return leaf
+
+    return jax.tree.map(mask, snapshots)
+
+
+def run_descent(config: Config, prepared: Prepared, progress: bool) -> Trajectory:
+    """Gradient descent, in chunks between checkpoints (progress bar, early exit)."""
+    dynamics = prepared.dynamics
+    step_size = jnp.asarray(config.step_size, jnp.dtype(config.dtype))
+    rule = stopping_rule(config)
+    state = _descent.start(dynamics, prepared.parameters, step_size)
+    checkpoints = checkpoint_steps(config.steps)
+    recorded = []
+    with tqdm(total=config.steps, unit="step", delay=2.0, disable=not progress, desc="descent", leave=False) as bar:
+        for checkpoint in checkpoints:
+            state, snapshot = _descent.advance(dynamics, state, jnp.asarray(checkpoint, jnp.int32), step_size, rule)
+            recorded.append(snapshot)
+            bar.update(int(state.step) - bar.n)
+            if not bool(jnp.any(state.running)):
+                break
+    state = _descent.finish(dynamics, state, rule)
+    # after an early exit every seed has stopped: the later checkpoints are not recorded
+    recorded += [recorded[-1]] * (len(checkpoints) - len(recorded))
+    snapshots = jax.tree.map(lambda *leaves: np.stack([np.asarray(x) for x in leaves], axis=1), *recorded)
+    stop_step = np.asarray(state.stop_step)
+    return Trajectory(
+        snapshots=_nan_after(checkpoints[None, :] > stop_step[:, None], snapshots),
+        final_parameters=state.parameters,
+        initial_loss=np.asarray(state.initial_loss),
+        final_loss=np.asarray(state.loss),
+        outcome=np.asarray(state.outcome),
+        stop_time=stop_step * config.step_size,
+        stop_step=stop_step,
+        solver_steps=stop_step,
+    )
+
+
+def run_flow(config: Config, prepared: Prepared, progress: bool, times: np.ndarray | None = None) -> Trajectory:
+    """Gradient flow (3) with diffrax, saving statistics at `times` (default: the checkpoints)."""
+    dtype = jnp.dtype(config.dtype)
+    times = checkpoint_times(config) if times is None else times
+    settings = _flow.FlowSettings(
+        rtol=jnp.asarray(config.rtol, dtype),
+        atol=jnp.asarray(config.atol, dtype),
+        horizon=jnp.asarray(config.horizon, dtype),
+        step_size=jnp.asarray(config.step_size, dtype),
+        solver=config.solver,
+        max_steps=config.max_solver_steps,
+        progress=progress,
+    )
+    run = _flow.integrate(prepared.dynamics, prepared.parameters, jnp.asarray(times, dtype), stopping_rule(config), settings)
+    return Trajectory(
+        snapshots=jax.tree.map(np.asarray, run.snapshots),
+        final_parameters=run.final_parameters,
+        initial_loss=np.asarray(run.initial_loss),
+        final_loss=np.asarray(run.final_loss),
+        outcome=np.asarray(run.outcome),
+        stop_time=np.asarray(run.stop_time),
+        stop_step=np.asarray(run.accepted_steps),
+        solver_steps=np.asarray(run.solver_steps),
+    )
+
+
+def simulate(config: Config, *, progress: bool = True) -> SimulationResult:
+    """Train the network (4) of `config` on `config.seeds` random draws, by gradient descent
+    or gradient flow (3) (`config.method`).
+
+    A progress bar appears when a descent lasts more than two seconds (a flow shows diffrax's
+    bar), unless `progress=False`.
     """
     if not isinstance(config, Config):
         raise ValueError(f"simulate expects a wideDIP.Config, got {type(config).__name__}")
     started = time.perf_counter()
     with precision(config):
-        dtype = jnp.dtype(config.dtype)
+        prepared = prepare(config)
+        run = (run_descent if config.method == "descent" else run_flow)(config, prepared, progress)
         structure = _structure(config)
-        keys = seed_keys(config)
-        dynamics, parameters = _setup(structure, keys, _draw(structure, keys))
-        step_size = jnp.asarray(config.step_size, dtype)
-        rule = _descent.StoppingRule(jnp.asarray(config.threshold, dtype), jnp.asarray(_descent.DIVERGENCE_FACTOR, dtype))
-        state = _descent.start(dynamics, parameters, step_size)
-
-        checkpoints = checkpoint_steps(config.steps)
-        losses, distances = [], []
-        with tqdm(total=config.steps, unit="step", delay=2.0, disable=not progress, desc="descent", leave=False) as bar:
-            for checkpoint in checkpoints:
-                state, loss, distance = _descent.advance(dynamics, state, jnp.asarray(checkpoint, jnp.int32), step_size, rule)
-                losses.append(loss)
-                distances.append(distance)
-                bar.update(int(state.step) - bar.n)
-                if not bool(jnp.any(state.running)):
-                    break
-            state = _descent.finish(dynamics, state, rule)
-            signal_error, observation_error = _final_errors(structure, _draw(structure, keys), dynamics, state.parameters)
-
-        outcome = np.asarray(state.outcome)
-        stop_step = np.asarray(state.stop_step)
-        recorded = len(losses)
-        loss = np.full((config.seeds, len(checkpoints)), np.nan, dtype)
-        distance = np.full_like(loss, np.nan)
-        loss[:, :recorded] = np.stack([np.asarray(x) for x in losses], axis=1)
-        distance[:, :recorded] = np.stack([np.asarray(x) for x in distances], axis=1)
-        stopped = checkpoints[None, :] > stop_step[:, None]
-        loss[stopped] = np.nan
-        distance[stopped] = np.nan
-        converged = outcome == _descent.CONVERGED
-
+        errors = _final_errors(structure, _draw(structure, seed_keys(config)), prepared.dynamics, run.final_parameters)
+        signal_error, observation_error = (np.asarray(e) for e in errors)
+        largest = np.asarray(prepared.largest_eigenvalue)
+    converged = run.outcome == CONVERGED
     return SimulationResult(
         config=config,
-        status=np.asarray(_descent.OUTCOMES)[outcome],
-        steps_to_threshold=np.where(converged, stop_step, -1),
-        stop_step=stop_step,
-        initial_loss=np.asarray(state.initial_loss),
-        final_loss=np.asarray(state.loss),
-        times=checkpoints * config.step_size,
-        loss=loss,
-        weight_distance=distance,
-        signal_error=np.asarray(signal_error),
-        observation_error=np.asarray(observation_error),
+        status=np.asarray(OUTCOMES)[run.outcome],
+        steps_to_threshold=np.where(converged, run.stop_step, -1),
+        stop_step=run.stop_step,
+        stop_time=run.stop_time,
+        time_to_threshold=np.where(converged, run.stop_time, np.nan),
+        solver_steps=run.solver_steps,
+        initial_loss=run.initial_loss,
+        final_loss=run.final_loss,
+        times=checkpoint_times(config),
+        loss=run.snapshots.loss,
+        weight_distance=run.snapshots.weight_distance,
+        signal_error=signal_error,
+        observation_error=observation_error,
+        stability=config.step_size * largest,
         wall_time=time.perf_counter() - started,
         environment=environment(),
     )
