@@ -49,6 +49,13 @@ def test_frozen_hashable_and_replace():
         ("parametrization", "half", "reduced"),
         ("dtype", "float16", "float64"),
         ("step_size", "1", "real number"),
+        ("rtol", 0.0, "> 0"),
+        ("atol", -1e-9, "> 0"),
+        ("t_max", 0.0, "> 0"),
+        ("t_max", math.nan, "finite"),
+        ("solver", "rk4", "tsit5"),
+        ("method", "adam", "flow"),
+        ("max_solver_steps", 0, ">= 1"),
     ],
 )
 def test_bad_values_name_the_field_and_what_is_allowed(field, value, allowed):
@@ -56,7 +63,14 @@ def test_bad_values_name_the_field_and_what_is_allowed(field, value, allowed):
         Config(**{field: value})
     assert allowed in str(info.value)
     with pytest.raises(ValueError, match=rf"Config\.{field}"):
-        Config().replace(**{field: value})
+        Config(method="flow").replace(**{field: value})
+
+
+def test_t_max_is_for_the_flow_only():
+    assert Config(method="flow", t_max=3.0).horizon == 3.0
+    assert Config(method="flow").horizon == Config().steps * Config().step_size
+    with pytest.raises(ValueError, match=r"Config\.t_max applies to method='flow' only"):
+        Config(t_max=3.0)
 
 
 def test_unknown_field_in_replace():

@@ -6,14 +6,17 @@ The formulas are those of `shared/paper/MATH.md`; each module names the section 
 __version__ = "0.1.0"
 
 from ._activations import Activation, activation
+from ._compare import ComparisonResult, compare
 from ._config import Config
 from ._model import FullDynamics, ReducedDynamics, network
+from ._ntk import observation_ntk
 from ._problem import Problem, draw_problem, initial_weights, seed_keys
 from ._result import SimulationResult, load
 from ._simulate import checkpoint_steps, simulate
 
 __all__ = [
     "Activation",
+    "ComparisonResult",
     "Config",
     "FullDynamics",
     "Problem",
@@ -21,10 +24,12 @@ __all__ = [
     "SimulationResult",
     "activation",
     "checkpoint_steps",
+    "compare",
     "draw_problem",
     "initial_weights",
     "load",
     "network",
+    "observation_ntk",
     "seed_keys",
     "simulate",
 ]

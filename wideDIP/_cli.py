@@ -43,6 +43,16 @@ def _simulate(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(arguments: argparse.Namespace) -> int:
+    from ._compare import compare
+
+    result = compare(config_from_arguments(arguments), arguments.step_sizes, progress=not arguments.quiet)
+    result.plot(arguments.figure)
+    print(result.summary())
+    print(f"figure: {arguments.figure}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="widedip", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", help="save the result (.npz) to this file")
     simulate.add_argument("--quiet", action="store_true", help="no progress bar")
     simulate.set_defaults(handler=_simulate)
+
+    compare = commands.add_parser("compare", help="gradient flow vs descent for several step sizes, with a figure")
+    _add_config_options(compare)
+    compare.add_argument("--step-sizes", type=float, nargs="+", default=[1.0, 0.5, 0.1], help="descent steps η")
+    compare.add_argument("--figure", default="compare.png", help="where to write the loss-vs-time figure")
+    compare.add_argument("--quiet", action="store_true", help="no progress bar")
+    compare.set_defaults(handler=_compare)
     return parser
 
 

@@ -1,0 +1,93 @@
+"""Gradient flow (3) with diffrax: a closed form, descent as its Euler scheme, outcomes."""
+
+import jax
+import numpy as np
+import pytest
+
+from wideDIP import Config, checkpoint_steps, simulate
+from wideDIP._simulate import precision, prepare
+
+
+def linear_flow_losses(config):
+    """identity φ: z' = −Bᵀ(B z − y). With BᵀB = Q Λ Qᵀ, z(t) = z0 − Q f(Λ, t) Qᵀ (BᵀB z0 − Bᵀ y),
+    f(λ, t) = (1 − e^{−λt})/λ (= t for λ = 0); returns the loss at the result's times."""
+    with precision(config):
+        prepared = prepare(config)
+    mixing = np.asarray(prepared.dynamics.mixing)
+    observation = np.asarray(prepared.dynamics.observation)
+    start = np.asarray(prepared.parameters)
+    times = checkpoint_steps(config.steps) * config.horizon / config.steps
+    losses = np.empty((config.seeds, times.size))
+    for s in range(config.seeds):
+        b, y, z0 = mixing[s], observation[s], start[s]
+        eigenvalues, q = np.linalg.eigh(b.T @ b)
+        gradient0 = q.T @ (b.T @ (b @ z0 - y))
+        for c, t in enumerate(times):
+            safe = np.where(eigenvalues > 1e-12, eigenvalues, 1.0)
+            factor = np.where(eigenvalues > 1e-12, -np.expm1(-eigenvalues * t) / safe, t)
+            z = z0 - q @ (factor * gradient0)
+            losses[s, c] = 0.5 * np.sum((b @ z - y) ** 2)
+    return losses
+
+
+def test_linear_flow_matches_its_closed_form():
+    config = Config(m=4, n=9, d=3, k=7, seeds=3, steps=100, t_max=6.0, activation="identity",
+                    operator_scale="sqrt_n", method="flow", rtol=1e-11, atol=1e-13, threshold=1e-30,
+                    parametrization="reduced", dtype="float64")
+    result = simulate(config, progress=False)
+    assert list(result.status) == ["stalled"] * 3  # ran the whole horizon
+    np.testing.assert_allclose(result.loss, linear_flow_losses(config), rtol=1e-6)
+    assert np.all(result.loss[:, -1] < 0.2 * result.loss[:, 0])  # it moved
+
+
+@pytest.mark.parametrize("parametrization", ["reduced", "full"])
+def test_euler_with_step_eta_is_gradient_descent(parametrization):
+    config = Config(m=4, n=12, d=6, k=40, seeds=4, steps=1500, step_size=0.5, operator_scale="sqrt_n",
+                    threshold=1e-6, parametrization=parametrization, dtype="float64")
+    descent = simulate(config, progress=False)
+    euler = simulate(config.replace(method="flow", solver="euler"), progress=False)
+    assert descent.converged.any()
+    np.testing.assert_array_equal(euler.status, descent.status)
+    np.testing.assert_array_equal(euler.stop_step, descent.stop_step)
+    np.testing.assert_allclose(euler.stop_time, descent.stop_time, rtol=1e-12)
+    np.testing.assert_array_equal(np.isnan(euler.loss), np.isnan(descent.loss))
+    np.testing.assert_allclose(euler.loss, descent.loss, rtol=1e-9)
+    np.testing.assert_allclose(euler.final_loss, descent.final_loss, rtol=1e-9)
+
+
+def test_full_and_reduced_flows_agree():
+    config = Config(m=5, n=30, d=7, k=20, seeds=3, steps=100, t_max=20.0, operator_scale="sqrt_n", method="flow",
+                    rtol=1e-10, atol=1e-12, threshold=1e-12, noise=0.1, dtype="float64")
+    full = simulate(config.replace(parametrization="full"), progress=False)
+    reduced = simulate(config.replace(parametrization="reduced"), progress=False)
+    np.testing.assert_array_equal(full.status, reduced.status)
+    np.testing.assert_allclose(full.loss, reduced.loss, rtol=1e-7)
+    np.testing.assert_allclose(full.weight_distance, reduced.weight_distance, rtol=1e-7, atol=1e-10)
+
+
+def test_flow_converges_in_the_papers_setting_and_stops_under_the_threshold():
+    config = Config(m=10, n=100, d=500, k=500, method="flow")
+    result = simulate(config, progress=False)
+    assert result.converged.sum() >= 45
+    assert np.all(result.final_loss[result.converged] <= config.threshold)
+    assert np.all(result.time_to_threshold[result.converged] == result.stop_time[result.converged])
+    assert np.all(result.stop_time[result.converged] < config.horizon)
+    assert np.all(result.solver_steps >= result.stop_step) and np.all(result.stop_step > 0)
+    recorded = result.times[None, :] <= result.stop_time[:, None]
+    assert np.array_equal(~np.isnan(result.loss), recorded)
+
+
+def test_step_budget_is_a_solver_failure_not_an_exception():
+    result = simulate(Config(m=4, n=12, d=6, k=40, seeds=3, method="flow", max_solver_steps=2), progress=False)
+    assert list(result.status) == ["solver_failed"] * 3
+    assert np.all(result.steps_to_threshold == -1) and np.all(np.isnan(result.time_to_threshold))
+
+
+def test_stiff_solver_runs_the_flow():
+    config = Config(m=4, n=12, d=6, k=40, seeds=2, steps=100, t_max=200.0, operator_scale="sqrt_n", method="flow",
+                    threshold=1e-6, dtype="float64")
+    explicit = simulate(config, progress=False)
+    implicit = simulate(config.replace(solver="kvaerno5"), progress=False)
+    np.testing.assert_array_equal(implicit.status, explicit.status)
+    both = ~np.isnan(explicit.loss) & ~np.isnan(implicit.loss)
+    np.testing.assert_allclose(implicit.loss[both], explicit.loss[both], rtol=1e-4)

@@ -1,0 +1,163 @@
+"""Gradient flow vs gradient descent from the same draws, on the time axis `t = iteration × η`
+(MATH.md §1, §4, §5 last paragraph)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ._config import Config
+from ._outcomes import OUTCOMES
+from ._simulate import Trajectory, checkpoint_steps, precision, prepare, run_descent, run_flow
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ComparisonResult:
+    """Flow and descent for each step size; axes `[step sizes, seeds, checkpoints]`.
+
+    Descent with step `η` is recorded at its checkpoint iterations `τ`, time `τ η`; the flow
+    is saved at exactly those times. Gaps are maxima over the times at which either run is
+    still going, a run that has stopped (at the threshold, say) being held at its stopping
+    point. `‖z_GD − z_GF‖` equals `‖W_GD − W_GF‖_F` (§4).
+    """
+
+    config: Config
+    step_sizes: np.ndarray
+    times: np.ndarray
+    """`[step sizes, checkpoints]`, NaN-padded."""
+    flow_loss: np.ndarray
+    descent_loss: np.ndarray
+    max_loss_gap: np.ndarray
+    """`max_t |L_GD(t) − L_GF(t)|`, `[step sizes, seeds]`."""
+    max_state_gap: np.ndarray
+    """`max_t ‖z_GD(t) − z_GF(t)‖`, `[step sizes, seeds]`."""
+    stability: np.ndarray
+    """`η λ_max(H(W(0)))`, `[step sizes, seeds]`: above 2 descent has left the flow's regime."""
+    status: np.ndarray
+    """Descent outcome, `[step sizes, seeds]`."""
+    flow_status: np.ndarray
+    """Flow outcome, `[seeds]`."""
+    wall_time: float
+
+    def summary(self) -> str:
+        c = self.config
+        flow = ", ".join(f"{name} {int(np.sum(self.flow_status == name))}" for name in OUTCOMES[1:])
+        lines = [
+            f"flow vs descent  m={c.m} n={c.n} d={c.d} k={c.k}  {c.activation}  A:{c.operator_scale}  "
+            f"horizon t={np.nanmax(self.times):g}  {c.seeds} seeds",
+            f"flow ({c.solver}): {flow}",
+            f"{'eta':>8} {'median eta*lmax(H0)':>20} {'median max loss gap':>20} {'median max |z gap|':>19}  descent outcomes",
+        ]
+        for e, eta in enumerate(self.step_sizes):
+            outcomes = ", ".join(f"{name} {int(np.sum(self.status[e] == name))}" for name in OUTCOMES[1:4])
+            lines.append(
+                f"{eta:>8g} {np.median(self.stability[e]):>20.3g} {np.nanmedian(self.max_loss_gap[e]):>20.3g} "
+                f"{np.nanmedian(self.max_state_gap[e]):>19.3g}  {outcomes}"
+            )
+        return "\n".join(lines)
+
+    def plot(self, path: str | Path | None = None, seeds: int = 5):
+        """Loss against time, log-log: the flow (black) and descent for each `η`, for the
+        first `seeds` runs; returns the figure and writes it to `path` when given."""
+        import matplotlib
+
+        if path is not None:
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figure, axes = plt.subplots(figsize=(7, 4.5))
+        colours = plt.cm.viridis(np.linspace(0, 0.85, len(self.step_sizes)))
+        shown = range(min(seeds, self.flow_loss.shape[1]))
+        finest = int(np.argmin(self.step_sizes))
+        positive = self.times[finest] > 0  # log axis: t = 0 is off the plot
+        for s in shown:
+            axes.plot(self.times[finest, positive], self.flow_loss[finest, s, positive], color="black", lw=1.5,
+                      label="flow" if s == 0 else None)
+        for e, eta in enumerate(self.step_sizes):
+            positive = self.times[e] > 0
+            for s in shown:
+                label = f"descent η={eta:g} (η·λmax(H0) ≈ {np.median(self.stability[e]):.2g})" if s == 0 else None
+                axes.plot(self.times[e, positive], self.descent_loss[e, s, positive], color=colours[e], lw=1,
+                          alpha=0.8, ls="--", label=label)
+        axes.axhline(self.config.threshold, color="grey", lw=0.8, ls=":", label="threshold")
+        axes.set(xscale="log", yscale="log", xlabel="time t = iteration × η", ylabel="loss ½‖A g − y‖²")
+        axes.set_title(f"m={self.config.m}, n={self.config.n}, k={self.config.k}: flow vs descent", fontsize=10)
+        axes.legend(fontsize=8)
+        figure.tight_layout()
+        if path is not None:
+            figure.savefig(path, dpi=120)
+            plt.close(figure)
+        return figure
+
+
+def _held(values: np.ndarray) -> np.ndarray:
+    """Forward-fill along the checkpoint axis (axis 1): a stopped run stays where it stopped."""
+    recorded = ~np.isnan(values)
+    if values.ndim == 3:
+        recorded = recorded.all(axis=2)
+    last = np.maximum.accumulate(np.where(recorded, np.arange(values.shape[1]), 0), axis=1)
+    return np.take_along_axis(values, last if values.ndim == 2 else last[..., None], axis=1)
+
+
+def _gaps(descent: Trajectory, flow_loss: np.ndarray, flow_features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Maximum gaps over the times at which either run is still running, each run held at its
+    stopping point once it has stopped."""
+    either = ~np.isnan(descent.snapshots.loss) | ~np.isnan(flow_loss)
+    loss_gap = np.abs(_held(descent.snapshots.loss) - _held(flow_loss))
+    state_gap = np.linalg.norm(_held(descent.snapshots.features) - _held(flow_features), axis=2)
+    return (np.where(either, gap, -np.inf).max(axis=1) for gap in (loss_gap, state_gap))
+
+
+def _padded(rows: list[np.ndarray], width: int) -> np.ndarray:
+    out = np.full((len(rows),) + rows[0].shape[:-1] + (width,), np.nan)
+    for i, row in enumerate(rows):
+        out[i, ..., : row.shape[-1]] = row
+    return out
+
+
+def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, progress: bool = True) -> ComparisonResult:
+    """Run the flow once and descent for each step size from the same draws, over the horizon
+    `config.horizon` (`t_max`, or `steps × step_size`)."""
+    step_sizes = np.asarray(sorted(set(float(eta) for eta in step_sizes), reverse=True))
+    if step_sizes.size == 0 or not np.all(np.isfinite(step_sizes) & (step_sizes > 0)):
+        raise ValueError(f"compare: step_sizes must be positive finite numbers, got {list(step_sizes)}")
+    horizon = config.horizon
+    descents = [
+        config.replace(method="descent", t_max=None, step_size=float(eta), steps=max(1, int(round(horizon / eta))))
+        for eta in step_sizes
+    ]
+    grids = [checkpoint_steps(c.steps) * c.step_size for c in descents]
+    union = np.unique(np.concatenate(grids))
+    flow_config = config.replace(method="flow", t_max=float(union[-1]))
+    started = time.perf_counter()
+    with precision(config):
+        prepared = prepare(config)
+        flow = run_flow(flow_config, prepared, progress, times=union)
+        runs = [run_descent(c, prepared, progress) for c in descents]
+        largest = np.asarray(prepared.largest_eigenvalue)
+    flow_loss, descent_loss, loss_gaps, state_gaps = [], [], [], []
+    for grid, run in zip(grids, runs):
+        columns = np.searchsorted(union, grid)  # exact: the union is made of these very floats
+        flow_loss.append(flow.snapshots.loss[:, columns])
+        descent_loss.append(run.snapshots.loss)
+        loss_gap, state_gap = _gaps(run, flow_loss[-1], flow.snapshots.features[:, columns])
+        loss_gaps.append(loss_gap)
+        state_gaps.append(state_gap)
+    width = max(len(grid) for grid in grids)
+    return ComparisonResult(
+        config=config,
+        step_sizes=step_sizes,
+        times=_padded(grids, width),
+        flow_loss=_padded(flow_loss, width),
+        descent_loss=_padded(descent_loss, width),
+        max_loss_gap=np.stack(loss_gaps),
+        max_state_gap=np.stack(state_gaps),
+        stability=step_sizes[:, None] * largest[None, :],
+        status=np.asarray(OUTCOMES)[np.stack([run.outcome for run in runs])],
+        flow_status=np.asarray(OUTCOMES)[flow.outcome],
+        wall_time=time.perf_counter() - started,
+    )
