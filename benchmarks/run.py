@@ -21,8 +21,8 @@ import jax.numpy as jnp
 
 import wideDIP
 from wideDIP import Config
-from wideDIP import _descent
-from wideDIP._simulate import _draw, _setup, _structure
+from wideDIP import _descent, _flow
+from wideDIP._simulate import _draw, _setup, _structure, checkpoint_times
 
 SHAPES = [dict(m=10, n=100, d=500, k=100), dict(m=10, n=1000, d=500, k=1000)]
 
@@ -37,13 +37,18 @@ def median_time(function, repeats: int) -> float:
     return statistics.median(times)
 
 
-def wideDIP_descent(config: Config, steps: int, repeats: int) -> float:
-    """Seed-steps per second of the descent loop alone (no checkpoints, nothing converges)."""
+def _prepared(config: Config):
     structure = _structure(config)
     keys = wideDIP.seed_keys(config)
-    dynamics, parameters = _setup(structure, keys, _draw(structure, keys))
-    step_size = jnp.asarray(config.step_size, config.dtype)
+    dynamics, parameters, _ = _setup(structure, keys, _draw(structure, keys))
     never = _descent.StoppingRule(jnp.asarray(0.0, config.dtype), jnp.asarray(jnp.inf, config.dtype))
+    return dynamics, parameters, never
+
+
+def wideDIP_descent(config: Config, steps: int, repeats: int) -> float:
+    """Seed-steps per second of the descent loop alone (no checkpoints, nothing converges)."""
+    dynamics, parameters, never = _prepared(config)
+    step_size = jnp.asarray(config.step_size, config.dtype)
     state = _descent.start(dynamics, parameters, step_size)
     stop_at = jnp.asarray(steps, jnp.int32)
 
@@ -51,6 +56,25 @@ def wideDIP_descent(config: Config, steps: int, repeats: int) -> float:
         jax.block_until_ready(_descent.advance(dynamics, state, stop_at, step_size, never))
 
     return config.seeds * steps / median_time(run, repeats)
+
+
+def wideDIP_flow(config: Config, repeats: int) -> tuple[float, float]:
+    """Seed-time-units per second of the flow over `config.t_max` (nothing stops it), and
+    the median number of solver steps per seed."""
+    dynamics, parameters, never = _prepared(config)
+    settings = _flow.FlowSettings(
+        rtol=jnp.asarray(config.rtol, config.dtype), atol=jnp.asarray(config.atol, config.dtype),
+        horizon=jnp.asarray(config.t_max, config.dtype), step_size=jnp.asarray(config.step_size, config.dtype),
+        solver=config.solver, max_steps=config.max_solver_steps, progress=False,
+    )
+    times = jnp.asarray(checkpoint_times(config), config.dtype)
+    solver_steps = []
+
+    def run():
+        solution = _flow.integrate(dynamics, parameters, times, never, settings)
+        solver_steps.append(float(jnp.median(solution.solver_steps)))
+
+    return config.seeds * config.t_max / median_time(run, repeats), solver_steps[-1]
 
 
 def torch_descent(config: Config, steps: int, repeats: int, seeds: int) -> float | None:
@@ -119,6 +143,17 @@ def main() -> None:
             print(f"{str(tuple(shape.values())):<24}{name:<18}{rate:>14.3g}{ratio:>15.1f}x")
             report["rows"].append({"shape": shape, "implementation": name, "seed_steps_per_s": rate,
                                    "reduced_over_this": ratio})
+    horizon = 100.0 if arguments.quick else 1000.0
+    print(f"\nflow vs descent (eta = 1) over the same horizon t = {horizon:g}, {seeds} seeds, float32, tsit5")
+    print(f"{'shape (m, n, d, k)':<24}{'method':<18}{'seed-time/s':>14}{'solver steps':>14}")
+    for shape in (dict(m=10, n=100, d=500, k=100), dict(m=10, n=100, d=500, k=1000)):
+        config = Config(**shape, seeds=seeds)
+        flow_rate, flow_steps = wideDIP_flow(config.replace(method="flow", t_max=horizon), repeats)
+        descent_rate = wideDIP_descent(config, int(horizon), repeats)
+        for name, rate, steps in (("flow (tsit5)", flow_rate, flow_steps), ("descent eta=1", descent_rate, horizon)):
+            print(f"{str(tuple(shape.values())):<24}{name:<18}{rate:>14.3g}{steps:>14.0f}")
+            report["rows"].append({"shape": shape, "implementation": name, "seed_time_per_s": rate,
+                                   "steps_per_seed": steps, "horizon": horizon})
     if "torch (1 seed at a time)" not in {row["implementation"] for row in report["rows"]}:
         print("torch is not importable: the PyTorch peer was skipped (pip install torch)")
     out = Path(arguments.out)
