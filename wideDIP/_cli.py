@@ -19,6 +19,8 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         kwargs = {"dest": field.name, "default": None, "help": f"default: {default}"}
         if field.name in _CHOICES:
             kwargs["choices"] = _CHOICES[field.name]
+        elif field.type == "bool":
+            kwargs.update(action="store_const", const=True)
         else:
             kwargs["type"] = {"int": int, "float": float, "float | None": float}[field.type]
         parser.add_argument(option, **kwargs)

@@ -89,6 +89,9 @@ class Config:
     """Flow horizon; None means `steps × step_size`, the time budget of descent."""
     max_solver_steps: int = 100_000
     """Flow: at most this many solver steps per seed (then the seed is `solver_failed`)."""
+    track_ntk: bool = False
+    """Record `λ_min(K)`, `λ_min(H)`, `λ_max(H)` and the Jacobian's Lipschitz ratio at the
+    checkpoints (MATH.md §3), and evaluate Theorem 2.1 for every seed (§5)."""
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -138,6 +141,10 @@ def _validated(name: str, kind: str, value: Any) -> Any:
             raise ValueError(f"Config.{name} must be an integer >= 1, got {value}")
         if name == "seed" and value < 0:
             raise ValueError(f"Config.seed must be an integer >= 0, got {value}")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"Config.{name} must be True or False, got {value!r}")
         return value
     if kind == "float | None" and value is None:
         return None

@@ -12,6 +12,7 @@ import numpy as np
 
 from ._config import Config
 from ._outcomes import OUTCOMES
+from ._theory import TheoryReport
 
 FORMAT_VERSION = 1
 
@@ -71,6 +72,41 @@ class SimulationResult:
     """`η λ_max(H(W(0)))`: above 2, descent has left the flow's regime (MATH.md §5)."""
     wall_time: float
     environment: dict[str, str]
+    ntk: dict[str, np.ndarray] | None = None
+    """With `track_ntk`: `min_lambda_K`, `min_lambda_H`, `max_lambda_H` and
+    `jacobian_lipschitz_ratio` at the checkpoints, `[seeds, checkpoints]`, NaN after the stop."""
+    theory: TheoryReport | None = None
+    """With `track_ntk`: Theorem 2.1 evaluated for every seed (MATH.md §5)."""
+
+    def _theory(self, name: str) -> np.ndarray:
+        if self.theory is None:
+            raise ValueError(f"SimulationResult.{name} needs Config.track_ntk=True")
+        return getattr(self.theory, name)
+
+    @property
+    def certified(self) -> np.ndarray:
+        """Per seed: hypothesis (5) holds, so Theorem 2.1 predicts exponential convergence."""
+        return self._theory("certified")
+
+    @property
+    def certified_observation(self) -> np.ndarray:
+        """Per seed: the observation-space certificate of §5 holds."""
+        return self._theory("certified_observation")
+
+    @property
+    def rate_bound(self) -> np.ndarray:
+        """Per seed: `σ_A² σ_0² / 4`, the guaranteed rate when certified."""
+        return self._theory("rate_bound")
+
+    @property
+    def min_lambda_K(self) -> np.ndarray:
+        """Per seed: `λ_min(K(W(0)))` (0 when k < n)."""
+        return self._theory("min_lambda_K")
+
+    @property
+    def min_lambda_H(self) -> np.ndarray:
+        """Per seed: `λ_min(H(W(0)))` on Im(A)."""
+        return self._theory("min_lambda_H")
 
     @property
     def converged(self) -> np.ndarray:

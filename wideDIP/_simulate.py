@@ -16,10 +16,11 @@ from tqdm.auto import tqdm
 from . import _descent, _flow
 from ._config import Config
 from ._model import DYNAMICS, ReducedDynamics, signal_from_features
-from ._ntk import observation_ntk
+from ._ntk import KernelProbe, observation_ntk
 from ._outcomes import CONVERGED, DIVERGENCE_FACTOR, OUTCOMES
 from ._problem import draw_problem, seed_keys
 from ._result import SimulationResult, environment
+from ._theory import TheoryReport, theory_inputs
 
 CHECKPOINTS = 100
 
@@ -54,16 +55,22 @@ def _draw(structure: Config, keys):
 
 @eqx.filter_jit
 def _setup(structure: Config, keys, problems):
-    """Every seed's dynamics (full, or §4's reduced), initial parameters, and `λ_max(H(W(0)))`."""
+    """Every seed's dynamics (full, or §4's reduced), initial parameters, `λ_max(H(W(0)))`,
+    and, when `track_ntk`, its kernel probe and the inputs of Theorem 2.1."""
     dynamics_type = DYNAMICS[structure.resolved_parametrization]
 
     def one(key, problem):
         reduced = ReducedDynamics.from_problem(structure, problem)
         largest = jnp.linalg.eigvalsh(observation_ntk(reduced.mixing, problem.features, structure.activation))[-1]
         dynamics = reduced if dynamics_type is ReducedDynamics else dynamics_type.from_problem(structure, problem)
-        return dynamics, dynamics_type.initial_parameters(structure, key, problem), largest
+        tracked = None
+        if structure.track_ntk:
+            tracked = (KernelProbe(problem.layer, reduced.mixing, structure.activation), theory_inputs(structure, problem))
+        return dynamics, dynamics_type.initial_parameters(structure, key, problem), largest, tracked
 
-    return jax.vmap(one)(keys, problems)
+    dynamics, parameters, largest, tracked = jax.vmap(one)(keys, problems)
+    probe, theory = (None, None) if tracked is None else tracked
+    return dynamics, parameters, largest, probe, theory
 
 
 @eqx.filter_jit
@@ -104,6 +111,9 @@ class Prepared(eqx.Module):
     parameters: object
     largest_eigenvalue: jax.Array
     """`λ_max(H(W(0)))` per seed (MATH.md §3)."""
+    probe: KernelProbe | None
+    theory: dict[str, jax.Array] | None
+    """Inputs of Theorem 2.1 per seed (`theory_inputs`), when `track_ntk`."""
 
 
 def prepare(config: Config) -> Prepared:
@@ -116,6 +126,14 @@ def prepare(config: Config) -> Prepared:
 def stopping_rule(config: Config) -> _descent.StoppingRule:
     dtype = jnp.dtype(config.dtype)
     return _descent.StoppingRule(jnp.asarray(config.threshold, dtype), jnp.asarray(DIVERGENCE_FACTOR, dtype))
+
+
+@eqx.filter_jit
+def _kernel_curves(probe: KernelProbe, features):
+    """Kernel statistics at every checkpoint from the recorded `z(t) = W(t) u`, which determines
+    them (§4); computed after the run, so the solver loop never pays for eigendecompositions."""
+    per_checkpoint = jax.vmap(lambda p, z, z0: p.extremes(z, z0), in_axes=(None, 0, None))
+    return jax.vmap(lambda p, zs: per_checkpoint(p, zs, zs[0]))(probe, features)
 
 
 def _nan_after(stopped: np.ndarray, snapshots: _descent.Snapshot) -> _descent.Snapshot:
@@ -202,6 +220,13 @@ def simulate(config: Config, *, progress: bool = True) -> SimulationResult:
         errors = _final_errors(structure, _draw(structure, seed_keys(config)), prepared.dynamics, run.final_parameters)
         signal_error, observation_error = (np.asarray(e) for e in errors)
         largest = np.asarray(prepared.largest_eigenvalue)
+        theory = kernel = None
+        if prepared.theory is not None:
+            features = np.nan_to_num(run.snapshots.features)  # NaN after the stop: masked below
+            kernel = _kernel_curves(prepared.probe, jnp.asarray(features, jnp.dtype(config.dtype)))
+            stopped = np.isnan(run.snapshots.loss)
+            kernel = {name: np.where(stopped, np.nan, np.asarray(values)) for name, values in kernel.items()}
+            theory = TheoryReport.from_inputs(config, jax.tree.map(np.asarray, prepared.theory))
     converged = run.outcome == CONVERGED
     return SimulationResult(
         config=config,
@@ -219,6 +244,8 @@ def simulate(config: Config, *, progress: bool = True) -> SimulationResult:
         signal_error=signal_error,
         observation_error=observation_error,
         stability=config.step_size * largest,
+        ntk=kernel,
+        theory=theory,
         wall_time=time.perf_counter() - started,
         environment=environment(),
     )

@@ -1,0 +1,180 @@
+"""Theorem 2.1 as a calculator and a per-run certificate (MATH.md §2, §5)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._activations import activation
+from ._config import Config
+from ._model import ReducedDynamics, signal_from_features
+from ._ntk import KernelProbe
+from ._problem import Problem
+
+CHERNOFF_CONSTANT = (1 - math.log(2)) / 2
+"""`c` of Lemma 2 (matrix Chernoff with δ = 1/2)."""
+
+
+@functools.lru_cache(maxsize=None)
+def activation_constants(name: str, order: int = 200) -> tuple[float, float]:
+    """`C_φ = (E φ(X)²)^{1/2}` and `C_φ' = (E φ'(X)²)^{1/2}`, `X ~ N(0,1)`, by Gauss–Hermite
+    quadrature with `order` nodes (§2)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(order)
+    weights = weights / weights.sum()
+    phi = activation(name)
+    with jax.enable_x64(True):
+        x = jnp.asarray(nodes, jnp.float64)
+        values = np.asarray(phi.function(x)), np.asarray(phi.derivative(x))
+    return tuple(float(np.sqrt(weights @ v**2)) for v in values)
+
+
+def lemma2_probability(n: int, k: int, activation_name: str, max_entry: float) -> float:
+    """Lower bound `1 − n exp(−c k C_φ'² / (n B² D²))` on `P(λ_min(K(W(0))) ≥ C_φ'²/2)` (Lemma 2)."""
+    bound = activation(activation_name).bound
+    if bound is None:
+        return math.nan
+    _, c_derivative = activation_constants(activation_name)
+    return 1 - n * math.exp(-CHERNOFF_CONSTANT * k * c_derivative**2 / (n * bound**2 * max_entry**2))
+
+
+def _typical_max_entry(v_law: str, n: int, k: int) -> float:
+    """`D`: 1 (Rademacher), √3 (uniform), `√(2 ln(2 n k))` (the typical max of `n k` Gaussians)."""
+    return {"rademacher": 1.0, "uniform": math.sqrt(3)}.get(v_law) or math.sqrt(2 * math.log(2 * n * k))
+
+
+def width_bound(
+    n: int, m: int, activation_name: str = "sigmoid", operator_scale: str = "none", v_law: str = "gaussian"
+) -> float:
+    """Theorem 2.1(ii): the width above which (5) holds, `k > 64 B² D² n (‖A‖‖g‖ + ‖y‖)² /
+    (σ_A² C_φ'⁴)`, with the typical values of the random model: `‖A‖ ≈ s(√n + √m)`,
+    `σ_A ≈ s max(|√n − √m|, 1/√max(n, m))` (`s` the entries' std), `‖g(u, W(0))‖ ≈ C_φ √n`,
+    `‖y‖ ≈ s √(m n)` (x̄ ~ N(0, I_n)); for Gaussian `V`, `D` depends on `k` and is solved for."""
+    bound = activation(activation_name).bound
+    if bound is None:
+        return math.inf
+    c_phi, c_derivative = activation_constants(activation_name)
+    s = {"none": 1.0, "sqrt_n": n**-0.5, "sqrt_m": m**-0.5}[operator_scale]
+    norm_a = s * (math.sqrt(n) + math.sqrt(m))
+    sigma_a = s * max(abs(math.sqrt(n) - math.sqrt(m)), 1 / math.sqrt(max(n, m)))
+    error = norm_a * c_phi * math.sqrt(n) + s * math.sqrt(m * n)
+    k = 1.0
+    for _ in range(50):  # fixed point in k through D(k); converges in a few iterations
+        d = _typical_max_entry(v_law, n, max(int(k), 1))
+        k = 64 * bound**2 * d**2 * n * error**2 / (sigma_a**2 * c_derivative**4)
+    return k
+
+
+def theory_inputs(config: Config, problem: Problem) -> dict[str, jax.Array]:
+    """The realised quantities of one seed that the theorem needs, at `W(0)`."""
+    singular = jnp.linalg.svd(problem.operator, compute_uv=False)
+    dynamics = ReducedDynamics.from_problem(config, problem)
+    probe = KernelProbe(problem.layer, dynamics.mixing, config.activation)
+    kernels = probe.extremes(problem.features, problem.features)
+    return {
+        "norm_A": singular[0],
+        "sigma_A": singular[min(config.m, config.n) - 1],
+        "max_entry": jnp.max(jnp.abs(problem.layer)),
+        "min_lambda_K": kernels["min_lambda_K"],
+        "min_lambda_H": kernels["min_lambda_H"],
+        "max_lambda_H": kernels["max_lambda_H"],
+        "initial_error": jnp.linalg.norm(dynamics.residual(problem.features)),
+        "network_norm": jnp.linalg.norm(signal_from_features(problem.features, problem.layer, config.activation)),
+        "observation_norm": jnp.linalg.norm(problem.observation),
+        "noise_norm": jnp.linalg.norm(problem.observation - problem.clean_observation),
+    }
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TheoryReport:
+    """Theorem 2.1 evaluated for every seed (arrays over seeds; NaN / False where A-4 fails)."""
+
+    norm_A: np.ndarray
+    sigma_A: np.ndarray
+    max_entry: np.ndarray
+    """`D = max |V_ij|`, realised."""
+    min_lambda_K: np.ndarray
+    """`λ_min(K(W(0))) = σ_0²`; 0 when k < n."""
+    min_lambda_H: np.ndarray
+    """`μ_0 = λ_min(H(W(0)))` on Im(A)."""
+    max_lambda_H: np.ndarray
+    initial_error: np.ndarray
+    """`‖y(0) − y‖`."""
+    network_norm: np.ndarray
+    observation_norm: np.ndarray
+    noise_norm: np.ndarray
+    lipschitz_bound: np.ndarray
+    """Lemma 3: `Lip(J_g) ≤ B D √(n/k)`."""
+    required_width: np.ndarray
+    """Theorem 2.1(ii) with this seed's realised `‖A‖, σ_A, D, ‖g(u, W(0))‖, ‖y‖`."""
+    lemma2_probability: np.ndarray
+
+    @property
+    def condition_number(self) -> np.ndarray:
+        return self.norm_A / self.sigma_A
+
+    @property
+    def sigma_0(self) -> np.ndarray:
+        return np.sqrt(self.min_lambda_K)
+
+    @property
+    def certified(self) -> np.ndarray:
+        """Hypothesis (5): `‖y(0) − y‖ < σ_A σ_0² / (4 L_J)`."""
+        return self.initial_error < self.sigma_A * self.min_lambda_K / (4 * self.lipschitz_bound)
+
+    @property
+    def certified_observation(self) -> np.ndarray:
+        """§5 observation-space certificate: `‖r(0)‖ < μ_0 / (4 ‖A‖ L_J)`."""
+        return self.initial_error < self.min_lambda_H / (4 * self.norm_A * self.lipschitz_bound)
+
+    @property
+    def rate_bound(self) -> np.ndarray:
+        """`σ_A² σ_0² / 4`: `‖y(t) − y‖ ≤ exp(−rate t) ‖y(0) − y‖` when (5) holds."""
+        return self.sigma_A**2 * self.min_lambda_K / 4
+
+    @property
+    def observation_rate_bound(self) -> np.ndarray:
+        """`μ_0 / 4`, the rate of the observation-space certificate."""
+        return self.min_lambda_H / 4
+
+    @property
+    def radius(self) -> np.ndarray:
+        """`R = σ_0 / (2 L_J)`."""
+        return self.sigma_0 / (2 * self.lipschitz_bound)
+
+    @property
+    def travel_bound(self) -> np.ndarray:
+        """`R' = 2‖y(0) − y‖ / (σ_A σ_0)`: `‖W(t) − W(0)‖_F ≤ R'` when (5) holds."""
+        with np.errstate(divide="ignore"):
+            return 2 * self.initial_error / (self.sigma_A * self.sigma_0)
+
+    @property
+    def early_stopping_time(self) -> np.ndarray:
+        """(6): `4 ln(‖y(0) − y‖/‖ε‖) / (σ_A² σ_0²)`; NaN without noise."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            time = 4 * np.log(self.initial_error / self.noise_norm) / (self.sigma_A**2 * self.min_lambda_K)
+        return np.where(self.noise_norm > 0, time, np.nan)
+
+    def envelope(self, times: np.ndarray) -> np.ndarray:
+        """Predicted `‖y(t) − y‖ ≤ exp(−σ_A² σ_0² t / 4) ‖y(0) − y‖`, `[seeds, times]`."""
+        return self.initial_error[:, None] * np.exp(-self.rate_bound[:, None] * np.asarray(times)[None, :])
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_inputs(cls, config: Config, inputs: dict[str, np.ndarray]) -> TheoryReport:
+        bound = activation(config.activation).bound
+        bound = math.nan if bound is None else bound
+        _, c_derivative = activation_constants(config.activation)
+        d = inputs["max_entry"]
+        lipschitz = bound * d * math.sqrt(config.n / config.k)
+        error = inputs["norm_A"] * inputs["network_norm"] + inputs["observation_norm"]
+        with np.errstate(divide="ignore"):
+            required = 64 * bound**2 * d**2 * config.n * error**2 / (inputs["sigma_A"] ** 2 * c_derivative**4)
+        probability = np.array([lemma2_probability(config.n, config.k, config.activation, x) for x in d])
+        return cls(**inputs, lipschitz_bound=lipschitz, required_width=required, lemma2_probability=probability)
