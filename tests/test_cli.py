@@ -37,3 +37,21 @@ def test_bad_input_is_a_clear_error(option, value, message):
                              capture_output=True, text=True, timeout=120)
     assert process.returncode == 2
     assert message in process.stderr and "Traceback" not in process.stderr
+
+
+def test_ntk_command_writes_the_figure_and_reports_the_theorem(tmp_path, capsys):
+    figure = tmp_path / "ntk.png"
+    assert main(["ntk", "--m", "1", "--n", "2", "--d", "3", "--k", "2000", "--activation", "tanh",
+                 "--v-law", "rademacher", "--method", "flow", "--seeds", "4", "--t-max", "100",
+                 "--figure", str(figure), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert figure.exists() and figure.stat().st_size > 10_000
+    assert "certified by (5)" in out and "lambda_min(H)" in out
+
+
+def test_plot_ntk_needs_tracking():
+    result = wideDIP.simulate(wideDIP.Config(m=2, n=3, d=2, k=4, seeds=1, steps=2), progress=False)
+    with pytest.raises(ValueError, match="track_ntk"):
+        result.plot_ntk()
+    with pytest.raises(ValueError, match="track_ntk"):
+        result.certified

@@ -36,3 +36,14 @@ def test_summary_and_json_report_the_counts(result):
     payload = json.loads(json.dumps(result.to_json()))
     assert payload["counts"] == counts and payload["config"]["k"] == 40
     assert payload["status"] == list(result.status)
+
+
+def test_kernels_and_theory_survive_save_and_load(tmp_path):
+    tracked = simulate(Config(m=3, n=5, d=4, k=20, seeds=3, steps=50, track_ntk=True), progress=False)
+    loaded = wideDIP.load(tracked.save(tmp_path / "tracked.npz"))
+    assert loaded.ntk.keys() == tracked.ntk.keys()
+    for name in tracked.ntk:
+        np.testing.assert_array_equal(loaded.ntk[name], tracked.ntk[name])
+    np.testing.assert_array_equal(loaded.certified, tracked.certified)
+    np.testing.assert_array_equal(loaded.theory.required_width, tracked.theory.required_width)
+    assert loaded.summary() == tracked.summary()

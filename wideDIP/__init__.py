@@ -9,10 +9,11 @@ from ._activations import Activation, activation
 from ._compare import ComparisonResult, compare
 from ._config import Config
 from ._model import FullDynamics, ReducedDynamics, network
-from ._ntk import observation_ntk
+from ._ntk import jacobian, ntk, observation_ntk, signal_ntk
 from ._problem import Problem, draw_problem, initial_weights, seed_keys
 from ._result import SimulationResult, load
 from ._simulate import checkpoint_steps, simulate
+from ._theory import TheoryReport, activation_constants, lemma2_probability, width_bound
 
 __all__ = [
     "Activation",
@@ -22,14 +23,21 @@ __all__ = [
     "Problem",
     "ReducedDynamics",
     "SimulationResult",
+    "TheoryReport",
     "activation",
+    "activation_constants",
     "checkpoint_steps",
     "compare",
     "draw_problem",
     "initial_weights",
+    "jacobian",
+    "lemma2_probability",
     "load",
     "network",
+    "ntk",
     "observation_ntk",
     "seed_keys",
+    "signal_ntk",
     "simulate",
+    "width_bound",
 ]

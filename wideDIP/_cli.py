@@ -55,6 +55,18 @@ def _compare(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _ntk(arguments: argparse.Namespace) -> int:
+    from ._simulate import simulate
+
+    result = simulate(config_from_arguments(arguments, Config(track_ntk=True)), progress=not arguments.quiet)
+    result.plot_ntk(arguments.figure)
+    if arguments.out:
+        result.save(arguments.out)
+    print(result.summary())
+    print(f"figure: {arguments.figure}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="widedip", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--figure", default="compare.png", help="where to write the loss-vs-time figure")
     compare.add_argument("--quiet", action="store_true", help="no progress bar")
     compare.set_defaults(handler=_compare)
+
+    ntk = commands.add_parser("ntk", help="track the NTK along the runs, check Theorem 2.1, draw the figure")
+    _add_config_options(ntk)
+    ntk.add_argument("--figure", default="ntk.png", help="where to write the figure")
+    ntk.add_argument("--out", help="save the result (.npz) to this file")
+    ntk.add_argument("--quiet", action="store_true", help="no progress bar")
+    ntk.set_defaults(handler=_ntk)
     return parser
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ._config import Config
 from ._outcomes import OUTCOMES
+from ._plots import pyplot
 from ._simulate import Trajectory, checkpoint_steps, precision, prepare, run_descent, run_flow
 
 
@@ -63,12 +64,7 @@ class ComparisonResult:
     def plot(self, path: str | Path | None = None, seeds: int = 5):
         """Loss against time, log-log: the flow (black) and descent for each `η`, for the
         first `seeds` runs; returns the figure and writes it to `path` when given."""
-        import matplotlib
-
-        if path is not None:
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+        plt = pyplot(path is not None)
         figure, axes = plt.subplots(figsize=(7, 4.5))
         colours = plt.cm.viridis(np.linspace(0, 0.85, len(self.step_sizes)))
         shown = range(min(seeds, self.flow_loss.shape[1]))

@@ -138,9 +138,28 @@ class SimulationResult:
                 f"(> 2 for {int(np.sum(self.stability > 2))}/{c.seeds} seeds)",
                 f"median loss      initial {np.median(self.initial_loss):.3g}  final {np.median(self.final_loss):.3g}",
                 f"signal error     median {np.median(self.signal_error):.3g}  (||x - x_bar|| / ||x_bar||)",
+                *self._theory_lines(),
                 f"wall time        {self.wall_time:.2f} s  on {self.environment.get('device', '?')}",
             ]
         )
+
+    def _theory_lines(self) -> list[str]:
+        if self.theory is None:
+            return []
+        t = self.theory
+        return [
+            f"kernels at W(0)  median lambda_min(K) {np.median(t.min_lambda_K):.3g}  "
+            f"lambda_min(H) {np.median(t.min_lambda_H):.3g}  lambda_max(H) {np.median(t.max_lambda_H):.3g}",
+            f"Theorem 2.1      certified by (5) {int(t.certified.sum())}/{t.certified.size}  "
+            f"by the observation certificate {int(t.certified_observation.sum())}/{t.certified.size}  "
+            f"median width it asks for {np.median(t.required_width):.3g}",
+        ]
+
+    def plot_ntk(self, path: str | os.PathLike | None = None):
+        """Kernel extremes and the loss with Theorem 2.1's envelope over time (needs `track_ntk`)."""
+        from ._plots import plot_ntk
+
+        return plot_ntk(self, path)
 
     @property
     def parametrization(self) -> str:
@@ -181,6 +200,9 @@ class SimulationResult:
             for f in dataclasses.fields(self)
             if isinstance(getattr(self, f.name), np.ndarray)
         }
+        arrays.update({f"ntk__{name}": values for name, values in (self.ntk or {}).items()})
+        if self.theory is not None:
+            arrays.update({f"theory__{name}": values for name, values in self.theory.to_arrays().items()})
         temporary = path.with_name(path.name + ".partial.npz")
         np.savez(temporary, header=np.array(json.dumps(header)), **arrays)
         os.replace(temporary, path)
@@ -198,9 +220,13 @@ def load(path: str | os.PathLike) -> SimulationResult:
         if header.get("format") != FORMAT_VERSION:
             raise ValueError(f"{path}: unsupported result format {header.get('format')!r}")
         arrays = {name: data[name] for name in data.files if name != "header"}
+    grouped = {prefix: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays) if name.startswith(prefix + "__")}
+               for prefix in ("ntk", "theory")}
     return SimulationResult(
         config=Config.from_dict(header["config"]),
         wall_time=header["wall_time"],
         environment=header["environment"],
+        ntk=grouped["ntk"] or None,
+        theory=TheoryReport(**grouped["theory"]) if grouped["theory"] else None,
         **arrays,
     )

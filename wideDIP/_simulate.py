@@ -131,9 +131,14 @@ def stopping_rule(config: Config) -> _descent.StoppingRule:
 @eqx.filter_jit
 def _kernel_curves(probe: KernelProbe, features):
     """Kernel statistics at every checkpoint from the recorded `z(t) = W(t) u`, which determines
-    them (§4); computed after the run, so the solver loop never pays for eigendecompositions."""
-    per_checkpoint = jax.vmap(lambda p, z, z0: p.extremes(z, z0), in_axes=(None, 0, None))
-    return jax.vmap(lambda p, zs: per_checkpoint(p, zs, zs[0]))(probe, features)
+    them (§4); computed after the run, so the solver loop never pays for eigendecompositions.
+    Seeds one after another, to bound memory (`checkpoints × n × k` at a time)."""
+
+    def one_seed(arguments):
+        seed_probe, zs = arguments
+        return jax.vmap(lambda z: seed_probe.extremes(z, zs[0]))(zs)
+
+    return jax.lax.map(one_seed, (probe, features))
 
 
 def _nan_after(stopped: np.ndarray, snapshots: _descent.Snapshot) -> _descent.Snapshot:
