@@ -12,17 +12,21 @@ from ._model import FullDynamics, ReducedDynamics, network
 from ._ntk import jacobian, ntk, observation_ntk, signal_ntk
 from ._problem import Problem, draw_problem, initial_weights, seed_keys
 from ._result import SimulationResult, load
+from ._presets import PRESETS, preset
 from ._simulate import checkpoint_steps, simulate
+from ._sweep import SweepResult, load_sweep, sweep
 from ._theory import TheoryReport, activation_constants, lemma2_probability, width_bound
 
 __all__ = [
     "Activation",
+    "PRESETS",
     "ComparisonResult",
     "Config",
     "FullDynamics",
     "Problem",
     "ReducedDynamics",
     "SimulationResult",
+    "SweepResult",
     "TheoryReport",
     "activation",
     "activation_constants",
@@ -33,11 +37,14 @@ __all__ = [
     "jacobian",
     "lemma2_probability",
     "load",
+    "load_sweep",
     "network",
     "ntk",
     "observation_ntk",
+    "preset",
     "seed_keys",
     "signal_ntk",
     "simulate",
+    "sweep",
     "width_bound",
 ]

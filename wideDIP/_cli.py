@@ -10,10 +10,12 @@ import sys
 from ._config import _CHOICES, Config
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One option per `Config` field, with its type, default and allowed values."""
+def _add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """One option per `Config` field (but `skip`), with its type, default and allowed values."""
     defaults = Config()
     for field in dataclasses.fields(Config):
+        if field.name in skip:
+            continue
         option = "--" + field.name.replace("_", "-")
         default = getattr(defaults, field.name)
         kwargs = {"dest": field.name, "default": None, "help": f"default: {default}"}
@@ -67,6 +69,59 @@ def _ntk(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(arguments: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ._presets import PRESETS, preset
+    from ._sweep import HEADER, sweep
+
+    overrides = {f.name: getattr(arguments, f.name) for f in dataclasses.fields(Config)
+                 if getattr(arguments, f.name) is not None}
+    for name, value in overrides.items():
+        if isinstance(value, list) and name not in PRESETS[arguments.preset][1]:
+            if len(value) != 1:
+                raise ValueError(f"--{name} is not an axis of preset {arguments.preset}: give one value")
+            overrides[name] = value[0]
+    base, axes = preset(arguments.preset, **overrides)
+    out = Path(arguments.out or f"runs/{arguments.preset}")
+    if (out / HEADER).exists() and not arguments.resume:
+        raise ValueError(f"{out} already holds a sweep: pass --resume to continue it, or choose another --out")
+    result = sweep(base, axes, out, progress=not arguments.quiet, workers=arguments.workers)
+    result.plot(out / "figure")
+    print(sweep_summary(result))
+    print(f"results: {out}   figure: {out / 'figure.png'} (and .pdf)")
+    return 0
+
+
+def sweep_summary(result) -> str:
+    """The frequency grid as a table: rows = first axis, columns = the others."""
+    import itertools
+
+    import numpy as np
+
+    names = list(result.axes)
+    frequency = result.frequency.reshape(result.shape[0], -1)
+    columns = [", ".join(map(str, values)) for values in itertools.product(*list(result.axes.values())[1:])] or [""]
+    lines = [f"{names[0] + ' / ' + ', '.join(names[1:]):>14} " + " ".join(f"{c:>9}" for c in columns)]
+    for value, row in zip(result.axes[names[0]], frequency):
+        lines.append(f"{value!s:>14} " + " ".join(f"{f:>9.2f}" for f in row))
+    lines.append(f"convergence frequency per cell; {result.cells.size} cells, "
+                 f"{np.nansum(result.wall_time):.1f} s of cell time")
+    return "\n".join(lines)
+
+
+def _plot(arguments: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ._sweep import load_sweep
+
+    result = load_sweep(arguments.path)
+    out = Path(arguments.figure) if arguments.figure else Path(arguments.path) / "figure"
+    result.plot(out)
+    print(f"figure: {out.with_suffix('.png')} (and .pdf)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="widedip", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +146,25 @@ def build_parser() -> argparse.ArgumentParser:
     ntk.add_argument("--out", help="save the result (.npz) to this file")
     ntk.add_argument("--quiet", action="store_true", help="no progress bar")
     ntk.set_defaults(handler=_ntk)
+
+    from ._presets import PRESETS
+
+    sweep = commands.add_parser("sweep", help="a phase diagram (the paper's figures): resumable, with a figure")
+    sweep.add_argument("preset", choices=tuple(PRESETS))
+    _add_config_options(sweep, skip=("k", "n", "m"))
+    for axis in ("k", "n", "m"):  # grid overrides take several values
+        sweep.add_argument(f"--{axis}", dest=axis, type=int, nargs="+", default=None,
+                           help=f"grid of {axis} if it is an axis of the preset, else its value")
+    sweep.add_argument("--out", help="sweep directory (default runs/PRESET)")
+    sweep.add_argument("--resume", action="store_true", help="continue the sweep stored in --out")
+    sweep.add_argument("--workers", type=int, default=2, help="cells run at once (default 2)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=_sweep)
+
+    plot = commands.add_parser("plot", help="draw the phase diagram of a sweep directory")
+    plot.add_argument("path")
+    plot.add_argument("--figure", help="output path without suffix (default PATH/figure); writes .png and .pdf")
+    plot.set_defaults(handler=_plot)
     return parser
 
 

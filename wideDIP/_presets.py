@@ -1,0 +1,30 @@
+"""The paper's experiments as sweep presets (MATH.md §6: protocol and default grids)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._config import Config
+
+WIDTHS = [10, 20, 50, 100, 200, 500, 1000]
+
+PRESETS: dict[str, tuple[Config, dict[str, list[Any]]]] = {
+    "fig1": (Config(m=10, d=500), {"k": WIDTHS, "n": WIDTHS}),
+    "fig2": (Config(n=100, d=500), {"k": WIDTHS, "m": [2, 5, 10, 20, 50, 100]}),
+    "fig1-quick": (Config(m=10, d=500, seeds=20, steps=5000), {"k": [20, 100, 500], "n": [20, 100, 500]}),
+    "fig2-quick": (Config(n=100, d=500, seeds=20, steps=5000), {"k": [20, 100, 500], "m": [2, 10, 50]}),
+}
+"""Figure 1: k × n at m = 10; Figure 2: k × m at n = 100; d = 500; the paper's protocol
+(sigmoid, A and V ~ N(0,1), descent with η = 1, threshold 1e-7, 25000 steps, 50 seeds).
+The quick presets: 3 × 3 cells, 20 seeds, 5000 steps."""
+
+
+def preset(name: str, **overrides: Any) -> tuple[Config, dict[str, list[Any]]]:
+    """The base config and axes of a preset; an override named like an axis replaces that
+    grid (`k=[10, 100]`), any other overrides a Config field (`method="flow"`)."""
+    if name not in PRESETS:
+        raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {name!r}")
+    base, axes = PRESETS[name]
+    grids = {key: list(value) for key, value in overrides.items() if key in axes}
+    fields = {key: value for key, value in overrides.items() if key not in axes}
+    return base.replace(**fields), {**axes, **grids}

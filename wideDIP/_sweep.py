@@ -1,0 +1,245 @@
+"""Phase diagrams (MATH.md §6): grids of configurations, 50 runs per cell, stored cell by cell
+so that an interrupted sweep resumes where it stopped and ends with the same bits."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ._config import Config
+from ._outcomes import OUTCOMES
+from ._result import SimulationResult, environment
+from ._simulate import simulate
+
+HEADER = "sweep.json"
+CELLS = "cells"
+FORMAT_VERSION = 1
+
+
+def _quartiles(values: np.ndarray) -> list[float | None]:
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return [None, None, None]
+    return [float(q) for q in np.percentile(values, [25, 50, 75])]
+
+
+def _fraction(flags: np.ndarray) -> float:
+    return float(np.mean(flags))
+
+
+def cell_statistics(result: SimulationResult) -> dict[str, Any]:
+    """What a sweep keeps of one cell: outcome counts and robust summaries, no curves."""
+    converged = result.converged
+    statistics = {
+        "frequency": result.frequency,
+        "counts": result.counts(),
+        "steps_to_threshold": _quartiles(np.where(converged, result.steps_to_threshold, np.nan).astype(float)),
+        "time_to_threshold": _quartiles(result.time_to_threshold),
+        "median_final_loss": float(np.median(result.final_loss)),
+        "median_stability": float(np.median(result.stability)),
+        "unstable_fraction": _fraction(result.stability > 2),
+        "certified_fraction": None if result.theory is None else _fraction(result.certified),
+        "certified_observation_fraction": None if result.theory is None else _fraction(result.certified_observation),
+    }
+    return json.loads(json.dumps(statistics))  # exactly what a reload gives (floats round-trip)
+
+
+def _write_atomically(path: Path, payload: dict[str, Any]) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with open(temporary, "w") as handle:
+        json.dump(payload, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _normalised_axes(base: Config, axes: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+    if not axes:
+        raise ValueError("sweep: axes must name at least one Config field, e.g. {'k': [...], 'n': [...]}")
+    fields = {f.name for f in dataclasses.fields(Config)}
+    normalised = {}
+    for name, values in axes.items():
+        if name not in fields:
+            raise ValueError(f"sweep: axis {name!r} is not a Config field; fields are {sorted(fields)}")
+        values = list(values)
+        if not values:
+            raise ValueError(f"sweep: axis {name!r} has no values")
+        for value in values:
+            base.replace(**{name: value})  # validates each value, naming the field
+        normalised[name] = [getattr(base.replace(**{name: v}), name) for v in values]
+    return normalised
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SweepResult:
+    """A phase diagram: per-cell statistics on the grid `axes` (arrays shaped like the grid,
+    axes in the order given)."""
+
+    base: Config
+    axes: dict[str, list[Any]]
+    cells: np.ndarray
+    """Object array shaped like the grid: each cell's statistics dict (`cell_statistics`)."""
+    wall_time: np.ndarray
+    """Seconds per cell (compilation included)."""
+    environment: dict[str, str]
+    path: Path | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(values) for values in self.axes.values())
+
+    def statistic(self, name: str, index: int | None = None) -> np.ndarray:
+        """One statistic over the grid (`index` picks a quartile: 0, 1 = median, 2); None → NaN."""
+        def value(cell):
+            if cell is None:  # not computed yet
+                return np.nan
+            entry = cell[name]
+            entry = entry if index is None else entry[index]
+            return np.nan if entry is None else entry
+
+        return np.vectorize(value, otypes=[float])(self.cells)
+
+    @property
+    def frequency(self) -> np.ndarray:
+        """Fraction of seeds that reached the threshold, per cell (the paper's figures)."""
+        return self.statistic("frequency")
+
+    def counts(self, outcome: str) -> np.ndarray:
+        if outcome not in OUTCOMES[1:]:
+            raise ValueError(f"outcome must be one of {OUTCOMES[1:]}, got {outcome!r}")
+        return np.vectorize(lambda cell: -1 if cell is None else cell["counts"][outcome], otypes=[int])(self.cells)
+
+    @property
+    def median_steps(self) -> np.ndarray:
+        return self.statistic("steps_to_threshold", 1)
+
+    @property
+    def median_stability(self) -> np.ndarray:
+        return self.statistic("median_stability")
+
+    @property
+    def unstable_fraction(self) -> np.ndarray:
+        return self.statistic("unstable_fraction")
+
+    @property
+    def certified_fraction(self) -> np.ndarray:
+        return self.statistic("certified_fraction")
+
+    def plot(self, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf")):
+        """The phase diagram (MATH.md §6); see `wideDIP._sweep_plot.plot_sweep`."""
+        from ._sweep_plot import plot_sweep
+
+        return plot_sweep(self, path, formats)
+
+
+def _cell_name(index: tuple[int, ...]) -> str:
+    return "cell-" + "-".join(map(str, index)) + ".json"
+
+
+def _open_directory(path: Path, base: Config, axes: dict[str, list[Any]]) -> dict[str, Any]:
+    """Create the sweep directory, or check that it holds this very sweep."""
+    wanted = {"format": FORMAT_VERSION, "base": base.to_dict(), "axes": axes}
+    header_path = path / HEADER
+    if header_path.exists():
+        header = json.loads(header_path.read_text())
+        if header.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{path}: sweep format {header.get('format')!r}, this library writes {FORMAT_VERSION}")
+        if header["base"] != wanted["base"]:
+            differ = sorted(k for k in wanted["base"] if header["base"].get(k) != wanted["base"][k])
+            raise ValueError(f"{path} holds a sweep with another base config (fields {differ} differ); "
+                             "use a new path, or load it with wideDIP.load_sweep")
+        if header["axes"] != wanted["axes"]:
+            raise ValueError(f"{path} holds a sweep over other axes ({header['axes']}); use a new path, "
+                             "or load it with wideDIP.load_sweep")
+        return header
+    path.mkdir(parents=True, exist_ok=True)
+    (path / CELLS).mkdir(exist_ok=True)
+    header = {**wanted, "environment": environment()}
+    _write_atomically(header_path, header)
+    return header
+
+
+def sweep(
+    base: Config,
+    axes: Mapping[str, Sequence[Any]],
+    path: str | os.PathLike | None = None,
+    *,
+    progress: bool = True,
+    workers: int = 2,
+) -> SweepResult:
+    """Simulate `base` with every combination of the axis values, e.g.
+    `sweep(Config(m=10), {"k": [10, 100], "n": [10, 100]}, "runs/fig1")`.
+
+    With `path`, each finished cell is written atomically to `path/cells/`; calling again
+    with the same arguments skips the finished cells (resume), and a directory holding a
+    different sweep is refused. `workers` cells run at once, so that one cell's compilation
+    overlaps another's run (results do not depend on it).
+    """
+    if not isinstance(base, Config):
+        raise ValueError(f"sweep expects a wideDIP.Config as base, got {type(base).__name__}")
+    axes = _normalised_axes(base, axes)
+    directory = None if path is None else Path(path)
+    header = _open_directory(directory, base, axes) if directory is not None else {"environment": environment()}
+    cells, wall_time = _stored_cells(directory, axes)
+    todo = [index for index in np.ndindex(cells.shape) if cells[index] is None]
+    # largest cells first: the small ones fill the gaps at the end
+    todo.sort(key=lambda index: -math.prod(v for v in _cell_changes(axes, index).values() if isinstance(v, int)))
+
+    def run(index: tuple[int, ...]) -> tuple[tuple[int, ...], dict[str, Any], float]:
+        config = base.replace(**_cell_changes(axes, index))
+        started = time.perf_counter()
+        statistics = cell_statistics(simulate(config, progress=False))
+        elapsed = time.perf_counter() - started
+        if directory is not None:
+            _write_atomically(directory / CELLS / _cell_name(index),
+                              {"cell": _cell_changes(axes, index), "statistics": statistics, "wall_time": elapsed})
+        return index, statistics, elapsed
+
+    total = cells.size
+    with tqdm(total=total, initial=total - len(todo), unit="cell", disable=not progress, desc="sweep") as bar:
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            for index, statistics, elapsed in pool.map(run, todo):
+                cells[index], wall_time[index] = statistics, elapsed
+                bar.update()
+    return SweepResult(base=base, axes=axes, cells=cells, wall_time=wall_time,
+                       environment=header["environment"], path=directory)
+
+
+def _cell_changes(axes: dict[str, list[Any]], index: tuple[int, ...]) -> dict[str, Any]:
+    return {name: values[i] for (name, values), i in zip(axes.items(), index)}
+
+
+def _stored_cells(directory: Path | None, axes: dict[str, list[Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """The statistics and wall times of the cells already written (None / NaN elsewhere)."""
+    shape = tuple(len(values) for values in axes.values())
+    cells = np.empty(shape, dtype=object)
+    wall_time = np.full(shape, np.nan)
+    for index in np.ndindex(shape):
+        stored = None if directory is None else directory / CELLS / _cell_name(index)
+        if stored is not None and stored.exists():
+            record = json.loads(stored.read_text())
+            cells[index], wall_time[index] = record["statistics"], record["wall_time"]
+    return cells, wall_time
+
+
+def load_sweep(path: str | os.PathLike) -> SweepResult:
+    """Read a sweep directory (finished cells; unfinished ones are None in `cells`)."""
+    directory = Path(path)
+    header_path = directory / HEADER
+    if not header_path.exists():
+        raise ValueError(f"{directory} is not a sweep directory (no {HEADER})")
+    header = json.loads(header_path.read_text())
+    axes = header["axes"]
+    cells, wall_time = _stored_cells(directory, axes)
+    return SweepResult(base=Config.from_dict(header["base"]), axes=axes, cells=cells, wall_time=wall_time,
+                       environment=header["environment"], path=directory)
