@@ -1,0 +1,112 @@
+"""Sweeps (MATH.md §6): grid statistics, storage that survives SIGKILL, refusal of a
+different sweep, the figure's colour data."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import wideDIP
+from wideDIP import Config, load_sweep, preset, simulate, sweep
+
+BASE = Config(m=4, d=6, seeds=6, steps=1500, operator_scale="sqrt_n", step_size=2.0, threshold=1e-5)
+AXES = {"k": [8, 40], "n": [6, 30]}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    return sweep(BASE, AXES, tmp_path_factory.mktemp("reference"), progress=False)
+
+
+def test_cells_are_simulations_of_the_replaced_config(reference):
+    assert reference.shape == (2, 2)
+    for i, k in enumerate(AXES["k"]):
+        for j, n in enumerate(AXES["n"]):
+            direct = simulate(BASE.replace(k=k, n=n), progress=False)
+            assert reference.frequency[i, j] == direct.frequency
+            assert reference.counts("converged")[i, j] == direct.counts()["converged"]
+            assert reference.counts("stalled")[i, j] == direct.counts()["stalled"]
+            assert reference.median_stability[i, j] == pytest.approx(np.median(direct.stability), rel=1e-6)
+    assert 0 < reference.frequency.mean() < 1  # the grid straddles the transition
+    assert np.isnan(reference.certified_fraction).all()  # no track_ntk
+
+
+def test_resume_after_sigkill_is_bit_identical(reference, tmp_path):
+    """A subprocess runs the sweep and is killed with SIGKILL while computing a cell; the
+    resumed sweep ends with the same bits as the uninterrupted one."""
+    script = (f"import wideDIP; wideDIP.sweep(wideDIP.Config(**{BASE.to_dict()!r}), {AXES!r}, {str(tmp_path)!r}, "
+              "progress=False, workers=1)")
+    process = subprocess.Popen([sys.executable, "-c", script])
+    cells = tmp_path / "cells"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (cells.exists() and any(cells.glob("cell-*.json"))):
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = len(list(cells.glob("cell-*.json")))
+    assert 1 <= finished < 4, "the kill must land in the middle of the sweep"
+    resumed = sweep(BASE, AXES, tmp_path, progress=False)
+    for i in np.ndindex(reference.shape):
+        assert json.dumps(resumed.cells[i]) == json.dumps(reference.cells[i])
+    assert not list(tmp_path.rglob("*.partial"))
+    loaded = load_sweep(tmp_path)
+    np.testing.assert_array_equal(loaded.frequency, reference.frequency)
+
+
+def test_finished_cells_are_not_recomputed(reference):
+    before = {p: p.stat().st_mtime_ns for p in (reference.path / "cells").iterdir()}
+    again = sweep(BASE, AXES, reference.path, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in (reference.path / "cells").iterdir()} == before
+    np.testing.assert_array_equal(again.wall_time, reference.wall_time)
+
+
+def test_a_different_sweep_is_refused(reference):
+    with pytest.raises(ValueError, match=r"another base config \(fields \['seeds'\] differ\)"):
+        sweep(BASE.replace(seeds=7), AXES, reference.path, progress=False)
+    with pytest.raises(ValueError, match="other axes"):
+        sweep(BASE, {"k": [8, 41], "n": [6, 30]}, reference.path, progress=False)
+
+
+def test_bad_axes():
+    with pytest.raises(ValueError, match="not a Config field"):
+        sweep(BASE, {"width": [1]}, progress=False)
+    with pytest.raises(ValueError, match=r"Config\.k must be an integer >= 1"):
+        sweep(BASE, {"k": [0, 1]}, progress=False)
+
+
+def test_figure_colours_are_the_stored_frequencies(reference, tmp_path):
+    figure = reference.plot(tmp_path / "phase")
+    assert (tmp_path / "phase.png").stat().st_size > 10_000 and (tmp_path / "phase.pdf").exists()
+    colours = np.asarray(figure.axes[0].collections[0].get_array()).reshape(reference.shape)
+    np.testing.assert_array_equal(colours, reference.frequency)
+
+
+def test_presets_follow_math_md_and_accept_overrides():
+    base, axes = preset("fig1")
+    assert (base.m, base.d, base.seeds, base.steps, base.step_size, base.threshold) == (10, 500, 50, 25000, 1.0, 1e-7)
+    assert axes == {"k": [10, 20, 50, 100, 200, 500, 1000], "n": [10, 20, 50, 100, 200, 500, 1000]}
+    base, axes = preset("fig2", method="flow", seeds=10, k=[10, 100])
+    assert base.method == "flow" and base.seeds == 10 and base.n == 100
+    assert axes == {"k": [10, 100], "m": [2, 5, 10, 20, 50, 100]}
+    with pytest.raises(ValueError, match="preset must be one of"):
+        preset("fig3")
+
+
+def test_cli_sweep_and_plot(tmp_path, capsys):
+    from wideDIP._cli import main
+
+    out = tmp_path / "quick"
+    arguments = ["sweep", "fig2-quick", "--k", "8", "40", "--m", "2", "4", "--n", "12", "--seeds", "4",
+                 "--steps", "300", "--out", str(out), "--quiet"]
+    assert main(arguments) == 0
+    assert "k / m" in capsys.readouterr().out and (out / "figure.png").exists()
+    with pytest.raises(SystemExit):  # exists: needs --resume
+        main(arguments)
+    assert main(arguments + ["--resume"]) == 0
+    assert main(["plot", str(out), "--figure", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again.png").exists()
