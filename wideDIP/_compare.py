@@ -134,7 +134,7 @@ def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, pr
         prepared = prepare(config)
         flow = run_flow(flow_config, prepared, progress, times=union)
         runs = [run_descent(c, prepared, progress) for c in descents]
-        largest = np.asarray(prepared.largest_eigenvalue)
+        largest = np.asarray(prepared.largest_eigenvalue)[: config.seeds]
     flow_loss, descent_loss, loss_gaps, state_gaps = [], [], [], []
     for grid, run in zip(grids, runs):
         columns = np.searchsorted(union, grid)  # exact: the union is made of these very floats

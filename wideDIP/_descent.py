@@ -30,7 +30,9 @@ class RunState(eqx.Module):
     parameters: PyTree
     initial_parameters: PyTree
     optimizer_state: PyTree
-    step: Int[Array, ""]
+    step: Int[Array, " seeds"]
+    """The iteration count, the same for every seed of a device (a per-seed array so that
+    every leaf can be sharded over the seed axis)."""
     outcome: Int[Array, " seeds"]
     stop_step: Int[Array, " seeds"]
     loss: Float[Array, " seeds"]
@@ -92,7 +94,7 @@ def start(dynamics: eqx.Module, parameters: PyTree, step_size: Float[Array, ""])
         parameters=parameters,
         initial_parameters=parameters,
         optimizer_state=jax.vmap(optax.sgd(step_size).init)(parameters),
-        step=jnp.zeros((), jnp.int32),
+        step=jnp.zeros((seeds,), jnp.int32),
         outcome=jnp.full((seeds,), RUNNING, jnp.int32),
         stop_step=jnp.full((seeds,), -1, jnp.int32),
         loss=loss,
@@ -109,7 +111,7 @@ def advance(
     optimizer = optax.sgd(step_size)
 
     def keep_going(s: RunState) -> Array:
-        return (s.step < stop_at) & jnp.any(s.running)
+        return (s.step[0] < stop_at) & jnp.any(s.running)
 
     def one_step(s: RunState) -> RunState:
         loss, gradient = jax.vmap(lambda dyn, p: dyn.loss_and_gradient(p))(dynamics, s.parameters)

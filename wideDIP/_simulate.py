@@ -18,6 +18,7 @@ from ._config import Config
 from ._model import DYNAMICS, ReducedDynamics, signal_from_features
 from ._ntk import KernelProbe, observation_ntk
 from ._outcomes import CONVERGED, DIVERGENCE_FACTOR, OUTCOMES
+from ._parallel import over_seeds, padded_seeds
 from ._problem import draw_problem, seed_keys
 from ._result import SimulationResult, environment
 from ._theory import TheoryReport, theory_inputs
@@ -115,11 +116,16 @@ class Prepared(eqx.Module):
     theory: dict[str, jax.Array] | None
     """Inputs of Theorem 2.1 per seed (`theory_inputs`), when `track_ntk`."""
 
+    def head(self, seeds: int) -> Prepared:
+        """The first `seeds` seeds (drops the padding of `padded_seeds`)."""
+        return jax.tree.map(lambda leaf: leaf[:seeds], self)
+
 
 def prepare(config: Config) -> Prepared:
-    """Draw and set up every seed of `config` (call inside `precision(config)`)."""
+    """Draw and set up every seed of `config`, padded to a multiple of the device count (call
+    inside `precision(config)`)."""
     structure = _structure(config)
-    keys = seed_keys(config)
+    keys = seed_keys(config.replace(seeds=padded_seeds(config.seeds)))
     return Prepared(*_setup(structure, keys, _draw(structure, keys)))
 
 
@@ -156,19 +162,21 @@ def run_descent(config: Config, prepared: Prepared, progress: bool) -> Trajector
     step_size = jnp.asarray(config.step_size, jnp.dtype(config.dtype))
     rule = stopping_rule(config)
     state = _descent.start(dynamics, prepared.parameters, step_size)
+    advance = over_seeds(_descent.advance, (True, True, False, False, False))
     checkpoints = checkpoint_steps(config.steps)
     recorded = []
     with tqdm(total=config.steps, unit="step", delay=2.0, disable=not progress, desc="descent", leave=False) as bar:
         for checkpoint in checkpoints:
-            state, snapshot = _descent.advance(dynamics, state, jnp.asarray(checkpoint, jnp.int32), step_size, rule)
+            state, snapshot = advance(dynamics, state, jnp.asarray(checkpoint, jnp.int32), step_size, rule)
             recorded.append(snapshot)
-            bar.update(int(state.step) - bar.n)
+            bar.update(int(jnp.max(state.step)) - bar.n)
             if not bool(jnp.any(state.running)):
                 break
     state = _descent.finish(dynamics, state, rule)
     # after an early exit every seed has stopped: the later checkpoints are not recorded
     recorded += [recorded[-1]] * (len(checkpoints) - len(recorded))
-    snapshots = jax.tree.map(lambda *leaves: np.stack([np.asarray(x) for x in leaves], axis=1), *recorded)
+    state = jax.tree.map(lambda leaf: leaf[: config.seeds], state)  # drop the padding
+    snapshots = jax.tree.map(lambda *leaves: np.stack([np.asarray(x)[: config.seeds] for x in leaves], axis=1), *recorded)
     stop_step = np.asarray(state.stop_step)
     return Trajectory(
         snapshots=_nan_after(checkpoints[None, :] > stop_step[:, None], snapshots),
@@ -193,9 +201,11 @@ def run_flow(config: Config, prepared: Prepared, progress: bool, times: np.ndarr
         step_size=jnp.asarray(config.step_size, dtype),
         solver=config.solver,
         max_steps=config.max_solver_steps,
-        progress=progress,
+        progress=progress and jax.device_count() == 1,  # diffrax's bar is one host callback
     )
-    run = _flow.integrate(prepared.dynamics, prepared.parameters, jnp.asarray(times, dtype), stopping_rule(config), settings)
+    integrate = over_seeds(_flow.integrate, (True, True, False, False, False))
+    run = integrate(prepared.dynamics, prepared.parameters, jnp.asarray(times, dtype), stopping_rule(config), settings)
+    run = jax.tree.map(lambda leaf: leaf[: config.seeds], run)  # drop the padding
     return Trajectory(
         snapshots=jax.tree.map(np.asarray, run.snapshots),
         final_parameters=run.final_parameters,
@@ -221,8 +231,11 @@ def simulate(config: Config, *, progress: bool = True) -> SimulationResult:
     with precision(config):
         prepared = prepare(config)
         run = (run_descent if config.method == "descent" else run_flow)(config, prepared, progress)
+        prepared = prepared.head(config.seeds)
         structure = _structure(config)
-        errors = _final_errors(structure, _draw(structure, seed_keys(config)), prepared.dynamics, run.final_parameters)
+        keys = seed_keys(config.replace(seeds=padded_seeds(config.seeds)))  # the shape `prepare` compiled
+        problems = jax.tree.map(lambda leaf: leaf[: config.seeds], _draw(structure, keys))
+        errors = _final_errors(structure, problems, prepared.dynamics, run.final_parameters)
         signal_error, observation_error = (np.asarray(e) for e in errors)
         largest = np.asarray(prepared.largest_eigenvalue)
         theory = kernel = None

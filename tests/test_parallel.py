@@ -1,0 +1,52 @@
+"""Seeds sharded over several devices (shard_map) give the same bits as one device. The
+several devices are 4 CPU "devices" (XLA_FLAGS, set before JAX starts, so in a subprocess)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+import wideDIP
+from wideDIP import Config, simulate, sweep
+
+BASE = Config(m=4, n=12, d=6, k=40, seeds=6, steps=800, operator_scale="sqrt_n", step_size=2.0, threshold=1e-6)
+CONFIGS = {"descent": BASE, "flow": BASE.replace(method="flow"), "ntk": BASE.replace(track_ntk=True, steps=50)}
+FIELDS = ("loss", "final_loss", "stop_step", "weight_distance", "signal_error", "stability")
+AXES = {"k": [8, 40], "n": [6, 12]}
+
+SCRIPT = """
+import json, sys, numpy as np, jax, wideDIP
+from wideDIP._parallel import over_seeds
+from wideDIP._descent import advance
+from tests.test_parallel import AXES, BASE, CONFIGS, FIELDS
+assert jax.device_count() == 4 and over_seeds(advance, (True,) * 2 + (False,) * 3) is not advance
+out = {}
+for name, config in CONFIGS.items():
+    result = wideDIP.simulate(config, progress=False)
+    out.update({f"{name}_{field}": getattr(result, field) for field in FIELDS})
+    if result.ntk is not None:
+        out.update({f"{name}_ntk_{key}": value for key, value in result.ntk.items()})
+cells = wideDIP.sweep(BASE, AXES, progress=False).cells
+np.savez(sys.argv[1], sweep=np.array([json.dumps(cell) for cell in cells.ravel()]), **out)
+"""
+
+
+def test_four_devices_give_the_bits_of_one(tmp_path):
+    environment = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "four.npz")], env=environment, cwd=root,
+                   check=True, timeout=600)
+    four = np.load(tmp_path / "four.npz")
+    compared = 0
+    for name, config in CONFIGS.items():
+        result = simulate(config, progress=False)
+        for field in FIELDS:
+            np.testing.assert_array_equal(getattr(result, field), four[f"{name}_{field}"], err_msg=f"{name} {field}")
+            compared += 1
+        for key, value in (result.ntk or {}).items():
+            np.testing.assert_array_equal(value, four[f"{name}_ntk_{key}"])
+    cells = sweep(BASE, AXES, progress=False).cells
+    assert [json.dumps(cell) for cell in cells.ravel()] == list(four["sweep"])
+    assert compared == 18
