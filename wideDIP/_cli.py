@@ -122,44 +122,42 @@ def _plot(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _command(commands, name: str, help: str, handler, skip: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    """A subcommand taking every Config field as an option, and `--quiet`."""
+    command = commands.add_parser(name, help=help)
+    _add_config_options(command, skip)
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
+    command.set_defaults(handler=handler)
+    return command
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from ._presets import PRESETS
+
     parser = argparse.ArgumentParser(prog="widedip", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    simulate = commands.add_parser("simulate", help="train all seeds of one configuration and print a summary")
-    _add_config_options(simulate)
+    simulate = _command(commands, "simulate", "train all seeds of one configuration and print a summary", _simulate)
     simulate.add_argument("--json", action="store_true", help="print machine-readable output")
     simulate.add_argument("--out", help="save the result (.npz) to this file")
-    simulate.add_argument("--quiet", action="store_true", help="no progress bar")
-    simulate.set_defaults(handler=_simulate)
 
-    compare = commands.add_parser("compare", help="gradient flow vs descent for several step sizes, with a figure")
-    _add_config_options(compare)
+    compare = _command(commands, "compare", "gradient flow vs descent for several step sizes, with a figure", _compare)
     compare.add_argument("--step-sizes", type=float, nargs="+", default=[1.0, 0.5, 0.1], help="descent steps η")
     compare.add_argument("--figure", default="compare.png", help="where to write the loss-vs-time figure")
-    compare.add_argument("--quiet", action="store_true", help="no progress bar")
-    compare.set_defaults(handler=_compare)
 
-    ntk = commands.add_parser("ntk", help="track the NTK along the runs, check Theorem 2.1, draw the figure")
-    _add_config_options(ntk)
+    ntk = _command(commands, "ntk", "track the NTK along the runs, check Theorem 2.1, draw the figure", _ntk)
     ntk.add_argument("--figure", default="ntk.png", help="where to write the figure")
     ntk.add_argument("--out", help="save the result (.npz) to this file")
-    ntk.add_argument("--quiet", action="store_true", help="no progress bar")
-    ntk.set_defaults(handler=_ntk)
 
-    from ._presets import PRESETS
-
-    sweep = commands.add_parser("sweep", help="a phase diagram (the paper's figures): resumable, with a figure")
+    sweep = _command(commands, "sweep", "a phase diagram (the paper's figures): resumable, with a figure", _sweep,
+                     skip=("k", "n", "m"))
     sweep.add_argument("preset", choices=tuple(PRESETS))
-    _add_config_options(sweep, skip=("k", "n", "m"))
     for axis in ("k", "n", "m"):  # grid overrides take several values
         sweep.add_argument(f"--{axis}", dest=axis, type=int, nargs="+", default=None,
                            help=f"grid of {axis} if it is an axis of the preset, else its value")
     sweep.add_argument("--out", help="sweep directory (default runs/PRESET)")
     sweep.add_argument("--resume", action="store_true", help="continue the sweep stored in --out")
     sweep.add_argument("--workers", type=int, default=2, help="cells run at once (default 2)")
-    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
-    sweep.set_defaults(handler=_sweep)
 
     plot = commands.add_parser("plot", help="draw the phase diagram of a sweep directory")
     plot.add_argument("path")
