@@ -1,30 +1,39 @@
-"""Throughput of gradient descent: wideDIP `reduced` vs `full`, and a PyTorch loop when importable.
+"""wideDIP against what a researcher would otherwise run, where its time goes, and how it
+scales, on whatever JAX backend is present.
 
-    python benchmarks/run.py            # the figures quoted in the README
-    python benchmarks/run.py --quick    # a smoke run, well under a minute
+    python benchmarks/run.py            # the full run (≈ 10 min on 2 CPU cores)
+    python benchmarks/run.py --quick    # a smoke run (< 1 min)
 
-Reports seed-steps per second (one step of one seed = one unit; compile time excluded,
-warm-up first, median of several repetitions) and the ratios between implementations,
-measured in the same process. Writes benchmarks/out/results.json.
+All rates: warm-up first (compilation excluded), median of several repetitions, float32,
+measured in this one process (plus one child process for the all-cores row). Prints tables
+and writes benchmarks/out/results.json and benchmarks/out/throughput_vs_k.png.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
+if "--devices" in sys.argv:  # must be set before JAX starts: CPU "devices" = threads for shard_map
+    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={sys.argv[sys.argv.index('--devices') + 1]}"
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import wideDIP
-from wideDIP import Config
-from wideDIP import _descent, _flow
-from wideDIP._simulate import _draw, _setup, _structure, checkpoint_times
+from wideDIP import Config, _descent, _flow
+from wideDIP._parallel import over_seeds
+from wideDIP._simulate import checkpoint_times, prepare
 
-SHAPES = [dict(m=10, n=100, d=500, k=100), dict(m=10, n=1000, d=500, k=1000)]
+NEVER = dict(threshold=1e-30)  # nothing converges: every seed runs every step
 
 
 def median_time(function, repeats: int) -> float:
@@ -37,129 +46,236 @@ def median_time(function, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _prepared(config: Config):
-    structure = _structure(config)
-    keys = wideDIP.seed_keys(config)
-    dynamics, parameters, _ = _setup(structure, keys, _draw(structure, keys))
-    never = _descent.StoppingRule(jnp.asarray(0.0, config.dtype), jnp.asarray(jnp.inf, config.dtype))
-    return dynamics, parameters, never
+def _never_rule(config: Config) -> _descent.StoppingRule:
+    return _descent.StoppingRule(jnp.asarray(0.0, config.dtype), jnp.asarray(jnp.inf, config.dtype))
 
 
-def wideDIP_descent(config: Config, steps: int, repeats: int) -> float:
-    """Seed-steps per second of the descent loop alone (no checkpoints, nothing converges)."""
-    dynamics, parameters, never = _prepared(config)
+def descent_rate(config: Config, steps: int, repeats: int) -> float:
+    """Seed-steps per second of the descent loop (all devices, no checkpoints)."""
+    prepared = prepare(config)
     step_size = jnp.asarray(config.step_size, config.dtype)
-    state = _descent.start(dynamics, parameters, step_size)
-    stop_at = jnp.asarray(steps, jnp.int32)
+    state = _descent.start(prepared.dynamics, prepared.parameters, step_size)
+    advance = over_seeds(_descent.advance, (True, True, False, False, False))
+    stop_at, rule = jnp.asarray(steps, jnp.int32), _never_rule(config)
+    seeds = prepared.parameters.shape[0]
+    return seeds * steps / median_time(lambda: jax.block_until_ready(
+        advance(prepared.dynamics, state, stop_at, step_size, rule)), repeats)
 
-    def run():
-        jax.block_until_ready(_descent.advance(dynamics, state, stop_at, step_size, never))
 
-    return config.seeds * steps / median_time(run, repeats)
-
-
-def wideDIP_flow(config: Config, repeats: int) -> tuple[float, float]:
-    """Seed-time-units per second of the flow over `config.t_max` (nothing stops it), and
-    the median number of solver steps per seed."""
-    dynamics, parameters, never = _prepared(config)
+def flow_rate(config: Config, repeats: int) -> tuple[float, float]:
+    """Seed-time-units per second of the flow over `t_max`, and median solver steps."""
+    prepared = prepare(config)
     settings = _flow.FlowSettings(
         rtol=jnp.asarray(config.rtol, config.dtype), atol=jnp.asarray(config.atol, config.dtype),
         horizon=jnp.asarray(config.t_max, config.dtype), step_size=jnp.asarray(config.step_size, config.dtype),
-        solver=config.solver, max_steps=config.max_solver_steps, progress=False,
-    )
+        solver=config.solver, max_steps=config.max_solver_steps, progress=False)
     times = jnp.asarray(checkpoint_times(config), config.dtype)
-    solver_steps = []
+    steps = []
 
     def run():
-        solution = _flow.integrate(dynamics, parameters, times, never, settings)
-        solver_steps.append(float(jnp.median(solution.solver_steps)))
+        solution = _flow.integrate(prepared.dynamics, prepared.parameters, times, _never_rule(config), settings)
+        steps.append(float(jnp.median(solution.solver_steps)))
 
-    return config.seeds * config.t_max / median_time(run, repeats), solver_steps[-1]
+    return config.seeds * config.t_max / median_time(run, repeats), steps[-1]
 
 
-def torch_descent(config: Config, steps: int, repeats: int, seeds: int) -> float | None:
-    """Seed-steps per second of the straightforward loop: full W, one seed at a time, torch.optim.SGD."""
+def _plain_problem(config: Config, seed: int):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((config.m, config.n), np.float32)
+    v = rng.standard_normal((config.n, config.k), np.float32)
+    u = rng.standard_normal(config.d).astype(np.float32)
+    return a, v, u / np.linalg.norm(u), a @ rng.standard_normal(config.n).astype(np.float32), \
+        rng.standard_normal((config.k, config.d)).astype(np.float32)
+
+
+def numpy_rate(config: Config, steps: int, repeats: int, seeds: int) -> float:
+    """The paper's loop in NumPy: full W, one seed at a time, gradient written out (the
+    problems are drawn before the clock starts)."""
+    problems = [_plain_problem(config, seed) for seed in range(seeds)]
+
+    def one_seed(seed):
+        a, v, u, y, w = problems[seed]
+        w = w.copy()
+        for _ in range(steps):
+            s = 1 / (1 + np.exp(-(w @ u)))
+            residual = a @ (v @ s) / np.sqrt(config.k) - y
+            if 0.5 * residual @ residual <= config.threshold:
+                break
+            w -= config.step_size * np.outer(s * (1 - s) * (v.T @ (a.T @ residual)) / np.sqrt(config.k), u)
+
+    with np.errstate(over="ignore"):  # η = 1 with A ~ N(0,1) saturates the sigmoid
+        return seeds * steps / median_time(lambda: [one_seed(s) for s in range(seeds)], repeats)
+
+
+def torch_rate(config: Config, steps: int, repeats: int, seeds: int) -> float | None:
+    """The straightforward PyTorch loop: full W, one seed at a time, torch.optim.SGD, the
+    paper's stopping rule checked every step. None when torch is not importable."""
     try:
         import torch
     except ImportError:
         return None
-    m, n, d, k = config.m, config.n, config.d, config.k
 
-    def one_seed(seed: int) -> None:
-        generator = torch.Generator().manual_seed(seed)
-        a = torch.randn(m, n, generator=generator)
-        v = torch.randn(n, k, generator=generator)
-        u = torch.randn(d, generator=generator)
-        u /= u.norm()
-        y = a @ torch.randn(n, generator=generator)
-        w = torch.randn(k, d, generator=generator, requires_grad=True)
+    problems = [[torch.from_numpy(x) for x in _plain_problem(config, seed)] for seed in range(seeds)]
+
+    def one_seed(seed):
+        a, v, u, y, w0 = problems[seed]
+        w = w0.clone().requires_grad_(True)
         optimizer = torch.optim.SGD([w], lr=config.step_size)
         for _ in range(steps):
             optimizer.zero_grad()
-            loss = 0.5 * ((a @ (v @ torch.sigmoid(w @ u)) / k**0.5 - y) ** 2).sum()
-            if loss.item() <= config.threshold:  # the paper's stopping rule, checked every step
+            loss = 0.5 * ((a @ (v @ torch.sigmoid(w @ u)) / config.k**0.5 - y) ** 2).sum()
+            if loss.item() <= config.threshold:
                 break
             loss.backward()
             optimizer.step()
 
-    def run():
-        for seed in range(seeds):
-            one_seed(seed)
+    return seeds * steps / median_time(lambda: [one_seed(s) for s in range(seeds)], repeats)
 
-    return seeds * steps / median_time(run, repeats)
+
+def memory_bandwidth(repeats: int) -> float:
+    """Bytes per second of a large array update `x + 1` (256 MiB read, 256 MiB written)."""
+    x = jnp.ones(64 * 2**20, jnp.float32)
+    add = jax.jit(lambda x: x + 1)
+    return 2 * x.nbytes / median_time(lambda: add(x).block_until_ready(), repeats)
+
+
+def row(table: list, section: str, **values) -> None:
+    table.append({"section": section, **values})
+    shown = "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+    print(f"[{section}] {shown}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer steps and repetitions")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "out" / "results.json"))
+    parser.add_argument("--quick", action="store_true", help="fewer points, steps and repetitions")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "out"))
+    parser.add_argument("--devices", type=int, help="(internal) split the CPU into this many JAX devices")
+    parser.add_argument("--loop-only", action="store_true", help="(internal) only the reduced loop rate, as JSON")
     arguments = parser.parse_args()
-    repeats = 3 if arguments.quick else 5
-    seeds = 10 if arguments.quick else 50
+    quick = arguments.quick
+    repeats = 3 if quick else 5
+    seeds = 10 if quick else 50
+    big = Config(m=10, n=1000, d=500, k=1000, seeds=seeds, **NEVER)
+    if arguments.loop_only:
+        print(json.dumps({"rate": descent_rate(big, 300 if quick else 3000, repeats), "devices": jax.device_count()}))
+        return
+
     device = jax.devices()[0]
-    report = {
-        "date": time.strftime("%Y-%m-%d"),
-        "jax": jax.__version__,
-        "device": f"{device.platform}:{device.device_kind} x{jax.device_count()}",
-        "quick": arguments.quick,
-        "rows": [],
-    }
-    print(f"wideDIP descent throughput on {report['device']}, jax {jax.__version__}, {seeds} seeds, float32")
-    print(f"{'shape (m, n, d, k)':<24}{'implementation':<18}{'seed-steps/s':>14}{'reduced / this':>16}")
-    for shape in SHAPES:
-        config = Config(**shape, seeds=seeds)
-        big = shape["k"] * shape["n"] >= 10**6
-        rates = {
-            "reduced": wideDIP_descent(config.replace(parametrization="reduced"), 500 if arguments.quick else 4000, repeats),
-            "full": wideDIP_descent(config.replace(parametrization="full"),
-                                    (5 if big else 50) if arguments.quick else (20 if big else 200), repeats),
-        }
-        torch_rate = torch_descent(config, (5 if big else 20) if arguments.quick else (20 if big else 100),
-                                   repeats, 2 if arguments.quick else 5)
-        if torch_rate is not None:
-            rates["torch (1 seed at a time)"] = torch_rate
+    report = {"date": time.strftime("%Y-%m-%d"), "jax": jax.__version__, "widedip": wideDIP.__version__,
+              "device": f"{device.platform}:{device.device_kind} x{jax.device_count()}", "cores": os.cpu_count(),
+              "quick": quick, "seeds": seeds, "rows": []}
+    rows = report["rows"]
+    print(f"wideDIP benchmarks on {report['device']} ({os.cpu_count()} cores), jax {jax.__version__}, "
+          f"{seeds} seeds, float32", flush=True)
+
+    # 1. peers, ratios to wideDIP reduced
+    for shape in (dict(m=10, n=100, d=500, k=100), dict(m=10, n=1000, d=500, k=1000)):
+        config = Config(**shape, seeds=seeds, **NEVER)
+        large = shape["k"] >= 1000
+        few = 5 if quick else 20
+        rates = {"wideDIP reduced": descent_rate(config.replace(parametrization="reduced"), 300 if quick else 3000, repeats),
+                 "wideDIP full": descent_rate(config.replace(parametrization="full"), few, repeats),
+                 "NumPy loop": numpy_rate(config, few, repeats, 2 if quick else 5)}
+        torch = torch_rate(config, few, repeats, 2 if quick else 5)
+        if torch is None:
+            print("torch is not importable: the PyTorch peer is skipped (pip install -e '.[bench]')")
+        else:
+            rates["PyTorch loop"] = torch
         for name, rate in rates.items():
-            ratio = rates["reduced"] / rate
-            print(f"{str(tuple(shape.values())):<24}{name:<18}{rate:>14.3g}{ratio:>15.1f}x")
-            report["rows"].append({"shape": shape, "implementation": name, "seed_steps_per_s": rate,
-                                   "reduced_over_this": ratio})
-    horizon = 100.0 if arguments.quick else 1000.0
-    print(f"\nflow vs descent (eta = 1) over the same horizon t = {horizon:g}, {seeds} seeds, float32, tsit5")
-    print(f"{'shape (m, n, d, k)':<24}{'method':<18}{'seed-time/s':>14}{'solver steps':>14}")
-    for shape in (dict(m=10, n=100, d=500, k=100), dict(m=10, n=100, d=500, k=1000)):
-        config = Config(**shape, seeds=seeds)
-        flow_rate, flow_steps = wideDIP_flow(config.replace(method="flow", t_max=horizon), repeats)
-        descent_rate = wideDIP_descent(config, int(horizon), repeats)
-        for name, rate, steps in (("flow (tsit5)", flow_rate, flow_steps), ("descent eta=1", descent_rate, horizon)):
-            print(f"{str(tuple(shape.values())):<24}{name:<18}{rate:>14.3g}{steps:>14.0f}")
-            report["rows"].append({"shape": shape, "implementation": name, "seed_time_per_s": rate,
-                                   "steps_per_seed": steps, "horizon": horizon})
-    if "torch (1 seed at a time)" not in {row["implementation"] for row in report["rows"]}:
-        print("torch is not importable: the PyTorch peer was skipped (pip install torch)")
+            row(rows, "peers", shape=str(tuple(shape.values())), implementation=name, seed_steps_per_s=rate,
+                reduced_over_this=rates["wideDIP reduced"] / rate)
+
+    # all cores: the same loop with the CPU split into one JAX device per core (shard_map)
+    if device.platform == "cpu" and jax.device_count() == 1 and (os.cpu_count() or 1) > 1:
+        child = subprocess.run([sys.executable, __file__, "--loop-only", "--devices", str(os.cpu_count())]
+                               + (["--quick"] if quick else []), capture_output=True, text=True, check=True)
+        result = json.loads(child.stdout.strip().splitlines()[-1])
+        row(rows, "peers", shape="(10, 1000, 500, 1000)", implementation=f"wideDIP reduced, {result['devices']} CPU devices",
+            seed_steps_per_s=result["rate"], reduced_over_this=None)
+
+    # 2. scaling of the reduced descent (k, m, seeds) and of the full path (d); setup cost
+    widths = (100, 1000, 10000) if quick else (100, 300, 1000, 3000, 10000)
+    for k in widths:
+        row(rows, "scaling k", k=k, seed_steps_per_s=descent_rate(big.replace(k=k), 200 if quick else 2000, repeats))
+    for m in ((2, 50) if quick else (2, 10, 50, 100)):
+        row(rows, "scaling m", m=m, seed_steps_per_s=descent_rate(big.replace(m=m), 200 if quick else 2000, repeats))
+    for count in ((10, 100) if quick else (10, 50, 200, 1000)):
+        row(rows, "scaling seeds", seeds=count,
+            seed_steps_per_s=descent_rate(big.replace(seeds=count, n=100), 200 if quick else 2000, repeats))
+    for d in ((10, 500) if quick else (10, 100, 500, 2000)):
+        row(rows, "scaling d (full)", d=d, seed_steps_per_s=descent_rate(
+            Config(m=10, n=100, d=d, k=100, seeds=seeds, parametrization="full", **NEVER), 10 if quick else 50, repeats))
+    setup = median_time(lambda: jax.block_until_ready(prepare(big)), repeats)
+    row(rows, "setup", shape="(10, 1000, 500, 1000)", seconds=setup, note="draws + B = A V / sqrt(k), all seeds")
+
+    # 3. flow vs descent (eta = 1) on the same horizon
+    horizon = 100.0 if quick else 1000.0
+    for k in (100, 1000):
+        config = Config(m=10, n=100, d=500, k=k, seeds=seeds, **NEVER)
+        rate, steps = flow_rate(config.replace(method="flow", t_max=horizon), repeats)
+        row(rows, "flow vs descent", k=k, method="flow tsit5", seed_time_per_s=rate, steps_per_seed=steps)
+        row(rows, "flow vs descent", k=k, method="descent eta=1",
+            seed_time_per_s=descent_rate(config, int(horizon), repeats), steps_per_seed=horizon)
+
+    # 4. roofline of one reduced step at m = 10, k = 1000
+    m, k = 10, 1000
+    bytes_per_step = 4 * (2 * m * k + 4 * k + 2 * m)  # B read twice; z read, written; updates; y, residual
+    flops_per_step = 4 * m * k + 12 * k
+    rate = next(r["seed_steps_per_s"] for r in rows if r.get("implementation") == "wideDIP reduced"
+                and r["shape"] == "(10, 1000, 500, 1000)")
+    bandwidth = memory_bandwidth(repeats)
+    row(rows, "roofline", bytes_per_seed_step=bytes_per_step, flops_per_seed_step=flops_per_step,
+        measured_bandwidth_GBps=bandwidth / 1e9, achieved_GBps=rate * bytes_per_step / 1e9,
+        achieved_fraction=rate * bytes_per_step / bandwidth, achieved_GFLOPs=rate * flops_per_step / 1e9)
+
+    # 5. the paper-scale Figure 1 sweep, compile vs run, and what the PyTorch loop would need
+    name = "fig1-quick" if quick else "fig1"
+    base, axes = wideDIP.preset(name)
+    with tempfile.TemporaryDirectory() as directory:
+        started = time.perf_counter()
+        result = wideDIP.sweep(base, axes, Path(directory) / "cold", progress=False)
+        cold = time.perf_counter() - started
+        started = time.perf_counter()
+        wideDIP.sweep(base, axes, Path(directory) / "warm", progress=False)  # same shapes: nothing compiles
+        warm = time.perf_counter() - started
+    row(rows, "figure 1 sweep", preset=name, cells=int(result.cells.size), wall_s=cold, wall_s_compiled=warm,
+        compile_fraction=1 - warm / cold)
+    if torch_rate(base.replace(k=10, n=10, **NEVER), 2, 1, 1) is not None:
+        total = 0.0
+        for index in np.ndindex(result.shape):
+            cell = base.replace(**{n: v[i] for (n, v), i in zip(axes.items(), index)}, **NEVER)
+            per_step = 1 / torch_rate(cell, 3 if quick else 10, 1, 1)
+            total += per_step * result.cells[index]["total_steps"]
+        row(rows, "figure 1 sweep", preset=name, implementation="PyTorch loop (extrapolated)", wall_s=total,
+            note="measured seconds per step at each cell's shape x the steps the sweep took")
+
     out = Path(arguments.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {out}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(report, indent=1))
+    plot_throughput(rows, out / "throughput_vs_k.png")
+    print(f"wrote {out / 'results.json'} and {out / 'throughput_vs_k.png'}")
+
+
+def plot_throughput(rows: list, path: Path) -> None:
+    """Seed-steps per second against k (log-log): the reduced descent, and the peers at their shapes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    scaling = [r for r in rows if r["section"] == "scaling k"]
+    axes.plot([r["k"] for r in scaling], [r["seed_steps_per_s"] for r in scaling], "o-", label="wideDIP reduced (n=1000)")
+    for name, marker in (("wideDIP full", "s"), ("NumPy loop", "^"), ("PyTorch loop", "v")):
+        points = [r for r in rows if r.get("implementation") == name]
+        if points:
+            ks = [int(r["shape"].strip("()").split(",")[3]) for r in points]
+            axes.plot(ks, [r["seed_steps_per_s"] for r in points], marker + "--", label=f"{name} (n = k)")
+    axes.set(xscale="log", yscale="log", xlabel="width k", ylabel="seed-steps per second", title="descent throughput, m = 10")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
 
 
 if __name__ == "__main__":

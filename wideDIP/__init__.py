@@ -6,6 +6,7 @@ The formulas are those of `shared/paper/MATH.md`; each module names the section 
 __version__ = "0.1.0"
 
 from ._activations import Activation, activation
+from ._cache import enable_compilation_cache
 from ._compare import ComparisonResult, compare
 from ._config import Config
 from ._model import FullDynamics, ReducedDynamics, network
@@ -32,6 +33,7 @@ __all__ = [
     "activation_constants",
     "checkpoint_steps",
     "compare",
+    "enable_compilation_cache",
     "draw_problem",
     "initial_weights",
     "jacobian",

@@ -167,8 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ._cache import enable_compilation_cache
+
     parser = build_parser()
     arguments = parser.parse_args(argv)
+    enable_compilation_cache()
     try:
         return arguments.handler(arguments)
     except ValueError as error:

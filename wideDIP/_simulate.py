@@ -19,7 +19,7 @@ from ._model import DYNAMICS, ReducedDynamics, signal_from_features
 from ._ntk import KernelProbe, observation_ntk
 from ._outcomes import CONVERGED, DIVERGENCE_FACTOR, OUTCOMES
 from ._parallel import over_seeds, padded_seeds
-from ._problem import draw_problem, seed_keys
+from ._problem import Problem, draw_problem, seed_keys
 from ._result import SimulationResult, environment
 from ._theory import TheoryReport, theory_inputs
 
@@ -50,7 +50,7 @@ def _structure(config: Config) -> Config:
 
 @eqx.filter_jit
 def _draw(structure: Config, keys):
-    """Every seed's problem (§1, §6); compiled once per shape, called at the start and the end."""
+    """Every seed's problem (§1, §6); compiled once per shape."""
     return jax.vmap(lambda key: draw_problem(structure, key))(keys)
 
 
@@ -71,7 +71,7 @@ def _setup(structure: Config, keys, problems):
 
     dynamics, parameters, largest, tracked = jax.vmap(one)(keys, problems)
     probe, theory = (None, None) if tracked is None else tracked
-    return dynamics, parameters, largest, probe, theory
+    return problems, dynamics, parameters, largest, probe, theory
 
 
 @eqx.filter_jit
@@ -106,8 +106,10 @@ class Trajectory:
 
 
 class Prepared(eqx.Module):
-    """Every seed's dynamics and initial parameters, ready for either method."""
+    """Every seed's problem, dynamics and initial parameters, ready for either method."""
 
+    problems: Problem
+    """Kept for the end-of-run errors: cheaper than drawing again."""
     dynamics: eqx.Module
     parameters: object
     largest_eigenvalue: jax.Array
@@ -232,10 +234,7 @@ def simulate(config: Config, *, progress: bool = True) -> SimulationResult:
         prepared = prepare(config)
         run = (run_descent if config.method == "descent" else run_flow)(config, prepared, progress)
         prepared = prepared.head(config.seeds)
-        structure = _structure(config)
-        keys = seed_keys(config.replace(seeds=padded_seeds(config.seeds)))  # the shape `prepare` compiled
-        problems = jax.tree.map(lambda leaf: leaf[: config.seeds], _draw(structure, keys))
-        errors = _final_errors(structure, problems, prepared.dynamics, run.final_parameters)
+        errors = _final_errors(_structure(config), prepared.problems, prepared.dynamics, run.final_parameters)
         signal_error, observation_error = (np.asarray(e) for e in errors)
         largest = np.asarray(prepared.largest_eigenvalue)
         theory = kernel = None

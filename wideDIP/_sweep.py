@@ -46,6 +46,7 @@ def cell_statistics(result: SimulationResult) -> dict[str, Any]:
         "steps_to_threshold": _quartiles(np.where(converged, result.steps_to_threshold, np.nan).astype(float)),
         "time_to_threshold": _quartiles(result.time_to_threshold),
         "median_final_loss": float(np.median(result.final_loss)),
+        "total_steps": int(np.sum(result.stop_step)),
         "median_stability": float(np.median(result.stability)),
         "unstable_fraction": _fraction(result.stability > 2),
         "certified_fraction": None if result.theory is None else _fraction(result.certified),

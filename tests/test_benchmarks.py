@@ -1,0 +1,21 @@
+"""The benchmark script's quick mode runs and writes its report (no timing is asserted)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_benchmark_writes_its_json_and_figure(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(tmp_path)],
+                   check=True, timeout=300, env={**os.environ, "WIDEDIP_CACHE_DIR": "off"}, capture_output=True)
+    report = json.loads((tmp_path / "results.json").read_text())
+    sections = {row["section"] for row in report["rows"]}
+    assert {"peers", "scaling k", "scaling m", "scaling seeds", "scaling d (full)", "setup", "flow vs descent",
+            "roofline", "figure 1 sweep"} <= sections
+    reduced = [r for r in report["rows"] if r.get("implementation") == "wideDIP reduced"]
+    assert len(reduced) == 2 and all(r["seed_steps_per_s"] > 0 for r in reduced)
+    assert (tmp_path / "throughput_vs_k.png").stat().st_size > 10_000
