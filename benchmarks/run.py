@@ -151,11 +151,20 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "out"))
     parser.add_argument("--devices", type=int, help="(internal) split the CPU into this many JAX devices")
     parser.add_argument("--loop-only", action="store_true", help="(internal) only the reduced loop rate, as JSON")
+    parser.add_argument("--sweep-only", help="(internal) time this preset cold and warm into --out, as JSON")
     arguments = parser.parse_args()
     quick = arguments.quick
     repeats = 3 if quick else 5
     seeds = 10 if quick else 50
     big = Config(m=10, n=1000, d=500, k=1000, seeds=seeds, **NEVER)
+    if arguments.sweep_only:
+        timing = {}
+        for run in ("cold", "warm"):
+            started = time.perf_counter()
+            wideDIP.sweep(*wideDIP.preset(arguments.sweep_only), Path(arguments.out) / run, progress=False)
+            timing[run] = time.perf_counter() - started
+        print(json.dumps(timing))
+        return
     if arguments.loop_only:
         print(json.dumps({"rate": descent_rate(big, 300 if quick else 3000, repeats), "devices": jax.device_count()}))
         return
@@ -228,18 +237,17 @@ def main() -> None:
         measured_bandwidth_GBps=bandwidth / 1e9, achieved_GBps=rate * bytes_per_step / 1e9,
         achieved_fraction=rate * bytes_per_step / bandwidth, achieved_GFLOPs=rate * flops_per_step / 1e9)
 
-    # 5. the paper-scale Figure 1 sweep, compile vs run, and what the PyTorch loop would need
+    # 5. the paper-scale Figure 1 sweep in a fresh process (cold: it compiles every shape), the
+    #    same sweep again in that process (warm: nothing compiles), and what PyTorch would need
     name = "fig1-quick" if quick else "fig1"
-    base, axes = wideDIP.preset(name)
     with tempfile.TemporaryDirectory() as directory:
-        started = time.perf_counter()
-        result = wideDIP.sweep(base, axes, Path(directory) / "cold", progress=False)
-        cold = time.perf_counter() - started
-        started = time.perf_counter()
-        wideDIP.sweep(base, axes, Path(directory) / "warm", progress=False)  # same shapes: nothing compiles
-        warm = time.perf_counter() - started
-    row(rows, "figure 1 sweep", preset=name, cells=int(result.cells.size), wall_s=cold, wall_s_compiled=warm,
-        compile_fraction=1 - warm / cold)
+        child = subprocess.run([sys.executable, __file__, "--sweep-only", name, "--out", directory],
+                               capture_output=True, text=True, check=True, env={**os.environ, "WIDEDIP_CACHE_DIR": "off"})
+        timing = json.loads(child.stdout.strip().splitlines()[-1])
+        result = wideDIP.load_sweep(Path(directory) / "cold")
+    row(rows, "figure 1 sweep", preset=name, cells=int(result.cells.size), wall_s=timing["cold"],
+        wall_s_compiled=timing["warm"], compile_fraction=1 - timing["warm"] / timing["cold"])
+    base, axes = result.base, result.axes
     if torch_rate(base.replace(k=10, n=10, **NEVER), 2, 1, 1) is not None:
         total = 0.0
         for index in np.ndindex(result.shape):
