@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import threading
 import time
 
 import jax
@@ -24,6 +25,9 @@ from ._result import SimulationResult, environment
 from ._theory import TheoryReport, theory_inputs
 
 CHECKPOINTS = 100
+LAPACK_LOCK = threading.Lock()
+"""Held while a computation with LAPACK calls (eigh, svd, qr) runs: two threads running such
+XLA CPU programs at once were seen to deadlock (a sweep's workers); the loops still overlap."""
 
 
 def checkpoint_steps(steps: int, count: int = CHECKPOINTS) -> np.ndarray:
@@ -49,15 +53,11 @@ def _structure(config: Config) -> Config:
 
 
 @eqx.filter_jit
-def _draw(structure: Config, keys):
-    """Every seed's problem (§1, §6); compiled once per shape."""
-    return jax.vmap(lambda key: draw_problem(structure, key))(keys)
-
-
-@eqx.filter_jit
-def _setup(structure: Config, keys, problems):
-    """Every seed's dynamics (full, or §4's reduced), initial parameters, `λ_max(H(W(0)))`,
-    and, when `track_ntk`, its kernel probe and the inputs of Theorem 2.1."""
+def _setup(structure: Config, keys):
+    """Every seed's problem (§1, §6), dynamics (full, or §4's reduced), initial parameters,
+    `λ_max(H(W(0)))`, and, when `track_ntk`, its kernel probe and the inputs of Theorem 2.1;
+    one compilation per shape."""
+    problems = jax.vmap(lambda key: draw_problem(structure, key))(keys)
     dynamics_type = DYNAMICS[structure.resolved_parametrization]
 
     def one(key, problem):
@@ -128,7 +128,8 @@ def prepare(config: Config) -> Prepared:
     inside `precision(config)`)."""
     structure = _structure(config)
     keys = seed_keys(config.replace(seeds=padded_seeds(config.seeds)))
-    return Prepared(*_setup(structure, keys, _draw(structure, keys)))
+    with LAPACK_LOCK:
+        return Prepared(*jax.block_until_ready(_setup(structure, keys)))
 
 
 def stopping_rule(config: Config) -> _descent.StoppingRule:
@@ -240,7 +241,8 @@ def simulate(config: Config, *, progress: bool = True) -> SimulationResult:
         theory = kernel = None
         if prepared.theory is not None:
             features = np.nan_to_num(run.snapshots.features)  # NaN after the stop: masked below
-            kernel = _kernel_curves(prepared.probe, jnp.asarray(features, jnp.dtype(config.dtype)))
+            with LAPACK_LOCK:
+                kernel = jax.block_until_ready(_kernel_curves(prepared.probe, jnp.asarray(features, jnp.dtype(config.dtype))))
             stopped = np.isnan(run.snapshots.loss)
             kernel = {name: np.where(stopped, np.nan, np.asarray(values)) for name, values in kernel.items()}
             theory = TheoryReport.from_inputs(config, jax.tree.map(np.asarray, prepared.theory))
