@@ -180,7 +180,6 @@ def main() -> None:
     # 1. peers, ratios to wideDIP reduced
     for shape in (dict(m=10, n=100, d=500, k=100), dict(m=10, n=1000, d=500, k=1000)):
         config = Config(**shape, seeds=seeds, **NEVER)
-        large = shape["k"] >= 1000
         few = 5 if quick else 20
         rates = {"wideDIP reduced": descent_rate(config.replace(parametrization="reduced"), 300 if quick else 3000, repeats),
                  "wideDIP full": descent_rate(config.replace(parametrization="full"), few, repeats),

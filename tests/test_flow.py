@@ -1,6 +1,5 @@
 """Gradient flow (3) with diffrax: a closed form, descent as its Euler scheme, outcomes."""
 
-import jax
 import numpy as np
 import pytest
 

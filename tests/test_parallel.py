@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 
-import wideDIP
 from wideDIP import Config, simulate, sweep
 
 BASE = Config(m=4, n=12, d=6, k=40, seeds=6, steps=800, operator_scale="sqrt_n", step_size=2.0, threshold=1e-6)

@@ -11,7 +11,6 @@ import time
 import numpy as np
 import pytest
 
-import wideDIP
 from wideDIP import Config, load_sweep, preset, simulate, sweep
 
 BASE = Config(m=4, d=6, seeds=6, steps=1500, operator_scale="sqrt_n", step_size=2.0, threshold=1e-5)
