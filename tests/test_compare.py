@@ -39,11 +39,12 @@ def test_stability_number_matches_a_jacobian_computed_independently():
             weights = initial_weights(config, key, problem)
             jacobian = jax.jacfwd(lambda w: network(w, problem.input, problem.layer, config.activation))(weights)
             j = problem.operator @ jacobian.reshape(config.n, -1)
-            assert result.stability[0, s] == pytest.approx(0.3 * jnp.linalg.eigvalsh(j @ j.T)[-1], rel=1e-10)
+            expected = 0.3 * float(jnp.linalg.eigvalsh(j @ j.T)[-1])  # a Python float: pytest.approx takes no JAX array
+            assert result.stability[0, s] == pytest.approx(expected, rel=1e-10)
 
 
 def test_papers_setting_large_n_is_beyond_the_stability_limit(tmp_path, capsys):
-    """MATH.md §5: with A ~ N(0,1), λ_max(H(0)) ≈ C_φ'² (√n + √m)² grows with n; η = 1 is far
+    """docs/theory.md §5: with A ~ N(0,1), λ_max(H(0)) ≈ C_φ'² (√n + √m)² grows with n; η = 1 is far
     beyond 2 at n = 500. The CLI writes the figure and the table."""
     figure = tmp_path / "compare.png"
     assert main(["compare", "--m", "10", "--n", "500", "--k", "500", "--seeds", "8", "--steps", "300",
