@@ -1,4 +1,4 @@
-"""Gradient flow vs gradient descent in the paper's setting (MATH.md §6: sigmoid, A ~ N(0,1),
+"""Gradient flow vs gradient descent in the paper's setting (docs/theory.md §6: sigmoid, A ~ N(0,1),
 η = 1) at m = 10, k = 500, for a small signal (n = 20) and a large one (n = 500).
 
     python examples/flow_vs_descent.py [--out DIR] [--seeds 50]

@@ -1,4 +1,4 @@
-"""The NTK along the runs and Theorem 2.1 as a per-run certificate (MATH.md §3, §5).
+"""The NTK along the runs and Theorem 2.1 as a per-run certificate (docs/theory.md §3, §5).
 
     python examples/ntk_tracking.py [--out DIR] [--seeds 50]
 

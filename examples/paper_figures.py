@@ -1,4 +1,4 @@
-"""The paper's Figures 1 and 2 (MATH.md §6) as phase diagrams, under three readings:
+"""The paper's Figures 1 and 2 (docs/theory.md §6) as phase diagrams, under three readings:
 the literal protocol (A ~ N(0,1), descent with η = 1), `operator_scale="sqrt_n"`
 (A ~ N(0, 1/n), same descent), and the gradient flow of the theorem (A ~ N(0,1)).
 

@@ -1,4 +1,4 @@
-"""Gradient descent on all seeds (MATH.md §1, §6): outcomes, stopping, determinism."""
+"""Gradient descent on all seeds (docs/theory.md §1, §6): outcomes, stopping, determinism."""
 
 import jax
 import numpy as np

@@ -1,4 +1,4 @@
-"""The network (4), loss (2), activations (A-4) and the reduced gradient of MATH.md §4."""
+"""The network (4), loss (2), activations (A-4) and the reduced gradient of docs/theory.md §4."""
 
 import jax
 import jax.numpy as jnp

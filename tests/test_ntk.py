@@ -1,4 +1,4 @@
-"""Neural tangent kernels (MATH.md §3): closed forms against jacfwd/jacrev, and E K(W(0))."""
+"""Neural tangent kernels (docs/theory.md §3): closed forms against jacfwd/jacrev, and E K(W(0))."""
 
 import jax
 import jax.numpy as jnp

@@ -1,4 +1,4 @@
-"""`full` (W ∈ R^{k×d}, jax.grad) and `reduced` (MATH.md §4) give the same runs."""
+"""`full` (W ∈ R^{k×d}, jax.grad) and `reduced` (docs/theory.md §4) give the same runs."""
 
 import numpy as np
 import pytest

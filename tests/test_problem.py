@@ -1,4 +1,4 @@
-"""Random draws (MATH.md §1, §2 A-1..A-3, §6)."""
+"""Random draws (docs/theory.md §1, §2 A-1..A-3, §6)."""
 
 import jax
 import jax.numpy as jnp

@@ -1,4 +1,4 @@
-"""Theorem 2.1 (MATH.md §5) as a calculator and as an oracle on runs where (5) holds."""
+"""Theorem 2.1 (docs/theory.md §5) as a calculator and as an oracle on runs where (5) holds."""
 
 import math
 
@@ -16,7 +16,7 @@ CERTIFIABLE = Config(m=1, n=2, d=5, k=2000, seeds=12, activation="tanh", v_law="
 @pytest.mark.parametrize("name, c_phi, c_derivative", [("sigmoid", 0.5416, 0.2117), ("tanh", 0.6279, 0.6815),
                                                        ("softplus", 0.9598, 0.5416), ("identity", 1.0, 1.0)])
 def test_activation_constants_by_gauss_hermite(name, c_phi, c_derivative):
-    """MATH.md §2's printed values (4 digits); identity: E X² = 1 exactly."""
+    """docs/theory.md §2's printed values (4 digits); identity: E X² = 1 exactly."""
     assert activation_constants(name) == pytest.approx((c_phi, c_derivative), abs=6e-5)
 
 
@@ -67,7 +67,7 @@ def test_certificates_are_consistent(certified_run):
 
 
 def test_k_below_n_has_singular_k_and_positive_h():
-    """MATH.md §3: λ_min(K) = 0 when k < n, yet H = A K Aᵀ (m×m) is positive definite for k ≥ m."""
+    """docs/theory.md §3: λ_min(K) = 0 when k < n, yet H = A K Aᵀ (m×m) is positive definite for k ≥ m."""
     result = simulate(Config(m=10, n=200, d=5, k=100, seeds=8, method="flow", t_max=300.0, track_ntk=True),
                       progress=False)
     assert np.all(result.min_lambda_K == 0) and np.all(result.ntk["min_lambda_K"][~np.isnan(result.loss)] == 0)

@@ -1,6 +1,6 @@
 """wideDIP: simulate the training of overparametrized two-layer Deep Inverse Prior networks.
 
-The formulas are those of `shared/paper/MATH.md`; each module names the section it implements.
+The formulas are those of `docs/theory.md`; each module names the section it implements.
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Activation functions `φ` with their derivatives and the constant `B` of A-4 (MATH.md §2)."""
+"""Activation functions `φ` with their derivatives and the constant `B` of A-4 (docs/theory.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Gradient descent `θ ← θ − η ∇L(θ)` (MATH.md §1) on all seeds at once, with optax.
+"""Gradient descent `θ ← θ − η ∇L(θ)` (docs/theory.md §1) on all seeds at once, with optax.
 
 The loop is one `lax.while_loop` over steps whose state holds every seed; a seed that has
 converged or diverged stops moving, and the loop ends when no seed is running or when it
@@ -52,7 +52,7 @@ class Snapshot(eqx.Module):
 
     loss: Float[Array, " seeds"]
     weight_distance: Float[Array, " seeds"]
-    """`‖W(t) − W(0)‖_F`, which equals `‖z(t) − z(0)‖` (MATH.md §4)."""
+    """`‖W(t) − W(0)‖_F`, which equals `‖z(t) − z(0)‖` (docs/theory.md §4)."""
     features: Float[Array, "seeds k"]
     """`z(t) = W(t) u`: with `W(0)`, it determines `W(t) = W(0) + (z(t) − z(0)) uᵀ` (§4)."""
 

@@ -1,4 +1,5 @@
-"""Gradient flow `θ' = −∇L(θ)` (3) integrated by diffrax on all seeds at once (vmap).
+"""Gradient flow `θ' = −∇L(θ)` (3) (docs/theory.md §1, §10) integrated by diffrax on all
+seeds at once (vmap).
 
 Each seed stops at a `diffrax.Event` (loss ≤ threshold, or diverged); only statistics are
 saved at the checkpoint times (`SaveAt(fn=...)`), never trajectories of `W`. Solver

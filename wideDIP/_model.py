@@ -1,5 +1,5 @@
 """The two-layer DIP network (4), its loss (2), and its two exact parametrizations:
-the literal `W ∈ R^{k×d}` and the `k` numbers `z = W u` of MATH.md §4."""
+the literal `W ∈ R^{k×d}` and the `k` numbers `z = W u` of docs/theory.md §4."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def network(
 
 
 def signal_from_features(features: Float[Array, " k"], layer: Float[Array, "n k"], activation_name: str) -> Array:
-    """`x = V φ(z) / √k` with `z = W u` (MATH.md §4)."""
+    """`x = V φ(z) / √k` with `z = W u` (docs/theory.md §4)."""
     return layer @ activation(activation_name).function(features) / jnp.sqrt(layer.shape[1])
 
 
@@ -55,7 +55,7 @@ class FullDynamics(eqx.Module):
 
 
 class ReducedDynamics(eqx.Module):
-    """One run's loss `½‖B φ(z) − y‖²` with `B = A V / √k` and `z = W u ∈ R^k` (MATH.md §4);
+    """One run's loss `½‖B φ(z) − y‖²` with `B = A V / √k` and `z = W u ∈ R^k` (docs/theory.md §4);
     the gradient `φ'(z) ⊙ Bᵀ(B φ(z) − y)` is written out, two passes over `B`."""
 
     mixing: Float[Array, "m k"]

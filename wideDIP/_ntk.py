@@ -1,4 +1,4 @@
-"""Neural tangent kernels (MATH.md §3): the generic Jacobian route for any network written as
+"""Neural tangent kernels (docs/theory.md §3): the generic Jacobian route for any network written as
 a pure function, the closed forms of the two-layer network, and their extreme eigenvalues."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The seed axis over every visible JAX device: `shard_map`, so that each device runs its own
-loops and early stopping never waits on a cross-device reduction at every step."""
+loops and early stopping never waits on a cross-device reduction at every step.
+Infrastructure: no formula of docs/theory.md; the seeds it splits are those of §6."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The phase diagram of a sweep: convergence frequency over two log-spaced axes (MATH.md §6),
+"""The phase diagram of a sweep: convergence frequency over two log-spaced axes (docs/theory.md §6),
 with the 50 % contour, Theorem 2.1(ii)'s width bound and descent's stability limit."""
 
 from __future__ import annotations
