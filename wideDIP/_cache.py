@@ -1,5 +1,5 @@
-"""JAX's persistent compilation cache: a sweep's cells compile once per shape and machine,
-not once per process."""
+"""JAX's persistent compilation cache: a sweep's cells (docs/theory.md §6) compile once per
+shape and machine, not once per process. Infrastructure: no formula of its own."""
 
 from __future__ import annotations
 
@@ -19,7 +19,11 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
     if path is None:
         path = setting or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "widedip" / "jax"
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"enable_compilation_cache: cannot use {str(path)!r} as the cache folder "
+                         f"(set WIDEDIP_CACHE_DIR, or 'off'): {error.strerror or error}") from None
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # small cells compile fast, but many
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

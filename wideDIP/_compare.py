@@ -1,16 +1,18 @@
 """Gradient flow vs gradient descent from the same draws, on the time axis `t = iteration × η`
-(MATH.md §1, §4, §5 last paragraph)."""
+(docs/theory.md §1, §4, §5 last paragraph)."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ._config import Config
+from ._config import Config, value_list
 from ._outcomes import OUTCOMES
 from ._plots import pyplot
 from ._simulate import Trajectory, checkpoint_steps, precision, prepare, run_descent, run_flow
@@ -115,12 +117,22 @@ def _padded(rows: list[np.ndarray], width: int) -> np.ndarray:
     return out
 
 
+def checked_step_sizes(step_sizes: Sequence[float]) -> np.ndarray:
+    """The distinct descent steps `η`, largest first; a `ValueError` unless they are a list of
+    positive finite numbers."""
+    listed = value_list(step_sizes, "compare: step_sizes", "(1.0, 0.1)")
+    if not listed or not all(isinstance(eta, numbers.Real) and not isinstance(eta, bool) and math.isfinite(eta)
+                             and eta > 0 for eta in listed):
+        raise ValueError(f"compare: step_sizes must be positive finite numbers, got {listed!r}")
+    return np.asarray(sorted(set(float(eta) for eta in listed), reverse=True))
+
+
 def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, progress: bool = True) -> ComparisonResult:
     """Run the flow once and descent for each step size from the same draws, over the horizon
     `config.horizon` (`t_max`, or `steps × step_size`)."""
-    step_sizes = np.asarray(sorted(set(float(eta) for eta in step_sizes), reverse=True))
-    if step_sizes.size == 0 or not np.all(np.isfinite(step_sizes) & (step_sizes > 0)):
-        raise ValueError(f"compare: step_sizes must be positive finite numbers, got {list(step_sizes)}")
+    if not isinstance(config, Config):
+        raise ValueError(f"compare expects a wideDIP.Config, got {type(config).__name__}")
+    step_sizes = checked_step_sizes(step_sizes)
     horizon = config.horizon
     descents = [
         config.replace(method="descent", t_max=None, step_size=float(eta), steps=max(1, int(round(horizon / eta))))

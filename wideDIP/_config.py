@@ -1,11 +1,16 @@
-"""The configuration of one simulated experiment: a frozen, hashable, validated record."""
+"""The configuration of one simulated experiment (docs/theory.md §1, §2, §6): a frozen,
+hashable, validated record."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 ACTIVATIONS = ("sigmoid", "tanh", "softplus", "relu", "identity")
 V_LAWS = ("gaussian", "rademacher", "uniform")
@@ -31,9 +36,33 @@ _POSITIVE = ("step_size", "threshold", "rtol", "atol", "t_max")
 _NON_NEGATIVE = ("noise",)
 
 
+def _unknown_fields_raise_value_error(cls: type) -> type:
+    """Make the dataclass constructor refuse unknown or surplus arguments with a `ValueError`
+    naming them and the fields (instead of Python's `TypeError`)."""
+    generated = cls.__init__
+    names = [f.name for f in dataclasses.fields(cls)]
+
+    @functools.wraps(generated)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        unknown = sorted(set(kwargs) - set(names))
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no field {', '.join(map(repr, unknown))}; fields are {', '.join(names)}")
+        if len(args) > len(names):
+            raise ValueError(f"{cls.__name__} takes at most {len(names)} positional values ({', '.join(names)}), "
+                             f"got {len(args)}")
+        repeated = sorted(set(names[: len(args)]) & set(kwargs))
+        if repeated:
+            raise ValueError(f"{cls.__name__}: {', '.join(map(repr, repeated))} given both by position and by name")
+        generated(self, *args, **kwargs)
+
+    cls.__init__ = __init__
+    return cls
+
+
+@_unknown_fields_raise_value_error
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """One experiment of MATH.md §6: a random problem `y = A x̄ + ε` (§1), the two-layer
+    """One experiment of docs/theory.md §6: a random problem `y = A x̄ + ε` (§1), the two-layer
     network (4) of width `k` with input size `d`, trained by gradient descent on all
     `seeds` random draws at once.
 
@@ -71,7 +100,7 @@ class Config:
     """A run has converged once its loss `½‖A g − y‖²` (2) is at most this."""
     parametrization: str = "auto"
     """"full" trains W ∈ R^{k×d} literally; "reduced" the exact k-dimensional dynamics of
-    MATH.md §4; "auto" picks "reduced", which is exact for every method offered."""
+    docs/theory.md §4; "auto" picks "reduced", which is exact for every method offered."""
     dtype: str = "float32"
     """Floating-point precision of the simulation."""
     method: str = "descent"
@@ -91,7 +120,7 @@ class Config:
     """Flow: at most this many solver steps per seed (then the seed is `solver_failed`)."""
     track_ntk: bool = False
     """Record `λ_min(K)`, `λ_min(H)`, `λ_max(H)` and the Jacobian's Lipschitz ratio at the
-    checkpoints (MATH.md §3), and evaluate Theorem 2.1 for every seed (§5)."""
+    checkpoints (docs/theory.md §3), and evaluate Theorem 2.1 for every seed (§5)."""
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -102,12 +131,6 @@ class Config:
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some fields changed (validated like the constructor)."""
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
-        if unknown:
-            raise ValueError(
-                f"Config has no field {', '.join(map(repr, unknown))}; "
-                f"fields are {', '.join(f.name for f in dataclasses.fields(self))}"
-            )
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,6 +138,8 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
+        if not isinstance(data, dict):
+            raise ValueError(f"Config.from_dict expects a dict of fields, got {type(data).__name__}")
         return cls().replace(**data)
 
     @property
@@ -126,6 +151,16 @@ class Config:
     def resolved_parametrization(self) -> str:
         """The parametrization actually simulated ("auto" resolved)."""
         return "reduced" if self.parametrization == "auto" else self.parametrization
+
+
+def value_list(values: Any, what: str, example: str) -> list[Any]:
+    """`values` as a list (from a list, tuple, range or 1-D array); a single value or a string
+    raises a `ValueError` naming `what`, with `example` of a valid value."""
+    if isinstance(values, np.ndarray) and values.ndim == 1:
+        return values.tolist()
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise ValueError(f"{what} takes a list of values (e.g. {example}), got {values!r}")
+    return list(values)
 
 
 def _validated(name: str, kind: str, value: Any) -> Any:

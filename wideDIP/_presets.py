@@ -1,10 +1,10 @@
-"""The paper's experiments as sweep presets (MATH.md §6: protocol and default grids)."""
+"""The paper's experiments as sweep presets (docs/theory.md §6: protocol and default grids)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._config import Config
+from ._config import Config, value_list
 
 WIDTHS = [10, 20, 50, 100, 200, 500, 1000]
 
@@ -25,6 +25,7 @@ def preset(name: str, **overrides: Any) -> tuple[Config, dict[str, list[Any]]]:
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {name!r}")
     base, axes = PRESETS[name]
-    grids = {key: list(value) for key, value in overrides.items() if key in axes}
+    grids = {key: value_list(value, f"preset {name!r}: {key} is an axis of this preset and", f"{key}=[{value!r}]")
+             for key, value in overrides.items() if key in axes}
     fields = {key: value for key, value in overrides.items() if key not in axes}
     return base.replace(**fields), {**axes, **grids}

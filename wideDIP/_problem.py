@@ -1,4 +1,4 @@
-"""Random draws of one run: the inverse problem (MATH.md §1, §6) and the network's
+"""Random draws of one run: the inverse problem (docs/theory.md §1, §6) and the network's
 initialisation (A-1..A-3), one `jax.random` key per seed."""
 
 from __future__ import annotations
@@ -39,8 +39,14 @@ class Problem(eqx.Module):
 
 def seed_keys(config: Config) -> PRNGKeyArray:
     """Keys of the runs: run `i` gets `fold_in(PRNGKey(seed), i)`, whatever `seeds` is."""
+    _require_config(config, "seed_keys")
     root = jax.random.PRNGKey(config.seed)
     return jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(config.seeds))
+
+
+def _require_config(config: object, caller: str) -> None:
+    if not isinstance(config, Config):
+        raise ValueError(f"{caller} expects a wideDIP.Config as config, got {type(config).__name__}")
 
 
 def _stream(key: PRNGKeyArray, name: str) -> PRNGKeyArray:
@@ -89,8 +95,9 @@ def project_onto_range(operator: Float[Array, "m n"], vector: Float[Array, " m"]
 
 
 def draw_problem(config: Config, key: PRNGKeyArray) -> Problem:
-    """One run's draws (MATH.md §1, §2, §6): `A`, `x̄`, `y = A x̄ + ε` with `ε` projected
+    """One run's draws (docs/theory.md §1, §2, §6): `A`, `x̄`, `y = A x̄ + ε` with `ε` projected
     onto Im(A), `V`, `u` uniform on S^{d-1} (A-1), and `W(0) u ~ N(0, I_k)` (A-2)."""
+    _require_config(config, "draw_problem")
     gaussian = _gaussian_blocks(config, key)
     operator = _operator_std(config) * gaussian["operator"]
     signal = _signal(gaussian["signal"], _stream(key, "signal"), config.signal)

@@ -1,10 +1,12 @@
-"""What `simulate` returns: per-seed outcomes and loss curves, with a summary, save and load."""
+"""What `simulate` returns (docs/theory.md §5, §6): per-seed outcomes and loss curves, with
+a summary, save and load."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +71,14 @@ class SimulationResult:
     observation_error: np.ndarray
     """`‖A x − ȳ‖` at the end, `ȳ = A x̄` the noise-free observation."""
     stability: np.ndarray
-    """`η λ_max(H(W(0)))`: above 2, descent has left the flow's regime (MATH.md §5)."""
+    """`η λ_max(H(W(0)))`: above 2, descent has left the flow's regime (docs/theory.md §5)."""
     wall_time: float
     environment: dict[str, str]
     ntk: dict[str, np.ndarray] | None = None
     """With `track_ntk`: `min_lambda_K`, `min_lambda_H`, `max_lambda_H` and
     `jacobian_lipschitz_ratio` at the checkpoints, `[seeds, checkpoints]`, NaN after the stop."""
     theory: TheoryReport | None = None
-    """With `track_ntk`: Theorem 2.1 evaluated for every seed (MATH.md §5)."""
+    """With `track_ntk`: Theorem 2.1 evaluated for every seed (docs/theory.md §5)."""
 
     def _theory(self, name: str) -> np.ndarray:
         if self.theory is None:
@@ -186,9 +188,7 @@ class SimulationResult:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write one `.npz` holding the arrays and a JSON header (config, versions, device)."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_suffix(path.suffix + ".npz")
+        path = result_path(path)
         header = {
             "format": FORMAT_VERSION,
             "config": self.config.to_dict(),
@@ -213,13 +213,53 @@ def _json_numbers(values: np.ndarray) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in values]
 
 
+def result_path(path: str | os.PathLike) -> Path:
+    """Where `save(path)` writes: `path` itself if it ends in `.npz`, `path.npz` if it has no
+    suffix; any other suffix is a `ValueError` (a result is one `.npz` file)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder: give the result's file name (ending in .npz)")
+    if path.suffix == "":
+        return path.with_suffix(".npz")
+    if path.suffix != ".npz":
+        raise ValueError(f"a result is saved as one .npz file: give a path ending in .npz (or no suffix), got {str(path)!r}")
+    return path
+
+
+def check_writable(path: str | os.PathLike, what: str) -> Path:
+    """Raise a `ValueError` naming `what` unless a file can be created at `path` (its folder
+    exists and is writable, and `path` is not a folder): checked before a long computation."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ValueError(f"{what}: {str(path)!r} is a folder, give a file name")
+    if not folder.is_dir():
+        raise ValueError(f"{what}: the folder {str(folder)!r} of {str(path)!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{what}: the folder {str(folder)!r} is not writable")
+    return path
+
+
 def load(path: str | os.PathLike) -> SimulationResult:
     """Read a result written by `SimulationResult.save`."""
-    with np.load(Path(path), allow_pickle=False) as data:
-        header = json.loads(str(data["header"]))
-        if header.get("format") != FORMAT_VERSION:
-            raise ValueError(f"{path}: unsupported result format {header.get('format')!r}")
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"load: no file {str(path)!r}")
+    not_a_result = ValueError(f"load: {str(path)!r} is not a result saved by wideDIP (SimulationResult.save "
+                              "writes a .npz file with a JSON header)")
+    if not zipfile.is_zipfile(path):
+        raise not_a_result
+    with np.load(path, allow_pickle=False) as data:
+        if "header" not in data.files:
+            raise not_a_result
+        try:
+            header = json.loads(str(data["header"]))
+        except json.JSONDecodeError:
+            raise not_a_result from None
         arrays = {name: data[name] for name in data.files if name != "header"}
+    if not isinstance(header, dict) or header.get("format") != FORMAT_VERSION:
+        found = header.get("format") if isinstance(header, dict) else None
+        raise ValueError(f"load: {str(path)!r} has result format {found!r}; this version reads {FORMAT_VERSION}")
     grouped = {prefix: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays) if name.startswith(prefix + "__")}
                for prefix in ("ntk", "theory")}
     return SimulationResult(

@@ -1,10 +1,11 @@
 """`simulate(config)`: draw every seed's problem, train all seeds at once (descent or flow),
-collect the outcome."""
+collect the outcome (docs/theory.md §1, §4, §6)."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import numbers
 import threading
 import time
 
@@ -32,6 +33,9 @@ XLA CPU programs at once were seen to deadlock (a sweep's workers); the loops st
 
 def checkpoint_steps(steps: int, count: int = CHECKPOINTS) -> np.ndarray:
     """Step 0 and about `count − 1` log-spaced steps up to `steps` (inclusive)."""
+    for name, value, least in (("steps", steps, 1), ("count", count, 2)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+            raise ValueError(f"checkpoint_steps: {name} must be an integer >= {least}, got {value!r}")
     spaced = np.unique(np.round(np.geomspace(1, steps, count - 1)).astype(np.int64))
     return np.concatenate([[0], spaced])
 
@@ -113,7 +117,7 @@ class Prepared(eqx.Module):
     dynamics: eqx.Module
     parameters: object
     largest_eigenvalue: jax.Array
-    """`λ_max(H(W(0)))` per seed (MATH.md §3)."""
+    """`λ_max(H(W(0)))` per seed (docs/theory.md §3)."""
     probe: KernelProbe | None
     theory: dict[str, jax.Array] | None
     """Inputs of Theorem 2.1 per seed (`theory_inputs`), when `track_ntk`."""

@@ -1,10 +1,11 @@
-"""Theorem 2.1 as a calculator and a per-run certificate (MATH.md §2, §5)."""
+"""Theorem 2.1 as a calculator and a per-run certificate (docs/theory.md §2, §5)."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
 import math
+import numbers
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +36,11 @@ def activation_constants(name: str, order: int = 200) -> tuple[float, float]:
 
 def lemma2_probability(n: int, k: int, activation_name: str, max_entry: float) -> float:
     """Lower bound `1 − n exp(−c k C_φ'² / (n B² D²))` on `P(λ_min(K(W(0))) ≥ C_φ'²/2)` (Lemma 2)."""
+    for name, value in (("n", n), ("k", k)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"lemma2_probability: {name} must be an integer >= 1, got {value!r}")
+    if isinstance(max_entry, bool) or not isinstance(max_entry, numbers.Real) or not max_entry > 0:
+        raise ValueError(f"lemma2_probability: max_entry (D = max |V_ij|) must be a number > 0, got {max_entry!r}")
     bound = activation(activation_name).bound
     if bound is None:
         return math.nan

@@ -1,0 +1,170 @@
+"""Every invalid input is a `ValueError` that names the argument and what is allowed; on the
+command line, a one-line `error:` with exit code 2, no traceback, and no computation started."""
+
+import json
+import re
+
+import jax
+import numpy as np
+import pytest
+
+import wideDIP
+from wideDIP import Config
+from wideDIP._cli import main
+
+TINY = Config(m=2, n=3, d=2, k=4, seeds=2, steps=3)
+
+
+@pytest.fixture(scope="module")
+def tiny_result():
+    return wideDIP.simulate(TINY, progress=False)
+
+
+def _not_a_result(tmp_path):
+    (tmp_path / "fig.png").write_bytes(b"\x89PNG not really")
+    return wideDIP.load(tmp_path / "fig.png")
+
+
+def _foreign_npz(tmp_path):
+    np.savez(tmp_path / "other.npz", a=np.zeros(3))
+    return wideDIP.load(tmp_path / "other.npz")
+
+
+def _cache_on_a_file(tmp_path):
+    (tmp_path / "file").write_text("")
+    return wideDIP.enable_compilation_cache(tmp_path / "file")
+
+
+# (what is called, a pattern the message must contain: the argument's name and what is allowed)
+API_ROWS = {
+    "Config(foo=1)": (lambda tmp, r: Config(foo=1), r"no field 'foo'; fields are m, n"),
+    "Config(too many positional)": (lambda tmp, r: Config(*range(40)), r"at most \d+ positional"),
+    "Config(3, m=3)": (lambda tmp, r: Config(3, m=3), r"'m' given both by position and by name"),
+    "Config.from_dict(list)": (lambda tmp, r: Config.from_dict([1]), r"from_dict expects a dict"),
+    "preset(name, n=5)": (lambda tmp, r: wideDIP.preset("fig1-quick", n=5), r"n is an axis .* list of values .*n=\[5\]"),
+    "preset(name, foo=1)": (lambda tmp, r: wideDIP.preset("fig1-quick", foo=1), r"no field 'foo'"),
+    "preset(unknown)": (lambda tmp, r: wideDIP.preset("fig3"), r"preset must be one of \('fig1'"),
+    "sweep(cfg, {'k': 10})": (lambda tmp, r: wideDIP.sweep(TINY, {"k": 10}), r"axis 'k' takes a list of values"),
+    "sweep(cfg, {'k': 'ab'})": (lambda tmp, r: wideDIP.sweep(TINY, {"k": "ab"}), r"axis 'k' takes a list of values"),
+    "sweep(cfg, list of pairs)": (lambda tmp, r: wideDIP.sweep(TINY, [("k", [1])]), r"axes must be a dict"),
+    "sweep(cfg, {'k': []})": (lambda tmp, r: wideDIP.sweep(TINY, {"k": []}), r"axis 'k' has no values"),
+    "sweep(workers=0)": (lambda tmp, r: wideDIP.sweep(TINY, {"k": [4]}, workers=0), r"workers must be an integer >= 1"),
+    "sweep(workers=1.5)": (lambda tmp, r: wideDIP.sweep(TINY, {"k": [4]}, workers=1.5), r"workers must be an integer"),
+    "sweep(dict as base)": (lambda tmp, r: wideDIP.sweep({"k": 4}, {"k": [4]}), r"sweep expects a wideDIP.Config"),
+    "sweep(path is a file)": (lambda tmp, r: (tmp / "f").write_text("x") and wideDIP.sweep(TINY, {"k": [4]}, tmp / "f"),
+                              r"cannot create the sweep directory .*f'"),
+    "compare(step_sizes=1.0)": (lambda tmp, r: wideDIP.compare(TINY, step_sizes=1.0), r"step_sizes takes a list of values"),
+    "compare(step_sizes=['a'])": (lambda tmp, r: wideDIP.compare(TINY, step_sizes=["a"]),
+                                  r"step_sizes must be positive finite numbers"),
+    "compare(step_sizes=[0.1, -1])": (lambda tmp, r: wideDIP.compare(TINY, step_sizes=[0.1, -1]),
+                                      r"step_sizes must be positive finite numbers"),
+    "compare(dict)": (lambda tmp, r: wideDIP.compare({"k": 4}), r"compare expects a wideDIP.Config"),
+    "simulate(dict)": (lambda tmp, r: wideDIP.simulate({"k": 4}), r"simulate expects a wideDIP.Config"),
+    "load('fig.png')": (lambda tmp, r: _not_a_result(tmp), r"'.*fig.png' is not a result saved by wideDIP"),
+    "load(foreign .npz)": (lambda tmp, r: _foreign_npz(tmp), r"'.*other.npz' is not a result saved by wideDIP"),
+    "load(missing)": (lambda tmp, r: wideDIP.load(tmp / "missing.npz"), r"load: no file '.*missing.npz'"),
+    "load_sweep(not a sweep)": (lambda tmp, r: wideDIP.load_sweep(tmp), r"is not a sweep directory"),
+    "result.save('res.json')": (lambda tmp, r: r.save(tmp / "res.json"), r"ending in .npz .*res.json"),
+    "checkpoint_steps(0)": (lambda tmp, r: wideDIP.checkpoint_steps(0), r"steps must be an integer >= 1"),
+    "lemma2_probability(n=0)": (lambda tmp, r: wideDIP.lemma2_probability(0, 10, "sigmoid", 1.0),
+                                r"n must be an integer >= 1"),
+    "lemma2_probability(max_entry=0)": (lambda tmp, r: wideDIP.lemma2_probability(10, 10, "sigmoid", 0.0),
+                                        r"max_entry .* must be a number > 0"),
+    "seed_keys(dict)": (lambda tmp, r: wideDIP.seed_keys({"seed": 0}), r"seed_keys expects a wideDIP.Config"),
+    "draw_problem(dict)": (lambda tmp, r: wideDIP.draw_problem({"m": 2}, jax.random.PRNGKey(0)),
+                           r"draw_problem expects a wideDIP.Config"),
+    "activation('swish')": (lambda tmp, r: wideDIP.activation("swish"), r"activation must be one of \('sigmoid'"),
+    "ntk(space='x')": (lambda tmp, r: wideDIP.ntk(None, None, "sigmoid", space="x"), r"space must be one of"),
+    "jacobian(mode='x')": (lambda tmp, r: wideDIP.jacobian(lambda p: p, np.zeros(2), mode="x"), r"mode must be one of"),
+    "enable_compilation_cache(a file)": (lambda tmp, r: _cache_on_a_file(tmp), r"cannot use '.*file' as the cache folder"),
+    "SweepResult.counts('x')": (lambda tmp, r: wideDIP.sweep(TINY, {"k": [4]}, progress=False).counts("x"),
+                                r"outcome must be one of \('converged'"),
+}
+
+
+@pytest.mark.parametrize("row", list(API_ROWS))
+def test_api_rows_raise_value_error_naming_the_argument(row, tmp_path, tiny_result):
+    call, pattern = API_ROWS[row]
+    with pytest.raises(ValueError, match=pattern):
+        call(tmp_path, tiny_result)
+
+
+@pytest.fixture
+def no_computation(monkeypatch):
+    """Any simulation, comparison or sweep cell started fails the test: the CLI must refuse first."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a computation started before the input was checked")
+
+    monkeypatch.setattr("wideDIP._simulate.simulate", refuse)
+    monkeypatch.setattr("wideDIP._sweep.simulate", refuse)
+    monkeypatch.setattr("wideDIP._compare.compare", refuse)
+
+
+CLI_ROWS = {
+    "sweep --workers 0": (["sweep", "fig1-quick", "--workers", "0"], r"--workers: must be an integer >= 1, got 0"),
+    "sweep --workers -1": (["sweep", "fig1-quick", "--workers", "-1"], r"--workers: must be an integer >= 1, got -1"),
+    "sweep unknown preset": (["sweep", "fig3"], r"invalid choice: 'fig3'"),
+    "sweep --out /proc/x": (["sweep", "fig1-quick", "--out", "/proc/wideDIP-x"], r"cannot create the sweep directory"),
+    "sweep --n 0": (["sweep", "fig1-quick", "--n", "0", "5"], r"Config\.n must be an integer >= 1"),
+    "simulate --out nodir/x.npz": (["simulate", "--out", "{tmp}/nodir/x.npz"], r"--out: the folder '.*nodir' .* does not exist"),
+    "simulate --out res.json": (["simulate", "--out", "{tmp}/res.json"], r"ending in .npz"),
+    "simulate --out a folder": (["simulate", "--out", "{tmp}"], r"ending in .npz|is a folder"),
+    "simulate --k 0": (["simulate", "--k", "0"], r"Config\.k must be an integer >= 1"),
+    "simulate --t-max 5 (descent)": (["simulate", "--t-max", "5"], r"Config\.t_max applies to method='flow' only"),
+    "compare --figure nodir/c.png": (["compare", "--figure", "{tmp}/nodir/c.png"], r"--figure: the folder .* does not exist"),
+    "compare --figure c.xyz": (["compare", "--figure", "{tmp}/c.xyz"], r"--figure: .*c.xyz' must end in one of .*\.png"),
+    "compare --step-sizes -1": (["compare", "--step-sizes", "-1", "--figure", "{tmp}/c.png"],
+                                r"step_sizes must be positive finite numbers"),
+    "ntk --out nodir/x.npz": (["ntk", "--out", "{tmp}/nodir/x.npz", "--figure", "{tmp}/n.png"], r"--out: the folder"),
+    "ntk --figure nodir/n.png": (["ntk", "--figure", "{tmp}/nodir/n.png"], r"--figure: the folder"),
+    "plot missing": (["plot", "{tmp}/missing"], r"is not a sweep directory"),
+}
+
+
+@pytest.mark.parametrize("row", list(CLI_ROWS))
+def test_cli_rows_exit_2_with_one_line_and_compute_nothing(row, tmp_path, capsys, no_computation):
+    argv, pattern = CLI_ROWS[row]
+    with pytest.raises(SystemExit) as exit_info:
+        main([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    error_lines = [line for line in err.splitlines() if ": error: " in line]
+    assert len(error_lines) == 1 and error_lines[0].startswith("widedip ")
+    assert re.search(pattern, error_lines[0]), error_lines[0]
+    assert err.startswith("usage: widedip " + argv[0])  # the subcommand's own usage
+
+
+def test_sweep_help_shows_the_presets_own_defaults(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "fig1-quick", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    base, axes = wideDIP.preset("fig1-quick")
+    assert f"--seeds SEEDS default: {base.seeds}" in text and f"--steps STEPS default: {base.steps}" in text
+    assert "default: " + " ".join(map(str, axes["k"])) in text
+    assert (base.seeds, base.steps) != (Config().seeds, Config().steps)  # the check could fail
+
+
+def test_compare_takes_t_max_without_method(tmp_path, capsys):
+    """compare runs the flow and descent whatever `method` says: --t-max sets the horizon alone."""
+    figure = tmp_path / "c.png"
+    assert main(["compare", "--m", "2", "--n", "3", "--d", "2", "--k", "4", "--seeds", "1", "--t-max", "2",
+                 "--step-sizes", "1", "--figure", str(figure), "--quiet"]) == 0
+    assert "horizon t=2 " in capsys.readouterr().out and figure.exists()
+
+
+def test_version_lists_the_libraries(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    lines = dict(line.split(" ", 1) for line in capsys.readouterr().out.strip().splitlines())
+    assert lines["widedip"] == wideDIP.__version__ and lines["jax"] == jax.__version__
+    assert {"jaxlib", "optax", "diffrax", "equinox", "numpy", "pytest"} <= lines.keys()
+
+
+def test_save_honours_the_npz_suffix(tiny_result, tmp_path):
+    assert tiny_result.save(tmp_path / "a.npz").name == "a.npz"
+    assert tiny_result.save(tmp_path / "b").name == "b.npz"
+    assert json.dumps(wideDIP.load(tmp_path / "b.npz").to_json()["status"]) == json.dumps(tiny_result.status.tolist())
