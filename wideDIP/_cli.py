@@ -1,89 +1,146 @@
-"""The `widedip` command line."""
+"""The `widedip` command line: every `Config` field is an option; a bad value is a one-line
+`widedip <command>: error: …` with exit code 2; Ctrl-C says what was kept and how to go on
+(exit code 130). The options are the experiment's fields (docs/theory.md §6)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import os
+import shlex
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+from pathlib import Path
 
 from ._config import _CHOICES, Config
 
+INTERRUPTED = 130
+"""Exit code after Ctrl-C (128 + SIGINT), as shells report it."""
+REPORTED_PACKAGES = ("widedip", "jax", "jaxlib", "optax", "diffrax", "equinox", "numpy", "matplotlib", "pytest")
 
-def _add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
-    """One option per `Config` field (but `skip`), with its type, default and allowed values."""
-    defaults = Config()
+
+def versions() -> str:
+    """The installed versions of wideDIP and of what it runs on, one `name version` per line."""
+
+    def installed(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return "\n".join(f"{name} {installed(name)}" for name in REPORTED_PACKAGES)
+
+
+class _PrintVersions(argparse.Action):
+    """`--version`: one `name version` per line (argparse's own action would re-wrap them)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(versions())
+        parser.exit()
+
+
+def _add_config_options(parser: argparse.ArgumentParser, defaults: Config, skip: tuple[str, ...] = (),
+                        grids: dict[str, list] | None = None) -> None:
+    """One option per `Config` field (but `skip`), with its type, default and allowed values;
+    the fields in `grids` take several values (a sweep's axes)."""
+    grids = grids or {}
     for field in dataclasses.fields(Config):
         if field.name in skip:
             continue
         option = "--" + field.name.replace("_", "-")
-        default = getattr(defaults, field.name)
-        kwargs = {"dest": field.name, "default": None, "help": f"default: {default}"}
+        default = grids[field.name] if field.name in grids else getattr(defaults, field.name)
+        shown = " ".join(map(str, default)) if field.name in grids else default
+        kwargs = {"dest": field.name, "default": None, "help": f"default: {shown}"}
         if field.name in _CHOICES:
             kwargs["choices"] = _CHOICES[field.name]
         elif field.type == "bool":
             kwargs.update(action="store_const", const=True)
         else:
             kwargs["type"] = {"int": int, "float": float, "float | None": float}[field.type]
+        if field.name in grids:
+            kwargs.update(nargs="+", help=f"grid (an axis of this preset); default: {shown}")
         parser.add_argument(option, **kwargs)
 
 
+def _given_fields(arguments: argparse.Namespace) -> dict:
+    return {f.name: getattr(arguments, f.name) for f in dataclasses.fields(Config)
+            if getattr(arguments, f.name, None) is not None}
+
+
 def config_from_arguments(arguments: argparse.Namespace, base: Config | None = None) -> Config:
-    changes = {
-        f.name: getattr(arguments, f.name) for f in dataclasses.fields(Config) if getattr(arguments, f.name) is not None
-    }
-    return (base or Config()).replace(**changes)
+    return (base or Config()).replace(**_given_fields(arguments))
+
+
+def _checked_output(path: str | None, what: str) -> Path | None:
+    """`path` checked for writing before any computation (None stays None)."""
+    from ._result import check_writable
+
+    return None if path is None else check_writable(path, what)
+
+
+def _checked_figure(path: str, what: str) -> Path:
+    from ._plots import check_figure_path
+
+    return check_figure_path(_checked_output(path, what), what)
 
 
 def _simulate(arguments: argparse.Namespace) -> int:
+    from ._result import result_path
     from ._simulate import simulate
 
-    result = simulate(config_from_arguments(arguments), progress=not arguments.quiet)
-    if arguments.out:
-        path = result.save(arguments.out)
+    config = config_from_arguments(arguments)
+    out = _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out")
+    result = simulate(config, progress=not arguments.quiet)
+    if out is not None:
+        result.save(out)
         if not arguments.json:
-            print(f"saved {path}", file=sys.stderr)
+            print(f"saved {out}", file=sys.stderr)
     print(json.dumps(result.to_json()) if arguments.json else result.summary())
     return 0
 
 
 def _compare(arguments: argparse.Namespace) -> int:
-    from ._compare import compare
+    from ._compare import checked_step_sizes, compare
 
-    result = compare(config_from_arguments(arguments), arguments.step_sizes, progress=not arguments.quiet)
-    result.plot(arguments.figure)
+    config = config_from_arguments(arguments, Config(method="flow"))
+    step_sizes = checked_step_sizes(arguments.step_sizes)
+    figure = _checked_figure(arguments.figure, "--figure")
+    result = compare(config, step_sizes, progress=not arguments.quiet)
+    result.plot(figure)
     print(result.summary())
-    print(f"figure: {arguments.figure}")
+    print(f"figure: {figure}")
     return 0
 
 
 def _ntk(arguments: argparse.Namespace) -> int:
+    from ._result import result_path
     from ._simulate import simulate
 
-    result = simulate(config_from_arguments(arguments, Config(track_ntk=True)), progress=not arguments.quiet)
-    result.plot_ntk(arguments.figure)
-    if arguments.out:
-        result.save(arguments.out)
+    config = config_from_arguments(arguments, Config(track_ntk=True))
+    figure = _checked_figure(arguments.figure, "--figure")
+    out = _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out")
+    result = simulate(config, progress=not arguments.quiet)
+    result.plot_ntk(figure)
+    if out is not None:
+        result.save(out)
     print(result.summary())
-    print(f"figure: {arguments.figure}")
+    print(f"figure: {figure}")
     return 0
 
 
-def _sweep(arguments: argparse.Namespace) -> int:
-    from pathlib import Path
+def _sweep_directory(arguments: argparse.Namespace) -> Path:
+    return Path(arguments.out or f"runs/{arguments.preset}")
 
-    from ._presets import PRESETS, preset
+
+def _sweep(arguments: argparse.Namespace) -> int:
+    from ._presets import preset
     from ._sweep import HEADER, sweep
 
-    overrides = {f.name: getattr(arguments, f.name) for f in dataclasses.fields(Config)
-                 if getattr(arguments, f.name) is not None}
-    for name, value in overrides.items():
-        if isinstance(value, list) and name not in PRESETS[arguments.preset][1]:
-            if len(value) != 1:
-                raise ValueError(f"--{name} is not an axis of preset {arguments.preset}: give one value")
-            overrides[name] = value[0]
-    base, axes = preset(arguments.preset, **overrides)
-    out = Path(arguments.out or f"runs/{arguments.preset}")
+    base, axes = preset(arguments.preset, **_given_fields(arguments))
+    out = _sweep_directory(arguments)
     if (out / HEADER).exists() and not arguments.resume:
         raise ValueError(f"{out} already holds a sweep: pass --resume to continue it, or choose another --out")
     result = sweep(base, axes, out, progress=not arguments.quiet, workers=arguments.workers)
@@ -111,23 +168,43 @@ def sweep_summary(result) -> str:
 
 
 def _plot(arguments: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from ._sweep import load_sweep
 
     result = load_sweep(arguments.path)
     out = Path(arguments.figure) if arguments.figure else Path(arguments.path) / "figure"
+    _checked_output(str(out.with_suffix(".png")), "--figure")
     result.plot(out)
     print(f"figure: {out.with_suffix('.png')} (and .pdf)")
     return 0
 
 
-def _command(commands, name: str, help: str, handler, skip: tuple[str, ...] = ()) -> argparse.ArgumentParser:
-    """A subcommand taking every Config field as an option, and `--quiet`."""
-    command = commands.add_parser(name, help=help)
-    _add_config_options(command, skip)
+def _what_was_kept(arguments: argparse.Namespace, argv: list[str]) -> str:
+    """The message after Ctrl-C: what is on disk, and the exact command that goes on."""
+    again = shlex.join(["widedip", *argv])
+    if arguments.command != "sweep":
+        return f"interrupted: nothing was saved (a {arguments.command} run keeps no partial result); run it again with: {again}"
+    from ._sweep import CELLS
+
+    out = _sweep_directory(arguments)
+    saved = len(list((out / CELLS).glob("cell-*.json"))) if (out / CELLS).is_dir() else 0
+    resume = again if "--resume" in argv else f"{again} --resume"
+    return f"interrupted: {saved} finished cell(s) are saved in {out}; resume with: {resume}"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
+def _command(commands, name: str, help: str, handler: Callable, defaults: Config = Config(),
+             skip: tuple[str, ...] = (), grids: dict[str, list] | None = None) -> argparse.ArgumentParser:
+    """A subcommand taking every Config field (but `skip`) as an option, and `--quiet`."""
+    command = commands.add_parser(name, help=help, description=help, usage="%(prog)s [OPTIONS]  (--help lists them)")
+    _add_config_options(command, defaults, skip, grids)
     command.add_argument("--quiet", action="store_true", help="no progress bar")
-    command.set_defaults(handler=handler)
+    command.set_defaults(handler=handler, parser=command)
     return command
 
 
@@ -135,48 +212,80 @@ def build_parser() -> argparse.ArgumentParser:
     from ._presets import PRESETS
 
     parser = argparse.ArgumentParser(prog="widedip", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action=_PrintVersions, nargs=0,
+                        help="print the versions of wideDIP, JAX and the libraries it uses, and exit")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     simulate = _command(commands, "simulate", "train all seeds of one configuration and print a summary", _simulate)
     simulate.add_argument("--json", action="store_true", help="print machine-readable output")
-    simulate.add_argument("--out", help="save the result (.npz) to this file")
+    simulate.add_argument("--out", help="save the result to this .npz file")
 
-    compare = _command(commands, "compare", "gradient flow vs descent for several step sizes, with a figure", _compare)
+    compare = _command(commands, "compare", "gradient flow vs descent for several step sizes, with a figure "
+                       "(horizon: --t-max, else --steps)", _compare, Config(method="flow"),
+                       skip=("method", "step_size"))
     compare.add_argument("--step-sizes", type=float, nargs="+", default=[1.0, 0.5, 0.1], help="descent steps η")
     compare.add_argument("--figure", default="compare.png", help="where to write the loss-vs-time figure")
 
-    ntk = _command(commands, "ntk", "track the NTK along the runs, check Theorem 2.1, draw the figure", _ntk)
+    ntk = _command(commands, "ntk", "track the NTK along the runs, check Theorem 2.1, draw the figure", _ntk,
+                   Config(track_ntk=True), skip=("track_ntk",))
     ntk.add_argument("--figure", default="ntk.png", help="where to write the figure")
-    ntk.add_argument("--out", help="save the result (.npz) to this file")
+    ntk.add_argument("--out", help="save the result to this .npz file")
 
-    sweep = _command(commands, "sweep", "a phase diagram (the paper's figures): resumable, with a figure", _sweep,
-                     skip=("k", "n", "m"))
-    sweep.add_argument("preset", choices=tuple(PRESETS))
-    for axis in ("k", "n", "m"):  # grid overrides take several values
-        sweep.add_argument(f"--{axis}", dest=axis, type=int, nargs="+", default=None,
-                           help=f"grid of {axis} if it is an axis of the preset, else its value")
-    sweep.add_argument("--out", help="sweep directory (default runs/PRESET)")
-    sweep.add_argument("--resume", action="store_true", help="continue the sweep stored in --out")
-    sweep.add_argument("--workers", type=int, default=2, help="cells run at once (default 2)")
+    sweep = commands.add_parser("sweep", help="a phase diagram (the paper's figures): resumable, with a figure",
+                                description="A phase diagram from a preset; `widedip sweep PRESET --help` lists "
+                                            "its options with the preset's own defaults.")
+    presets = sweep.add_subparsers(dest="preset", required=True, metavar="PRESET")
+    for name, (base, axes) in PRESETS.items():
+        grid = " × ".join(f"{axis} ∈ {{{', '.join(map(str, values))}}}" for axis, values in axes.items())
+        command = _command(presets, name, f"preset {name}: {grid}", _sweep, base, grids=axes)
+        command.add_argument("--out", help=f"sweep directory (default runs/{name})")
+        command.add_argument("--resume", action="store_true", help="continue the sweep stored in --out")
+        command.add_argument("--workers", type=_positive_int, default=2, help="cells run at once (default 2)")
 
     plot = commands.add_parser("plot", help="draw the phase diagram of a sweep directory")
     plot.add_argument("path")
     plot.add_argument("--figure", help="output path without suffix (default PATH/figure); writes .png and .pdf")
-    plot.set_defaults(handler=_plot)
+    plot.set_defaults(handler=_plot, parser=plot)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _with_compilation_cache(handler: Callable[[argparse.Namespace], int], arguments: argparse.Namespace) -> int:
     from ._cache import enable_compilation_cache
 
+    enable_compilation_cache()
+    return handler(arguments)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `widedip` with `argv` (default: the process's arguments)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     arguments = parser.parse_args(argv)
-    enable_compilation_cache()
+    # The work runs in a thread so that Ctrl-C reaches this one at once, even while a compiled
+    # loop is running; this thread then reports what was kept and ends the process.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="widedip")
     try:
-        return arguments.handler(arguments)
+        return pool.submit(_with_compilation_cache, arguments.handler, arguments).result()
     except ValueError as error:
-        parser.error(str(error))
+        arguments.parser.error(str(error))
+    except OSError as error:  # a file that could not be read or written after all
+        arguments.parser.error(f"{error.strerror or error}: {error.filename}" if error.filename else str(error))
+    except KeyboardInterrupt:
+        print(f"\n{arguments.parser.prog}: {_what_was_kept(arguments, argv)}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(INTERRUPTED)  # running cells and compiled loops cannot be cancelled: stop them with the process
+    finally:
+        pool.shutdown(wait=False)
+
+
+def entry_point() -> None:
+    """The `widedip` console script: Ctrl-C before the work starts is quiet too."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\nwidedip: interrupted before anything started", file=sys.stderr)
+        sys.exit(INTERRUPTED)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

@@ -1,4 +1,4 @@
-"""Figures of a simulation: kernels and loss with Theorem 2.1's envelope (MATH.md §3, §5)."""
+"""Figures of a simulation: kernels and loss with Theorem 2.1's envelope (docs/theory.md §3, §5)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,17 @@ def pyplot(headless: bool):
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def check_figure_path(path: Path, what: str) -> Path:
+    """`path` if matplotlib can write a figure in the format its suffix names; else a
+    `ValueError` naming `what` and the formats allowed (checked before a long computation)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix.lstrip(".").lower() not in formats:
+        raise ValueError(f"{what}: {str(path)!r} must end in one of {', '.join('.' + f for f in sorted(formats))}")
+    return path
 
 
 def _band(axes, times, values, colour, label):
