@@ -1,4 +1,4 @@
-"""Sweeps (MATH.md §6): grid statistics, storage that survives SIGKILL, refusal of a
+"""Sweeps (docs/theory.md §6): grid statistics, storage that survives SIGKILL, refusal of a
 different sweep, the figure's colour data."""
 
 import json
@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,3 +110,81 @@ def test_cli_sweep_and_plot(tmp_path, capsys):
     assert main(arguments + ["--resume"]) == 0
     assert main(["plot", str(out), "--figure", str(tmp_path / "again")]) == 0
     assert (tmp_path / "again.png").exists()
+
+
+def _copy_of(reference, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(reference.path, tmp_path / "copy"))
+
+
+def _assert_same_cells(result, reference):
+    for i in np.ndindex(reference.shape):
+        assert json.dumps(result.cells[i]) == json.dumps(reference.cells[i])
+
+
+@pytest.mark.parametrize("damage", ["swapped", "truncated", "empty", "edited counts"])
+def test_a_damaged_cell_is_named_on_load_and_recomputed_on_resume(damage, reference, tmp_path, capsys):
+    from wideDIP._cli import main
+
+    directory = _copy_of(reference, tmp_path)
+    first, second = directory / "cells" / "cell-0-0.json", directory / "cells" / "cell-1-1.json"
+    damaged = [first]
+    if damage == "swapped":
+        first_text = first.read_text()
+        first.write_text(second.read_text())
+        second.write_text(first_text)
+        damaged.append(second)
+        problem = "records the cell"
+    elif damage == "truncated":
+        first.write_text(first.read_text()[:40])
+        problem = "not valid JSON"
+    elif damage == "empty":
+        first.write_text("")
+        problem = "not valid JSON"
+    else:
+        record = json.loads(first.read_text())
+        record["statistics"]["counts"]["converged"] += 1
+        first.write_text(json.dumps(record))
+        problem = "inconsistent"
+    with pytest.raises(ValueError, match=rf"cell-[01]-[01]\.json: .*{problem}"):
+        load_sweep(directory)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["plot", str(directory)])
+    assert exit_info.value.code == 2 and problem in capsys.readouterr().err
+    with pytest.warns(UserWarning, match=problem):
+        resumed = sweep(BASE, AXES, directory, progress=False)
+    assert sorted(p.name for p in (directory / "cells").glob("*.damaged")) == sorted(p.name + ".damaged" for p in damaged)
+    _assert_same_cells(resumed, reference)
+    _assert_same_cells(load_sweep(directory), reference)
+
+
+def test_sigint_keeps_every_finished_cell_and_prints_the_resume_command(reference, tmp_path):
+    """Ctrl-C during `widedip sweep`: exit 130, one line (no traceback) with what was kept and the
+    exact command that resumes; that command then ends equal to an uninterrupted sweep."""
+    import shlex
+
+    from wideDIP._cli import main
+
+    out = tmp_path / "interrupted"
+    options = ["--k", "8", "40", "--n", "6", "30", "--m", "4", "--d", "6", "--seeds", "6", "--steps", "1500",
+               "--operator-scale", "sqrt_n", "--step-size", "2", "--threshold", "1e-5", "--workers", "1",
+               "--out", str(out), "--quiet"]
+    process = subprocess.Popen([sys.executable, "-m", "wideDIP._cli", "sweep", "fig1-quick", *options],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cells = out / "cells"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (cells.exists() and any(cells.glob("cell-*.json"))):
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    message = err.strip().splitlines()[-1]
+    saved = len(list(cells.glob("cell-*.json")))
+    assert 1 <= saved < 4, "the interrupt must land in the middle of the sweep"
+    assert f"interrupted: {saved} finished cell(s) are saved in {out}; resume with: widedip sweep" in message
+    command = shlex.split(message.split("resume with: ", 1)[1])
+    assert command[:3] == ["widedip", "sweep", "fig1-quick"] and command[-1] == "--resume"
+    assert main(command[1:]) == 0
+    _assert_same_cells(load_sweep(out), reference)

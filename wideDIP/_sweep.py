@@ -1,4 +1,4 @@
-"""Phase diagrams (MATH.md §6): grids of configurations, 50 runs per cell, stored cell by cell
+"""Phase diagrams (docs/theory.md §6): grids of configurations, 50 runs per cell, stored cell by cell
 so that an interrupted sweep resumes where it stopped and ends with the same bits."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._config import Config
+from ._config import Config, value_list
 from ._outcomes import OUTCOMES
 from ._result import SimulationResult, environment
 from ._simulate import simulate
@@ -69,10 +70,12 @@ def _normalised_axes(base: Config, axes: Mapping[str, Sequence[Any]]) -> dict[st
         raise ValueError("sweep: axes must name at least one Config field, e.g. {'k': [...], 'n': [...]}")
     fields = {f.name for f in dataclasses.fields(Config)}
     normalised = {}
+    if not isinstance(axes, Mapping):
+        raise ValueError(f"sweep: axes must be a dict of Config field -> list of values, got {type(axes).__name__}")
     for name, values in axes.items():
         if name not in fields:
             raise ValueError(f"sweep: axis {name!r} is not a Config field; fields are {sorted(fields)}")
-        values = list(values)
+        values = value_list(values, f"sweep: axis {name!r}", f"{{{name!r}: [{values!r}]}}")
         if not values:
             raise ValueError(f"sweep: axis {name!r} has no values")
         for value in values:
@@ -137,7 +140,7 @@ class SweepResult:
         return self.statistic("certified_fraction")
 
     def plot(self, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf")):
-        """The phase diagram (MATH.md §6); see `wideDIP._sweep_plot.plot_sweep`."""
+        """The phase diagram (docs/theory.md §6); see `wideDIP._sweep_plot.plot_sweep`."""
         from ._sweep_plot import plot_sweep
 
         return plot_sweep(self, path, formats)
@@ -147,14 +150,25 @@ def _cell_name(index: tuple[int, ...]) -> str:
     return "cell-" + "-".join(map(str, index)) + ".json"
 
 
+def _read_header(path: Path) -> dict[str, Any]:
+    """A sweep directory's header, checked to be one this library can read."""
+    try:
+        header = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError(f"{path}: not valid JSON (empty or truncated sweep header)") from None
+    if not isinstance(header, dict) or not {"format", "base", "axes", "environment"} <= header.keys():
+        raise ValueError(f"{path}: not a sweep header (keys format, base, axes, environment expected)")
+    if header["format"] != FORMAT_VERSION:
+        raise ValueError(f"{path}: sweep format {header['format']!r}, this library reads {FORMAT_VERSION}")
+    return header
+
+
 def _open_directory(path: Path, base: Config, axes: dict[str, list[Any]]) -> dict[str, Any]:
     """Create the sweep directory, or check that it holds this very sweep."""
     wanted = {"format": FORMAT_VERSION, "base": base.to_dict(), "axes": axes}
     header_path = path / HEADER
     if header_path.exists():
-        header = json.loads(header_path.read_text())
-        if header.get("format") != FORMAT_VERSION:
-            raise ValueError(f"{path}: sweep format {header.get('format')!r}, this library writes {FORMAT_VERSION}")
+        header = _read_header(header_path)
         if header["base"] != wanted["base"]:
             differ = sorted(k for k in wanted["base"] if header["base"].get(k) != wanted["base"][k])
             raise ValueError(f"{path} holds a sweep with another base config (fields {differ} differ); "
@@ -163,8 +177,10 @@ def _open_directory(path: Path, base: Config, axes: dict[str, list[Any]]) -> dic
             raise ValueError(f"{path} holds a sweep over other axes ({header['axes']}); use a new path, "
                              "or load it with wideDIP.load_sweep")
         return header
-    path.mkdir(parents=True, exist_ok=True)
-    (path / CELLS).mkdir(exist_ok=True)
+    try:
+        (path / CELLS).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"sweep: cannot create the sweep directory {str(path)!r}: {error.strerror or error}") from None
     header = {**wanted, "environment": environment()}
     _write_atomically(header_path, header)
     return header
@@ -188,10 +204,12 @@ def sweep(
     """
     if not isinstance(base, Config):
         raise ValueError(f"sweep expects a wideDIP.Config as base, got {type(base).__name__}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"sweep: workers must be an integer >= 1 (cells run at once), got {workers!r}")
     axes = _normalised_axes(base, axes)
     directory = None if path is None else Path(path)
     header = _open_directory(directory, base, axes) if directory is not None else {"environment": environment()}
-    cells, wall_time = _stored_cells(directory, axes)
+    cells, wall_time = _stored_cells(directory, base, axes, set_aside=True)
     todo = [index for index in np.ndindex(cells.shape) if cells[index] is None]
     # largest cells first: the small ones fill the gaps at the end
     todo.sort(key=lambda index: -math.prod(v for v in _cell_changes(axes, index).values() if isinstance(v, int)))
@@ -207,11 +225,14 @@ def sweep(
         return index, statistics, elapsed
 
     total = cells.size
-    with tqdm(total=total, initial=total - len(todo), unit="cell", disable=not progress, desc="sweep") as bar:
-        with ThreadPoolExecutor(max(1, workers)) as pool:
+    pool = ThreadPoolExecutor(workers)
+    try:
+        with tqdm(total=total, initial=total - len(todo), unit="cell", disable=not progress, desc="sweep") as bar:
             for index, statistics, elapsed in pool.map(run, todo):
                 cells[index], wall_time[index] = statistics, elapsed
                 bar.update()
+    finally:  # after Ctrl-C, cells not yet started are dropped; running ones still finish and are saved
+        pool.shutdown(wait=False, cancel_futures=True)
     return SweepResult(base=base, axes=axes, cells=cells, wall_time=wall_time,
                        environment=header["environment"], path=directory)
 
@@ -220,16 +241,67 @@ def _cell_changes(axes: dict[str, list[Any]], index: tuple[int, ...]) -> dict[st
     return {name: values[i] for (name, values), i in zip(axes.items(), index)}
 
 
-def _stored_cells(directory: Path | None, axes: dict[str, list[Any]]) -> tuple[np.ndarray, np.ndarray]:
-    """The statistics and wall times of the cells already written (None / NaN elsewhere)."""
+class DamagedCell(ValueError):
+    """A cell file that cannot be what the sweep wrote at its place in the grid."""
+
+
+def _read_cell(path: Path, base: Config, axes: dict[str, list[Any]], index: tuple[int, ...]) -> dict[str, Any]:
+    """The record stored at `path` for grid cell `index`, checked: JSON as written, the
+    recorded `cell` equal to this place's values, and outcome counts that add up to the seeds."""
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise DamagedCell(f"{path}: not valid JSON (empty or truncated cell file)") from None
+    expected = json.loads(json.dumps(_cell_changes(axes, index)))
+    if not isinstance(record, dict) or not {"cell", "statistics", "wall_time"} <= record.keys():
+        raise DamagedCell(f"{path}: not a cell record (keys cell, statistics, wall_time expected)")
+    if record["cell"] != expected:
+        raise DamagedCell(f"{path}: records the cell {record['cell']}, but its place in the grid is {expected}")
+    statistics = record["statistics"]
+    seeds = base.replace(**_cell_changes(axes, index)).seeds
+    try:
+        counts = statistics["counts"]
+        consistent = (set(counts) == set(OUTCOMES[1:]) and sum(counts.values()) == seeds
+                      and statistics["frequency"] == counts["converged"] / seeds)
+    except (TypeError, KeyError, AttributeError):
+        consistent = False
+    if not consistent:
+        raise DamagedCell(f"{path}: its statistics are incomplete or inconsistent (outcome counts must add up to "
+                          f"the {seeds} seeds and give the frequency)")
+    return record
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename a damaged cell file to `<name>.damaged[-N]` (kept for inspection, never read)."""
+    target = path.with_name(path.name + ".damaged")
+    number = 1
+    while target.exists():
+        number += 1
+        target = path.with_name(f"{path.name}.damaged-{number}")
+    os.replace(path, target)
+    return target
+
+
+def _stored_cells(directory: Path | None, base: Config, axes: dict[str, list[Any]], *,
+                  set_aside: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The statistics and wall times of the cells already written (None / NaN elsewhere). A
+    damaged cell file raises `DamagedCell`, or, with `set_aside`, is renamed (with a warning)
+    so that its cell is computed again."""
     shape = tuple(len(values) for values in axes.values())
     cells = np.empty(shape, dtype=object)
     wall_time = np.full(shape, np.nan)
     for index in np.ndindex(shape):
         stored = None if directory is None else directory / CELLS / _cell_name(index)
-        if stored is not None and stored.exists():
-            record = json.loads(stored.read_text())
-            cells[index], wall_time[index] = record["statistics"], record["wall_time"]
+        if stored is None or not stored.exists():
+            continue
+        try:
+            record = _read_cell(stored, base, axes, index)
+        except DamagedCell as damage:
+            if not set_aside:
+                raise
+            warnings.warn(f"{damage}; moved to {_set_aside(stored).name}, the cell is computed again", stacklevel=3)
+            continue
+        cells[index], wall_time[index] = record["statistics"], record["wall_time"]
     return cells, wall_time
 
 
@@ -239,8 +311,12 @@ def load_sweep(path: str | os.PathLike) -> SweepResult:
     header_path = directory / HEADER
     if not header_path.exists():
         raise ValueError(f"{directory} is not a sweep directory (no {HEADER})")
-    header = json.loads(header_path.read_text())
-    axes = header["axes"]
-    cells, wall_time = _stored_cells(directory, axes)
-    return SweepResult(base=Config.from_dict(header["base"]), axes=axes, cells=cells, wall_time=wall_time,
+    header = _read_header(header_path)
+    base, axes = Config.from_dict(header["base"]), header["axes"]
+    try:
+        cells, wall_time = _stored_cells(directory, base, axes, set_aside=False)
+    except DamagedCell as damage:
+        raise DamagedCell(f"{damage}. Running the same sweep again on this directory (wideDIP.sweep, or "
+                          "widedip sweep … --resume) sets the file aside and computes that cell again") from None
+    return SweepResult(base=base, axes=axes, cells=cells, wall_time=wall_time,
                        environment=header["environment"], path=directory)
