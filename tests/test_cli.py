@@ -55,3 +55,20 @@ def test_plot_ntk_needs_tracking():
         result.plot_ntk()
     with pytest.raises(ValueError, match="track_ntk"):
         result.certified
+
+
+@pytest.mark.parametrize("delay", [0.5, 1.5])
+def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(delay):
+    """While wideDIP loads JAX (0.5 s) or runs (1.5 s): one line, exit code 130, no traceback."""
+    import signal
+    import time
+
+    process = subprocess.Popen([sys.executable, "-c", "from wideDIP._cli import entry_point; entry_point()",
+                                "simulate", "--k", "1000", "--threshold", "1e-30", "--steps", "2000000", "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("widedip")
+    assert "interrupted" in err and "nothing was" in err

@@ -102,8 +102,8 @@ def no_computation(monkeypatch):
 
 
 CLI_ROWS = {
-    "sweep --workers 0": (["sweep", "fig1-quick", "--workers", "0"], r"--workers: must be an integer >= 1, got 0"),
-    "sweep --workers -1": (["sweep", "fig1-quick", "--workers", "-1"], r"--workers: must be an integer >= 1, got -1"),
+    "sweep --workers 0": (["sweep", "fig1-quick", "--workers", "0"], r"--workers: must be an integer >= 1, got '0'"),
+    "sweep --workers -1": (["sweep", "fig1-quick", "--workers", "-1"], r"--workers: must be an integer >= 1, got '-1'"),
     "sweep unknown preset": (["sweep", "fig3"], r"invalid choice: 'fig3'"),
     "sweep --out /proc/x": (["sweep", "fig1-quick", "--out", "/proc/wideDIP-x"], r"cannot create the sweep directory"),
     "sweep --n 0": (["sweep", "fig1-quick", "--n", "0", "5"], r"Config\.n must be an integer >= 1"),
@@ -119,11 +119,16 @@ CLI_ROWS = {
     "ntk --out nodir/x.npz": (["ntk", "--out", "{tmp}/nodir/x.npz", "--figure", "{tmp}/n.png"], r"--out: the folder"),
     "ntk --figure nodir/n.png": (["ntk", "--figure", "{tmp}/nodir/n.png"], r"--figure: the folder"),
     "plot missing": (["plot", "{tmp}/missing"], r"is not a sweep directory"),
+    "plot --figure p.xyz": (["plot", "{tmp}/missing", "--figure", "{tmp}/p.xyz"], r"--figure: .*p.xyz' must end in one of"),
+    "sweep --workers two": (["sweep", "fig1-quick", "--workers", "two"], r"--workers: must be an integer >= 1, got 'two'"),
+    "simulate --m 5 10": (["simulate", "--m", "5", "10"], r"unrecognized arguments: 10"),
+    "sweep --bogus": (["sweep", "fig1-quick", "--bogus", "3"], r"unrecognized arguments: --bogus 3"),
 }
 
 
 @pytest.mark.parametrize("row", list(CLI_ROWS))
-def test_cli_rows_exit_2_with_one_line_and_compute_nothing(row, tmp_path, capsys, no_computation):
+def test_cli_rows_exit_2_with_one_line_and_compute_nothing(row, tmp_path, capsys, no_computation, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # default output folders (runs/PRESET) land here, whatever the checkout holds
     argv, pattern = CLI_ROWS[row]
     with pytest.raises(SystemExit) as exit_info:
         main([a.replace("{tmp}", str(tmp_path)) for a in argv])
@@ -168,3 +173,17 @@ def test_save_honours_the_npz_suffix(tiny_result, tmp_path):
     assert tiny_result.save(tmp_path / "a.npz").name == "a.npz"
     assert tiny_result.save(tmp_path / "b").name == "b.npz"
     assert json.dumps(wideDIP.load(tmp_path / "b.npz").to_json()["status"]) == json.dumps(tiny_result.status.tolist())
+
+
+def test_a_bad_value_is_named_even_where_a_sweep_already_exists(tmp_path, capsys, no_computation, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "fig1-quick").mkdir(parents=True)
+    (tmp_path / "runs" / "fig1-quick" / "sweep.json").write_text("{}")
+    with pytest.raises(SystemExit):
+        main(["sweep", "fig1-quick", "--n", "0"])
+    assert "Config.n must be an integer >= 1" in capsys.readouterr().err
+
+
+def test_save_into_a_missing_folder_is_a_value_error(tiny_result, tmp_path):
+    with pytest.raises(ValueError, match="SimulationResult.save: the folder '.*nodir' .* does not exist"):
+        tiny_result.save(tmp_path / "nodir" / "x.npz")

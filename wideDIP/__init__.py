@@ -1,52 +1,46 @@
 """wideDIP: simulate the training of overparametrized two-layer Deep Inverse Prior networks.
 
 The formulas are those of `docs/theory.md`; each module names the section it implements.
+
+Every public name below is re-exported from the private module that defines it, imported on
+first use (PEP 562): `import wideDIP` and the `widedip` command start without loading JAX, so
+that `--help`, a mistyped option or an early Ctrl-C answer at once.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-from ._activations import Activation, activation
-from ._cache import enable_compilation_cache
-from ._compare import ComparisonResult, compare
-from ._config import Config
-from ._model import FullDynamics, ReducedDynamics, network
-from ._ntk import jacobian, ntk, observation_ntk, signal_ntk
-from ._problem import Problem, draw_problem, initial_weights, seed_keys
-from ._result import SimulationResult, load
-from ._presets import PRESETS, preset
-from ._simulate import checkpoint_steps, simulate
-from ._sweep import SweepResult, load_sweep, sweep
-from ._theory import TheoryReport, activation_constants, lemma2_probability, width_bound
+_EXPORTS = {
+    "._activations": ("Activation", "activation"),
+    "._cache": ("enable_compilation_cache",),
+    "._compare": ("ComparisonResult", "compare"),
+    "._config": ("Config",),
+    "._model": ("FullDynamics", "ReducedDynamics", "network"),
+    "._ntk": ("jacobian", "ntk", "observation_ntk", "signal_ntk"),
+    "._problem": ("Problem", "draw_problem", "initial_weights", "seed_keys"),
+    "._result": ("SimulationResult", "load"),
+    "._presets": ("PRESETS", "preset"),
+    "._simulate": ("checkpoint_steps", "simulate"),
+    "._sweep": ("SweepResult", "load_sweep", "sweep"),
+    "._theory": ("TheoryReport", "activation_constants", "lemma2_probability", "width_bound"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = [
-    "Activation",
-    "PRESETS",
-    "ComparisonResult",
-    "Config",
-    "FullDynamics",
-    "Problem",
-    "ReducedDynamics",
-    "SimulationResult",
-    "SweepResult",
-    "TheoryReport",
-    "activation",
-    "activation_constants",
-    "checkpoint_steps",
-    "compare",
-    "enable_compilation_cache",
-    "draw_problem",
-    "initial_weights",
-    "jacobian",
-    "lemma2_probability",
-    "load",
-    "load_sweep",
-    "network",
-    "ntk",
-    "observation_ntk",
-    "preset",
-    "seed_keys",
-    "signal_ntk",
-    "simulate",
-    "sweep",
-    "width_bound",
-]
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'wideDIP' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name], __name__), name)
+    globals()[name] = value  # later look-ups do not come back here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+

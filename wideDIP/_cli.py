@@ -9,7 +9,10 @@ import dataclasses
 import json
 import os
 import shlex
+import signal
 import sys
+import threading
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
@@ -137,9 +140,10 @@ def _sweep_directory(arguments: argparse.Namespace) -> Path:
 
 def _sweep(arguments: argparse.Namespace) -> int:
     from ._presets import preset
-    from ._sweep import HEADER, sweep
+    from ._sweep import HEADER, normalised_axes, sweep
 
     base, axes = preset(arguments.preset, **_given_fields(arguments))
+    axes = normalised_axes(base, axes)  # a bad value is named before anything else is looked at
     out = _sweep_directory(arguments)
     if (out / HEADER).exists() and not arguments.resume:
         raise ValueError(f"{out} already holds a sweep: pass --resume to continue it, or choose another --out")
@@ -170,11 +174,14 @@ def sweep_summary(result) -> str:
 def _plot(arguments: argparse.Namespace) -> int:
     from ._sweep import load_sweep
 
-    result = load_sweep(arguments.path)
     out = Path(arguments.figure) if arguments.figure else Path(arguments.path) / "figure"
-    _checked_output(str(out.with_suffix(".png")), "--figure")
-    result.plot(out)
-    print(f"figure: {out.with_suffix('.png')} (and .pdf)")
+    formats = (out.suffix.lstrip("."),) if out.suffix else ("png", "pdf")
+    if arguments.figure:
+        for suffix in formats:
+            _checked_figure(str(out.with_suffix("." + suffix)), "--figure")
+    result = load_sweep(arguments.path)
+    result.plot(out, formats)
+    print("figure: " + " and ".join(str(out.with_suffix("." + suffix)) for suffix in formats))
     return 0
 
 
@@ -182,7 +189,7 @@ def _what_was_kept(arguments: argparse.Namespace, argv: list[str]) -> str:
     """The message after Ctrl-C: what is on disk, and the exact command that goes on."""
     again = shlex.join(["widedip", *argv])
     if arguments.command != "sweep":
-        return f"interrupted: nothing was saved (a {arguments.command} run keeps no partial result); run it again with: {again}"
+        return f"interrupted: nothing was saved (widedip {arguments.command} keeps no partial result); run it again with: {again}"
     from ._sweep import CELLS
 
     out = _sweep_directory(arguments)
@@ -192,9 +199,12 @@ def _what_was_kept(arguments: argparse.Namespace, argv: list[str]) -> str:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
     return value
 
 
@@ -244,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = commands.add_parser("plot", help="draw the phase diagram of a sweep directory")
     plot.add_argument("path")
-    plot.add_argument("--figure", help="output path without suffix (default PATH/figure); writes .png and .pdf")
+    plot.add_argument("--figure", help="output file; without a suffix, both PATH.png and PATH.pdf "
+                                       "(default: figure.png and figure.pdf in the sweep directory)")
     plot.set_defaults(handler=_plot, parser=plot)
     return parser
 
@@ -256,35 +267,54 @@ def _with_compilation_cache(handler: Callable[[argparse.Namespace], int], argume
     return handler(arguments)
 
 
+def _stop_on_interrupt(message: Callable[[], str]):
+    """From now on, Ctrl-C prints `message()` and ends the process at once with code 130; returns
+    the previous handler. A signal handler rather than `KeyboardInterrupt`, which a callback
+    running at that moment (JAX runs some during garbage collection) could swallow."""
+
+    def stop(signum, frame):
+        sys.stdout.flush()
+        print(f"\n{message()}", file=sys.stderr, flush=True)
+        os._exit(INTERRUPTED)  # compiled loops and running cells cannot be cancelled: end them with the process
+
+    return signal.signal(signal.SIGINT, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `widedip` with `argv` (default: the process's arguments)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    arguments = parser.parse_args(argv)
-    # The work runs in a thread so that Ctrl-C reaches this one at once, even while a compiled
-    # loop is running; this thread then reports what was kept and ends the process.
+    arguments, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the subcommand that got them, with its usage
+        arguments.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        previous = _stop_on_interrupt(lambda: f"{arguments.parser.prog}: {_what_was_kept(arguments, argv)}")
+    # The work runs in a worker thread, so that this one waits where a signal reaches it at
+    # once, even while a compiled loop runs.
     pool = ThreadPoolExecutor(1, thread_name_prefix="widedip")
     try:
-        return pool.submit(_with_compilation_cache, arguments.handler, arguments).result()
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return pool.submit(_with_compilation_cache, arguments.handler, arguments).result()
     except ValueError as error:
         arguments.parser.error(str(error))
     except OSError as error:  # a file that could not be read or written after all
         arguments.parser.error(f"{error.strerror or error}: {error.filename}" if error.filename else str(error))
-    except KeyboardInterrupt:
-        print(f"\n{arguments.parser.prog}: {_what_was_kept(arguments, argv)}", file=sys.stderr, flush=True)
-        sys.stdout.flush()
-        os._exit(INTERRUPTED)  # running cells and compiled loops cannot be cancelled: stop them with the process
     finally:
         pool.shutdown(wait=False)
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"widedip: warning: {message}", file=sys.stderr)
 
 
 def entry_point() -> None:
-    """The `widedip` console script: Ctrl-C before the work starts is quiet too."""
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\nwidedip: interrupted before anything started", file=sys.stderr)
-        sys.exit(INTERRUPTED)
+    """The `widedip` console script."""
+    _stop_on_interrupt(lambda: "widedip: interrupted before the work started; nothing was done")
+    sys.exit(main())
 
 
 if __name__ == "__main__":

@@ -188,7 +188,7 @@ class SimulationResult:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write one `.npz` holding the arrays and a JSON header (config, versions, device)."""
-        path = result_path(path)
+        path = check_writable(result_path(path), "SimulationResult.save")
         header = {
             "format": FORMAT_VERSION,
             "config": self.config.to_dict(),

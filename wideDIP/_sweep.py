@@ -65,7 +65,9 @@ def _write_atomically(path: Path, payload: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def _normalised_axes(base: Config, axes: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+def normalised_axes(base: Config, axes: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+    """The axes as lists of validated values (each turned into its field's type); a
+    `ValueError` names a bad axis or value."""
     if not axes:
         raise ValueError("sweep: axes must name at least one Config field, e.g. {'k': [...], 'n': [...]}")
     fields = {f.name for f in dataclasses.fields(Config)}
@@ -155,7 +157,9 @@ def _read_header(path: Path) -> dict[str, Any]:
     try:
         header = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValueError(f"{path}: not valid JSON (empty or truncated sweep header)") from None
+        raise ValueError(f"{path}: not valid JSON (empty or truncated sweep header). To recover, remove it and "
+                         "run the same sweep again into this directory: the cell files already there are checked "
+                         "against the grid and kept") from None
     if not isinstance(header, dict) or not {"format", "base", "axes", "environment"} <= header.keys():
         raise ValueError(f"{path}: not a sweep header (keys format, base, axes, environment expected)")
     if header["format"] != FORMAT_VERSION:
@@ -206,7 +210,7 @@ def sweep(
         raise ValueError(f"sweep expects a wideDIP.Config as base, got {type(base).__name__}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"sweep: workers must be an integer >= 1 (cells run at once), got {workers!r}")
-    axes = _normalised_axes(base, axes)
+    axes = normalised_axes(base, axes)
     directory = None if path is None else Path(path)
     header = _open_directory(directory, base, axes) if directory is not None else {"environment": environment()}
     cells, wall_time = _stored_cells(directory, base, axes, set_aside=True)
