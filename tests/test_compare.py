@@ -39,7 +39,7 @@ def test_stability_number_matches_a_jacobian_computed_independently():
             weights = initial_weights(config, key, problem)
             jacobian = jax.jacfwd(lambda w: network(w, problem.input, problem.layer, config.activation))(weights)
             j = problem.operator @ jacobian.reshape(config.n, -1)
-            assert result.stability[0, s] == pytest.approx(0.3 * jnp.linalg.eigvalsh(j @ j.T)[-1], rel=1e-10)
+            assert result.stability[0, s] == pytest.approx(float(0.3 * jnp.linalg.eigvalsh(j @ j.T)[-1]), rel=1e-10)
 
 
 def test_papers_setting_large_n_is_beyond_the_stability_limit(tmp_path, capsys):
