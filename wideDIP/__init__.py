@@ -11,6 +11,7 @@ from ._compare import ComparisonResult, compare
 from ._config import Config
 from ._model import FullDynamics, ReducedDynamics, network
 from ._ntk import jacobian, ntk, observation_ntk, signal_ntk
+from ._operators import OPERATORS, Operator, matrix_sha256, operator
 from ._problem import Problem, draw_problem, initial_weights, seed_keys
 from ._result import SimulationResult, load
 from ._presets import PRESETS, preset
@@ -20,6 +21,8 @@ from ._theory import TheoryReport, activation_constants, lemma2_probability, wid
 
 __all__ = [
     "Activation",
+    "OPERATORS",
+    "Operator",
     "PRESETS",
     "ComparisonResult",
     "Config",
@@ -40,9 +43,11 @@ __all__ = [
     "lemma2_probability",
     "load",
     "load_sweep",
+    "matrix_sha256",
     "network",
     "ntk",
     "observation_ntk",
+    "operator",
     "preset",
     "seed_keys",
     "signal_ntk",

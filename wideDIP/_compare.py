@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ._config import Config
+from ._operators import checked_matrix, describe
 from ._outcomes import OUTCOMES
 from ._plots import pyplot
 from ._simulate import Trajectory, checkpoint_steps, precision, prepare, run_descent, run_flow
@@ -48,7 +49,7 @@ class ComparisonResult:
         c = self.config
         flow = ", ".join(f"{name} {int(np.sum(self.flow_status == name))}" for name in OUTCOMES[1:])
         lines = [
-            f"flow vs descent  m={c.m} n={c.n} d={c.d} k={c.k}  {c.activation}  A:{c.operator_scale}  "
+            f"flow vs descent  m={c.m} n={c.n} d={c.d} k={c.k}  {c.activation}  A: {describe(c)}  "
             f"horizon t={np.nanmax(self.times):g}  {c.seeds} seeds",
             f"flow ({c.solver}): {flow}",
             f"{'eta':>8} {'median eta*lmax(H0)':>20} {'median max loss gap':>20} {'median max |z gap|':>19}  descent outcomes",
@@ -115,9 +116,12 @@ def _padded(rows: list[np.ndarray], width: int) -> np.ndarray:
     return out
 
 
-def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, progress: bool = True) -> ComparisonResult:
+def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, operator: np.ndarray | None = None,
+            progress: bool = True) -> ComparisonResult:
     """Run the flow once and descent for each step size from the same draws, over the horizon
-    `config.horizon` (`t_max`, or `steps × step_size`)."""
+    `config.horizon` (`t_max`, or `steps × step_size`); `operator`: the matrix of
+    `Config.operator="custom"` (docs/theory.md §8)."""
+    matrix = checked_matrix(config, operator)
     step_sizes = np.asarray(sorted(set(float(eta) for eta in step_sizes), reverse=True))
     if step_sizes.size == 0 or not np.all(np.isfinite(step_sizes) & (step_sizes > 0)):
         raise ValueError(f"compare: step_sizes must be positive finite numbers, got {list(step_sizes)}")
@@ -131,7 +135,7 @@ def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, pr
     flow_config = config.replace(method="flow", t_max=float(union[-1]))
     started = time.perf_counter()
     with precision(config):
-        prepared = prepare(config)
+        prepared = prepare(config, matrix)
         flow = run_flow(flow_config, prepared, progress, times=union)
         runs = [run_descent(c, prepared, progress) for c in descents]
         largest = np.asarray(prepared.largest_eigenvalue)[: config.seeds]
