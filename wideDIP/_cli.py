@@ -29,16 +29,34 @@ def _add_config_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] =
 
 
 def config_from_arguments(arguments: argparse.Namespace, base: Config | None = None) -> Config:
-    changes = {
-        f.name: getattr(arguments, f.name) for f in dataclasses.fields(Config) if getattr(arguments, f.name) is not None
-    }
-    return (base or Config()).replace(**changes)
+    return (base or Config()).replace(**_given_fields(arguments))
+
+
+def _given_fields(arguments: argparse.Namespace) -> dict:
+    """The Config fields given on the command line; `--operator-file` alone means `--operator custom`."""
+    changes = {f.name: getattr(arguments, f.name) for f in dataclasses.fields(Config)
+               if getattr(arguments, f.name) is not None}
+    if getattr(arguments, "operator_file", None) is not None:
+        changes.setdefault("operator", "custom")
+    return changes
+
+
+def operator_matrix(arguments: argparse.Namespace):
+    """The matrix of `--operator-file` (a NumPy `.npy` file), or None."""
+    if getattr(arguments, "operator_file", None) is None:
+        return None
+    import numpy as np
+
+    try:
+        return np.load(arguments.operator_file, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--operator-file {arguments.operator_file}: cannot read a .npy matrix ({error})") from None
 
 
 def _simulate(arguments: argparse.Namespace) -> int:
     from ._simulate import simulate
 
-    result = simulate(config_from_arguments(arguments), progress=not arguments.quiet)
+    result = simulate(config_from_arguments(arguments), operator=operator_matrix(arguments), progress=not arguments.quiet)
     if arguments.out:
         path = result.save(arguments.out)
         if not arguments.json:
@@ -50,7 +68,8 @@ def _simulate(arguments: argparse.Namespace) -> int:
 def _compare(arguments: argparse.Namespace) -> int:
     from ._compare import compare
 
-    result = compare(config_from_arguments(arguments), arguments.step_sizes, progress=not arguments.quiet)
+    result = compare(config_from_arguments(arguments), arguments.step_sizes, operator=operator_matrix(arguments),
+                     progress=not arguments.quiet)
     result.plot(arguments.figure)
     print(result.summary())
     print(f"figure: {arguments.figure}")
@@ -60,7 +79,8 @@ def _compare(arguments: argparse.Namespace) -> int:
 def _ntk(arguments: argparse.Namespace) -> int:
     from ._simulate import simulate
 
-    result = simulate(config_from_arguments(arguments, Config(track_ntk=True)), progress=not arguments.quiet)
+    result = simulate(config_from_arguments(arguments, Config(track_ntk=True)), operator=operator_matrix(arguments),
+                      progress=not arguments.quiet)
     result.plot_ntk(arguments.figure)
     if arguments.out:
         result.save(arguments.out)
@@ -75,8 +95,7 @@ def _sweep(arguments: argparse.Namespace) -> int:
     from ._presets import PRESETS, preset
     from ._sweep import HEADER, sweep
 
-    overrides = {f.name: getattr(arguments, f.name) for f in dataclasses.fields(Config)
-                 if getattr(arguments, f.name) is not None}
+    overrides = _given_fields(arguments)
     for name, value in overrides.items():
         if isinstance(value, list) and name not in PRESETS[arguments.preset][1]:
             if len(value) != 1:
@@ -86,7 +105,8 @@ def _sweep(arguments: argparse.Namespace) -> int:
     out = Path(arguments.out or f"runs/{arguments.preset}")
     if (out / HEADER).exists() and not arguments.resume:
         raise ValueError(f"{out} already holds a sweep: pass --resume to continue it, or choose another --out")
-    result = sweep(base, axes, out, progress=not arguments.quiet, workers=arguments.workers)
+    result = sweep(base, axes, out, operator=operator_matrix(arguments), progress=not arguments.quiet,
+                   workers=arguments.workers)
     result.plot(out / "figure")
     print(sweep_summary(result))
     print(f"results: {out}   figure: {out / 'figure.png'} (and .pdf)")
@@ -127,6 +147,8 @@ def _command(commands, name: str, help: str, handler, skip: tuple[str, ...] = ()
     command = commands.add_parser(name, help=help)
     _add_config_options(command, skip)
     command.add_argument("--quiet", action="store_true", help="no progress bar")
+    command.add_argument("--operator-file", metavar="A.npy",
+                         help="the (m, n) matrix of --operator custom, a NumPy .npy file (implies --operator custom)")
     command.set_defaults(handler=handler)
     return command
 
@@ -149,11 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     ntk.add_argument("--figure", default="ntk.png", help="where to write the figure")
     ntk.add_argument("--out", help="save the result (.npz) to this file")
 
+    grids = {"k": int, "n": int, "m": int, "condition_number": float, "blur_width": float}
     sweep = _command(commands, "sweep", "a phase diagram (the paper's figures): resumable, with a figure", _sweep,
-                     skip=("k", "n", "m"))
+                     skip=tuple(grids))
     sweep.add_argument("preset", choices=tuple(PRESETS))
-    for axis in ("k", "n", "m"):  # grid overrides take several values
-        sweep.add_argument(f"--{axis}", dest=axis, type=int, nargs="+", default=None,
+    for axis, kind in grids.items():  # grid overrides take several values
+        sweep.add_argument("--" + axis.replace("_", "-"), dest=axis, type=kind, nargs="+", default=None,
                            help=f"grid of {axis} if it is an axis of the preset, else its value")
     sweep.add_argument("--out", help="sweep directory (default runs/PRESET)")
     sweep.add_argument("--resume", action="store_true", help="continue the sweep stored in --out")
