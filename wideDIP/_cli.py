@@ -154,6 +154,7 @@ def _command(commands, name: str, help: str, handler, skip: tuple[str, ...] = ()
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ._operators import placeholders
     from ._presets import PRESETS
 
     parser = argparse.ArgumentParser(prog="widedip", description=__doc__)
@@ -171,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     ntk.add_argument("--figure", default="ntk.png", help="where to write the figure")
     ntk.add_argument("--out", help="save the result (.npz) to this file")
 
-    grids = {"k": int, "n": int, "m": int, "condition_number": float, "blur_width": float}
+    grids = {"k": int, "n": int, "m": int, **{name: float for name in placeholders()}}  # the operators' numbers too
     sweep = _command(commands, "sweep", "a phase diagram (the paper's figures): resumable, with a figure", _sweep,
                      skip=tuple(grids))
     sweep.add_argument("preset", choices=tuple(PRESETS))

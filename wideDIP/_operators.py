@@ -37,8 +37,9 @@ class Operator:
     """
 
     name: ClassVar[str]
-    parameters: ClassVar[tuple[str, ...]] = ()
-    """The `Config` fields `draw` reads, passed into the compiled setup as arrays."""
+    parameters: ClassVar[dict[str, float]] = {}
+    """The `Config` fields `draw` reads, passed into the compiled setup as arrays, each with
+    the placeholder (valid for every shape) that the setup's static config holds instead."""
     scaled: ClassVar[bool] = False
     """Whether `Config.operator_scale` applies (else it must be "none")."""
     sampling: ClassVar[bool] = False
@@ -65,8 +66,9 @@ class Operator:
         block `gaussian` (iid N(0,1)), and `arrays` (`operator_arrays`)."""
         raise NotImplementedError
 
-    def describe(self, config: Config) -> str:
-        """A short label for summaries and figure titles, e.g. "conditioned κ=100"."""
+    def describe(self, config: Config, parameters: bool = True) -> str:
+        """A short label for summaries and figure titles, e.g. "conditioned κ=100"; without the
+        values of `parameters` when `parameters=False` (a figure whose axis varies them)."""
         return self.name
 
     def spectrum(self, config: Config) -> dict[str, float] | None:
@@ -85,7 +87,7 @@ class Gaussian(Operator):
     def draw(self, config, key, gaussian, arrays):
         return entry_scale(config) * gaussian
 
-    def describe(self, config):
+    def describe(self, config, parameters=True):
         return f"gaussian {_SCALE_LABELS[config.operator_scale]}"
 
     def spectrum(self, config):
@@ -106,7 +108,7 @@ class Conditioned(Operator):
     `s_i = s_1 κ^{−(i−1)/(r−1)}`, `s_1 = s(√n + √m)`: `κ(A) = Config.condition_number` exactly."""
 
     name: ClassVar[str] = "conditioned"
-    parameters: ClassVar[tuple[str, ...]] = ("condition_number",)
+    parameters: ClassVar[dict[str, float]] = {"condition_number": 1.0}
     scaled: ClassVar[bool] = True
 
     def validate(self, config):
@@ -124,9 +126,9 @@ class Conditioned(Operator):
         singular = _top_singular_value(config) / arrays["condition_number"] ** exponents
         return (left * singular) @ right.T
 
-    def describe(self, config):
+    def describe(self, config, parameters=True):
         scale = "" if config.operator_scale == "none" else f" s=1/√{config.operator_scale[-1]}"
-        return f"conditioned κ={config.condition_number:g}{scale}"
+        return f"conditioned{f' κ={config.condition_number:g}' if parameters else ''}{scale}"
 
     def spectrum(self, config):
         top = _top_singular_value(config)
@@ -177,7 +179,7 @@ class Blur(Operator):
     samples, then `m` evenly spaced samples; the same for every seed."""
 
     name: ClassVar[str] = "blur"
-    parameters: ClassVar[tuple[str, ...]] = ("blur_width",)
+    parameters: ClassVar[dict[str, float]] = {"blur_width": 1.0}
     sampling: ClassVar[bool] = True
 
     def draw(self, config, key, gaussian, arrays):
@@ -186,8 +188,8 @@ class Blur(Operator):
         rows = evenly_spaced(config.m, n)
         return kernel[(rows[:, None] - np.arange(n)[None, :]) % n]  # (C x)_i = Σ_j h_{i−j} x_j
 
-    def describe(self, config):
-        return f"blur w={config.blur_width:g}"
+    def describe(self, config, parameters=True):
+        return f"blur w={config.blur_width:g}" if parameters else "blur"
 
     def spectrum(self, config):
         with jax.enable_x64(True):
@@ -231,7 +233,7 @@ class PartialDCT(Operator):
         weight = jnp.where(rows == 0, math.sqrt(1 / n), math.sqrt(2 / n)).astype(dtype)
         return weight[:, None] * table[phase]
 
-    def describe(self, config):
+    def describe(self, config, parameters=True):
         return "partial DCT"
 
     def spectrum(self, config):
@@ -273,9 +275,9 @@ def operator(name: str) -> Operator:
         raise ValueError(f"operator must be one of {tuple(OPERATORS)}, got {name!r}") from None
 
 
-def describe(config: Config) -> str:
+def describe(config: Config, parameters: bool = True) -> str:
     """`config`'s operator as a short label ("gaussian N(0,1)", "conditioned κ=100", ...)."""
-    return operator(config.operator).describe(config)
+    return operator(config.operator).describe(config, parameters)
 
 
 def checked_matrix(config: Config, matrix: Any) -> np.ndarray | None:
@@ -298,6 +300,12 @@ def matrix_sha256(matrix: np.ndarray | None) -> str | None:
     if matrix is None:
         return None
     return hashlib.sha256(np.ascontiguousarray(matrix, dtype=np.float64).tobytes()).hexdigest()
+
+
+def placeholders() -> dict[str, float]:
+    """Every operator's parameters at their placeholder values: what the compiled setup's
+    static config holds, so that the values themselves never recompile it."""
+    return {name: value for op in OPERATORS.values() for name, value in op.parameters.items()}
 
 
 def operator_arrays(config: Config, matrix: np.ndarray | None) -> dict[str, Array]:

@@ -18,7 +18,7 @@ from . import _descent, _flow
 from ._config import Config
 from ._model import DYNAMICS, ReducedDynamics, signal_from_features
 from ._ntk import KernelProbe, observation_ntk
-from ._operators import checked_matrix, matrix_sha256, operator_arrays, realised_spectrum
+from ._operators import checked_matrix, matrix_sha256, operator_arrays, placeholders, realised_spectrum
 from ._outcomes import CONVERGED, DIVERGENCE_FACTOR, OUTCOMES
 from ._parallel import over_seeds, padded_seeds
 from ._problem import Problem, draw_problem_with, seed_keys
@@ -52,7 +52,7 @@ def _structure(config: Config) -> Config:
     """The fields that shape the compiled setup; the others are passed as arrays or unused
     (the operator's numbers, such as `condition_number`, travel in `operator_arrays`)."""
     return config.replace(seed=0, steps=1, step_size=1.0, threshold=1.0, method="descent", t_max=None,
-                          condition_number=1.0, blur_width=1.0)
+                          **placeholders())
 
 
 @eqx.filter_jit
@@ -61,7 +61,10 @@ def _setup(structure: Config, keys, arrays):
     §8), dynamics (full, or §4's reduced), initial parameters, `λ_max(H(W(0)))`, and, when
     `track_ntk`, its kernel probe and the inputs of Theorem 2.1; one compilation per shape
     (`arrays`: the operator's numbers and custom matrix, `operator_arrays`)."""
-    problems = jax.vmap(lambda key: draw_problem_with(structure, key, arrays))(keys)
+    # one copy per seed: each seed then computes exactly as with a drawn operator (an unbatched
+    # matrix would turn A x̄ into one product over all seeds, whose bits depend on their number)
+    arrays = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, keys.shape[:1] + leaf.shape), arrays)
+    problems = jax.vmap(lambda key, seed_arrays: draw_problem_with(structure, key, seed_arrays))(keys, arrays)
     dynamics_type = DYNAMICS[structure.resolved_parametrization]
 
     def one(key, problem):
