@@ -55,7 +55,8 @@ def _theory_curve(result, axes, row_name: str, column_name: str, columns: np.nda
         symbol = {"condition_number": "κ", "blur_width": "w"}.get(column_name, column_name)
         axes.annotate(f"Theorem 2.1(ii): k > {ks[0]:.1e} at {symbol}={columns[0]:g},\n"
                       f"{ks[-1]:.1e} at {symbol}={columns[-1]:g} (above the chart)",
-                      xy=(0.02, 0.97), xycoords="axes fraction", va="top", fontsize=7, color="white")
+                      xy=(0.02, 0.97), xycoords="axes fraction", va="top", fontsize=7, color="white",
+                      bbox=dict(boxstyle="round", facecolor="black", alpha=0.35, linewidth=0))
 
 
 def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf")):
@@ -103,8 +104,9 @@ def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = 
         axes.set_ylim(_edges(rows)[[0, -1]])
         title = ", ".join(f"{k}={v}" for k, v in label.items()) or config.method
         varied = set(operator(config.operator).parameters) & set(result.axes)
-        label_a = config.operator if varied else describe(config)  # not the base value of an axis
-        axes.set_title(f"{title}  ({config.activation}, A: {label_a}, η={config.step_size:g}, "
+        label_a = describe(config, parameters=not varied)  # not the base value of an axis
+        separator = "\n" if len(panels) > 1 else "  "  # side-by-side panels: room for one line only
+        axes.set_title(f"{title}{separator}({config.activation}, A: {label_a}, η={config.step_size:g}, "
                        f"{config.seeds} seeds)", fontsize=9)
         axes.legend(fontsize=7, loc="lower right")
     figure.colorbar(mesh, ax=axes_list[0].tolist(), label="frequency of reaching the threshold")
