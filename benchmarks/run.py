@@ -215,6 +215,12 @@ def main() -> None:
             Config(m=10, n=100, d=d, k=100, seeds=seeds, parametrization="full", **NEVER), 10 if quick else 50, repeats))
     setup = median_time(lambda: jax.block_until_ready(prepare(big)), repeats)
     row(rows, "setup", shape="(10, 1000, 500, 1000)", seconds=setup, note="draws + B = A V / sqrt(k), all seeds")
+    custom = np.random.default_rng(0).standard_normal((big.m, big.n))
+    for name in wideDIP.OPERATORS:  # the same setup with each forward operator (docs/theory.md §8)
+        config, matrix = big.replace(operator=name), custom if name == "custom" else None
+        seconds = median_time(lambda: jax.block_until_ready(prepare(config, matrix)), repeats)
+        row(rows, "setup per operator", shape="(10, 1000, 500, 1000)", operator=name, seconds=seconds,
+            note="draws, A's SVD, B = A V / sqrt(k), all seeds")
 
     # 3. flow vs descent (eta = 1) on the same horizon
     horizon = 100.0 if quick else 1000.0

@@ -33,7 +33,7 @@ def test_summary_output(capsys):
                                                     ("--threshold", "-1", "Config.threshold must be > 0"),
                                                     ("--activation", "swish", "invalid choice")])
 def test_bad_input_is_a_clear_error(option, value, message):
-    process = subprocess.run([sys.executable, "-m", "wideDIP._cli", "simulate", option, value],
+    process = subprocess.run([sys.executable, "-m", "wideDIP", "simulate", option, value],
                              capture_output=True, text=True, timeout=120)
     assert process.returncode == 2
     assert message in process.stderr and "Traceback" not in process.stderr
@@ -63,7 +63,7 @@ def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(delay):
     import signal
     import time
 
-    process = subprocess.Popen([sys.executable, "-c", "from wideDIP._cli import entry_point; entry_point()",
+    process = subprocess.Popen([sys.executable, "-m", "wideDIP",
                                 "simulate", "--k", "1000", "--threshold", "1e-30", "--steps", "2000000", "--quiet"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(delay)

@@ -170,7 +170,7 @@ def test_sigint_keeps_every_finished_cell_and_prints_the_resume_command(referenc
     options = ["--k", "8", "40", "--n", "6", "30", "--m", "4", "--d", "6", "--seeds", "6", "--steps", "1500",
                "--operator-scale", "sqrt_n", "--step-size", "2", "--threshold", "1e-5", "--workers", "1",
                "--out", str(out), "--quiet"]
-    process = subprocess.Popen([sys.executable, "-m", "wideDIP._cli", "sweep", "fig1-quick", *options],
+    process = subprocess.Popen([sys.executable, "-m", "wideDIP", "sweep", "fig1-quick", *options],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     cells = out / "cells"
     deadline = time.time() + 120

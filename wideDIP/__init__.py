@@ -21,6 +21,7 @@ _EXPORTS = {
     "._config": ("Config",),
     "._model": ("FullDynamics", "ReducedDynamics", "network"),
     "._ntk": ("jacobian", "ntk", "observation_ntk", "signal_ntk"),
+    "._operators": ("OPERATORS", "Operator", "matrix_sha256", "operator"),
     "._problem": ("Problem", "draw_problem", "initial_weights", "seed_keys"),
     "._result": ("SimulationResult", "load"),
     "._presets": ("PRESETS", "preset"),

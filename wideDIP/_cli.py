@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import shlex
 import signal
 import sys
@@ -19,9 +18,8 @@ from importlib import metadata
 from pathlib import Path
 
 from ._config import _CHOICES, Config
+from ._interrupt import stop_on_interrupt
 
-INTERRUPTED = 130
-"""Exit code after Ctrl-C (128 + SIGINT), as shells report it."""
 REPORTED_PACKAGES = ("widedip", "jax", "jaxlib", "optax", "diffrax", "equinox", "numpy", "matplotlib", "pytest")
 
 
@@ -69,8 +67,24 @@ def _add_config_options(parser: argparse.ArgumentParser, defaults: Config, skip:
 
 
 def _given_fields(arguments: argparse.Namespace) -> dict:
-    return {f.name: getattr(arguments, f.name) for f in dataclasses.fields(Config)
-            if getattr(arguments, f.name, None) is not None}
+    """The Config fields given on the command line; `--operator-file` alone means `--operator custom`."""
+    changes = {f.name: getattr(arguments, f.name) for f in dataclasses.fields(Config)
+               if getattr(arguments, f.name, None) is not None}
+    if getattr(arguments, "operator_file", None) is not None:
+        changes.setdefault("operator", "custom")
+    return changes
+
+
+def operator_matrix(arguments: argparse.Namespace):
+    """The matrix of `--operator-file` (a NumPy `.npy` file), or None."""
+    if getattr(arguments, "operator_file", None) is None:
+        return None
+    import numpy as np
+
+    try:
+        return np.load(arguments.operator_file, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--operator-file {arguments.operator_file}: cannot read a .npy matrix ({error})") from None
 
 
 def config_from_arguments(arguments: argparse.Namespace, base: Config | None = None) -> Config:
@@ -96,7 +110,7 @@ def _simulate(arguments: argparse.Namespace) -> int:
 
     config = config_from_arguments(arguments)
     out = _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out")
-    result = simulate(config, progress=not arguments.quiet)
+    result = simulate(config, operator=operator_matrix(arguments), progress=not arguments.quiet)
     if out is not None:
         result.save(out)
         if not arguments.json:
@@ -111,7 +125,7 @@ def _compare(arguments: argparse.Namespace) -> int:
     config = config_from_arguments(arguments, Config(method="flow"))
     step_sizes = checked_step_sizes(arguments.step_sizes)
     figure = _checked_figure(arguments.figure, "--figure")
-    result = compare(config, step_sizes, progress=not arguments.quiet)
+    result = compare(config, step_sizes, operator=operator_matrix(arguments), progress=not arguments.quiet)
     result.plot(figure)
     print(result.summary())
     print(f"figure: {figure}")
@@ -125,7 +139,7 @@ def _ntk(arguments: argparse.Namespace) -> int:
     config = config_from_arguments(arguments, Config(track_ntk=True))
     figure = _checked_figure(arguments.figure, "--figure")
     out = _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out")
-    result = simulate(config, progress=not arguments.quiet)
+    result = simulate(config, operator=operator_matrix(arguments), progress=not arguments.quiet)
     result.plot_ntk(figure)
     if out is not None:
         result.save(out)
@@ -147,7 +161,8 @@ def _sweep(arguments: argparse.Namespace) -> int:
     out = _sweep_directory(arguments)
     if (out / HEADER).exists() and not arguments.resume:
         raise ValueError(f"{out} already holds a sweep: pass --resume to continue it, or choose another --out")
-    result = sweep(base, axes, out, progress=not arguments.quiet, workers=arguments.workers)
+    result = sweep(base, axes, out, operator=operator_matrix(arguments), progress=not arguments.quiet,
+                   workers=arguments.workers)
     result.plot(out / "figure")
     print(sweep_summary(result))
     print(f"results: {out}   figure: {out / 'figure.png'} (and .pdf)")
@@ -214,6 +229,8 @@ def _command(commands, name: str, help: str, handler: Callable, defaults: Config
     command = commands.add_parser(name, help=help, description=help, usage="%(prog)s [OPTIONS]  (--help lists them)")
     _add_config_options(command, defaults, skip, grids)
     command.add_argument("--quiet", action="store_true", help="no progress bar")
+    command.add_argument("--operator-file", metavar="A.npy",
+                         help="the (m, n) matrix of --operator custom, a NumPy .npy file (implies --operator custom)")
     command.set_defaults(handler=handler, parser=command)
     return command
 
@@ -267,19 +284,6 @@ def _with_compilation_cache(handler: Callable[[argparse.Namespace], int], argume
     return handler(arguments)
 
 
-def _stop_on_interrupt(message: Callable[[], str]):
-    """From now on, Ctrl-C prints `message()` and ends the process at once with code 130; returns
-    the previous handler. A signal handler rather than `KeyboardInterrupt`, which a callback
-    running at that moment (JAX runs some during garbage collection) could swallow."""
-
-    def stop(signum, frame):
-        sys.stdout.flush()
-        print(f"\n{message()}", file=sys.stderr, flush=True)
-        os._exit(INTERRUPTED)  # compiled loops and running cells cannot be cancelled: end them with the process
-
-    return signal.signal(signal.SIGINT, stop)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run `widedip` with `argv` (default: the process's arguments)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -289,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         arguments.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     in_main_thread = threading.current_thread() is threading.main_thread()
     if in_main_thread:
-        previous = _stop_on_interrupt(lambda: f"{arguments.parser.prog}: {_what_was_kept(arguments, argv)}")
+        previous = stop_on_interrupt(lambda: f"{arguments.parser.prog}: {_what_was_kept(arguments, argv)}")
     # The work runs in a worker thread, so that this one waits where a signal reaches it at
     # once, even while a compiled loop runs.
     pool = ThreadPoolExecutor(1, thread_name_prefix="widedip")
@@ -309,13 +313,3 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"widedip: warning: {message}", file=sys.stderr)
-
-
-def entry_point() -> None:
-    """The `widedip` console script."""
-    _stop_on_interrupt(lambda: "widedip: interrupted before the work started; nothing was done")
-    sys.exit(main())
-
-
-if __name__ == "__main__":
-    entry_point()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ._config import Config, value_list
+from ._operators import checked_matrix, describe
 from ._outcomes import OUTCOMES
 from ._plots import pyplot
 from ._simulate import Trajectory, checkpoint_steps, precision, prepare, run_descent, run_flow
@@ -50,7 +51,7 @@ class ComparisonResult:
         c = self.config
         flow = ", ".join(f"{name} {int(np.sum(self.flow_status == name))}" for name in OUTCOMES[1:])
         lines = [
-            f"flow vs descent  m={c.m} n={c.n} d={c.d} k={c.k}  {c.activation}  A:{c.operator_scale}  "
+            f"flow vs descent  m={c.m} n={c.n} d={c.d} k={c.k}  {c.activation}  A: {describe(c)}  "
             f"horizon t={np.nanmax(self.times):g}  {c.seeds} seeds",
             f"flow ({c.solver}): {flow}",
             f"{'eta':>8} {'median eta*lmax(H0)':>20} {'median max loss gap':>20} {'median max |z gap|':>19}  descent outcomes",
@@ -127,11 +128,14 @@ def checked_step_sizes(step_sizes: Sequence[float]) -> np.ndarray:
     return np.asarray(sorted(set(float(eta) for eta in listed), reverse=True))
 
 
-def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, progress: bool = True) -> ComparisonResult:
+def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, operator: np.ndarray | None = None,
+            progress: bool = True) -> ComparisonResult:
     """Run the flow once and descent for each step size from the same draws, over the horizon
-    `config.horizon` (`t_max`, or `steps × step_size`)."""
+    `config.horizon` (`t_max`, or `steps × step_size`); `operator`: the matrix of
+    `Config.operator="custom"` (docs/theory.md §8)."""
     if not isinstance(config, Config):
         raise ValueError(f"compare expects a wideDIP.Config, got {type(config).__name__}")
+    matrix = checked_matrix(config, operator)
     step_sizes = checked_step_sizes(step_sizes)
     horizon = config.horizon
     descents = [
@@ -143,7 +147,7 @@ def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, pr
     flow_config = config.replace(method="flow", t_max=float(union[-1]))
     started = time.perf_counter()
     with precision(config):
-        prepared = prepare(config)
+        prepared = prepare(config, matrix)
         flow = run_flow(flow_config, prepared, progress, times=union)
         runs = [run_descent(c, prepared, progress) for c in descents]
         largest = np.asarray(prepared.largest_eigenvalue)[: config.seeds]

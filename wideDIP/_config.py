@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ._operators import OPERATORS
+
 ACTIVATIONS = ("sigmoid", "tanh", "softplus", "relu", "identity")
 V_LAWS = ("gaussian", "rademacher", "uniform")
 OPERATOR_SCALES = ("none", "sqrt_n", "sqrt_m")
@@ -25,6 +27,7 @@ _CHOICES = {
     "activation": ACTIVATIONS,
     "v_law": V_LAWS,
     "operator_scale": OPERATOR_SCALES,
+    "operator": tuple(OPERATORS),
     "signal": SIGNALS,
     "parametrization": PARAMETRIZATIONS,
     "dtype": DTYPES,
@@ -32,7 +35,8 @@ _CHOICES = {
     "solver": SOLVERS,
 }
 _AT_LEAST_ONE = ("m", "n", "d", "k", "seeds", "steps", "max_solver_steps")
-_POSITIVE = ("step_size", "threshold", "rtol", "atol", "t_max")
+_POSITIVE = ("step_size", "threshold", "rtol", "atol", "t_max", "blur_width")
+_AT_LEAST_ONE_REAL = ("condition_number",)
 _NON_NEGATIVE = ("noise",)
 
 
@@ -83,7 +87,17 @@ class Config:
     v_law: str = "gaussian"
     """Law of the entries of the fixed layer `V`, each of unit variance (A-3)."""
     operator_scale: str = "none"
-    """Entries of `A`: N(0,1) ("none", the paper), N(0,1/n) ("sqrt_n") or N(0,1/m) ("sqrt_m")."""
+    """Entries of `A`: N(0,1) ("none", the paper), N(0,1/n) ("sqrt_n") or N(0,1/m) ("sqrt_m");
+    for "conditioned", `‖A‖ = s(√n + √m)` with `s` that standard deviation."""
+    operator: str = "gaussian"
+    """The forward operator `A` (docs/theory.md §8): "gaussian" (iid entries, the paper),
+    "conditioned" (Gaussian singular vectors, `κ(A) = condition_number`), "inpainting" (m of the
+    n coordinates), "blur" (circular Gaussian blur, m evenly spaced samples), "dct" (m rows of
+    the orthonormal DCT-II), or "custom" (the user's matrix: `simulate(config, operator=A)`)."""
+    condition_number: float = 10.0
+    """`κ(A)` of the "conditioned" operator (≥ 1)."""
+    blur_width: float = 2.0
+    """Width `w` in samples of the "blur" operator's Gaussian kernel (> 0)."""
     signal: str = "gaussian"
     """Law of `x̄`: N(0, I_n), Rademacher entries, or uniform on the sphere of radius √n."""
     noise: float = 0.0
@@ -126,6 +140,7 @@ class Config:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             object.__setattr__(self, field.name, _validated(field.name, field.type, value))
+        OPERATORS[self.operator].validate(self)
         if self.method == "descent" and self.t_max is not None:
             raise ValueError("Config.t_max applies to method='flow' only: descent runs `steps` steps of size `step_size`")
 
@@ -193,5 +208,7 @@ def _validated(name: str, kind: str, value: Any) -> Any:
             raise ValueError(f"Config.{name} must be > 0, got {value}")
         if name in _NON_NEGATIVE and value < 0:
             raise ValueError(f"Config.{name} must be >= 0, got {value}")
+        if name in _AT_LEAST_ONE_REAL and value < 1:
+            raise ValueError(f"Config.{name} must be >= 1, got {value}")
         return value
     raise AssertionError(f"unhandled field type {kind!r} for {name}")

@@ -12,13 +12,16 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._config import Config
+from ._operators import OPERATORS, checked_matrix, operator_arrays
 
 # Every Gaussian draw of a seed comes from one `jax.random.normal` call (one threefry
 # kernel to compile instead of six), laid out in this order; `input` comes last so that,
 # threefry being counter-based, the other blocks do not depend on `d`.
 _GAUSSIAN_LAYOUT = ("operator", "signal", "noise", "layer", "features", "input")
-# Streams with a key of their own: non-Gaussian laws, and the part of W(0) orthogonal to u.
-_OTHER_STREAMS = ("signal", "layer", "complement")
+# Streams with a key of their own: non-Gaussian laws, the part of W(0) orthogonal to u, and
+# the operators other than "gaussian" (docs/theory.md §8). Append only: a stream's key is its
+# position.
+_OTHER_STREAMS = ("signal", "layer", "complement", "operator")
 
 
 class Problem(eqx.Module):
@@ -81,10 +84,6 @@ def _signal(gaussian: Array, key: PRNGKeyArray, law: str) -> Array:
     return _unit_variance(gaussian, key, law)
 
 
-def _operator_std(config: Config) -> float:
-    return {"none": 1.0, "sqrt_n": config.n**-0.5, "sqrt_m": config.m**-0.5}[config.operator_scale]
-
-
 def project_onto_range(operator: Float[Array, "m n"], vector: Float[Array, " m"]) -> Float[Array, " m"]:
     """Orthogonal projection onto Im(A); the identity when A has full row rank (m ≤ n)."""
     m, n = operator.shape
@@ -94,12 +93,19 @@ def project_onto_range(operator: Float[Array, "m n"], vector: Float[Array, " m"]
     return q @ (q.T @ vector)
 
 
-def draw_problem(config: Config, key: PRNGKeyArray) -> Problem:
-    """One run's draws (docs/theory.md §1, §2, §6): `A`, `x̄`, `y = A x̄ + ε` with `ε` projected
-    onto Im(A), `V`, `u` uniform on S^{d-1} (A-1), and `W(0) u ~ N(0, I_k)` (A-2)."""
+def draw_problem(config: Config, key: PRNGKeyArray, operator: Array | np.ndarray | None = None) -> Problem:
+    """One run's draws (docs/theory.md §1, §2, §6): `A` (`config.operator`, docs/theory.md §8; for
+    "custom", the matrix `operator`), `x̄`, `y = A x̄ + ε` with `ε` projected onto Im(A), `V`,
+    `u` uniform on S^{d-1} (A-1), and `W(0) u ~ N(0, I_k)` (A-2)."""
     _require_config(config, "draw_problem")
+    return draw_problem_with(config, key, operator_arrays(config, checked_matrix(config, operator)))
+
+
+def draw_problem_with(config: Config, key: PRNGKeyArray, arrays: dict[str, Array]) -> Problem:
+    """`draw_problem` with the operator's numbers and matrix already as arrays
+    (`operator_arrays`): what the compiled setup traces once per shape."""
     gaussian = _gaussian_blocks(config, key)
-    operator = _operator_std(config) * gaussian["operator"]
+    operator = OPERATORS[config.operator].draw(config, _stream(key, "operator"), gaussian["operator"], arrays)
     signal = _signal(gaussian["signal"], _stream(key, "signal"), config.signal)
     clean = operator @ signal
     observation = clean + project_onto_range(operator, config.noise * gaussian["noise"])

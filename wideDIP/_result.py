@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ._config import Config
+from ._operators import describe
 from ._outcomes import OUTCOMES
 from ._theory import TheoryReport
 
@@ -79,6 +80,14 @@ class SimulationResult:
     `jacobian_lipschitz_ratio` at the checkpoints, `[seeds, checkpoints]`, NaN after the stop."""
     theory: TheoryReport | None = None
     """With `track_ntk`: Theorem 2.1 evaluated for every seed (docs/theory.md §5)."""
+    norm_A: np.ndarray | None = None
+    """`‖A‖` per seed, by SVD (docs/theory.md §8); None only in files saved before it existed."""
+    sigma_A: np.ndarray | None = None
+    """`σ_A`, the smallest non-zero singular value of `A`, per seed."""
+    kappa_A: np.ndarray | None = None
+    """`κ(A) = ‖A‖/σ_A` per seed."""
+    operator_sha256: str | None = None
+    """SHA-256 of the custom operator matrix (float64, C order); None for the drawn operators."""
 
     def _theory(self, name: str) -> np.ndarray:
         if self.theory is None:
@@ -131,7 +140,7 @@ class SimulationResult:
         counts = "  ".join(f"{name} {count}" for name, count in self.counts().items())
         return "\n".join(
             [
-                f"wideDIP  m={c.m} n={c.n} d={c.d} k={c.k}  {c.activation}  A:{c.operator_scale}  "
+                f"wideDIP  m={c.m} n={c.n} d={c.d} k={c.k}  {c.activation}  A: {self.operator_label}  "
                 f"{self.parametrization} {method}  eta={c.step_size:g}  threshold={c.threshold:g}",
                 f"converged        {int(self.converged.sum())}/{c.seeds}  (frequency {self.frequency:.2f})",
                 f"outcomes         {counts}",
@@ -140,10 +149,23 @@ class SimulationResult:
                 f"(> 2 for {int(np.sum(self.stability > 2))}/{c.seeds} seeds)",
                 f"median loss      initial {np.median(self.initial_loss):.3g}  final {np.median(self.final_loss):.3g}",
                 f"signal error     median {np.median(self.signal_error):.3g}  (||x - x_bar|| / ||x_bar||)",
+                *self._operator_lines(),
                 *self._theory_lines(),
                 f"wall time        {self.wall_time:.2f} s  on {self.environment.get('device', '?')}",
             ]
         )
+
+    @property
+    def operator_label(self) -> str:
+        """The operator as the summary names it ("conditioned κ=100", "custom sha256:1a2b3c4d")."""
+        label = describe(self.config)
+        return label if self.operator_sha256 is None else f"{label} sha256:{self.operator_sha256[:8]}"
+
+    def _operator_lines(self) -> list[str]:
+        if self.norm_A is None:
+            return []
+        return [f"operator         median ||A|| {np.median(self.norm_A):.3g}  sigma_A {np.median(self.sigma_A):.3g}  "
+                f"kappa(A) {np.median(self.kappa_A):.3g}  (SVD, per seed)"]
 
     def _theory_lines(self) -> list[str]:
         if self.theory is None:
@@ -182,6 +204,10 @@ class SimulationResult:
             "final_loss": _json_numbers(self.final_loss),
             "signal_error": _json_numbers(self.signal_error),
             "observation_error": _json_numbers(self.observation_error),
+            "operator": self.operator_label,
+            "operator_sha256": self.operator_sha256,
+            **{name: None if getattr(self, name) is None else _json_numbers(getattr(self, name))
+               for name in ("norm_A", "sigma_A", "kappa_A")},
             "wall_time": self.wall_time,
             "environment": self.environment,
         }
@@ -194,6 +220,7 @@ class SimulationResult:
             "config": self.config.to_dict(),
             "wall_time": self.wall_time,
             "environment": self.environment,
+            "operator_sha256": self.operator_sha256,
         }
         arrays = {
             f.name: getattr(self, f.name)
@@ -268,5 +295,6 @@ def load(path: str | os.PathLike) -> SimulationResult:
         environment=header["environment"],
         ntk=grouped["ntk"] or None,
         theory=TheoryReport(**grouped["theory"]) if grouped["theory"] else None,
+        operator_sha256=header.get("operator_sha256"),
         **arrays,
     )

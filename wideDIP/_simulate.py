@@ -19,9 +19,10 @@ from . import _descent, _flow
 from ._config import Config
 from ._model import DYNAMICS, ReducedDynamics, signal_from_features
 from ._ntk import KernelProbe, observation_ntk
+from ._operators import checked_matrix, matrix_sha256, operator_arrays, placeholders, realised_spectrum
 from ._outcomes import CONVERGED, DIVERGENCE_FACTOR, OUTCOMES
 from ._parallel import over_seeds, padded_seeds
-from ._problem import Problem, draw_problem, seed_keys
+from ._problem import Problem, draw_problem_with, seed_keys
 from ._result import SimulationResult, environment
 from ._theory import TheoryReport, theory_inputs
 
@@ -52,30 +53,38 @@ def precision(config: Config) -> contextlib.AbstractContextManager:
 
 
 def _structure(config: Config) -> Config:
-    """The fields that shape the compiled setup; the others are passed as arrays or unused."""
-    return config.replace(seed=0, steps=1, step_size=1.0, threshold=1.0, method="descent", t_max=None)
+    """The fields that shape the compiled setup; the others are passed as arrays or unused
+    (the operator's numbers, such as `condition_number`, travel in `operator_arrays`)."""
+    return config.replace(seed=0, steps=1, step_size=1.0, threshold=1.0, method="descent", t_max=None,
+                          **placeholders())
 
 
 @eqx.filter_jit
-def _setup(structure: Config, keys):
-    """Every seed's problem (§1, §6), dynamics (full, or §4's reduced), initial parameters,
-    `λ_max(H(W(0)))`, and, when `track_ntk`, its kernel probe and the inputs of Theorem 2.1;
-    one compilation per shape."""
-    problems = jax.vmap(lambda key: draw_problem(structure, key))(keys)
+def _setup(structure: Config, keys, arrays):
+    """Every seed's problem (§1, §6), its operator's realised `‖A‖` and `σ_A` (docs/theory.md
+    §8), dynamics (full, or §4's reduced), initial parameters, `λ_max(H(W(0)))`, and, when
+    `track_ntk`, its kernel probe and the inputs of Theorem 2.1; one compilation per shape
+    (`arrays`: the operator's numbers and custom matrix, `operator_arrays`)."""
+    # one copy per seed: each seed then computes exactly as with a drawn operator (an unbatched
+    # matrix would turn A x̄ into one product over all seeds, whose bits depend on their number)
+    arrays = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, keys.shape[:1] + leaf.shape), arrays)
+    problems = jax.vmap(lambda key, seed_arrays: draw_problem_with(structure, key, seed_arrays))(keys, arrays)
     dynamics_type = DYNAMICS[structure.resolved_parametrization]
 
     def one(key, problem):
         reduced = ReducedDynamics.from_problem(structure, problem)
         largest = jnp.linalg.eigvalsh(observation_ntk(reduced.mixing, problem.features, structure.activation))[-1]
         dynamics = reduced if dynamics_type is ReducedDynamics else dynamics_type.from_problem(structure, problem)
+        norm, sigma = realised_spectrum(problem.operator)
         tracked = None
         if structure.track_ntk:
-            tracked = (KernelProbe(problem.layer, reduced.mixing, structure.activation), theory_inputs(structure, problem))
-        return dynamics, dynamics_type.initial_parameters(structure, key, problem), largest, tracked
+            tracked = (KernelProbe(problem.layer, reduced.mixing, structure.activation),
+                       theory_inputs(structure, problem, norm, sigma))
+        return dynamics, dynamics_type.initial_parameters(structure, key, problem), largest, norm, sigma, tracked
 
-    dynamics, parameters, largest, tracked = jax.vmap(one)(keys, problems)
+    dynamics, parameters, largest, norm, sigma, tracked = jax.vmap(one)(keys, problems)
     probe, theory = (None, None) if tracked is None else tracked
-    return problems, dynamics, parameters, largest, probe, theory
+    return problems, dynamics, parameters, largest, norm, sigma, probe, theory
 
 
 @eqx.filter_jit
@@ -118,6 +127,10 @@ class Prepared(eqx.Module):
     parameters: object
     largest_eigenvalue: jax.Array
     """`λ_max(H(W(0)))` per seed (docs/theory.md §3)."""
+    norm_A: jax.Array
+    """`‖A‖` per seed (docs/theory.md §8)."""
+    sigma_A: jax.Array
+    """`σ_A`, the smallest non-zero singular value of `A`, per seed."""
     probe: KernelProbe | None
     theory: dict[str, jax.Array] | None
     """Inputs of Theorem 2.1 per seed (`theory_inputs`), when `track_ntk`."""
@@ -127,13 +140,14 @@ class Prepared(eqx.Module):
         return jax.tree.map(lambda leaf: leaf[:seeds], self)
 
 
-def prepare(config: Config) -> Prepared:
+def prepare(config: Config, matrix: np.ndarray | None = None) -> Prepared:
     """Draw and set up every seed of `config`, padded to a multiple of the device count (call
-    inside `precision(config)`)."""
+    inside `precision(config)`); `matrix`: the custom operator (`checked_matrix`)."""
     structure = _structure(config)
     keys = seed_keys(config.replace(seeds=padded_seeds(config.seeds)))
+    arrays = operator_arrays(config, matrix)
     with LAPACK_LOCK:
-        return Prepared(*jax.block_until_ready(_setup(structure, keys)))
+        return Prepared(*jax.block_until_ready(_setup(structure, keys, arrays)))
 
 
 def stopping_rule(config: Config) -> _descent.StoppingRule:
@@ -225,18 +239,20 @@ def run_flow(config: Config, prepared: Prepared, progress: bool, times: np.ndarr
     )
 
 
-def simulate(config: Config, *, progress: bool = True) -> SimulationResult:
+def simulate(config: Config, *, operator: np.ndarray | None = None, progress: bool = True) -> SimulationResult:
     """Train the network (4) of `config` on `config.seeds` random draws, by gradient descent
     or gradient flow (3) (`config.method`).
 
-    A progress bar appears when a descent lasts more than two seconds (a flow shows diffrax's
-    bar), unless `progress=False`.
+    `operator`: the `(m, n)` matrix of `Config.operator="custom"` (docs/theory.md §8), the same
+    for every seed; its SHA-256 is recorded in the result. A progress bar appears when a
+    descent lasts more than two seconds (a flow shows diffrax's bar), unless `progress=False`.
     """
     if not isinstance(config, Config):
         raise ValueError(f"simulate expects a wideDIP.Config, got {type(config).__name__}")
+    matrix = checked_matrix(config, operator)
     started = time.perf_counter()
     with precision(config):
-        prepared = prepare(config)
+        prepared = prepare(config, matrix)
         run = (run_descent if config.method == "descent" else run_flow)(config, prepared, progress)
         prepared = prepared.head(config.seeds)
         errors = _final_errors(_structure(config), prepared.problems, prepared.dynamics, run.final_parameters)
@@ -267,6 +283,10 @@ def simulate(config: Config, *, progress: bool = True) -> SimulationResult:
         signal_error=signal_error,
         observation_error=observation_error,
         stability=config.step_size * largest,
+        norm_A=np.asarray(prepared.norm_A),
+        sigma_A=np.asarray(prepared.sigma_A),
+        kappa_A=np.asarray(prepared.norm_A) / np.asarray(prepared.sigma_A),
+        operator_sha256=matrix_sha256(matrix),
         ntk=kernel,
         theory=theory,
         wall_time=time.perf_counter() - started,

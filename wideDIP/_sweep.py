@@ -18,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._config import Config, value_list
+from ._operators import checked_matrix, matrix_sha256
 from ._outcomes import OUTCOMES
 from ._result import SimulationResult, environment
 from ._simulate import simulate
@@ -49,6 +50,8 @@ def cell_statistics(result: SimulationResult) -> dict[str, Any]:
         "median_final_loss": float(np.median(result.final_loss)),
         "total_steps": int(np.sum(result.stop_step)),
         "median_stability": float(np.median(result.stability)),
+        "median_kappa_A": float(np.median(result.kappa_A)),
+        "median_signal_error": float(np.median(result.signal_error)),
         "unstable_fraction": _fraction(result.stability > 2),
         "certified_fraction": None if result.theory is None else _fraction(result.certified),
         "certified_observation_fraction": None if result.theory is None else _fraction(result.certified_observation),
@@ -99,6 +102,8 @@ class SweepResult:
     """Seconds per cell (compilation included)."""
     environment: dict[str, str]
     path: Path | None = None
+    operator_sha256: str | None = None
+    """SHA-256 of the custom operator matrix the cells used (docs/theory.md §8), if any."""
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -109,7 +114,9 @@ class SweepResult:
         def value(cell):
             if cell is None:  # not computed yet
                 return np.nan
-            entry = cell[name]
+            entry = cell.get(name)  # None: a cell stored before this statistic existed
+            if entry is None:
+                return np.nan
             entry = entry if index is None else entry[index]
             return np.nan if entry is None else entry
 
@@ -167,25 +174,32 @@ def _read_header(path: Path) -> dict[str, Any]:
     return header
 
 
-def _open_directory(path: Path, base: Config, axes: dict[str, list[Any]]) -> dict[str, Any]:
-    """Create the sweep directory, or check that it holds this very sweep."""
+def _open_directory(path: Path, base: Config, axes: dict[str, list[Any]], sha256: str | None) -> dict[str, Any]:
+    """Create the sweep directory, or check that it holds this very sweep (same custom
+    operator matrix included)."""
     wanted = {"format": FORMAT_VERSION, "base": base.to_dict(), "axes": axes}
     header_path = path / HEADER
     if header_path.exists():
         header = _read_header(header_path)
-        if header["base"] != wanted["base"]:
-            differ = sorted(k for k in wanted["base"] if header["base"].get(k) != wanted["base"][k])
+        stored = Config.from_dict(header["base"]).to_dict()  # fields added since it was written: defaults
+        if stored != wanted["base"]:
+            differ = sorted(k for k in wanted["base"] if stored.get(k) != wanted["base"][k])
             raise ValueError(f"{path} holds a sweep with another base config (fields {differ} differ); "
                              "use a new path, or load it with wideDIP.load_sweep")
         if header["axes"] != wanted["axes"]:
             raise ValueError(f"{path} holds a sweep over other axes ({header['axes']}); use a new path, "
                              "or load it with wideDIP.load_sweep")
+        if header.get("operator_sha256") != sha256:
+            def name(digest):
+                return "no custom operator matrix" if digest is None else f"the custom matrix sha256 {digest}"
+            raise ValueError(f"{path} holds a sweep run with {name(header.get('operator_sha256'))}, but this one "
+                             f"has {name(sha256)}: pass the same matrix to resume it, or use a new path")
         return header
     try:
         (path / CELLS).mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ValueError(f"sweep: cannot create the sweep directory {str(path)!r}: {error.strerror or error}") from None
-    header = {**wanted, "environment": environment()}
+    header = {**wanted, "operator_sha256": sha256, "environment": environment()}
     _write_atomically(header_path, header)
     return header
 
@@ -195,6 +209,7 @@ def sweep(
     axes: Mapping[str, Sequence[Any]],
     path: str | os.PathLike | None = None,
     *,
+    operator: np.ndarray | None = None,
     progress: bool = True,
     workers: int = 2,
 ) -> SweepResult:
@@ -204,15 +219,20 @@ def sweep(
     With `path`, each finished cell is written atomically to `path/cells/`; calling again
     with the same arguments skips the finished cells (resume), and a directory holding a
     different sweep is refused. `workers` cells run at once, so that one cell's compilation
-    overlaps another's run (results do not depend on it).
+    overlaps another's run (results do not depend on it). `operator`: the matrix of the cells
+    with `operator="custom"` (docs/theory.md §8); its SHA-256 goes into the sweep's header, and
+    resuming with another matrix is refused.
     """
     if not isinstance(base, Config):
         raise ValueError(f"sweep expects a wideDIP.Config as base, got {type(base).__name__}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"sweep: workers must be an integer >= 1 (cells run at once), got {workers!r}")
     axes = normalised_axes(base, axes)
+    matrix = _checked_sweep_matrix(base, axes, operator)
+    sha256 = matrix_sha256(matrix)
     directory = None if path is None else Path(path)
-    header = _open_directory(directory, base, axes) if directory is not None else {"environment": environment()}
+    header = (_open_directory(directory, base, axes, sha256) if directory is not None
+              else {"environment": environment()})
     cells, wall_time = _stored_cells(directory, base, axes, set_aside=True)
     todo = [index for index in np.ndindex(cells.shape) if cells[index] is None]
     # largest cells first: the small ones fill the gaps at the end
@@ -221,7 +241,8 @@ def sweep(
     def run(index: tuple[int, ...]) -> tuple[tuple[int, ...], dict[str, Any], float]:
         config = base.replace(**_cell_changes(axes, index))
         started = time.perf_counter()
-        statistics = cell_statistics(simulate(config, progress=False))
+        cell_matrix = matrix if config.operator == "custom" else None
+        statistics = cell_statistics(simulate(config, operator=cell_matrix, progress=False))
         elapsed = time.perf_counter() - started
         if directory is not None:
             _write_atomically(directory / CELLS / _cell_name(index),
@@ -238,7 +259,20 @@ def sweep(
     finally:  # after Ctrl-C, cells not yet started are dropped; running ones still finish and are saved
         pool.shutdown(wait=False, cancel_futures=True)
     return SweepResult(base=base, axes=axes, cells=cells, wall_time=wall_time,
-                       environment=header["environment"], path=directory)
+                       environment=header["environment"], path=directory, operator_sha256=sha256)
+
+
+def _checked_sweep_matrix(base: Config, axes: dict[str, list[Any]], operator: Any) -> np.ndarray | None:
+    """The custom matrix, checked against every cell that uses it (shape, values); a matrix
+    that no cell uses, or a custom cell without one, is a ValueError."""
+    configs = [base.replace(**_cell_changes(axes, index)) for index in np.ndindex(*map(len, axes.values()))]
+    custom = [config for config in configs if config.operator == "custom"]
+    if not custom:
+        if operator is not None:
+            raise ValueError("an operator matrix was given but no cell of this sweep has Config.operator='custom': "
+                             "set Config.operator='custom' (in the base config or on its axis) to use it")
+        return None
+    return [checked_matrix(config, operator) for config in custom][0]
 
 
 def _cell_changes(axes: dict[str, list[Any]], index: tuple[int, ...]) -> dict[str, Any]:
@@ -323,4 +357,5 @@ def load_sweep(path: str | os.PathLike) -> SweepResult:
         raise DamagedCell(f"{damage}. Running the same sweep again on this directory (wideDIP.sweep, or "
                           "widedip sweep … --resume) sets the file aside and computes that cell again") from None
     return SweepResult(base=base, axes=axes, cells=cells, wall_time=wall_time,
-                       environment=header["environment"], path=directory)
+                       environment=header["environment"], path=directory,
+                       operator_sha256=header.get("operator_sha256"))

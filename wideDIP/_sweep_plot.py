@@ -10,8 +10,13 @@ from pathlib import Path
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from ._operators import describe, operator
 from ._plots import pyplot
 from ._theory import width_bound
+
+_AXIS_LABELS = {"condition_number": "κ(A)  (condition_number)", "blur_width": "blur width w (samples)"}
+_INTEGER_AXES = ("n", "m")
+_BOUND_COLUMNS = ("n", "m", "condition_number", "blur_width")
 
 
 def _edges(values: np.ndarray) -> np.ndarray:
@@ -24,23 +29,34 @@ def _edges(values: np.ndarray) -> np.ndarray:
 
 
 def _theory_curve(result, axes, row_name: str, column_name: str, columns: np.ndarray, panel_config) -> None:
-    """Theorem 2.1(ii)'s bound on k as a curve over the column axis (n or m), if the rows are k."""
-    if row_name != "k" or column_name not in ("n", "m"):
+    """Theorem 2.1(ii)'s bound on k as a curve over the column axis (n, m, or an operator's
+    parameter such as κ), if the rows are k; with the operator's `‖A‖`, `σ_A` when the config
+    fixes them (docs/theory.md §8), none for a custom matrix."""
+    if row_name != "k" or column_name not in _BOUND_COLUMNS:
         return
-    c = panel_config
 
     def bound(x):
-        n, m = (x, c.m) if column_name == "n" else (c.n, x)
-        return width_bound(int(n), int(m), c.activation, c.operator_scale, c.v_law)
+        value = int(round(x)) if column_name in _INTEGER_AXES else float(x)
+        c = panel_config.replace(**{column_name: value})
+        return width_bound(c.n, c.m, c.activation, c.operator_scale, c.v_law, **spectra[c])
 
     xs = np.geomspace(columns[0], columns[-1], 50)
+    spectra = {}
+    for x in xs:
+        value = int(round(x)) if column_name in _INTEGER_AXES else float(x)
+        c = panel_config.replace(**{column_name: value})
+        spectra[c] = operator(c.operator).spectrum(c)
+        if spectra[c] is None:  # depends on a matrix the figure does not have
+            return
     ks = np.array([bound(x) for x in xs])
     axes.plot(xs, ks, color="white", lw=1.5, ls="--", label="Theorem 2.1(ii) bound on k")
     top = axes.get_ylim()[1]
     if np.all(ks > top):
-        axes.annotate(f"Theorem 2.1(ii): k > {ks[0]:.1e} at {column_name}={columns[0]:g},\n"
-                      f"{ks[-1]:.1e} at {column_name}={columns[-1]:g} (above the chart)",
-                      xy=(0.02, 0.97), xycoords="axes fraction", va="top", fontsize=7, color="white")
+        symbol = {"condition_number": "κ", "blur_width": "w"}.get(column_name, column_name)
+        axes.annotate(f"Theorem 2.1(ii): k > {ks[0]:.1e} at {symbol}={columns[0]:g},\n"
+                      f"{ks[-1]:.1e} at {symbol}={columns[-1]:g} (above the chart)",
+                      xy=(0.02, 0.97), xycoords="axes fraction", va="top", fontsize=7, color="white",
+                      bbox=dict(boxstyle="round", facecolor="black", alpha=0.35, linewidth=0))
 
 
 def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf")):
@@ -77,7 +93,8 @@ def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = 
             if np.any(unstable[:, :, p] > 0.5):  # a legend swatch that shows on the legend's background
                 axes.add_patch(Rectangle((0, 0), 0, 0, fill=False, hatch="///", edgecolor="grey",
                                          label="most seeds: η·λmax(H(W(0))) > 2"))
-        axes.set(xscale="log", yscale="log", xlabel=column_name, ylabel=row_name)
+        axes.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS.get(column_name, column_name),
+                 ylabel=_AXIS_LABELS.get(row_name, row_name))
         axes.set_xticks(columns, [f"{v:g}" for v in columns])
         axes.set_yticks(rows, [f"{v:g}" for v in rows])
         axes.minorticks_off()
@@ -86,7 +103,10 @@ def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = 
         _theory_curve(result, axes, row_name, column_name, columns, config)
         axes.set_ylim(_edges(rows)[[0, -1]])
         title = ", ".join(f"{k}={v}" for k, v in label.items()) or config.method
-        axes.set_title(f"{title}  ({config.activation}, A:{config.operator_scale}, η={config.step_size:g}, "
+        varied = set(operator(config.operator).parameters) & set(result.axes)
+        label_a = describe(config, parameters=not varied)  # not the base value of an axis
+        separator = "\n" if len(panels) > 1 else "  "  # side-by-side panels: room for one line only
+        axes.set_title(f"{title}{separator}({config.activation}, A: {label_a}, η={config.step_size:g}, "
                        f"{config.seeds} seeds)", fontsize=9)
         axes.legend(fontsize=7, loc="lower right")
     figure.colorbar(mesh, ax=axes_list[0].tolist(), label="frequency of reaching the threshold")

@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._activations import activation
-from ._config import Config
+from ._activations import ACTIVATION_TABLE, activation
+from ._config import OPERATOR_SCALES, V_LAWS, Config
 from ._model import ReducedDynamics, signal_from_features
 from ._ntk import KernelProbe
 from ._problem import Problem
@@ -53,21 +53,59 @@ def _typical_max_entry(v_law: str, n: int, k: int) -> float:
     return {"rademacher": 1.0, "uniform": math.sqrt(3)}.get(v_law) or math.sqrt(2 * math.log(2 * n * k))
 
 
+def _checked_bound_arguments(n, m, activation_name, operator_scale, v_law, norm_A, sigma_A) -> None:
+    """`width_bound`'s arguments, or a ValueError naming the one that is wrong and what is allowed."""
+    for name, value in (("n", n), ("m", m)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"width_bound: {name} must be an integer >= 1, got {value!r}")
+    for name, value, allowed in (("activation_name", activation_name, tuple(ACTIVATION_TABLE)),
+                                 ("operator_scale", operator_scale, OPERATOR_SCALES), ("v_law", v_law, V_LAWS)):
+        if not isinstance(value, str) or value not in allowed:
+            raise ValueError(f"width_bound: {name} must be one of {allowed}, got {value!r}")
+    if (norm_A is None) != (sigma_A is None):
+        raise ValueError("width_bound: give both norm_A and sigma_A (the realised ‖A‖ and σ_A), or neither "
+                         "(the Gaussian ensemble's typical values)")
+    for name, value in (("norm_A", norm_A), ("sigma_A", sigma_A)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                                  or not math.isfinite(value) or value <= 0):
+            raise ValueError(f"width_bound: {name} must be a finite real number > 0, got {value!r}")
+    if norm_A is not None and sigma_A > norm_A * (1 + 1e-12):
+        raise ValueError(f"width_bound: sigma_A must be <= norm_A (σ_A is the smallest non-zero singular value, "
+                         f"‖A‖ the largest), got sigma_A={sigma_A!r} > norm_A={norm_A!r}")
+
+
 def width_bound(
-    n: int, m: int, activation_name: str = "sigmoid", operator_scale: str = "none", v_law: str = "gaussian"
+    n: int,
+    m: int,
+    activation_name: str = "sigmoid",
+    operator_scale: str = "none",
+    v_law: str = "gaussian",
+    *,
+    norm_A: float | None = None,
+    sigma_A: float | None = None,
 ) -> float:
     """Theorem 2.1(ii): the width above which (5) holds, `k > 64 B² D² n (‖A‖‖g‖ + ‖y‖)² /
-    (σ_A² C_φ'⁴)`, with the typical values of the random model: `‖A‖ ≈ s(√n + √m)`,
-    `σ_A ≈ s max(|√n − √m|, 1/√max(n, m))` (`s` the entries' std), `‖g(u, W(0))‖ ≈ C_φ √n`,
-    `‖y‖ ≈ s √(m n)` (x̄ ~ N(0, I_n)); for Gaussian `V`, `D` depends on `k` and is solved for."""
+    (σ_A² C_φ'⁴)`, with `‖g(u, W(0))‖ ≈ C_φ √n` and, for Gaussian `V`, `D` depending on `k`
+    (solved for).
+
+    Without `norm_A`, `sigma_A`: the Gaussian ensemble's typical values, `‖A‖ ≈ s(√n + √m)`,
+    `σ_A ≈ s max(|√n − √m|, 1/√max(n, m))` (`s` the entries' std), `‖y‖ ≈ s √(m n)`
+    (x̄ ~ N(0, I_n)). With both (any operator, docs/theory.md §8): those values of `‖A‖` and
+    `σ_A`, and `‖y‖ ≤ ‖A‖ ‖x̄‖ ≈ ‖A‖ √n`. Invalid arguments raise `ValueError` naming them."""
+    _checked_bound_arguments(n, m, activation_name, operator_scale, v_law, norm_A, sigma_A)
     bound = activation(activation_name).bound
     if bound is None:
         return math.inf
     c_phi, c_derivative = activation_constants(activation_name)
-    s = {"none": 1.0, "sqrt_n": n**-0.5, "sqrt_m": m**-0.5}[operator_scale]
-    norm_a = s * (math.sqrt(n) + math.sqrt(m))
-    sigma_a = s * max(abs(math.sqrt(n) - math.sqrt(m)), 1 / math.sqrt(max(n, m)))
-    error = norm_a * c_phi * math.sqrt(n) + s * math.sqrt(m * n)
+    if norm_A is None:
+        s = {"none": 1.0, "sqrt_n": n**-0.5, "sqrt_m": m**-0.5}[operator_scale]
+        norm_a = s * (math.sqrt(n) + math.sqrt(m))
+        sigma_a = s * max(abs(math.sqrt(n) - math.sqrt(m)), 1 / math.sqrt(max(n, m)))
+        observation = s * math.sqrt(m * n)
+    else:
+        norm_a, sigma_a = float(norm_A), float(sigma_A)
+        observation = norm_a * math.sqrt(n)
+    error = norm_a * c_phi * math.sqrt(n) + observation
     k = 1.0
     for _ in range(50):  # fixed point in k through D(k); converges in a few iterations
         d = _typical_max_entry(v_law, n, max(int(k), 1))
@@ -75,15 +113,15 @@ def width_bound(
     return k
 
 
-def theory_inputs(config: Config, problem: Problem) -> dict[str, jax.Array]:
-    """The realised quantities of one seed that the theorem needs, at `W(0)`."""
-    singular = jnp.linalg.svd(problem.operator, compute_uv=False)
+def theory_inputs(config: Config, problem: Problem, norm_A: jax.Array, sigma_A: jax.Array) -> dict[str, jax.Array]:
+    """The realised quantities of one seed that the theorem needs, at `W(0)`; `norm_A` and
+    `sigma_A` are its operator's realised `‖A‖` and `σ_A` (`realised_spectrum`)."""
     dynamics = ReducedDynamics.from_problem(config, problem)
     probe = KernelProbe(problem.layer, dynamics.mixing, config.activation)
     kernels = probe.extremes(problem.features, problem.features)
     return {
-        "norm_A": singular[0],
-        "sigma_A": singular[min(config.m, config.n) - 1],
+        "norm_A": norm_A,
+        "sigma_A": sigma_A,
         "max_entry": jnp.max(jnp.abs(problem.layer)),
         "min_lambda_K": kernels["min_lambda_K"],
         "min_lambda_H": kernels["min_lambda_H"],
