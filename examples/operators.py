@@ -16,8 +16,8 @@ inpainting, partial DCT and blur.
    and the median signal error ‖x − x̄‖/‖x̄‖ at the end.
 
 About 28 minutes of wall time (15 of CPU) on this project's 2-core machine; --quick (the
-kappa-quick preset, one long-horizon value, 3 × 3 grids, 20 seeds) about 5. Sweeps are stored
-under runs/ and resume if interrupted.
+kappa-quick preset, one long-horizon value, 3 × 3 grids, 20 seeds) about 2.5. Sweeps are
+stored under runs/ and resume if interrupted.
 """
 
 import argparse
