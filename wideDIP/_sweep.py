@@ -18,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._config import Config, value_list
+from ._networks import Network, resolve_network
 from ._outcomes import OUTCOMES
 from ._result import SimulationResult, environment
 from ._simulate import simulate
@@ -50,8 +51,9 @@ def cell_statistics(result: SimulationResult) -> dict[str, Any]:
         "total_steps": int(np.sum(result.stop_step)),
         "median_stability": float(np.median(result.stability)),
         "unstable_fraction": _fraction(result.stability > 2),
-        "certified_fraction": None if result.theory is None else _fraction(result.certified),
-        "certified_observation_fraction": None if result.theory is None else _fraction(result.certified_observation),
+        "certified_fraction": None if result.theory is None or result.certified is None else _fraction(result.certified),
+        "certified_observation_fraction": None if result.theory is None or result.certified is None
+        else _fraction(result.certified_observation),
     }
     return json.loads(json.dumps(statistics))  # exactly what a reload gives (floats round-trip)
 
@@ -163,14 +165,22 @@ def _read_header(path: Path) -> dict[str, Any]:
     return header
 
 
-def _open_directory(path: Path, base: Config, axes: dict[str, list[Any]]) -> dict[str, Any]:
-    """Create the sweep directory, or check that it holds this very sweep."""
-    wanted = {"format": FORMAT_VERSION, "base": base.to_dict(), "axes": axes}
+def _open_directory(path: Path, base: Config, axes: dict[str, list[Any]], network: str | None) -> dict[str, Any]:
+    """Create the sweep directory, or check that it holds this very sweep (same base config, axes
+    and network of one's own, by name)."""
+    wanted = json.loads(json.dumps({"format": FORMAT_VERSION, "base": base.to_dict(), "axes": axes, "network": network}))
     header_path = path / HEADER
     if header_path.exists():
         header = _read_header(header_path)
-        if header["base"] != wanted["base"]:
-            differ = sorted(k for k in wanted["base"] if header["base"].get(k) != wanted["base"][k])
+        if header.get("network") != network:
+            raise ValueError(f"{path} holds a sweep of network {header.get('network') or 'given by its config'!r}, "
+                             f"not {network or 'given by the config'!r}; use a new path, or load it with wideDIP.load_sweep")
+        try:  # a header written before a Config field existed holds that field's default
+            stored = json.loads(json.dumps(Config.from_dict(header["base"]).to_dict()))
+        except ValueError:
+            stored = header["base"]
+        if stored != wanted["base"]:
+            differ = sorted(k for k in wanted["base"] if stored.get(k) != wanted["base"][k])
             raise ValueError(f"{path} holds a sweep with another base config (fields {differ} differ); "
                              "use a new path, or load it with wideDIP.load_sweep")
         if header["axes"] != wanted["axes"]:
@@ -193,9 +203,11 @@ def sweep(
     *,
     progress: bool = True,
     workers: int = 2,
+    network: Network | None = None,
 ) -> SweepResult:
     """Simulate `base` with every combination of the axis values, e.g.
-    `sweep(Config(m=10), {"k": [10, 100], "n": [10, 100]}, "runs/fig1")`.
+    `sweep(Config(m=10), {"k": [10, 100], "n": [10, 100]}, "runs/fig1")`; with `network`, a
+    `wideDIP.Network` of one's own in every cell (its name is stored with the sweep).
 
     With `path`, each finished cell is written atomically to `path/cells/`; calling again
     with the same arguments skips the finished cells (resume), and a directory holding a
@@ -207,8 +219,11 @@ def sweep(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"sweep: workers must be an integer >= 1 (cells run at once), got {workers!r}")
     axes = _normalised_axes(base, axes)
+    for index in np.ndindex(tuple(len(values) for values in axes.values())):  # before any computation
+        resolve_network(base.replace(**_cell_changes(axes, index)), network, "sweep")
     directory = None if path is None else Path(path)
-    header = _open_directory(directory, base, axes) if directory is not None else {"environment": environment()}
+    name = None if network is None else network.name
+    header = _open_directory(directory, base, axes, name) if directory is not None else {"environment": environment()}
     cells, wall_time = _stored_cells(directory, base, axes, set_aside=True)
     todo = [index for index in np.ndindex(cells.shape) if cells[index] is None]
     # largest cells first: the small ones fill the gaps at the end
@@ -217,7 +232,7 @@ def sweep(
     def run(index: tuple[int, ...]) -> tuple[tuple[int, ...], dict[str, Any], float]:
         config = base.replace(**_cell_changes(axes, index))
         started = time.perf_counter()
-        statistics = cell_statistics(simulate(config, progress=False))
+        statistics = cell_statistics(simulate(config, network=network, progress=False))
         elapsed = time.perf_counter() - started
         if directory is not None:
             _write_atomically(directory / CELLS / _cell_name(index),
