@@ -74,7 +74,13 @@ class Network(eqx.Module):
 
     @property
     def description(self) -> str:
+        """One line for summaries (the name, with its shape where useful)."""
         return self.name
+
+    @property
+    def recorded_repr(self) -> str:
+        """What is recorded as the network's `repr` with a result (no memory addresses)."""
+        return repr(self)
 
     # ----- hooks the engine can exploit (generic defaults) -----
 
@@ -322,11 +328,11 @@ class FunctionNetwork(Network):
         return self.label
 
     @property
-    def description(self) -> str:
+    def recorded_repr(self) -> str:
         def spelled(function):
             return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', repr(function))}"
 
-        return f"FunctionNetwork(name={self.label!r}, init={spelled(self.init_function)}, apply={spelled(self.apply_function)})"
+        return f"FunctionNetwork(init={spelled(self.init_function)}, apply={spelled(self.apply_function)}, name={self.label!r})"
 
     def init(self, key: PRNGKeyArray) -> PyTree:
         return self.init_function(key)
@@ -407,5 +413,5 @@ def describe(config: Config, network: Network) -> dict[str, Any]:
     leaves = jax.tree.leaves(parameters)
     if not leaves or not all(jnp.issubdtype(leaf.dtype, jnp.floating) for leaf in leaves):
         raise ValueError(f"network {network.name!r}: init must return a pytree of floating-point arrays")
-    return {"name": network.name, "description": network.description,
+    return {"name": network.name, "description": network.description, "repr": network.recorded_repr,
             "parameters": int(sum(leaf.size for leaf in leaves))}

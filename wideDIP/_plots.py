@@ -29,7 +29,7 @@ def check_figure_path(path: Path, what: str) -> Path:
     return path
 
 
-def _band(axes, times, values, colour, label):
+def _band(axes, times, values, colour, label, marker=None):
     """Median across seeds and the band between the 10th and 90th percentiles (seeds that
     have stopped drop out)."""
     with np.errstate(all="ignore"):
@@ -38,7 +38,7 @@ def _band(axes, times, values, colour, label):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             low, median, high = np.nanpercentile(values, [10, 50, 90], axis=0)
-    axes.plot(times, median, color=colour, lw=1.6, label=label)
+    axes.plot(times, median, color=colour, lw=1.6, label=label, marker=marker, ms=3)
     axes.fill_between(times, low, high, color=colour, alpha=0.2, lw=0)
 
 
@@ -57,8 +57,10 @@ def plot_ntk(result, path: str | Path | None = None):
     for name, colour, label in (("min_lambda_K", "tab:blue", "λ_min(K)  (n×n, signal)"),
                                 ("min_lambda_H", "tab:orange", "λ_min(H)  (m×m, observation)"),
                                 ("max_lambda_H", "tab:red", "λ_max(H)")):
-        _band(kernels, times[tracked], result.ntk[name][:, shown][:, tracked], colour, label)
+        _band(kernels, times[tracked], result.ntk[name][:, shown][:, tracked], colour, label,
+              marker=None if tracked.all() else "o")
     kernels.set(xscale="log", yscale="symlog", xlabel="time t", ylabel="eigenvalue")
+    kernels.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
     kernels.set_yscale("symlog", linthresh=1e-4)
     kernels.set_ylim(bottom=0)  # kernels are positive semi-definite
     kernels.legend(fontsize=8)
