@@ -15,7 +15,7 @@ def test_quick_benchmark_writes_its_json_and_figure(tmp_path):
     report = json.loads((tmp_path / "results.json").read_text())
     sections = {row["section"] for row in report["rows"]}
     assert {"peers", "scaling k", "scaling m", "scaling seeds", "scaling d (full)", "setup", "flow vs descent",
-            "roofline", "figure 1 sweep"} <= sections
+            "roofline", "figure 1 sweep", "networks", "ntk tracking"} <= sections
     reduced = [r for r in report["rows"] if r.get("implementation") == "wideDIP reduced"]
     assert len(reduced) == 2 and all(r["seed_steps_per_s"] > 0 for r in reduced)
     assert (tmp_path / "throughput_vs_k.png").stat().st_size > 10_000
