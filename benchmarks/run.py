@@ -30,8 +30,9 @@ import numpy as np
 
 import wideDIP
 from wideDIP import Config, _descent, _flow
+from wideDIP._networks import builtin_network
 from wideDIP._parallel import over_seeds
-from wideDIP._simulate import checkpoint_times, prepare
+from wideDIP._simulate import LAPACK_LOCK, _kernel_curves, checkpoint_times, make_plan, prepare
 
 NEVER = dict(threshold=1e-30)  # nothing converges: every seed runs every step
 
@@ -57,7 +58,7 @@ def descent_rate(config: Config, steps: int, repeats: int) -> float:
     state = _descent.start(prepared.dynamics, prepared.parameters, step_size)
     advance = over_seeds(_descent.advance, (True, True, False, False, False))
     stop_at, rule = jnp.asarray(steps, jnp.int32), _never_rule(config)
-    seeds = prepared.parameters.shape[0]
+    seeds = jax.tree.leaves(prepared.parameters)[0].shape[0]
     return seeds * steps / median_time(lambda: jax.block_until_ready(
         advance(prepared.dynamics, state, stop_at, step_size, rule)), repeats)
 
@@ -77,6 +78,22 @@ def flow_rate(config: Config, repeats: int) -> tuple[float, float]:
         steps.append(float(jnp.median(solution.solver_steps)))
 
     return config.seeds * config.t_max / median_time(run, repeats), steps[-1]
+
+
+def tracking_cost(config: Config, checkpoints: int, repeats: int) -> float:
+    """Seconds per checkpoint and seed of the kernel statistics after a run (`track_ntk`), by
+    the route `config.ntk_implementation` names, on recorded states (all equal to θ(0): the
+    cost does not depend on the values)."""
+    network = builtin_network(config)
+    prepared = prepare(config, network, make_plan(config, network))
+    states = _descent.features(prepared.dynamics, prepared.parameters)
+    states = jnp.repeat(states[:, None, :], checkpoints, axis=1)
+
+    def run():
+        with LAPACK_LOCK:
+            jax.block_until_ready(_kernel_curves(prepared.probe, states))
+
+    return median_time(run, repeats) / (config.seeds * checkpoints)
 
 
 def _plain_problem(config: Config, seed: int):
@@ -230,6 +247,34 @@ def main() -> None:
         row(rows, "flow vs descent", k=k, method="flow tsit5", seed_time_per_s=rate, steps_per_seed=steps)
         row(rows, "flow vs descent", k=k, method="descent eta=1",
             seed_time_per_s=descent_rate(config, int(horizon), repeats), steps_per_seed=horizon)
+
+    # 3b. networks: the generic path (jax.grad on the literal parameters) against the fast paths
+    #     (the two-layer rows reuse the peers' compiled code: same shape)
+    shape = dict(m=10, n=100, d=500, k=100)
+    variants = [("two_layer", "reduced", ()), ("two_layer", "full", ()), ("two_layer_both", "reduced", ()),
+                ("two_layer_both", "full", ()), ("mlp", "full", ()), ("mlp", "full", (100,))]
+    if quick:
+        variants = [variants[0], variants[1], variants[2], variants[4]]
+    for network, parametrization, hidden in variants:
+        config = Config(**shape, seeds=seeds, network=network, parametrization=parametrization, hidden=hidden, **NEVER)
+        steps = (300 if quick else 3000) if parametrization == "reduced" else (5 if quick else 20)
+        parameters = jax.eval_shape(lambda: builtin_network(config).init(jax.random.PRNGKey(0)))
+        row(rows, "networks", shape=str(tuple(shape.values())), network=network, hidden=str(hidden),
+            parametrization=parametrization, parameters=sum(x.size for x in jax.tree.leaves(parameters)),
+            seed_steps_per_s=descent_rate(config, steps, repeats))
+
+    # 3c. NTK tracking: cost per checkpoint and seed, Jacobian route against the closed form
+    checkpoints = 5 if quick else 20
+    shapes = ((dict(m=10, n=50, d=20, k=50),) if quick else
+              (dict(m=10, n=100, d=50, k=100), dict(m=10, n=100, d=500, k=500), dict(m=10, n=500, d=50, k=100)))
+    routes = [("two_layer", "closed_form"), ("two_layer", "jacobian"), ("two_layer_both", "closed_form"),
+              ("two_layer_both", "jacobian"), ("mlp", "jacobian")]
+    for shape in shapes:
+        for network, implementation in routes[:2] if quick else routes:
+            config = Config(**shape, seeds=min(seeds, 10), network=network, track_ntk=True,
+                            ntk_implementation=implementation, **NEVER)
+            row(rows, "ntk tracking", shape=str(tuple(shape.values())), network=network, implementation=implementation,
+                seconds_per_checkpoint_and_seed=tracking_cost(config, checkpoints, repeats))
 
     # 4. roofline of one reduced step at m = 10, k = 1000
     m, k = 10, 1000

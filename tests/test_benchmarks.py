@@ -17,7 +17,7 @@ def test_quick_benchmark_writes_its_json_and_figure(tmp_path):
     report = json.loads((tmp_path / "results.json").read_text())
     sections = {row["section"] for row in report["rows"]}
     assert {"peers", "scaling k", "scaling m", "scaling seeds", "scaling d (full)", "setup", "flow vs descent",
-            "roofline", "figure 1 sweep", "setup per operator"} <= sections
+            "roofline", "figure 1 sweep", "setup per operator", "networks", "ntk tracking"} <= sections
     per_operator = [r for r in report["rows"] if r["section"] == "setup per operator"]
     assert {r["operator"] for r in per_operator} == set(OPERATORS) and all(r["seconds"] > 0 for r in per_operator)
     reduced = [r for r in report["rows"] if r.get("implementation") == "wideDIP reduced"]

@@ -1,4 +1,5 @@
-"""wideDIP: simulate the training of overparametrized two-layer Deep Inverse Prior networks.
+"""wideDIP: simulate the training of overparametrized Deep Inverse Prior networks (the paper's
+two-layer network, and any generator network written in JAX).
 
 The formulas are those of `docs/theory.md`; each module names the section it implements.
 
@@ -19,8 +20,9 @@ _EXPORTS = {
     "._cache": ("enable_compilation_cache",),
     "._compare": ("ComparisonResult", "compare"),
     "._config": ("Config",),
-    "._model": ("FullDynamics", "ReducedDynamics", "network"),
-    "._ntk": ("jacobian", "ntk", "observation_ntk", "signal_ntk"),
+    "._model": ("FullDynamics", "GenericDynamics", "ReducedBothDynamics", "ReducedDynamics", "network"),
+    "._networks": ("MLP", "NETWORKS", "FunctionNetwork", "Network", "TwoLayer", "TwoLayerBoth", "network_key"),
+    "._ntk": ("jacobian", "jacobian_ntk", "network_jacobian", "ntk", "observation_ntk", "signal_ntk"),
     "._operators": ("OPERATORS", "Operator", "matrix_sha256", "operator"),
     "._problem": ("Problem", "draw_problem", "initial_weights", "seed_keys"),
     "._result": ("SimulationResult", "load"),

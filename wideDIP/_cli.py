@@ -57,8 +57,14 @@ def _add_config_options(parser: argparse.ArgumentParser, defaults: Config, skip:
         kwargs = {"dest": field.name, "default": None, "help": f"default: {shown}"}
         if field.name in _CHOICES:
             kwargs["choices"] = _CHOICES[field.name]
+        elif field.name == "network":
+            from ._networks import NETWORKS
+
+            kwargs["choices"] = tuple(NETWORKS)
         elif field.type == "bool":
             kwargs.update(action="store_const", const=True)
+        elif field.type == "tuple[int, ...]":
+            kwargs.update(type=int, nargs="+", help=f"widths, e.g. {option} 64 64; default: none")
         else:
             kwargs["type"] = {"int": int, "float": float, "float | None": float}[field.type]
         if field.name in grids:

@@ -16,7 +16,8 @@ from ._config import Config, value_list
 from ._operators import checked_matrix, describe
 from ._outcomes import OUTCOMES
 from ._plots import pyplot
-from ._simulate import Trajectory, checkpoint_steps, precision, prepare, run_descent, run_flow
+from ._networks import Network, resolve_network
+from ._simulate import Trajectory, checkpoint_steps, make_plan, precision, prepare, run_descent, run_flow
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -38,7 +39,8 @@ class ComparisonResult:
     max_loss_gap: np.ndarray
     """`max_t |L_GD(t) − L_GF(t)|`, `[step sizes, seeds]`."""
     max_state_gap: np.ndarray
-    """`max_t ‖z_GD(t) − z_GF(t)‖`, `[step sizes, seeds]`."""
+    """`max_t ‖z_GD(t) − z_GF(t)‖` (= `‖W_GD − W_GF‖_F`), or `‖θ_GD − θ_GF‖` for other networks
+    (their recorded states, docs/theory.md §9), `[step sizes, seeds]`."""
     stability: np.ndarray
     """`η λ_max(H(W(0)))`, `[step sizes, seeds]`: above 2 descent has left the flow's regime."""
     status: np.ndarray
@@ -107,7 +109,7 @@ def _gaps(descent: Trajectory, flow_loss: np.ndarray, flow_features: np.ndarray)
     stopping point once it has stopped."""
     either = ~np.isnan(descent.snapshots.loss) | ~np.isnan(flow_loss)
     loss_gap = np.abs(_held(descent.snapshots.loss) - _held(flow_loss))
-    state_gap = np.linalg.norm(_held(descent.snapshots.features) - _held(flow_features), axis=2)
+    state_gap = np.linalg.norm(_held(descent.states) - _held(flow_features), axis=2)
     return (np.where(either, gap, -np.inf).max(axis=1) for gap in (loss_gap, state_gap))
 
 
@@ -128,15 +130,18 @@ def checked_step_sizes(step_sizes: Sequence[float]) -> np.ndarray:
     return np.asarray(sorted(set(float(eta) for eta in listed), reverse=True))
 
 
-def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, operator: np.ndarray | None = None,
-            progress: bool = True) -> ComparisonResult:
+def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, network: Network | None = None,
+            operator: np.ndarray | None = None, progress: bool = True) -> ComparisonResult:
     """Run the flow once and descent for each step size from the same draws, over the horizon
-    `config.horizon` (`t_max`, or `steps × step_size`); `operator`: the matrix of
-    `Config.operator="custom"` (docs/theory.md §8)."""
+    `config.horizon` (`t_max`, or `steps × step_size`), for the network of `config` or `network`;
+    `operator`: the matrix of `Config.operator="custom"` (docs/theory.md §8). The state gap needs
+    the recorded states at every checkpoint: `z` for the paper's network, the parameters (`p`
+    numbers per checkpoint and seed) for the generic path."""
     if not isinstance(config, Config):
         raise ValueError(f"compare expects a wideDIP.Config, got {type(config).__name__}")
     matrix = checked_matrix(config, operator)
     step_sizes = checked_step_sizes(step_sizes)
+    network = resolve_network(config, network, "compare")
     horizon = config.horizon
     descents = [
         config.replace(method="descent", t_max=None, step_size=float(eta), steps=max(1, int(round(horizon / eta))))
@@ -147,16 +152,16 @@ def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, op
     flow_config = config.replace(method="flow", t_max=float(union[-1]))
     started = time.perf_counter()
     with precision(config):
-        prepared = prepare(config, matrix)
-        flow = run_flow(flow_config, prepared, progress, times=union)
-        runs = [run_descent(c, prepared, progress) for c in descents]
+        prepared = prepare(config, network, make_plan(config, network, track=False), matrix)
+        flow = run_flow(flow_config, prepared, progress, times=union, record=np.arange(union.size))
+        runs = [run_descent(c, prepared, progress, record=np.arange(checkpoint_steps(c.steps).size)) for c in descents]
         largest = np.asarray(prepared.largest_eigenvalue)[: config.seeds]
     flow_loss, descent_loss, loss_gaps, state_gaps = [], [], [], []
     for grid, run in zip(grids, runs):
         columns = np.searchsorted(union, grid)  # exact: the union is made of these very floats
         flow_loss.append(flow.snapshots.loss[:, columns])
         descent_loss.append(run.snapshots.loss)
-        loss_gap, state_gap = _gaps(run, flow_loss[-1], flow.snapshots.features[:, columns])
+        loss_gap, state_gap = _gaps(run, flow_loss[-1], flow.states[:, columns])
         loss_gaps.append(loss_gap)
         state_gaps.append(state_gap)
     width = max(len(grid) for grid in grids)

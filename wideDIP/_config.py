@@ -22,6 +22,7 @@ PARAMETRIZATIONS = ("auto", "full", "reduced")
 DTYPES = ("float32", "float64")
 METHODS = ("descent", "flow")
 SOLVERS = ("tsit5", "dopri5", "dopri8", "kvaerno5", "euler")
+NTK_IMPLEMENTATIONS = ("auto", "jacobian", "closed_form")
 
 _CHOICES = {
     "activation": ACTIVATIONS,
@@ -33,8 +34,10 @@ _CHOICES = {
     "dtype": DTYPES,
     "method": METHODS,
     "solver": SOLVERS,
+    "ntk_implementation": NTK_IMPLEMENTATIONS,
 }
 _AT_LEAST_ONE = ("m", "n", "d", "k", "seeds", "steps", "max_solver_steps")
+_AT_LEAST_TWO = ("ntk_checkpoints",)
 _POSITIVE = ("step_size", "threshold", "rtol", "atol", "t_max", "blur_width")
 _AT_LEAST_ONE_REAL = ("condition_number",)
 _NON_NEGATIVE = ("noise",)
@@ -113,8 +116,10 @@ class Config:
     threshold: float = 1e-7
     """A run has converged once its loss `½‖A g − y‖²` (2) is at most this."""
     parametrization: str = "auto"
-    """"full" trains W ∈ R^{k×d} literally; "reduced" the exact k-dimensional dynamics of
-    docs/theory.md §4; "auto" picks "reduced", which is exact for every method offered."""
+    """"full" trains the network's literal parameters (W ∈ R^{k×d} for the paper's network) by
+    `jax.grad`: the generic path, for any network; "reduced" the network's exact fast path (the
+    k-dimensional dynamics of docs/theory.md §4; `(z, V)` for "two_layer_both", §9); "auto" picks
+    "reduced" where the network has one (it is exact for every method offered), else "full"."""
     dtype: str = "float32"
     """Floating-point precision of the simulation."""
     method: str = "descent"
@@ -135,6 +140,22 @@ class Config:
     track_ntk: bool = False
     """Record `λ_min(K)`, `λ_min(H)`, `λ_max(H)` and the Jacobian's Lipschitz ratio at the
     checkpoints (docs/theory.md §3), and evaluate Theorem 2.1 for every seed (§5)."""
+    network: str = "two_layer"
+    """The generator (docs/theory.md §2, §9): "two_layer", the paper's network (4) (`W` trained,
+    `V` fixed); "two_layer_both" (`W` and `V` trained); "mlp", an NTK-parametrised multilayer
+    perceptron with hidden widths `hidden + (k,)`, every layer trained. A network of one's own is
+    passed as `simulate(config, network=...)`."""
+    hidden: tuple[int, ...] = ()
+    """network="mlp": the widths of the hidden layers before the last one (whose width is `k`)."""
+    ntk_implementation: str = "auto"
+    """How `track_ntk` computes the kernels: "closed_form" (the two-layer networks, §3, §9),
+    "jacobian" (`jax.jacfwd`/`jax.jacrev` of the network: any network), "auto" = the closed form
+    where one exists."""
+    ntk_checkpoints: int = 20
+    """At how many of the checkpoints (evenly spaced in index, the first and last included) the
+    kernels are evaluated when they need more than `z = W u`: the Jacobian route, and the closed
+    form of "two_layer_both". The parameters are recorded there: `p × ntk_checkpoints × seeds`
+    numbers in memory. The paper's network's closed form uses every checkpoint."""
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -143,13 +164,21 @@ class Config:
         OPERATORS[self.operator].validate(self)
         if self.method == "descent" and self.t_max is not None:
             raise ValueError("Config.t_max applies to method='flow' only: descent runs `steps` steps of size `step_size`")
+        if self.hidden and self.network != "mlp":
+            raise ValueError(f"Config.hidden applies to network='mlp' only (got network={self.network!r})")
+        from ._networks import builtin_network, resolved_ntk_implementation, resolved_parametrization
+
+        built = builtin_network(self)  # cheap: no array; names the field when the network lacks a path
+        resolved_parametrization(self, built)
+        resolved_ntk_implementation(self, built)
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some fields changed (validated like the constructor)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as JSON values (`hidden` as a list; `from_dict` turns it back into a tuple)."""
+        return {**dataclasses.asdict(self), "hidden": list(self.hidden)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
@@ -164,8 +193,11 @@ class Config:
 
     @property
     def resolved_parametrization(self) -> str:
-        """The parametrization actually simulated ("auto" resolved)."""
-        return "reduced" if self.parametrization == "auto" else self.parametrization
+        """The parametrization actually simulated with the built-in network ("auto" resolved:
+        "reduced" where the network has an exact fast path, else "full")."""
+        from ._networks import builtin_network, resolved_parametrization
+
+        return resolved_parametrization(self, builtin_network(self))
 
 
 def value_list(values: Any, what: str, example: str) -> list[Any]:
@@ -179,6 +211,18 @@ def value_list(values: Any, what: str, example: str) -> list[Any]:
 
 
 def _validated(name: str, kind: str, value: Any) -> Any:
+    if name == "network":
+        from ._networks import NETWORKS
+
+        if not isinstance(value, str) or value not in NETWORKS:
+            raise ValueError(f"Config.network must be one of {tuple(NETWORKS)} (or pass a wideDIP.Network to "
+                             f"simulate(config, network=...)), got {value!r}")
+        return value
+    if kind == "tuple[int, ...]":
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not all(
+                isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in value):
+            raise ValueError(f"Config.{name} must be a list of integers >= 1 (layer widths), got {value!r}")
+        return tuple(int(v) for v in value)
     if name in _CHOICES:
         if not isinstance(value, str) or value not in _CHOICES[name]:
             raise ValueError(f"Config.{name} must be one of {_CHOICES[name]}, got {value!r}")
@@ -189,6 +233,8 @@ def _validated(name: str, kind: str, value: Any) -> Any:
         value = int(value)
         if name in _AT_LEAST_ONE and value < 1:
             raise ValueError(f"Config.{name} must be an integer >= 1, got {value}")
+        if name in _AT_LEAST_TWO and value < 2:
+            raise ValueError(f"Config.{name} must be an integer >= 2, got {value}")
         if name == "seed" and value < 0:
             raise ValueError(f"Config.seed must be an integer >= 0, got {value}")
         return value

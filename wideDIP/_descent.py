@@ -48,20 +48,27 @@ def batched_loss(dynamics: eqx.Module, parameters: PyTree) -> Float[Array, " see
 
 
 class Snapshot(eqx.Module):
-    """Statistics of every seed at one checkpoint; never the whole `W`."""
+    """Statistics of every seed at one checkpoint; never the parameters (their recorded state,
+    when it is needed, comes from `features`)."""
 
     loss: Float[Array, " seeds"]
     weight_distance: Float[Array, " seeds"]
-    """`‖W(t) − W(0)‖_F`, which equals `‖z(t) − z(0)‖` (docs/theory.md §4)."""
-    features: Float[Array, "seeds k"]
-    """`z(t) = W(t) u`: with `W(0)`, it determines `W(t) = W(0) + (z(t) − z(0)) uᵀ` (§4)."""
+    """`‖θ(t) − θ(0)‖`; for the two-layer network `‖W(t) − W(0)‖_F = ‖z(t) − z(0)‖` (docs/theory.md §4)."""
 
 
 def snapshot(dynamics: eqx.Module, parameters: PyTree, initial_parameters: PyTree) -> Snapshot:
     """One seed's statistics (vmap it over seeds)."""
     difference = jax.tree.map(lambda a, b: a - b, parameters, initial_parameters)
     distance = jnp.sqrt(sum(jnp.sum(leaf**2) for leaf in jax.tree.leaves(difference)))
-    return Snapshot(dynamics.loss(parameters), distance, dynamics.features(parameters))
+    return Snapshot(dynamics.loss(parameters), distance)
+
+
+@eqx.filter_jit
+def features(dynamics: eqx.Module, parameters: PyTree) -> Float[Array, "seeds s"]:
+    """Every seed's recorded state (`dynamics.features`): `z = W u` for the two-layer network,
+    `(z, V)` for both layers trained, the flattened parameters otherwise; distances between
+    recorded states are parameter distances (docs/theory.md §4, §9)."""
+    return jax.vmap(lambda dyn, p: dyn.features(p))(dynamics, parameters)
 
 
 def classify(state: RunState, loss: Float[Array, " seeds"], rule: StoppingRule) -> RunState:

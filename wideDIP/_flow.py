@@ -2,7 +2,8 @@
 seeds at once (vmap).
 
 Each seed stops at a `diffrax.Event` (loss ≤ threshold, or diverged); only statistics are
-saved at the checkpoint times (`SaveAt(fn=...)`), never trajectories of `W`. Solver
+saved at the checkpoint times (`SaveAt(fn=...)`), and the recorded state (`features`) only at
+the times asked for, never whole trajectories of `W`. Solver
 failures (step budget, step size underflow) never raise: they become `solver_failed`."""
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class FlowRun(eqx.Module):
 
     snapshots: Snapshot
     """Statistics at the checkpoint times, NaN after the seed stopped."""
+    states: Float[Array, "seeds recorded s"] | None
+    """The recorded state (`dynamics.features`) at the recording times, NaN after the stop; None
+    when none were asked for."""
     final_parameters: PyTree
     final_loss: Float[Array, " seeds"]
     initial_loss: Float[Array, " seeds"]
@@ -60,8 +64,10 @@ def integrate(
     times: Float[Array, " checkpoints"],
     rule: StoppingRule,
     settings: FlowSettings,
+    recording_times: Float[Array, " recorded"] | None = None,
 ) -> FlowRun:
-    """Integrate the flow of every seed from `parameters` up to `settings.horizon`."""
+    """Integrate the flow of every seed from `parameters` up to `settings.horizon`, recording
+    the state at `recording_times` (a subset of `times`) when given."""
 
     def one(dyn: eqx.Module, start: PyTree) -> FlowRun:
         initial_loss = dyn.loss(start)
@@ -72,12 +78,13 @@ def integrate(
                 lambda t, y, args, **kwargs: ~(dyn.loss(y) <= rule.divergence_factor * initial_loss),
             )
         )
-        saveat = diffrax.SaveAt(
-            subs=[
-                diffrax.SubSaveAt(ts=times, fn=lambda t, y, args: snapshot(dyn, y, start)),
-                diffrax.SubSaveAt(t1=True),
-            ]
-        )
+        subs = [
+            diffrax.SubSaveAt(ts=times, fn=lambda t, y, args: snapshot(dyn, y, start)),
+            diffrax.SubSaveAt(t1=True),
+        ]
+        if recording_times is not None:
+            subs.append(diffrax.SubSaveAt(ts=recording_times, fn=lambda t, y, args: dyn.features(y)))
+        saveat = diffrax.SaveAt(subs=subs)
         if settings.solver == "euler":
             controller, dt0 = diffrax.ConstantStepSize(), settings.step_size
         else:
@@ -96,7 +103,7 @@ def integrate(
             throw=False,
             progress_meter=diffrax.TqdmProgressMeter() if settings.progress else diffrax.NoProgressMeter(),
         )
-        saved, final = solution.ys
+        saved, final = solution.ys[:2]
         final = jax.tree.map(lambda leaf: leaf[0], final)
         event_occurred = solution.result == diffrax.RESULTS.event_occurred
         converged_event, diverged_event = solution.event_mask
@@ -112,8 +119,12 @@ def integrate(
         stop_time = solution.ts[1][0]
         # diffrax fills the slots after an early stop with inf: mark them as "not recorded"
         saved = jax.tree.map(lambda leaf: jnp.where(times.reshape((-1,) + (1,) * (leaf.ndim - 1)) <= stop_time, leaf, jnp.nan), saved)
+        states = None
+        if recording_times is not None:
+            states = jnp.where((recording_times <= stop_time)[:, None], solution.ys[2], jnp.nan)
         return FlowRun(
             snapshots=saved,
+            states=states,
             final_parameters=final,
             final_loss=dyn.loss(final),
             initial_loss=initial_loss,

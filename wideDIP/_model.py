@@ -1,12 +1,13 @@
-"""The two-layer DIP network (4), its loss (2), and its two exact parametrizations:
-the literal `W ∈ R^{k×d}` and the `k` numbers `z = W u` of docs/theory.md §4."""
+"""The two-layer DIP network (4), its loss (2), and the dynamics the engine trains: the generic
+path on any network's literal parameters (docs/theory.md §1, §9), the `k` numbers `z = W u` of
+§4, and the `(z, V)` reduction of the network with both layers trained (§9)."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import equinox as eqx
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from ._activations import activation
 from ._config import Config
@@ -25,33 +26,45 @@ def signal_from_features(features: Float[Array, " k"], layer: Float[Array, "n k"
     return layer @ activation(activation_name).function(features) / jnp.sqrt(layer.shape[1])
 
 
-class FullDynamics(eqx.Module):
-    """One run's loss `½‖A g(u, W) − y‖²` (2) as a function of the whole `W ∈ R^{k×d}`;
-    gradients by `jax.grad`, exactly as the paper writes the model."""
+class GenericDynamics(eqx.Module):
+    """One run's loss `½‖A g(u, θ) − y‖²` (2) as a function of a network's literal parameters `θ`
+    (any pytree); gradients by `jax.grad`: the path every network takes (docs/theory.md §1, §9)."""
 
+    network: eqx.Module
+    """This seed's `wideDIP.Network` (`Network.for_seed`)."""
     operator: Float[Array, "m n"]
-    layer: Float[Array, "n k"]
     input: Float[Array, " d"]
     observation: Float[Array, " m"]
-    activation_name: str = eqx.field(static=True)
+
+    def loss(self, parameters: PyTree) -> Array:
+        residual = self.operator @ self.network.apply(parameters, self.input) - self.observation
+        return 0.5 * jnp.sum(residual**2)
+
+    def loss_and_gradient(self, parameters: PyTree) -> tuple[Array, PyTree]:
+        return jax.value_and_grad(self.loss)(parameters)
+
+    def features(self, parameters: PyTree) -> Array:
+        """The recorded state (`Network.features`): `W u` for the two-layer network, else `θ` flattened."""
+        return self.network.features(parameters, self.input)
+
+    def signal(self, parameters: PyTree, problem: Problem) -> Float[Array, " n"]:
+        return self.network.apply(parameters, self.input)
+
+
+class FullDynamics(GenericDynamics):
+    """The generic path on the paper's network: the loss (2) as a function of the whole
+    `W ∈ R^{k×d}`, gradients by `jax.grad`, exactly as the paper writes the model."""
 
     @classmethod
     def from_problem(cls, config: Config, problem: Problem) -> FullDynamics:
-        return cls(problem.operator, problem.layer, problem.input, problem.observation, config.activation)
+        from ._networks import TwoLayer
+
+        two_layer = TwoLayer(config.n, config.d, config.k, config.activation, problem.layer)
+        return cls(two_layer, problem.operator, problem.input, problem.observation)
 
     @staticmethod
     def initial_parameters(config: Config, key: PRNGKeyArray, problem: Problem) -> Float[Array, "k d"]:
         return initial_weights(config, key, problem)
-
-    def loss(self, weights: Float[Array, "k d"]) -> Array:
-        residual = self.operator @ network(weights, self.input, self.layer, self.activation_name) - self.observation
-        return 0.5 * jnp.sum(residual**2)
-
-    def loss_and_gradient(self, weights: Float[Array, "k d"]) -> tuple[Array, Array]:
-        return jax.value_and_grad(self.loss)(weights)
-
-    def features(self, weights: Float[Array, "k d"]) -> Float[Array, " k"]:
-        return weights @ self.input
 
 
 class ReducedDynamics(eqx.Module):
@@ -85,5 +98,39 @@ class ReducedDynamics(eqx.Module):
     def features(self, features: Float[Array, " k"]) -> Float[Array, " k"]:
         return features
 
+    def signal(self, features: Float[Array, " k"], problem: Problem) -> Float[Array, " n"]:
+        return signal_from_features(features, problem.layer, self.activation_name)
 
-DYNAMICS = {"full": FullDynamics, "reduced": ReducedDynamics}
+
+class ReducedBothDynamics(eqx.Module):
+    """Both layers trained, reduced to the state `(z, V)` with `z = W u` (docs/theory.md §9):
+    `r = A V φ(z)/√k − y`, `∇_z = φ'(z) ⊙ (Vᵀ Aᵀ r)/√k`, `∇_V = Aᵀ r φ(z)ᵀ/√k`, written out:
+    `O(m n + n k)` per step, no `d`."""
+
+    operator: Float[Array, "m n"]
+    observation: Float[Array, " m"]
+    activation_name: str = eqx.field(static=True)
+
+    def residual(self, state: tuple[Array, Array]) -> Float[Array, " m"]:
+        features, layer = state
+        return self.operator @ signal_from_features(features, layer, self.activation_name) - self.observation
+
+    def loss(self, state: tuple[Array, Array]) -> Array:
+        return 0.5 * jnp.sum(self.residual(state) ** 2)
+
+    def loss_and_gradient(self, state: tuple[Array, Array]) -> tuple[Array, tuple[Array, Array]]:
+        features, layer = state
+        phi = activation(self.activation_name)
+        scale = jnp.sqrt(layer.shape[1])
+        values = phi.function(features)
+        residual = self.operator @ (layer @ values / scale) - self.observation
+        back = residual @ self.operator  # Aᵀ r
+        gradient = (phi.derivative(features) * (back @ layer) / scale, jnp.outer(back, values) / scale)
+        return 0.5 * jnp.sum(residual**2), gradient
+
+    def features(self, state: tuple[Array, Array]) -> Array:
+        features, layer = state
+        return jnp.concatenate([features, layer.ravel()])
+
+    def signal(self, state: tuple[Array, Array], problem: Problem) -> Float[Array, " n"]:
+        return signal_from_features(state[0], state[1], self.activation_name)

@@ -86,7 +86,8 @@ def _gram_eigenvalues(matrix: Float[Array, "a b"]) -> Float[Array, " r"]:
 
 
 class KernelProbe(eqx.Module):
-    """What one seed needs to measure its kernels along a run without storing `W`."""
+    """What one seed needs to measure its kernels along a run without storing `W`: the closed
+    form of the two-layer network (4), from `z(t) = W(t) u` (§3, §4)."""
 
     layer: Float[Array, "n k"]
     mixing: Float[Array, "m k"]
@@ -111,3 +112,112 @@ class KernelProbe(eqx.Module):
             "max_lambda_H": observation[-1],
             "jacobian_lipschitz_ratio": jnp.where(distance > 0, change_norm / jnp.where(distance > 0, distance, 1), jnp.nan),
         }
+
+    def along(self, features: Float[Array, "checkpoints k"]) -> dict[str, Array]:
+        """`extremes` at every recorded state, against the first (`z(0)`)."""
+        return jax.vmap(lambda z: self.extremes(z, features[0]))(features)
+
+
+def _ratio(change_norm: Array, distance: Array) -> Array:
+    return jnp.where(distance > 0, change_norm / jnp.where(distance > 0, distance, 1), jnp.nan)
+
+
+class BothKernelProbe(eqx.Module):
+    """Closed-form kernels of the two-layer network with both layers trained (docs/theory.md
+    §9), from the recorded state `(z, V)` (flattened): `K = M Mᵀ + c I_n` with
+    `M = V diag(φ'(z))/√k`, `c = ‖φ(z)‖²/k`; `H = (A M)(A M)ᵀ + c A Aᵀ`; and, as `J = [M ⊗ uᵀ, I_n ⊗ φ(z)ᵀ/√k]`,
+    `‖J(θ) − J(θ_0)‖² = λ_max(ΔM ΔMᵀ) + ‖φ(z) − φ(z_0)‖²/k`, `‖θ − θ_0‖² = ‖z − z_0‖² + ‖V − V_0‖_F²`."""
+
+    operator: Float[Array, "m n"]
+    k: int = eqx.field(static=True)
+    activation_name: str = eqx.field(static=True)
+
+    def _split(self, features: Array) -> tuple[Array, Array]:
+        n = self.operator.shape[1]
+        return features[: self.k], features[self.k:].reshape(n, self.k)
+
+    def extremes(self, features: Array, initial_features: Array) -> dict[str, Array]:
+        m, n = self.operator.shape
+        phi = activation(self.activation_name)
+        z, layer = self._split(features)
+        z0, layer0 = self._split(initial_features)
+        scale = jnp.sqrt(jnp.asarray(self.k, features.dtype))
+        mixed = layer * phi.derivative(z) / scale
+        shift = jnp.sum(phi.function(z) ** 2) / self.k
+        signal = _gram_eigenvalues(mixed)
+        min_signal = (jnp.maximum(signal[0], 0.0) if n <= self.k else jnp.zeros((), signal.dtype)) + shift
+        observed = self.operator @ mixed
+        observation = jnp.linalg.eigvalsh(observed @ observed.T + shift * self.operator @ self.operator.T)
+        change = mixed - layer0 * phi.derivative(z0) / scale
+        change_norm = jnp.sqrt(jnp.maximum(_gram_eigenvalues(change)[-1], 0.0)
+                               + jnp.sum((phi.function(z) - phi.function(z0)) ** 2) / self.k)
+        return {
+            "min_lambda_K": min_signal,
+            "min_lambda_H": jnp.maximum(observation[max(0, m - n)], 0.0),
+            "max_lambda_H": observation[-1],
+            "jacobian_lipschitz_ratio": _ratio(change_norm, jnp.linalg.norm(features - initial_features)),
+        }
+
+    def along(self, features: Array) -> dict[str, Array]:
+        return jax.vmap(lambda f: self.extremes(f, features[0]))(features)
+
+
+def network_jacobian(network: eqx.Module, parameters: PyTree, input: Float[Array, " d"]) -> Float[Array, "n p"]:
+    """`J = ∂g(u, θ)/∂θ` (`n × p`, `θ` flattened) of a `wideDIP.Network`, by `jax.jacfwd` when
+    `p ≤ n`, else `jax.jacrev` (docs/theory.md §3, §9)."""
+    return jacobian(lambda p: network.apply(p, input), parameters)
+
+
+def jacobian_ntk(network: eqx.Module, parameters: PyTree, input: Float[Array, " d"],
+                 operator: Float[Array, "m n"] | None = None) -> Array:
+    """The NTK of any `wideDIP.Network` at `θ` through its Jacobian: `K = J Jᵀ` (n×n), or, with
+    `operator`, `H = (A J)(A J)ᵀ` (m×m) (docs/theory.md §3, §9)."""
+    j = network_jacobian(network, parameters, input)
+    if operator is not None:
+        j = operator @ j
+    return j @ j.T
+
+
+def jacobian_extremes(j: Float[Array, "n p"], initial_j: Float[Array, "n p"], operator: Float[Array, "m n"],
+                      distance: Array) -> dict[str, Array]:
+    """`λ_min(K)` (0 by rank when `p < n`), `λ_min(H)` on Im(A), `λ_max(H)` and
+    `‖J − J(θ_0)‖₂ / ‖θ − θ_0‖` from Jacobians (docs/theory.md §3, §9)."""
+    m, n = operator.shape
+    signal = _gram_eigenvalues(j)
+    min_signal = jnp.maximum(signal[0], 0.0) if n <= j.shape[1] else jnp.zeros((), signal.dtype)
+    observed = operator @ j
+    observation = jnp.linalg.eigvalsh(observed @ observed.T)
+    change_norm = jnp.sqrt(jnp.maximum(_gram_eigenvalues(j - initial_j)[-1], 0.0))
+    return {
+        "min_lambda_K": min_signal,
+        "min_lambda_H": jnp.maximum(observation[max(0, m - n)], 0.0),
+        "max_lambda_H": observation[-1],
+        "jacobian_lipschitz_ratio": _ratio(change_norm, distance),
+    }
+
+
+class JacobianProbe(eqx.Module):
+    """The kernels of any network along a run from its recorded states, through its Jacobian
+    (docs/theory.md §3, §9): the state at a checkpoint gives the literal parameters
+    (`parameters_from_features`), whose Jacobian gives `K`, `H` and the Lipschitz ratio. The
+    checkpoints are visited one after another (`lax.map`): one `n × p` Jacobian at a time."""
+
+    network: eqx.Module
+    """This seed's network (`Network.for_seed`)."""
+    initial_parameters: PyTree
+    operator: Float[Array, "m n"]
+    input: Float[Array, " d"]
+
+    def along(self, features: Float[Array, "checkpoints s"]) -> dict[str, Array]:
+        initial = features[0]
+
+        def parameters(f):
+            return self.network.parameters_from_features(f, initial, self.initial_parameters, self.input)
+
+        initial_j = network_jacobian(self.network, parameters(initial), self.input)
+
+        def one(f):
+            j = network_jacobian(self.network, parameters(f), self.input)
+            return jacobian_extremes(j, initial_j, self.operator, jnp.linalg.norm(f - initial))
+
+        return jax.lax.map(one, features)

@@ -79,7 +79,7 @@ class SimulationResult:
     """With `track_ntk`: `min_lambda_K`, `min_lambda_H`, `max_lambda_H` and
     `jacobian_lipschitz_ratio` at the checkpoints, `[seeds, checkpoints]`, NaN after the stop."""
     theory: TheoryReport | None = None
-    """With `track_ntk`: Theorem 2.1 evaluated for every seed (docs/theory.md §5)."""
+    """With `track_ntk`: Theorem 2.1 evaluated for every seed (docs/theory.md §5, §9)."""
     norm_A: np.ndarray | None = None
     """`‖A‖` per seed, by SVD (docs/theory.md §8); None only in files saved before it existed."""
     sigma_A: np.ndarray | None = None
@@ -88,6 +88,10 @@ class SimulationResult:
     """`κ(A) = ‖A‖/σ_A` per seed."""
     operator_sha256: str | None = None
     """SHA-256 of the custom operator matrix (float64, C order); None for the drawn operators."""
+    """With `track_ntk`: Theorem 2.1 evaluated for every seed (docs/theory.md §5, §9)."""
+    network: dict[str, Any] | None = None
+    """The network simulated: `name`, `description`, `parameters` (their number `p`), and the
+    `parametrization` ("full" or "reduced") and `ntk_implementation` actually used."""
 
     def _theory(self, name: str) -> np.ndarray:
         if self.theory is None:
@@ -95,13 +99,14 @@ class SimulationResult:
         return getattr(self.theory, name)
 
     @property
-    def certified(self) -> np.ndarray:
-        """Per seed: hypothesis (5) holds, so Theorem 2.1 predicts exponential convergence."""
+    def certified(self) -> np.ndarray | None:
+        """Per seed: hypothesis (5) holds, so Theorem 2.1 predicts exponential convergence; None
+        for a network without a known bound on `Lip(J)` (docs/theory.md §9)."""
         return self._theory("certified")
 
     @property
-    def certified_observation(self) -> np.ndarray:
-        """Per seed: the observation-space certificate of §5 holds."""
+    def certified_observation(self) -> np.ndarray | None:
+        """Per seed: the observation-space certificate of §5 holds (None as for `certified`)."""
         return self._theory("certified_observation")
 
     @property
@@ -138,9 +143,10 @@ class SimulationResult:
         median_time = f"{np.median(self.time_to_threshold[self.converged]):.4g}" if converged_steps.size else "-"
         method = "descent" if c.method == "descent" else f"flow ({c.solver}, rtol={c.rtol:g}, atol={c.atol:g})"
         counts = "  ".join(f"{name} {count}" for name, count in self.counts().items())
+        network = "" if self.network_name == "two_layer" else f"network {self.network_description}  "
         return "\n".join(
             [
-                f"wideDIP  m={c.m} n={c.n} d={c.d} k={c.k}  {c.activation}  A: {self.operator_label}  "
+                f"wideDIP  m={c.m} n={c.n} d={c.d} k={c.k}  {c.activation}  A: {self.operator_label}  {network}"
                 f"{self.parametrization} {method}  eta={c.step_size:g}  threshold={c.threshold:g}",
                 f"converged        {int(self.converged.sum())}/{c.seeds}  (frequency {self.frequency:.2f})",
                 f"outcomes         {counts}",
@@ -171,9 +177,20 @@ class SimulationResult:
         if self.theory is None:
             return []
         t = self.theory
+        kernels = (f"median lambda_min(K) {np.median(t.min_lambda_K):.3g}  "
+                   f"lambda_min(H) {np.median(t.min_lambda_H):.3g}  lambda_max(H) {np.median(t.max_lambda_H):.3g}")
+        if t.certified is None:
+            ratio = t.measured_lipschitz_ratio
+            measured = "-" if ratio is None or np.isnan(ratio).all() else f"{np.nanmedian(ratio):.3g}"
+            return [
+                f"kernels at theta(0)  {kernels}",
+                f"Theorem 2.1      no certificate: no bound on Lip(J) is known for this network; median rate "
+                f"sigma_A^2 sigma_0^2/4 {np.median(t.rate_bound):.3g}, mu_0/4 {np.median(t.observation_rate_bound):.3g}",
+                f"Lipschitz ratio  ||J(t) - J(0)|| / ||theta(t) - theta(0)||, largest along the path: median {measured} "
+                f"(a lower bound on Lip(J), not a certificate)",
+            ]
         return [
-            f"kernels at W(0)  median lambda_min(K) {np.median(t.min_lambda_K):.3g}  "
-            f"lambda_min(H) {np.median(t.min_lambda_H):.3g}  lambda_max(H) {np.median(t.max_lambda_H):.3g}",
+            f"kernels at W(0)  {kernels}",
             f"Theorem 2.1      certified by (5) {int(t.certified.sum())}/{t.certified.size}  "
             f"by the observation certificate {int(t.certified_observation.sum())}/{t.certified.size}  "
             f"median width it asks for {np.median(t.required_width):.3g}",
@@ -187,12 +204,24 @@ class SimulationResult:
 
     @property
     def parametrization(self) -> str:
-        return self.config.resolved_parametrization
+        """"full" or "reduced": the parametrization actually simulated."""
+        return self.network["parametrization"] if self.network else self.config.resolved_parametrization
+
+    @property
+    def network_name(self) -> str:
+        return self.network["name"] if self.network else self.config.network
+
+    @property
+    def network_description(self) -> str:
+        if not self.network:
+            return self.config.network
+        return f"{self.network['description']} ({self.network['parameters']} parameters)"
 
     def to_json(self) -> dict[str, Any]:
         """Machine-readable summary and per-seed outcomes (no curves); NaN and inf become null."""
         return {
             "config": self.config.to_dict(),
+            "network": self.network,
             "frequency": self.frequency,
             "counts": self.counts(),
             "status": self.status.tolist(),
@@ -221,6 +250,7 @@ class SimulationResult:
             "wall_time": self.wall_time,
             "environment": self.environment,
             "operator_sha256": self.operator_sha256,
+            "network": self.network,
         }
         arrays = {
             f.name: getattr(self, f.name)
@@ -293,8 +323,9 @@ def load(path: str | os.PathLike) -> SimulationResult:
         config=Config.from_dict(header["config"]),
         wall_time=header["wall_time"],
         environment=header["environment"],
+        network=header.get("network"),
         ntk=grouped["ntk"] or None,
-        theory=TheoryReport(**grouped["theory"]) if grouped["theory"] else None,
+        theory=TheoryReport.from_arrays(grouped["theory"]) if grouped["theory"] else None,
         operator_sha256=header.get("operator_sha256"),
         **arrays,
     )

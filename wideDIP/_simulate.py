@@ -1,5 +1,5 @@
 """`simulate(config)`: draw every seed's problem, train all seeds at once (descent or flow),
-collect the outcome (docs/theory.md §1, §4, §6)."""
+collect the outcome (docs/theory.md §1, §4, §6), for any network (§9)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,16 @@ from tqdm.auto import tqdm
 
 from . import _descent, _flow
 from ._config import Config
-from ._model import DYNAMICS, ReducedDynamics, signal_from_features
-from ._ntk import KernelProbe, observation_ntk
+from ._model import GenericDynamics
+from ._networks import (Network, describe, has_lipschitz_bound, resolve_network, resolved_ntk_implementation,
+                        resolved_parametrization)
+from ._ntk import JacobianProbe, KernelProbe
 from ._operators import checked_matrix, matrix_sha256, operator_arrays, placeholders, realised_spectrum
 from ._outcomes import CONVERGED, DIVERGENCE_FACTOR, OUTCOMES
 from ._parallel import over_seeds, padded_seeds
 from ._problem import Problem, draw_problem_with, seed_keys
 from ._result import SimulationResult, environment
-from ._theory import TheoryReport, theory_inputs
+from ._theory import TheoryReport, generic_theory_inputs
 
 CHECKPOINTS = 100
 LAPACK_LOCK = threading.Lock()
@@ -56,31 +58,72 @@ def _structure(config: Config) -> Config:
     """The fields that shape the compiled setup; the others are passed as arrays or unused
     (the operator's numbers, such as `condition_number`, travel in `operator_arrays`)."""
     return config.replace(seed=0, steps=1, step_size=1.0, threshold=1.0, method="descent", t_max=None,
-                          **placeholders())
+                          ntk_checkpoints=Config.ntk_checkpoints, **placeholders())
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What is simulated, resolved from the config and the network (static: it shapes the
+    compiled setup)."""
+
+    parametrization: str
+    """"full" (the generic path on the literal parameters) or "reduced" (the network's fast path)."""
+    kernels: str | None
+    """None (no tracking), "closed_form" or "jacobian"."""
+
+
+def make_plan(config: Config, network: Network, track: bool | None = None) -> Plan:
+    """The plan of `config` for `network`; a `ValueError` naming the field when the network
+    lacks what the config asks for."""
+    track = config.track_ntk if track is None else track
+    return Plan(resolved_parametrization(config, network), resolved_ntk_implementation(config, network) if track else None)
+
+
+def recorded_checkpoints(config: Config, network: Network, plan: Plan) -> np.ndarray | None:
+    """The checkpoints (indices) at which the state is recorded for the kernels: every one for a
+    closed form that needs only `z` (the paper's network), else `ntk_checkpoints` of them, evenly
+    spaced in index (so log-spaced in time), the first and the last included."""
+    if plan.kernels is None:
+        return None
+    count = checkpoint_steps(config.steps).size
+    wanted = network.kernel_checkpoints(config, plan.kernels)
+    if wanted is None or wanted >= count:
+        return np.arange(count)
+    return np.unique(np.round(np.linspace(0, count - 1, wanted)).astype(np.int64))
 
 
 @eqx.filter_jit
-def _setup(structure: Config, keys, arrays):
+def _setup(structure: Config, network: Network, plan: Plan, keys, arrays):
     """Every seed's problem (§1, §6), its operator's realised `‖A‖` and `σ_A` (docs/theory.md
-    §8), dynamics (full, or §4's reduced), initial parameters, `λ_max(H(W(0)))`, and, when
-    `track_ntk`, its kernel probe and the inputs of Theorem 2.1; one compilation per shape
-    (`arrays`: the operator's numbers and custom matrix, `operator_arrays`)."""
+    §8), dynamics (the generic path, or the network's fast path: §4, §9), initial parameters,
+    `λ_max(H(θ(0)))`, and, when tracking, its kernel probe (closed form or Jacobian route) and
+    the inputs of Theorem 2.1; one compilation per shape (`arrays`: the operator's numbers and
+    custom matrix, `operator_arrays`)."""
     # one copy per seed: each seed then computes exactly as with a drawn operator (an unbatched
     # matrix would turn A x̄ into one product over all seeds, whose bits depend on their number)
     arrays = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, keys.shape[:1] + leaf.shape), arrays)
     problems = jax.vmap(lambda key, seed_arrays: draw_problem_with(structure, key, seed_arrays))(keys, arrays)
-    dynamics_type = DYNAMICS[structure.resolved_parametrization]
 
     def one(key, problem):
-        reduced = ReducedDynamics.from_problem(structure, problem)
-        largest = jnp.linalg.eigvalsh(observation_ntk(reduced.mixing, problem.features, structure.activation))[-1]
-        dynamics = reduced if dynamics_type is ReducedDynamics else dynamics_type.from_problem(structure, problem)
+        seed_network, literal = network.for_seed(structure, problem, key)
+        largest = network.largest_observation_eigenvalue(structure, problem, literal)
         norm, sigma = realised_spectrum(problem.operator)
+        if plan.parametrization == "reduced":
+            dynamics, parameters = network.reduced(structure, problem)
+        else:
+            dynamics = GenericDynamics(seed_network, problem.operator, problem.input, problem.observation)
+            parameters = literal
         tracked = None
-        if structure.track_ntk:
-            tracked = (KernelProbe(problem.layer, reduced.mixing, structure.activation),
-                       theory_inputs(structure, problem, norm, sigma))
-        return dynamics, dynamics_type.initial_parameters(structure, key, problem), largest, norm, sigma, tracked
+        if plan.kernels is not None:
+            if plan.kernels == "closed_form":
+                probe = network.kernel_probe(structure, problem)
+            else:
+                probe = JacobianProbe(seed_network, literal, problem.operator, problem.input)
+            theory = network.theory_inputs(structure, problem, norm, sigma)
+            if theory is None:
+                theory = generic_theory_inputs(problem, dynamics.signal(parameters, problem), norm, sigma)
+            tracked = (probe, theory)
+        return dynamics, parameters, largest, norm, sigma, tracked
 
     dynamics, parameters, largest, norm, sigma, tracked = jax.vmap(one)(keys, problems)
     probe, theory = (None, None) if tracked is None else tracked
@@ -88,11 +131,11 @@ def _setup(structure: Config, keys, arrays):
 
 
 @eqx.filter_jit
-def _final_errors(structure: Config, problems, dynamics, parameters):
+def _final_errors(problems, dynamics, parameters):
     """`‖x − x̄‖/‖x̄‖` and `‖A x − ȳ‖` per seed at the final parameters."""
 
     def one(problem, dyn, p):
-        signal = signal_from_features(dyn.features(p), problem.layer, structure.activation)
+        signal = dyn.signal(p, problem)
         return (
             jnp.linalg.norm(signal - problem.signal) / jnp.linalg.norm(problem.signal),
             jnp.linalg.norm(problem.operator @ signal - problem.clean_observation),
@@ -106,7 +149,7 @@ class Trajectory:
     """What one method produced for every seed, on the host (times × seeds statistics)."""
 
     snapshots: _descent.Snapshot
-    """loss, weight distance `[seeds, checkpoints]` and features `[seeds, checkpoints, k]`, NaN after the stop."""
+    """loss and weight distance `[seeds, checkpoints]`, NaN after the stop."""
     final_parameters: object
     initial_loss: np.ndarray
     final_loss: np.ndarray
@@ -116,6 +159,11 @@ class Trajectory:
     """Descent: the step; flow: accepted solver steps."""
     solver_steps: np.ndarray
     """Descent: gradient steps; flow: accepted and rejected solver steps."""
+    states: np.ndarray | None = None
+    """The recorded state (`features`: `z`, `(z, V)` or `θ` flattened) at the checkpoints
+    `recorded`, `[seeds, recorded, s]`, NaN after the stop; None when nothing was recorded."""
+    recorded: np.ndarray | None = None
+    """Indices of the checkpoints where the state was recorded."""
 
 
 class Prepared(eqx.Module):
@@ -131,7 +179,8 @@ class Prepared(eqx.Module):
     """`‖A‖` per seed (docs/theory.md §8)."""
     sigma_A: jax.Array
     """`σ_A`, the smallest non-zero singular value of `A`, per seed."""
-    probe: KernelProbe | None
+    probe: eqx.Module | None
+    """The kernels' route when tracking: a closed form (`KernelProbe`, ...) or `JacobianProbe`."""
     theory: dict[str, jax.Array] | None
     """Inputs of Theorem 2.1 per seed (`theory_inputs`), when `track_ntk`."""
 
@@ -140,14 +189,18 @@ class Prepared(eqx.Module):
         return jax.tree.map(lambda leaf: leaf[:seeds], self)
 
 
-def prepare(config: Config, matrix: np.ndarray | None = None) -> Prepared:
-    """Draw and set up every seed of `config`, padded to a multiple of the device count (call
-    inside `precision(config)`); `matrix`: the custom operator (`checked_matrix`)."""
+def prepare(config: Config, network: Network | None = None, plan: Plan | None = None,
+            matrix: np.ndarray | None = None) -> Prepared:
+    """Draw and set up every seed of `config` for `network` (default: the built-in of
+    `config.network`), padded to a multiple of the device count (call inside `precision(config)`);
+    `matrix`: the custom operator (`checked_matrix`)."""
+    network = resolve_network(config, None, "prepare") if network is None else network  # else resolved by the caller
+    plan = make_plan(config, network) if plan is None else plan
     structure = _structure(config)
     keys = seed_keys(config.replace(seeds=padded_seeds(config.seeds)))
     arrays = operator_arrays(config, matrix)
     with LAPACK_LOCK:
-        return Prepared(*jax.block_until_ready(_setup(structure, keys, arrays)))
+        return Prepared(*jax.block_until_ready(_setup(structure, network, plan, keys, arrays)))
 
 
 def stopping_rule(config: Config) -> _descent.StoppingRule:
@@ -156,16 +209,29 @@ def stopping_rule(config: Config) -> _descent.StoppingRule:
 
 
 @eqx.filter_jit
-def _kernel_curves(probe: KernelProbe, features):
-    """Kernel statistics at every checkpoint from the recorded `z(t) = W(t) u`, which determines
-    them (§4); computed after the run, so the solver loop never pays for eigendecompositions.
-    Seeds one after another, to bound memory (`checkpoints × n × k` at a time)."""
+def _kernel_curves(probe: KernelProbe | JacobianProbe, features):
+    """Kernel statistics at the recorded checkpoints from the recorded states, which determine
+    them (`z(t) = W(t) u` for the paper's network, §4; the parameters otherwise, §9); computed
+    after the run, so the solver loop never pays for eigendecompositions or Jacobians. One
+    compiled function; seeds one after another, to bound memory (`checkpoints × n × k` at a
+    time for the closed form, one `n × p` Jacobian at a time for the Jacobian route)."""
+    return jax.lax.map(lambda arguments: arguments[0].along(arguments[1]), (probe, features))
 
-    def one_seed(arguments):
-        seed_probe, zs = arguments
-        return jax.vmap(lambda z: seed_probe.extremes(z, zs[0]))(zs)
 
-    return jax.lax.map(one_seed, (probe, features))
+def kernel_curves(config: Config, probe, run: Trajectory) -> dict[str, np.ndarray]:
+    """The kernel statistics `[seeds, checkpoints]`: computed at the recorded checkpoints, NaN at
+    the others and after each seed's stop."""
+    states = np.nan_to_num(run.states)  # NaN after the stop: masked below
+    with LAPACK_LOCK:
+        curves = jax.block_until_ready(_kernel_curves(probe, jnp.asarray(states, jnp.dtype(config.dtype))))
+    stopped = np.isnan(run.snapshots.loss)
+    kernel = {}
+    for name, values in curves.items():
+        values = np.asarray(values)
+        every = np.full(stopped.shape, np.nan, values.dtype)
+        every[:, run.recorded] = values
+        kernel[name] = np.where(stopped, np.nan, every)
+    return kernel
 
 
 def _nan_after(stopped: np.ndarray, snapshots: _descent.Snapshot) -> _descent.Snapshot:
@@ -177,19 +243,29 @@ def _nan_after(stopped: np.ndarray, snapshots: _descent.Snapshot) -> _descent.Sn
     return jax.tree.map(mask, snapshots)
 
 
-def run_descent(config: Config, prepared: Prepared, progress: bool) -> Trajectory:
-    """Gradient descent, in chunks between checkpoints (progress bar, early exit)."""
+def _stacked_states(config: Config, states: list, count: int) -> np.ndarray:
+    states = states + [states[-1]] * (count - len(states))  # after an early exit: masked by the caller
+    return np.stack([np.asarray(x)[: config.seeds] for x in states], axis=1)
+
+
+def run_descent(config: Config, prepared: Prepared, progress: bool, record: np.ndarray | None = None) -> Trajectory:
+    """Gradient descent, in chunks between checkpoints (progress bar, early exit); the state is
+    recorded at the checkpoints `record` (indices) when given."""
     dynamics = prepared.dynamics
     step_size = jnp.asarray(config.step_size, jnp.dtype(config.dtype))
     rule = stopping_rule(config)
     state = _descent.start(dynamics, prepared.parameters, step_size)
     advance = over_seeds(_descent.advance, (True, True, False, False, False))
+    features = over_seeds(_descent.features, (True, True))
     checkpoints = checkpoint_steps(config.steps)
-    recorded = []
+    recording = set() if record is None else set(np.asarray(record).tolist())
+    recorded, states = [], []
     with tqdm(total=config.steps, unit="step", delay=2.0, disable=not progress, desc="descent", leave=False) as bar:
-        for checkpoint in checkpoints:
+        for index, checkpoint in enumerate(checkpoints):
             state, snapshot = advance(dynamics, state, jnp.asarray(checkpoint, jnp.int32), step_size, rule)
             recorded.append(snapshot)
+            if index in recording:
+                states.append(features(dynamics, state.parameters))
             bar.update(int(jnp.max(state.step)) - bar.n)
             if not bool(jnp.any(state.running)):
                 break
@@ -199,6 +275,9 @@ def run_descent(config: Config, prepared: Prepared, progress: bool) -> Trajector
     state = jax.tree.map(lambda leaf: leaf[: config.seeds], state)  # drop the padding
     snapshots = jax.tree.map(lambda *leaves: np.stack([np.asarray(x)[: config.seeds] for x in leaves], axis=1), *recorded)
     stop_step = np.asarray(state.stop_step)
+    if record is not None:
+        stacked = _stacked_states(config, states, len(record))
+        stacked[checkpoints[record][None, :] > stop_step[:, None]] = np.nan
     return Trajectory(
         snapshots=_nan_after(checkpoints[None, :] > stop_step[:, None], snapshots),
         final_parameters=state.parameters,
@@ -208,11 +287,15 @@ def run_descent(config: Config, prepared: Prepared, progress: bool) -> Trajector
         stop_time=stop_step * config.step_size,
         stop_step=stop_step,
         solver_steps=stop_step,
+        states=None if record is None else stacked,
+        recorded=None if record is None else np.asarray(record),
     )
 
 
-def run_flow(config: Config, prepared: Prepared, progress: bool, times: np.ndarray | None = None) -> Trajectory:
-    """Gradient flow (3) with diffrax, saving statistics at `times` (default: the checkpoints)."""
+def run_flow(config: Config, prepared: Prepared, progress: bool, times: np.ndarray | None = None,
+             record: np.ndarray | None = None) -> Trajectory:
+    """Gradient flow (3) with diffrax, saving statistics at `times` (default: the checkpoints)
+    and the state at `times[record]` when `record` (indices) is given."""
     dtype = jnp.dtype(config.dtype)
     times = checkpoint_times(config) if times is None else times
     settings = _flow.FlowSettings(
@@ -224,8 +307,11 @@ def run_flow(config: Config, prepared: Prepared, progress: bool, times: np.ndarr
         max_steps=config.max_solver_steps,
         progress=progress and jax.device_count() == 1,  # diffrax's bar is one host callback
     )
-    integrate = over_seeds(_flow.integrate, (True, True, False, False, False))
-    run = integrate(prepared.dynamics, prepared.parameters, jnp.asarray(times, dtype), stopping_rule(config), settings)
+    arguments = [prepared.dynamics, prepared.parameters, jnp.asarray(times, dtype), stopping_rule(config), settings]
+    if record is not None:
+        arguments.append(jnp.asarray(np.asarray(times)[record], dtype))
+    integrate = over_seeds(_flow.integrate, (True, True) + (False,) * (len(arguments) - 2))
+    run = integrate(*arguments)
     run = jax.tree.map(lambda leaf: leaf[: config.seeds], run)  # drop the padding
     return Trajectory(
         snapshots=jax.tree.map(np.asarray, run.snapshots),
@@ -236,12 +322,16 @@ def run_flow(config: Config, prepared: Prepared, progress: bool, times: np.ndarr
         stop_time=np.asarray(run.stop_time),
         stop_step=np.asarray(run.accepted_steps),
         solver_steps=np.asarray(run.solver_steps),
+        states=None if record is None else np.asarray(run.states),
+        recorded=None if record is None else np.asarray(record),
     )
 
 
-def simulate(config: Config, *, operator: np.ndarray | None = None, progress: bool = True) -> SimulationResult:
-    """Train the network (4) of `config` on `config.seeds` random draws, by gradient descent
-    or gradient flow (3) (`config.method`).
+def simulate(config: Config, *, network: Network | None = None, operator: np.ndarray | None = None,
+             progress: bool = True) -> SimulationResult:
+    """Train the network of `config` (`config.network`, or `network`, a `wideDIP.Network` of
+    one's own) on `config.seeds` random draws, by gradient descent or gradient flow (3)
+    (`config.method`).
 
     `operator`: the `(m, n)` matrix of `Config.operator="custom"` (docs/theory.md §8), the same
     for every seed; its SHA-256 is recorded in the result. A progress bar appears when a
@@ -251,21 +341,30 @@ def simulate(config: Config, *, operator: np.ndarray | None = None, progress: bo
         raise ValueError(f"simulate expects a wideDIP.Config, got {type(config).__name__}")
     matrix = checked_matrix(config, operator)
     started = time.perf_counter()
+    network = resolve_network(config, network, "simulate")
+    plan = make_plan(config, network)
     with precision(config):
-        prepared = prepare(config, matrix)
-        run = (run_descent if config.method == "descent" else run_flow)(config, prepared, progress)
+        description = {**describe(config, network), "parametrization": plan.parametrization,
+                       "ntk_implementation": plan.kernels}
+        prepared = prepare(config, network, plan, matrix)
+        record = recorded_checkpoints(config, network, plan)
+        if config.method == "descent":
+            run = run_descent(config, prepared, progress, record)
+        else:
+            run = run_flow(config, prepared, progress, record=record)
         prepared = prepared.head(config.seeds)
-        errors = _final_errors(_structure(config), prepared.problems, prepared.dynamics, run.final_parameters)
+        errors = _final_errors(prepared.problems, prepared.dynamics, run.final_parameters)
         signal_error, observation_error = (np.asarray(e) for e in errors)
         largest = np.asarray(prepared.largest_eigenvalue)
         theory = kernel = None
         if prepared.theory is not None:
-            features = np.nan_to_num(run.snapshots.features)  # NaN after the stop: masked below
-            with LAPACK_LOCK:
-                kernel = jax.block_until_ready(_kernel_curves(prepared.probe, jnp.asarray(features, jnp.dtype(config.dtype))))
-            stopped = np.isnan(run.snapshots.loss)
-            kernel = {name: np.where(stopped, np.nan, np.asarray(values)) for name, values in kernel.items()}
-            theory = TheoryReport.from_inputs(config, jax.tree.map(np.asarray, prepared.theory))
+            kernel = kernel_curves(config, prepared.probe, run)
+            inputs = jax.tree.map(np.asarray, prepared.theory)
+            certificate = has_lipschitz_bound(network)
+            if not certificate:  # σ_0², μ_0, λ_max(H) at θ(0) from the kernels' first checkpoint
+                inputs.update({name: kernel[name][:, 0] for name in ("min_lambda_K", "min_lambda_H", "max_lambda_H")})
+            theory = TheoryReport.from_inputs(config, inputs, lipschitz_bound_known=certificate,
+                                              measured_lipschitz_ratio=_largest_recorded(kernel["jacobian_lipschitz_ratio"]))
     converged = run.outcome == CONVERGED
     return SimulationResult(
         config=config,
@@ -291,4 +390,11 @@ def simulate(config: Config, *, operator: np.ndarray | None = None, progress: bo
         theory=theory,
         wall_time=time.perf_counter() - started,
         environment=environment(),
+        network=description,
     )
+
+
+def _largest_recorded(values: np.ndarray) -> np.ndarray:
+    """Per seed, the largest value recorded (NaN where none was)."""
+    recorded = ~np.isnan(values)
+    return np.where(recorded.any(axis=1), np.where(recorded, values, -np.inf).max(axis=1), np.nan)

@@ -18,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._config import Config, value_list
+from ._networks import Network, resolve_network
 from ._operators import checked_matrix, matrix_sha256
 from ._outcomes import OUTCOMES
 from ._result import SimulationResult, environment
@@ -53,8 +54,9 @@ def cell_statistics(result: SimulationResult) -> dict[str, Any]:
         "median_kappa_A": float(np.median(result.kappa_A)),
         "median_signal_error": float(np.median(result.signal_error)),
         "unstable_fraction": _fraction(result.stability > 2),
-        "certified_fraction": None if result.theory is None else _fraction(result.certified),
-        "certified_observation_fraction": None if result.theory is None else _fraction(result.certified_observation),
+        "certified_fraction": None if result.theory is None or result.certified is None else _fraction(result.certified),
+        "certified_observation_fraction": None if result.theory is None or result.certified is None
+        else _fraction(result.certified_observation),
     }
     return json.loads(json.dumps(statistics))  # exactly what a reload gives (floats round-trip)
 
@@ -174,14 +176,21 @@ def _read_header(path: Path) -> dict[str, Any]:
     return header
 
 
-def _open_directory(path: Path, base: Config, axes: dict[str, list[Any]], sha256: str | None) -> dict[str, Any]:
-    """Create the sweep directory, or check that it holds this very sweep (same custom
-    operator matrix included)."""
-    wanted = {"format": FORMAT_VERSION, "base": base.to_dict(), "axes": axes}
+def _open_directory(path: Path, base: Config, axes: dict[str, list[Any]], sha256: str | None,
+                    network: str | None) -> dict[str, Any]:
+    """Create the sweep directory, or check that it holds this very sweep (same base config, axes,
+    custom operator matrix and network of one's own, by name)."""
+    wanted = json.loads(json.dumps({"format": FORMAT_VERSION, "base": base.to_dict(), "axes": axes, "network": network}))
     header_path = path / HEADER
     if header_path.exists():
         header = _read_header(header_path)
-        stored = Config.from_dict(header["base"]).to_dict()  # fields added since it was written: defaults
+        if header.get("network") != network:
+            raise ValueError(f"{path} holds a sweep of network {header.get('network') or 'given by its config'!r}, "
+                             f"not {network or 'given by the config'!r}; use a new path, or load it with wideDIP.load_sweep")
+        try:  # a header written before a Config field existed holds that field's default
+            stored = json.loads(json.dumps(Config.from_dict(header["base"]).to_dict()))
+        except ValueError:
+            stored = header["base"]
         if stored != wanted["base"]:
             differ = sorted(k for k in wanted["base"] if stored.get(k) != wanted["base"][k])
             raise ValueError(f"{path} holds a sweep with another base config (fields {differ} differ); "
@@ -212,9 +221,11 @@ def sweep(
     operator: np.ndarray | None = None,
     progress: bool = True,
     workers: int = 2,
+    network: Network | None = None,
 ) -> SweepResult:
     """Simulate `base` with every combination of the axis values, e.g.
-    `sweep(Config(m=10), {"k": [10, 100], "n": [10, 100]}, "runs/fig1")`.
+    `sweep(Config(m=10), {"k": [10, 100], "n": [10, 100]}, "runs/fig1")`; with `network`, a
+    `wideDIP.Network` of one's own in every cell (its name is stored with the sweep).
 
     With `path`, each finished cell is written atomically to `path/cells/`; calling again
     with the same arguments skips the finished cells (resume), and a directory holding a
@@ -228,10 +239,13 @@ def sweep(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"sweep: workers must be an integer >= 1 (cells run at once), got {workers!r}")
     axes = normalised_axes(base, axes)
+    for index in np.ndindex(tuple(len(values) for values in axes.values())):  # before any computation
+        resolve_network(base.replace(**_cell_changes(axes, index)), network, "sweep")
     matrix = _checked_sweep_matrix(base, axes, operator)
     sha256 = matrix_sha256(matrix)
     directory = None if path is None else Path(path)
-    header = (_open_directory(directory, base, axes, sha256) if directory is not None
+    name = None if network is None else network.name
+    header = (_open_directory(directory, base, axes, sha256, name) if directory is not None
               else {"environment": environment()})
     cells, wall_time = _stored_cells(directory, base, axes, set_aside=True)
     todo = [index for index in np.ndindex(cells.shape) if cells[index] is None]
@@ -242,7 +256,7 @@ def sweep(
         config = base.replace(**_cell_changes(axes, index))
         started = time.perf_counter()
         cell_matrix = matrix if config.operator == "custom" else None
-        statistics = cell_statistics(simulate(config, operator=cell_matrix, progress=False))
+        statistics = cell_statistics(simulate(config, network=network, operator=cell_matrix, progress=False))
         elapsed = time.perf_counter() - started
         if directory is not None:
             _write_atomically(directory / CELLS / _cell_name(index),

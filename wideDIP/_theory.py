@@ -1,4 +1,5 @@
-"""Theorem 2.1 as a calculator and a per-run certificate (docs/theory.md §2, §5)."""
+"""Theorem 2.1 as a calculator and a per-run certificate (docs/theory.md §2, §5), and its
+realised quantities for any network (§9)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array
 
 from ._activations import ACTIVATION_TABLE, activation
 from ._config import OPERATOR_SCALES, V_LAWS, Config
@@ -133,9 +135,30 @@ def theory_inputs(config: Config, problem: Problem, norm_A: jax.Array, sigma_A: 
     }
 
 
+def generic_theory_inputs(problem: Problem, initial_signal: Array, norm_A: Array, sigma_A: Array) -> dict[str, Array]:
+    """The realised quantities of one seed that need no kernel, for any network (docs/theory.md
+    §9): `‖A‖`, `σ_A`, `‖y(0) − y‖`, `‖g(u, θ(0))‖`, `‖y‖`, `‖ε‖`; `D` is not defined (NaN). The
+    kernels at `θ(0)` come from the tracked curves."""
+    return {
+        "norm_A": norm_A,
+        "sigma_A": sigma_A,
+        "max_entry": jnp.full((), jnp.nan, initial_signal.dtype),
+        "initial_error": jnp.linalg.norm(problem.operator @ initial_signal - problem.observation),
+        "network_norm": jnp.linalg.norm(initial_signal),
+        "observation_norm": jnp.linalg.norm(problem.observation),
+        "noise_norm": jnp.linalg.norm(problem.observation - problem.clean_observation),
+    }
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class TheoryReport:
-    """Theorem 2.1 evaluated for every seed (arrays over seeds; NaN / False where A-4 fails)."""
+    """Theorem 2.1 evaluated for every seed (arrays over seeds; NaN / False where A-4 fails).
+
+    For a network without a known bound on `Lip(J)` (any but the paper's, docs/theory.md §9) the
+    realised `σ_0`, `μ_0`, `‖y(0) − y‖` and rates are reported, `lipschitz_bound`,
+    `required_width` and `lemma2_probability` are NaN, and `certified` is None: no certificate is
+    evaluated; `measured_lipschitz_ratio` (a lower bound on the local constant) is what there is.
+    """
 
     norm_A: np.ndarray
     sigma_A: np.ndarray
@@ -156,6 +179,11 @@ class TheoryReport:
     required_width: np.ndarray
     """Theorem 2.1(ii) with this seed's realised `‖A‖, σ_A, D, ‖g(u, W(0))‖, ‖y‖`."""
     lemma2_probability: np.ndarray
+    measured_lipschitz_ratio: np.ndarray | None = None
+    """Largest `‖J(θ(t)) − J(θ(0))‖ / ‖θ(t) − θ(0)‖` recorded along the run: a lower bound on the
+    local Lipschitz constant, never a certificate (docs/theory.md §9)."""
+    lipschitz_bound_known: bool = True
+    """Whether `lipschitz_bound` is a proven bound (Lemma 3), so that `certified` is evaluated."""
 
     @property
     def condition_number(self) -> np.ndarray:
@@ -166,14 +194,26 @@ class TheoryReport:
         return np.sqrt(self.min_lambda_K)
 
     @property
-    def certified(self) -> np.ndarray:
-        """Hypothesis (5): `‖y(0) − y‖ < σ_A σ_0² / (4 L_J)`."""
+    def certified(self) -> np.ndarray | None:
+        """Hypothesis (5): `‖y(0) − y‖ < σ_A σ_0² / (4 L_J)`; None when no bound `L_J` is known."""
+        if not self.lipschitz_bound_known:
+            return None
         return self.initial_error < self.sigma_A * self.min_lambda_K / (4 * self.lipschitz_bound)
 
     @property
-    def certified_observation(self) -> np.ndarray:
-        """§5 observation-space certificate: `‖r(0)‖ < μ_0 / (4 ‖A‖ L_J)`."""
+    def certified_observation(self) -> np.ndarray | None:
+        """§5 observation-space certificate: `‖r(0)‖ < μ_0 / (4 ‖A‖ L_J)`; None when no bound `L_J` is known."""
+        if not self.lipschitz_bound_known:
+            return None
         return self.initial_error < self.min_lambda_H / (4 * self.norm_A * self.lipschitz_bound)
+
+    @property
+    def certificate_note(self) -> str:
+        """Why `certified` is or is not evaluated."""
+        if self.lipschitz_bound_known:
+            return "certificate (5) with Lemma 3's bound L_J <= B D sqrt(n/k)"
+        return ("not available: no bound on Lip(J) is known for this network (docs/theory.md §9); the measured ratio "
+                "||J(t) - J(0)|| / ||theta(t) - theta(0)|| is a lower bound on the local constant, not a certificate")
 
     @property
     def rate_bound(self) -> np.ndarray:
@@ -208,10 +248,25 @@ class TheoryReport:
         return self.initial_error[:, None] * np.exp(-self.rate_bound[:, None] * np.asarray(times)[None, :])
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if getattr(self, f.name) is not None}
 
     @classmethod
-    def from_inputs(cls, config: Config, inputs: dict[str, np.ndarray]) -> TheoryReport:
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> TheoryReport:
+        """Inverse of `to_arrays` (a result file written before the last two fields existed reads as
+        the paper's network)."""
+        arrays = dict(arrays)
+        if "lipschitz_bound_known" in arrays:
+            arrays["lipschitz_bound_known"] = bool(arrays["lipschitz_bound_known"])
+        return cls(**arrays)
+
+    @classmethod
+    def from_inputs(cls, config: Config, inputs: dict[str, np.ndarray], *, lipschitz_bound_known: bool = True,
+                    measured_lipschitz_ratio: np.ndarray | None = None) -> TheoryReport:
+        if not lipschitz_bound_known:  # no Lemma 3, no Theorem 2.1 (ii), no Lemma 2 for this network
+            unknown = np.full(np.shape(inputs["initial_error"]), np.nan)
+            return cls(**inputs, lipschitz_bound=unknown, required_width=unknown, lemma2_probability=unknown,
+                       measured_lipschitz_ratio=measured_lipschitz_ratio, lipschitz_bound_known=False)
         bound = activation(config.activation).bound
         bound = math.nan if bound is None else bound
         _, c_derivative = activation_constants(config.activation)
@@ -221,4 +276,5 @@ class TheoryReport:
         with np.errstate(divide="ignore"):
             required = 64 * bound**2 * d**2 * config.n * error**2 / (inputs["sigma_A"] ** 2 * c_derivative**4)
         probability = np.array([lemma2_probability(config.n, config.k, config.activation, x) for x in d])
-        return cls(**inputs, lipschitz_bound=lipschitz, required_width=required, lemma2_probability=probability)
+        return cls(**inputs, lipschitz_bound=lipschitz, required_width=required, lemma2_probability=probability,
+                   measured_lipschitz_ratio=measured_lipschitz_ratio)

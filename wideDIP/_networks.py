@@ -1,0 +1,417 @@
+"""Generator networks `g(u, θ)` (docs/theory.md §2, §9): the interface the engine trains, the
+built-ins selected by `Config.network`, and a user's own network from two plain functions.
+
+A network is an `eqx.Module` with `init(key) -> θ` (any pytree) and `apply(θ, u) -> x ∈ R^n`.
+Everything else is an optional hook with a generic default: the engine trains any network by
+`jax.grad` of the pure loss (2) on its literal parameters (the "full" path), computes its NTK
+through its Jacobian (§3, §9), and uses a network's exact fast path or closed-form kernel only
+where the network supplies one (the two-layer networks, §4, §9).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.flatten_util
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+
+from ._activations import activation
+from ._config import Config
+from ._model import ReducedBothDynamics, ReducedDynamics, network as two_layer_network
+from ._ntk import BothKernelProbe, KernelProbe, jacobian, observation_ntk
+from ._problem import Problem, draw_problem, initial_weights
+
+NETWORK_STREAM = 100
+"""`fold_in(seed key, NETWORK_STREAM)` is the key a network's own `init` receives. The problem's
+draws (`_problem`) use the streams 0, 1, 2, ... of the same key; keep this one clear of them."""
+
+
+def network_key(key: PRNGKeyArray) -> PRNGKeyArray:
+    """The key of one seed's network parameters: its own stream of the seed's key, so that the
+    problem's draws (A, x̄, ε, V, z(0), u) are those of every other network."""
+    return jax.random.fold_in(key, NETWORK_STREAM)
+
+
+def _flat(parameters: PyTree) -> Array:
+    return jax.flatten_util.ravel_pytree(parameters)[0]
+
+
+class Network(eqx.Module):
+    """A generator `g(u, θ) ∈ R^n` with parameters `θ` (any pytree of arrays).
+
+    Subclass it and define `init` and `apply` (and a `name`); or wrap two plain functions with
+    `FunctionNetwork`. The other methods are hooks with generic defaults, which the built-in
+    two-layer networks override with exact shortcuts (docs/theory.md §4, §9):
+
+    - `for_seed`: this seed's network and `θ(0)` (default: `self`, `init(network_key(key))`);
+    - `features` / `parameters_from_features`: the state recorded at checkpoints, a flat vector
+      whose distances are parameter distances (default: `θ` flattened);
+    - `reduced`: an exact fast-path dynamics (default: None, none);
+    - `kernel_probe`: closed-form kernels (default: None, the Jacobian route is used);
+    - `largest_observation_eigenvalue`: `λ_max(H(θ(0)))` (default: `m` VJPs of `θ ↦ A g(u, θ)`);
+    - `theory_inputs`: a Lipschitz bound of the Jacobian for the certificate (5) (default: None,
+      none is known).
+    """
+
+    def init(self, key: PRNGKeyArray) -> PyTree:
+        """Random initial parameters `θ(0)`."""
+        raise NotImplementedError(f"{type(self).__name__} must define init(key) -> parameters")
+
+    def apply(self, parameters: PyTree, input: Float[Array, " d"]) -> Float[Array, " n"]:
+        """`g(u, θ) ∈ R^n`."""
+        raise NotImplementedError(f"{type(self).__name__} must define apply(parameters, u) -> x")
+
+    @property
+    def name(self) -> str:
+        """Recorded with every result; a sweep refuses to resume with a network of another name."""
+        return type(self).__name__
+
+    @property
+    def description(self) -> str:
+        """One line for summaries (the name, with its shape where useful)."""
+        return self.name
+
+    @property
+    def recorded_repr(self) -> str:
+        """What is recorded as the network's `repr` with a result (no memory addresses)."""
+        return repr(self)
+
+    # ----- hooks the engine can exploit (generic defaults) -----
+
+    def for_seed(self, config: Config, problem: Problem, key: PRNGKeyArray) -> tuple[Network, PyTree]:
+        """This seed's network (it may carry the seed's fixed draws, like `V`) and its `θ(0)`,
+        in the precision of `config`."""
+        dtype = jnp.dtype(config.dtype)
+        parameters = self.init(network_key(key))
+        cast = lambda leaf: leaf.astype(dtype) if jnp.issubdtype(jnp.result_type(leaf), jnp.floating) else leaf  # noqa: E731
+        return self, jax.tree.map(cast, parameters)
+
+    def features(self, parameters: PyTree, input: Float[Array, " d"]) -> Float[Array, " s"]:
+        """The state recorded at checkpoints: a vector whose distances are distances between the
+        parameters. Default: all parameters, flattened (`p` numbers)."""
+        return _flat(parameters)
+
+    def parameters_from_features(self, features: Array, initial_features: Array, initial_parameters: PyTree,
+                                 input: Float[Array, " d"]) -> PyTree:
+        """The literal parameters `θ` whose recorded state is `features` (inverse of `features` on
+        the set the dynamics move in)."""
+        return jax.flatten_util.ravel_pytree(initial_parameters)[1](features)
+
+    def reduced(self, config: Config, problem: Problem) -> tuple[eqx.Module, PyTree] | None:
+        """An exact reduction of the dynamics (its dynamics and initial state), or None."""
+        return None
+
+    def kernel_probe(self, config: Config, problem: Problem) -> eqx.Module | None:
+        """A closed form of the kernels at a recorded state (`along(features)`), or None."""
+        return None
+
+    def kernel_checkpoints(self, config: Config, implementation: str) -> int | None:
+        """At how many checkpoints the state is recorded for the kernels; None means every one."""
+        return config.ntk_checkpoints
+
+    def largest_observation_eigenvalue(self, config: Config, problem: Problem, parameters: PyTree) -> Array:
+        """`λ_max(H(θ))`, `H = (A J)(A J)ᵀ`: `m` VJPs of `θ ↦ A g(u, θ)` (docs/theory.md §9)."""
+        observation_jacobian = jacobian(lambda p: problem.operator @ self.apply(p, problem.input), parameters)
+        return jnp.linalg.eigvalsh(observation_jacobian @ observation_jacobian.T)[-1]
+
+    def theory_inputs(self, config: Config, problem: Problem, norm_A: Array, sigma_A: Array) -> dict[str, Array] | None:
+        """The inputs of Theorem 2.1 with a Lipschitz bound of the Jacobian (Lemma 3), or None
+        when no such bound is known (docs/theory.md §9)."""
+        return None
+
+
+def _overrides(network: Network, hook: str) -> bool:
+    return getattr(type(network), hook) is not getattr(Network, hook)
+
+
+def has_reduced(network: Network) -> bool:
+    """Whether the network offers an exact fast path (`Config.parametrization="reduced"`)."""
+    return _overrides(network, "reduced")
+
+
+def has_closed_form(network: Network) -> bool:
+    """Whether the network offers closed-form kernels (`Config.ntk_implementation="closed_form"`)."""
+    return _overrides(network, "kernel_probe")
+
+
+def has_lipschitz_bound(network: Network) -> bool:
+    """Whether a bound on `Lip(J)` is known, hence the certificate (5) (Lemma 3: the paper's network)."""
+    return _overrides(network, "theory_inputs")
+
+
+class TwoLayer(Network):
+    """The paper's network (4), `g(u, W) = V φ(W u)/√k`: `W ∈ R^{k×d}` trained, `V ∈ R^{n×k}`
+    fixed (drawn with the problem). Fast path: the `k` numbers `z = W u` (docs/theory.md §4);
+    closed-form kernels (§3); Lemma 3 bounds `Lip(J)` (§5.2)."""
+
+    n: int = eqx.field(static=True)
+    d: int = eqx.field(static=True)
+    k: int = eqx.field(static=True)
+    activation: str = eqx.field(static=True)
+    layer: Float[Array, "n k"] | None = None
+    """`V`: this seed's fixed layer (None until `for_seed`)."""
+
+    @classmethod
+    def from_config(cls, config: Config) -> TwoLayer:
+        return cls(config.n, config.d, config.k, config.activation)
+
+    @property
+    def name(self) -> str:
+        return "two_layer"
+
+    def init(self, key: PRNGKeyArray) -> Float[Array, "k d"]:
+        return jax.random.normal(key, (self.k, self.d))
+
+    def apply(self, parameters: Float[Array, "k d"], input: Float[Array, " d"]) -> Float[Array, " n"]:
+        if self.layer is None:
+            raise ValueError("TwoLayer.apply needs the fixed layer V of a seed: use network.for_seed(config, problem, key)")
+        return two_layer_network(parameters, input, self.layer, self.activation)
+
+    def for_seed(self, config: Config, problem: Problem, key: PRNGKeyArray) -> tuple[TwoLayer, Array]:
+        """`V` and `W(0) = z(0) uᵀ + G (I − u uᵀ)` as drawn with the problem (`initial_weights`)."""
+        seed_network = TwoLayer(self.n, self.d, self.k, self.activation, problem.layer)
+        return seed_network, initial_weights(config, key, problem)
+
+    def features(self, parameters: Array, input: Array) -> Array:
+        return parameters @ input
+
+    def parameters_from_features(self, features, initial_features, initial_parameters, input):
+        """`W = W(0) + (z − z(0)) uᵀ` (docs/theory.md §4)."""
+        return initial_parameters + jnp.outer(features - initial_features, input)
+
+    def reduced(self, config: Config, problem: Problem) -> tuple[ReducedDynamics, Array]:
+        return ReducedDynamics.from_problem(config, problem), problem.features
+
+    def kernel_probe(self, config: Config, problem: Problem) -> KernelProbe:
+        return KernelProbe(problem.layer, ReducedDynamics.from_problem(config, problem).mixing, config.activation)
+
+    def kernel_checkpoints(self, config: Config, implementation: str) -> int | None:
+        """The closed form needs only `z(t)` (k numbers): every checkpoint."""
+        return None if implementation == "closed_form" else config.ntk_checkpoints
+
+    def largest_observation_eigenvalue(self, config: Config, problem: Problem, parameters: PyTree) -> Array:
+        """`λ_max(B diag(φ'(z(0))²) Bᵀ)` (§3, §4)."""
+        mixing = ReducedDynamics.from_problem(config, problem).mixing
+        return jnp.linalg.eigvalsh(observation_ntk(mixing, problem.features, config.activation))[-1]
+
+    def theory_inputs(self, config: Config, problem: Problem, norm_A: Array, sigma_A: Array) -> dict[str, Array]:
+        from ._theory import theory_inputs
+
+        return theory_inputs(config, problem, norm_A, sigma_A)
+
+
+class TwoLayerBoth(Network):
+    """`g(u, (W, V)) = V φ(W u)/√k` with both layers trained, `θ = (W, V)` (docs/theory.md §9).
+    `W(0)`, `V(0)` are the paper's draws. Fast path: the exact reduction to `(z, V)`, `O(m n + n k)`
+    per step, no `d`; closed-form kernels `K = V diag(φ'²) Vᵀ/k + (‖φ(z)‖²/k) I_n`. No bound on
+    `Lip(J)` is known (the `W`-block multiplies the trained `V`), so no certificate (5)."""
+
+    n: int = eqx.field(static=True)
+    d: int = eqx.field(static=True)
+    k: int = eqx.field(static=True)
+    activation: str = eqx.field(static=True)
+
+    @classmethod
+    def from_config(cls, config: Config) -> TwoLayerBoth:
+        return cls(config.n, config.d, config.k, config.activation)
+
+    @property
+    def name(self) -> str:
+        return "two_layer_both"
+
+    def init(self, key: PRNGKeyArray) -> tuple[Array, Array]:
+        """Fresh iid N(0,1) `W`, `V` (the engine takes them from the problem's draws instead)."""
+        flat = jax.random.normal(key, (self.k * self.d + self.n * self.k,))
+        return flat[: self.k * self.d].reshape(self.k, self.d), flat[self.k * self.d:].reshape(self.n, self.k)
+
+    def apply(self, parameters: tuple[Array, Array], input: Array) -> Array:
+        weights, layer = parameters
+        return two_layer_network(weights, input, layer, self.activation)
+
+    def for_seed(self, config: Config, problem: Problem, key: PRNGKeyArray) -> tuple[TwoLayerBoth, tuple]:
+        return self, (initial_weights(config, key, problem), problem.layer)
+
+    def features(self, parameters: tuple[Array, Array], input: Array) -> Array:
+        """`(z, V)` with `z = W u`, flattened: `k + n k` numbers."""
+        weights, layer = parameters
+        return jnp.concatenate([weights @ input, layer.ravel()])
+
+    def parameters_from_features(self, features, initial_features, initial_parameters, input):
+        z, z0 = features[: self.k], initial_features[: self.k]
+        return initial_parameters[0] + jnp.outer(z - z0, input), features[self.k:].reshape(self.n, self.k)
+
+    def reduced(self, config: Config, problem: Problem) -> tuple[ReducedBothDynamics, tuple[Array, Array]]:
+        return (ReducedBothDynamics(problem.operator, problem.observation, config.activation),
+                (problem.features, problem.layer))
+
+    def kernel_probe(self, config: Config, problem: Problem) -> BothKernelProbe:
+        return BothKernelProbe(problem.operator, config.k, config.activation)
+
+    def largest_observation_eigenvalue(self, config: Config, problem: Problem, parameters: PyTree) -> Array:
+        features = jnp.concatenate([problem.features, problem.layer.ravel()])
+        return self.kernel_probe(config, problem).extremes(features, features)["max_lambda_H"]
+
+
+class MLP(Network):
+    """NTK-parametrised multilayer perceptron (docs/theory.md §9), every layer trained:
+    `h_1 = W_1 u`, `h_{l+1} = W_{l+1} φ(h_l)/√k_l`, `g = W_L φ(h_{L−1})/√k_{L−1}`, hidden widths
+    `hidden + (k,)`, all weights iid N(0,1) at initialisation (from the seed's network stream).
+    `θ` is the tuple `(W_1, …, W_L)`."""
+
+    n: int = eqx.field(static=True)
+    d: int = eqx.field(static=True)
+    widths: tuple[int, ...] = eqx.field(static=True)
+    activation: str = eqx.field(static=True)
+
+    @classmethod
+    def from_config(cls, config: Config) -> MLP:
+        return cls(config.n, config.d, tuple(config.hidden) + (config.k,), config.activation)
+
+    @property
+    def name(self) -> str:
+        return "mlp"
+
+    @property
+    def description(self) -> str:
+        return f"mlp {' x '.join(map(str, (self.d,) + self.widths + (self.n,)))} {self.activation}"
+
+    @property
+    def shapes(self) -> list[tuple[int, int]]:
+        sizes = (self.d,) + self.widths + (self.n,)
+        return [(sizes[i + 1], sizes[i]) for i in range(len(sizes) - 1)]
+
+    def init(self, key: PRNGKeyArray) -> tuple[Array, ...]:
+        """All weights from one `jax.random.normal` call, layer after layer in row-major order
+        (one threefry kernel to compile, not one per layer)."""
+        sizes = [rows * columns for rows, columns in self.shapes]
+        flat = jax.random.normal(key, (sum(sizes),))
+        blocks = jnp.split(flat, list(itertools.accumulate(sizes))[:-1])
+        return tuple(block.reshape(shape) for block, shape in zip(blocks, self.shapes))
+
+    def apply(self, parameters: tuple[Array, ...], input: Array) -> Array:
+        phi = activation(self.activation).function
+        hidden = parameters[0] @ input
+        for weights in parameters[1:]:
+            hidden = weights @ phi(hidden) / jnp.sqrt(weights.shape[1])
+        return hidden
+
+
+class FunctionNetwork(Network):
+    """A network from two plain functions: `init(key) -> θ` (any pytree of arrays) and
+    `apply(θ, u) -> x ∈ R^n`, with `u ∈ R^d` the fixed input. Trained on its literal parameters
+    (`jax.grad`), its NTK from its Jacobian (docs/theory.md §9); `init` gets the seed's own network
+    key (`network_key`), so the problem's draws are those of every other network."""
+
+    init_function: Callable[[PRNGKeyArray], PyTree] = eqx.field(static=True)
+    apply_function: Callable[[PyTree, Array], Array] = eqx.field(static=True)
+    label: str = eqx.field(static=True)
+
+    def __init__(self, init: Callable[[PRNGKeyArray], PyTree], apply: Callable[[PyTree, Array], Array],
+                 name: str | None = None):
+        for what, function in (("init", init), ("apply", apply)):
+            if not callable(function):
+                raise ValueError(f"FunctionNetwork: {what} must be a function, got {type(function).__name__}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"FunctionNetwork: name must be a non-empty string, got {name!r}")
+        self.init_function = init
+        self.apply_function = apply
+        self.label = name or getattr(apply, "__qualname__", None) or "network"
+
+    @property
+    def name(self) -> str:
+        return self.label
+
+    @property
+    def recorded_repr(self) -> str:
+        def spelled(function):
+            return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', repr(function))}"
+
+        return f"FunctionNetwork(init={spelled(self.init_function)}, apply={spelled(self.apply_function)}, name={self.label!r})"
+
+    def init(self, key: PRNGKeyArray) -> PyTree:
+        return self.init_function(key)
+
+    def apply(self, parameters: PyTree, input: Array) -> Array:
+        return self.apply_function(parameters, input)
+
+
+NETWORKS: dict[str, Callable[[Config], Network]] = {
+    "two_layer": TwoLayer.from_config,
+    "two_layer_both": TwoLayerBoth.from_config,
+    "mlp": MLP.from_config,
+}
+"""The built-ins by `Config.network` name: adding a network is adding a line here."""
+
+
+def builtin_network(config: Config) -> Network:
+    return NETWORKS[config.network](config)
+
+
+def resolved_parametrization(config: Config, network: Network) -> str:
+    """"full" (the generic path) or "reduced" (the network's exact fast path); "auto" is the
+    fast path where one exists. A `ValueError` naming the field when "reduced" has none."""
+    if config.parametrization == "reduced" and not has_reduced(network):
+        raise ValueError(f"Config.parametrization='reduced' needs a network with an exact reduced dynamics "
+                         f"(docs/theory.md §4, §9); network {network.name!r} has none: use 'full' or 'auto'")
+    if config.parametrization == "auto":
+        return "reduced" if has_reduced(network) else "full"
+    return config.parametrization
+
+
+def resolved_ntk_implementation(config: Config, network: Network) -> str:
+    """"closed_form" or "jacobian"; "auto" is the closed form where one exists."""
+    if config.ntk_implementation == "closed_form" and not has_closed_form(network):
+        raise ValueError(f"Config.ntk_implementation='closed_form' needs a network with closed-form kernels; "
+                         f"network {network.name!r} has none: use 'jacobian' or 'auto'")
+    if config.ntk_implementation == "auto":
+        return "closed_form" if has_closed_form(network) else "jacobian"
+    return config.ntk_implementation
+
+
+def resolve_network(config: Config, network: Network | None, caller: str) -> Network:
+    """The network `caller` trains: `network` if given (checked), else the built-in of
+    `config.network`; a `ValueError` for anything that is not a `Network`, for a network given
+    together with a non-default `Config.network`, and for incompatible settings."""
+    if network is None:
+        network = builtin_network(config)
+    else:
+        if not isinstance(network, Network):
+            hint = " (wrap plain functions as wideDIP.FunctionNetwork(init, apply))" if callable(network) else ""
+            raise ValueError(f"{caller}: network must be a wideDIP.Network{hint}, got {type(network).__name__}")
+        if config.network != "two_layer" or config.hidden:
+            raise ValueError(f"{caller}: network= replaces Config.network; leave Config.network and Config.hidden at "
+                             f"their defaults (got network={config.network!r}, hidden={config.hidden!r})")
+    resolved_parametrization(config, network)
+    resolved_ntk_implementation(config, network)
+    return network
+
+
+def describe(config: Config, network: Network) -> dict[str, Any]:
+    """Name, description and parameter count of `network` for `config`, checking abstractly (no
+    computation) that it maps the input `u ∈ R^d` to `x ∈ R^n`; a `ValueError` otherwise."""
+    key = jax.random.PRNGKey(0)
+    problem = jax.eval_shape(functools.partial(draw_problem, config), key)
+
+    def initial(key, problem):
+        seed_network, parameters = network.for_seed(config, problem, key)
+        return parameters, seed_network.apply(parameters, problem.input)
+
+    try:
+        parameters, output = jax.eval_shape(initial, key, problem)
+    except (TypeError, ValueError, IndexError) as error:
+        raise ValueError(f"network {network.name!r} fails on an input u of shape ({config.d},): "
+                         f"{type(error).__name__}: {error}") from None
+    if not hasattr(output, "shape") or tuple(output.shape) != (config.n,):
+        raise ValueError(f"network {network.name!r} must map u ∈ R^{config.d} to x ∈ R^n with n = Config.n = {config.n}; "
+                         f"its apply returns shape {getattr(output, 'shape', type(output).__name__)}")
+    leaves = jax.tree.leaves(parameters)
+    if not leaves or not all(jnp.issubdtype(leaf.dtype, jnp.floating) for leaf in leaves):
+        raise ValueError(f"network {network.name!r}: init must return a pytree of floating-point arrays")
+    return {"name": network.name, "description": network.description, "repr": network.recorded_repr,
+            "parameters": int(sum(leaf.size for leaf in leaves))}
