@@ -20,7 +20,8 @@ from pathlib import Path
 from ._config import _CHOICES, Config
 from ._interrupt import stop_on_interrupt
 
-REPORTED_PACKAGES = ("widedip", "jax", "jaxlib", "optax", "diffrax", "equinox", "numpy", "matplotlib", "pytest")
+REPORTED_PACKAGES = ("widedip", "jax", "jaxlib", "optax", "diffrax", "equinox", "numpy", "matplotlib", "pytest",
+                     "pytest-xdist")
 
 
 def versions() -> str:
