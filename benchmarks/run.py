@@ -85,7 +85,7 @@ def tracking_cost(config: Config, checkpoints: int, repeats: int) -> float:
     the route `config.ntk_implementation` names, on recorded states (all equal to θ(0): the
     cost does not depend on the values)."""
     network = builtin_network(config)
-    prepared = prepare(config, network, make_plan(config, network))
+    prepared = prepare(config, network=network, plan=make_plan(config, network))
     states = _descent.features(prepared.dynamics, prepared.parameters)
     states = jnp.repeat(states[:, None, :], checkpoints, axis=1)
 
@@ -235,7 +235,7 @@ def main() -> None:
     custom = np.random.default_rng(0).standard_normal((big.m, big.n))
     for name in wideDIP.OPERATORS:  # the same setup with each forward operator (docs/theory.md §8)
         config, matrix = big.replace(operator=name), custom if name == "custom" else None
-        seconds = median_time(lambda: jax.block_until_ready(prepare(config, matrix)), repeats)
+        seconds = median_time(lambda: jax.block_until_ready(prepare(config, matrix=matrix)), repeats)
         row(rows, "setup per operator", shape="(10, 1000, 500, 1000)", operator=name, seconds=seconds,
             note="draws, A's SVD, B = A V / sqrt(k), all seeds")
 

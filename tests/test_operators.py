@@ -33,7 +33,7 @@ def draws(config, operator=None, order=None):
 def setup_draws(config, matrix=None):
     """The problems `simulate(config)` drew, from its compiled setup (cached when it ran)."""
     with precision(config):
-        return jax.tree.map(lambda leaf: np.asarray(leaf)[: config.seeds], prepare(config, matrix).problems)
+        return jax.tree.map(lambda leaf: np.asarray(leaf)[: config.seeds], prepare(config, matrix=matrix).problems)
 
 
 def dct_matrix(n):
@@ -209,7 +209,7 @@ def test_operator_numbers_and_matrices_do_not_recompile(monkeypatch):
     rng = np.random.default_rng(3)
     for _ in range(2):
         with precision(base):
-            prepare(base.replace(operator="custom"), rng.standard_normal((2, 9)))
+            prepare(base.replace(operator="custom"), matrix=rng.standard_normal((2, 9)))
     assert len(traces) == 1
 
 

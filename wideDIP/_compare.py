@@ -152,7 +152,7 @@ def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, ne
     flow_config = config.replace(method="flow", t_max=float(union[-1]))
     started = time.perf_counter()
     with precision(config):
-        prepared = prepare(config, network, make_plan(config, network, track=False), matrix)
+        prepared = prepare(config, network=network, plan=make_plan(config, network, track=False), matrix=matrix)
         flow = run_flow(flow_config, prepared, progress, times=union, record=np.arange(union.size))
         runs = [run_descent(c, prepared, progress, record=np.arange(checkpoint_steps(c.steps).size)) for c in descents]
         largest = np.asarray(prepared.largest_eigenvalue)[: config.seeds]

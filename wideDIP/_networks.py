@@ -396,7 +396,8 @@ def describe(config: Config, network: Network) -> dict[str, Any]:
     """Name, description and parameter count of `network` for `config`, checking abstractly (no
     computation) that it maps the input `u ∈ R^d` to `x ∈ R^n`; a `ValueError` otherwise."""
     key = jax.random.PRNGKey(0)
-    problem = jax.eval_shape(functools.partial(draw_problem, config), key)
+    shapes = config.replace(operator="gaussian")  # the problem's shapes, whatever the operator (a custom one's matrix is not needed)
+    problem = jax.eval_shape(functools.partial(draw_problem, shapes), key)
 
     def initial(key, problem):
         seed_network, parameters = network.for_seed(config, problem, key)

@@ -189,7 +189,7 @@ class Prepared(eqx.Module):
         return jax.tree.map(lambda leaf: leaf[:seeds], self)
 
 
-def prepare(config: Config, network: Network | None = None, plan: Plan | None = None,
+def prepare(config: Config, *, network: Network | None = None, plan: Plan | None = None,
             matrix: np.ndarray | None = None) -> Prepared:
     """Draw and set up every seed of `config` for `network` (default: the built-in of
     `config.network`), padded to a multiple of the device count (call inside `precision(config)`);
@@ -346,7 +346,7 @@ def simulate(config: Config, *, network: Network | None = None, operator: np.nda
     with precision(config):
         description = {**describe(config, network), "parametrization": plan.parametrization,
                        "ntk_implementation": plan.kernels}
-        prepared = prepare(config, network, plan, matrix)
+        prepared = prepare(config, network=network, plan=plan, matrix=matrix)
         record = recorded_checkpoints(config, network, plan)
         if config.method == "descent":
             run = run_descent(config, prepared, progress, record)
