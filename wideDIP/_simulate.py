@@ -94,24 +94,26 @@ def recorded_checkpoints(config: Config, network: Network, plan: Plan) -> np.nda
 def _setup(structure: Config, network: Network, plan: Plan, keys):
     """Every seed's problem (§1, §6), dynamics (the generic path, or the network's fast path:
     §4, §9), initial parameters, `λ_max(H(θ(0)))`, and, when tracking, its kernel probe (closed
-    form or Jacobian route) and the inputs of Theorem 2.1; one compilation per shape."""
+    form or Jacobian route) and the inputs of Theorem 2.1; one compilation per shape. (The draws
+    stay in this one program: compiled apart, the paper's `W(0)` for the full path changed in its
+    last bits.)"""
     problems = jax.vmap(lambda key: draw_problem(structure, key))(keys)
 
     def one(key, problem):
-        seed_network, literal = network.for_seed(structure, problem, key)
-        largest = network.largest_observation_eigenvalue(structure, problem, literal)
+        seed_network, literal = network.for_seed(structure, problem, key)  # the other hooks: on this seed's network
+        largest = seed_network.largest_observation_eigenvalue(structure, problem, literal)
         if plan.parametrization == "reduced":
-            dynamics, parameters = network.reduced(structure, problem)
+            dynamics, parameters = seed_network.reduced(structure, problem)
         else:
             dynamics = GenericDynamics(seed_network, problem.operator, problem.input, problem.observation)
             parameters = literal
         tracked = None
         if plan.kernels is not None:
             if plan.kernels == "closed_form":
-                probe = network.kernel_probe(structure, problem)
+                probe = seed_network.kernel_probe(structure, problem)
             else:
                 probe = JacobianProbe(seed_network, literal, problem.operator, problem.input)
-            theory = network.theory_inputs(structure, problem)
+            theory = seed_network.theory_inputs(structure, problem)
             if theory is None:
                 theory = generic_theory_inputs(problem, dynamics.signal(parameters, problem))
             tracked = (probe, theory)
@@ -342,7 +344,7 @@ def simulate(config: Config, *, network: Network | None = None, progress: bool =
         if prepared.theory is not None:
             kernel = kernel_curves(config, prepared.probe, run)
             inputs = jax.tree.map(np.asarray, prepared.theory)
-            certificate = has_lipschitz_bound(network)
+            certificate = has_lipschitz_bound(network) and "min_lambda_K" in inputs
             if not certificate:  # σ_0², μ_0, λ_max(H) at θ(0) from the kernels' first checkpoint
                 inputs.update({name: kernel[name][:, 0] for name in ("min_lambda_K", "min_lambda_H", "max_lambda_H")})
             theory = TheoryReport.from_inputs(config, inputs, lipschitz_bound_known=certificate,
