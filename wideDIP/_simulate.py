@@ -98,28 +98,29 @@ def _setup(structure: Config, network: Network, plan: Plan, keys, arrays):
     §8), dynamics (the generic path, or the network's fast path: §4, §9), initial parameters,
     `λ_max(H(θ(0)))`, and, when tracking, its kernel probe (closed form or Jacobian route) and
     the inputs of Theorem 2.1; one compilation per shape (`arrays`: the operator's numbers and
-    custom matrix, `operator_arrays`)."""
+    custom matrix, `operator_arrays`). (The draws stay in this one program: compiled apart, the
+    paper's `W(0)` for the full path changed in its last bits.)"""
     # one copy per seed: each seed then computes exactly as with a drawn operator (an unbatched
     # matrix would turn A x̄ into one product over all seeds, whose bits depend on their number)
     arrays = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, keys.shape[:1] + leaf.shape), arrays)
     problems = jax.vmap(lambda key, seed_arrays: draw_problem_with(structure, key, seed_arrays))(keys, arrays)
 
     def one(key, problem):
-        seed_network, literal = network.for_seed(structure, problem, key)
-        largest = network.largest_observation_eigenvalue(structure, problem, literal)
+        seed_network, literal = network.for_seed(structure, problem, key)  # the other hooks: on this seed's network
+        largest = seed_network.largest_observation_eigenvalue(structure, problem, literal)
         norm, sigma = realised_spectrum(problem.operator)
         if plan.parametrization == "reduced":
-            dynamics, parameters = network.reduced(structure, problem)
+            dynamics, parameters = seed_network.reduced(structure, problem)
         else:
             dynamics = GenericDynamics(seed_network, problem.operator, problem.input, problem.observation)
             parameters = literal
         tracked = None
         if plan.kernels is not None:
             if plan.kernels == "closed_form":
-                probe = network.kernel_probe(structure, problem)
+                probe = seed_network.kernel_probe(structure, problem)
             else:
                 probe = JacobianProbe(seed_network, literal, problem.operator, problem.input)
-            theory = network.theory_inputs(structure, problem, norm, sigma)
+            theory = seed_network.theory_inputs(structure, problem, norm, sigma)
             if theory is None:
                 theory = generic_theory_inputs(problem, dynamics.signal(parameters, problem), norm, sigma)
             tracked = (probe, theory)
@@ -360,7 +361,7 @@ def simulate(config: Config, *, network: Network | None = None, operator: np.nda
         if prepared.theory is not None:
             kernel = kernel_curves(config, prepared.probe, run)
             inputs = jax.tree.map(np.asarray, prepared.theory)
-            certificate = has_lipschitz_bound(network)
+            certificate = has_lipschitz_bound(network) and "min_lambda_K" in inputs
             if not certificate:  # σ_0², μ_0, λ_max(H) at θ(0) from the kernels' first checkpoint
                 inputs.update({name: kernel[name][:, 0] for name in ("min_lambda_K", "min_lambda_H", "max_lambda_H")})
             theory = TheoryReport.from_inputs(config, inputs, lipschitz_bound_known=certificate,

@@ -208,14 +208,6 @@ class TheoryReport:
         return self.initial_error < self.min_lambda_H / (4 * self.norm_A * self.lipschitz_bound)
 
     @property
-    def certificate_note(self) -> str:
-        """Why `certified` is or is not evaluated."""
-        if self.lipschitz_bound_known:
-            return "certificate (5) with Lemma 3's bound L_J <= B D sqrt(n/k)"
-        return ("not available: no bound on Lip(J) is known for this network (docs/theory.md §9); the measured ratio "
-                "||J(t) - J(0)|| / ||theta(t) - theta(0)|| is a lower bound on the local constant, not a certificate")
-
-    @property
     def rate_bound(self) -> np.ndarray:
         """`σ_A² σ_0² / 4`: `‖y(t) − y‖ ≤ exp(−rate t) ‖y(0) − y‖` when (5) holds."""
         return self.sigma_A**2 * self.min_lambda_K / 4
