@@ -145,21 +145,27 @@ def has_lipschitz_bound(network: Network) -> bool:
     return _overrides(network, "theory_inputs")
 
 
-class TwoLayer(Network):
-    """The paper's network (4), `g(u, W) = V φ(W u)/√k`: `W ∈ R^{k×d}` trained, `V ∈ R^{n×k}`
-    fixed (drawn with the problem). Fast path: the `k` numbers `z = W u` (docs/theory.md §4);
-    closed-form kernels (§3); Lemma 3 bounds `Lip(J)` (§5.2)."""
+class _TwoLayerShape(Network):
+    """What both two-layer networks (4) are made of: sizes `n`, `d`, width `k`, activation `φ`
+    (docs/theory.md §2)."""
 
     n: int = eqx.field(static=True)
     d: int = eqx.field(static=True)
     k: int = eqx.field(static=True)
     activation: str = eqx.field(static=True)
-    layer: Float[Array, "n k"] | None = None
-    """`V`: this seed's fixed layer (None until `for_seed`)."""
 
     @classmethod
-    def from_config(cls, config: Config) -> TwoLayer:
+    def from_config(cls, config: Config) -> _TwoLayerShape:
         return cls(config.n, config.d, config.k, config.activation)
+
+
+class TwoLayer(_TwoLayerShape):
+    """The paper's network (4), `g(u, W) = V φ(W u)/√k`: `W ∈ R^{k×d}` trained, `V ∈ R^{n×k}`
+    fixed (drawn with the problem). Fast path: the `k` numbers `z = W u` (docs/theory.md §4);
+    closed-form kernels (§3); Lemma 3 bounds `Lip(J)` (§5.2)."""
+
+    layer: Float[Array, "n k"] | None = None
+    """`V`: this seed's fixed layer (None until `for_seed`)."""
 
     @property
     def name(self) -> str:
@@ -206,20 +212,11 @@ class TwoLayer(Network):
         return theory_inputs(config, problem, norm_A, sigma_A)
 
 
-class TwoLayerBoth(Network):
+class TwoLayerBoth(_TwoLayerShape):
     """`g(u, (W, V)) = V φ(W u)/√k` with both layers trained, `θ = (W, V)` (docs/theory.md §9).
     `W(0)`, `V(0)` are the paper's draws. Fast path: the exact reduction to `(z, V)`, `O(m n + n k)`
     per step, no `d`; closed-form kernels `K = V diag(φ'²) Vᵀ/k + (‖φ(z)‖²/k) I_n`. No bound on
     `Lip(J)` is known (the `W`-block multiplies the trained `V`), so no certificate (5)."""
-
-    n: int = eqx.field(static=True)
-    d: int = eqx.field(static=True)
-    k: int = eqx.field(static=True)
-    activation: str = eqx.field(static=True)
-
-    @classmethod
-    def from_config(cls, config: Config) -> TwoLayerBoth:
-        return cls(config.n, config.d, config.k, config.activation)
 
     @property
     def name(self) -> str:
