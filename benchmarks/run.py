@@ -48,7 +48,7 @@ def median_time(function, repeats: int) -> float:
 
 
 def _never_rule(config: Config) -> _descent.StoppingRule:
-    return _descent.StoppingRule(jnp.asarray(0.0, config.dtype), jnp.asarray(jnp.inf, config.dtype))
+    return _descent.StoppingRule(jnp.asarray(0.0, config.dtype), jnp.asarray(jnp.inf, config.dtype), jnp.asarray(True))
 
 
 def descent_rate(config: Config, steps: int, repeats: int) -> float:
@@ -56,11 +56,11 @@ def descent_rate(config: Config, steps: int, repeats: int) -> float:
     prepared = prepare(config)
     step_size = jnp.asarray(config.step_size, config.dtype)
     state = _descent.start(prepared.dynamics, prepared.parameters, step_size)
-    advance = over_seeds(_descent.advance, (True, True, False, False, False))
+    advance = over_seeds(_descent.advance, (True, True, True, False, False, False))
     stop_at, rule = jnp.asarray(steps, jnp.int32), _never_rule(config)
     seeds = jax.tree.leaves(prepared.parameters)[0].shape[0]
     return seeds * steps / median_time(lambda: jax.block_until_ready(
-        advance(prepared.dynamics, state, stop_at, step_size, rule)), repeats)
+        advance(prepared.dynamics, prepared.problems, state, stop_at, step_size, rule)), repeats)
 
 
 def flow_rate(config: Config, repeats: int) -> tuple[float, float]:
@@ -74,7 +74,8 @@ def flow_rate(config: Config, repeats: int) -> tuple[float, float]:
     steps = []
 
     def run():
-        solution = _flow.integrate(prepared.dynamics, prepared.parameters, times, _never_rule(config), settings)
+        solution = _flow.integrate(prepared.dynamics, prepared.problems, prepared.parameters, times, _never_rule(config),
+                                   settings)
         steps.append(float(jnp.median(solution.solver_steps)))
 
     return config.seeds * config.t_max / median_time(run, repeats), steps[-1]

@@ -102,8 +102,8 @@ def test_loss_is_non_increasing_for_a_small_step():
 def test_end_errors_are_consistent_with_the_loss():
     """Noise-free: y = ȳ, so ‖A x − ȳ‖ = ‖r‖ = √(2 L) at the end."""
     result = simulate(SMALL.replace(dtype="float64"), progress=False)
-    np.testing.assert_allclose(result.observation_error, np.sqrt(2 * result.final_loss), rtol=1e-8)
-    assert np.all(result.signal_error > 0)
+    np.testing.assert_allclose(result.final_observation_error, np.sqrt(2 * result.final_loss), rtol=1e-8)
+    assert np.all(result.final_signal_error > 0)
     assert result.times[-1] == SMALL.steps * SMALL.step_size and result.times[0] == 0
     assert result.loss.shape == (SMALL.seeds, len(result.times)) and 50 <= len(result.times) <= 100
 

@@ -44,7 +44,7 @@ def test_the_papers_setting_keeps_its_bits(name):
     assert result.parametrization == name.replace("descent", "reduced")
     assert result.stop_step.tolist() == stop_step
     np.testing.assert_array_equal(result.final_loss, _floats(final_loss))
-    np.testing.assert_array_equal(result.signal_error, _floats(signal_error))
+    np.testing.assert_array_equal(result.final_signal_error, _floats(signal_error))
     np.testing.assert_array_equal(result.stability, _floats(PINNED_STABILITY))
 
 

@@ -60,7 +60,8 @@ def test_certificates_are_consistent(certified_run):
     theory = certified_run.theory
     np.testing.assert_array_equal(certified_run.min_lambda_K, theory.min_lambda_K)
     assert np.all(theory.rate_bound > 0) and np.all(theory.lemma2_probability <= 1)
-    assert np.all(np.isnan(theory.early_stopping_time))  # noise-free
+    assert np.all(np.isinf(theory.early_stopping_time))  # noise-free: T does not exist
+    assert set(certified_run.early_stopping_reason) == {"no noise: ||epsilon|| = 0"}
     lemma3 = math.sqrt(2 / 2000)  # B = 1 (tanh), D = 1 (Rademacher), √(n/k)
     np.testing.assert_allclose(theory.lipschitz_bound, lemma3, rtol=1e-12)
     np.testing.assert_allclose(theory.initial_error, np.sqrt(2 * certified_run.initial_loss), rtol=1e-10)

@@ -63,7 +63,7 @@ def _add_config_options(parser: argparse.ArgumentParser, defaults: Config, skip:
 
             kwargs["choices"] = tuple(NETWORKS)
         elif field.type == "bool":
-            kwargs.update(action="store_const", const=True)
+            kwargs.update(action=argparse.BooleanOptionalAction)
         elif field.type == "tuple[int, ...]":
             kwargs.update(type=int, nargs="+", help=f"widths, e.g. {option} 64 64; default: none")
         else:

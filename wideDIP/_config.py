@@ -115,6 +115,10 @@ class Config:
     """Gradient-descent step `η`; time is `t = step × η`."""
     threshold: float = 1e-7
     """A run has converged once its loss `½‖A g − y‖²` (2) is at most this."""
+    stop_at_threshold: bool = True
+    """Stop each seed when its loss first reaches `threshold` (the paper's protocol); with False
+    every seed runs the whole budget (to observe early stopping and the noise being fitted,
+    docs/theory.md §7) while `converged` and `steps_to_threshold` still record the first crossing."""
     parametrization: str = "auto"
     """"full" trains the network's literal parameters (W ∈ R^{k×d} for the paper's network) by
     `jax.grad`: the generic path, for any network; "reduced" the network's exact fast path (the

@@ -14,14 +14,17 @@ import optax
 from jaxtyping import Array, Bool, Float, Int, PyTree
 
 from ._outcomes import CONVERGED, DIVERGED, RUNNING, STALLED
+from ._problem import Problem
 
 
 class StoppingRule(eqx.Module):
-    """When a run stops: loss ≤ `threshold` (converged) or diverged; arrays so that changing
-    them never recompiles."""
+    """When a run stops: loss ≤ `threshold` (converged, if `stop_at_threshold`) or diverged;
+    arrays so that changing them never recompiles."""
 
     threshold: Float[Array, ""]
     divergence_factor: Float[Array, ""]
+    stop_at_threshold: Bool[Array, ""]
+    """False: a seed that reaches the threshold records the crossing and goes on (docs/theory.md §7)."""
 
 
 class RunState(eqx.Module):
@@ -35,6 +38,8 @@ class RunState(eqx.Module):
     every leaf can be sharded over the seed axis)."""
     outcome: Int[Array, " seeds"]
     stop_step: Int[Array, " seeds"]
+    crossing_step: Int[Array, " seeds"]
+    """The first step whose loss is ≤ threshold; −1 before."""
     loss: Float[Array, " seeds"]
     initial_loss: Float[Array, " seeds"]
 
@@ -54,13 +59,15 @@ class Snapshot(eqx.Module):
     loss: Float[Array, " seeds"]
     weight_distance: Float[Array, " seeds"]
     """`‖θ(t) − θ(0)‖`; for the two-layer network `‖W(t) − W(0)‖_F = ‖z(t) − z(0)‖` (docs/theory.md §4)."""
+    signal: Float[Array, "seeds n"]
+    """The network's output `x(t) = g(u, θ(t))`: the recovery curves come from it (docs/theory.md §7)."""
 
 
-def snapshot(dynamics: eqx.Module, parameters: PyTree, initial_parameters: PyTree) -> Snapshot:
+def snapshot(dynamics: eqx.Module, problem: Problem, parameters: PyTree, initial_parameters: PyTree) -> Snapshot:
     """One seed's statistics (vmap it over seeds)."""
     difference = jax.tree.map(lambda a, b: a - b, parameters, initial_parameters)
     distance = jnp.sqrt(sum(jnp.sum(leaf**2) for leaf in jax.tree.leaves(difference)))
-    return Snapshot(dynamics.loss(parameters), distance)
+    return Snapshot(dynamics.loss(parameters), distance, dynamics.signal(parameters, problem))
 
 
 @eqx.filter_jit
@@ -72,16 +79,23 @@ def features(dynamics: eqx.Module, parameters: PyTree) -> Float[Array, "seeds s"
 
 
 def classify(state: RunState, loss: Float[Array, " seeds"], rule: StoppingRule) -> RunState:
-    """Mark running seeds whose current loss is under the threshold, or non-finite or above
-    `divergence_factor × initial loss`; they stop at the current step."""
+    """Mark running seeds whose current loss is under the threshold (their first crossing is
+    recorded; they stop if `stop_at_threshold`), or non-finite or above `divergence_factor ×
+    initial loss`; those that stop, stop at the current step."""
     running = state.running
-    converged = running & (loss <= rule.threshold)
-    diverged = running & ~converged & (~jnp.isfinite(loss) | (loss > rule.divergence_factor * state.initial_loss))
+    below = running & (loss <= rule.threshold)
+    converged = below & rule.stop_at_threshold
+    diverged = running & ~below & (~jnp.isfinite(loss) | (loss > rule.divergence_factor * state.initial_loss))
     outcome = jnp.where(converged, CONVERGED, jnp.where(diverged, DIVERGED, state.outcome))
     return eqx.tree_at(
-        lambda s: (s.outcome, s.stop_step, s.loss),
+        lambda s: (s.outcome, s.stop_step, s.crossing_step, s.loss),
         state,
-        (outcome, jnp.where(converged | diverged, state.step, state.stop_step), jnp.where(running, loss, state.loss)),
+        (
+            outcome,
+            jnp.where(converged | diverged, state.step, state.stop_step),
+            jnp.where(below & (state.crossing_step < 0), state.step, state.crossing_step),
+            jnp.where(running, loss, state.loss),
+        ),
     )
 
 
@@ -104,6 +118,7 @@ def start(dynamics: eqx.Module, parameters: PyTree, step_size: Float[Array, ""])
         step=jnp.zeros((seeds,), jnp.int32),
         outcome=jnp.full((seeds,), RUNNING, jnp.int32),
         stop_step=jnp.full((seeds,), -1, jnp.int32),
+        crossing_step=jnp.full((seeds,), -1, jnp.int32),
         loss=loss,
         initial_loss=loss,
     )
@@ -111,7 +126,8 @@ def start(dynamics: eqx.Module, parameters: PyTree, step_size: Float[Array, ""])
 
 @eqx.filter_jit
 def advance(
-    dynamics: eqx.Module, state: RunState, stop_at: Int[Array, ""], step_size: Float[Array, ""], rule: StoppingRule
+    dynamics: eqx.Module, problems: Problem, state: RunState, stop_at: Int[Array, ""], step_size: Float[Array, ""],
+    rule: StoppingRule,
 ) -> tuple[RunState, Snapshot]:
     """Run descent until step `stop_at` or until no seed is running; return the state and
     every seed's statistics there."""
@@ -136,16 +152,18 @@ def advance(
         )
 
     state = jax.lax.while_loop(keep_going, one_step, state)
-    return state, jax.vmap(snapshot)(dynamics, state.parameters, state.initial_parameters)
+    return state, jax.vmap(snapshot)(dynamics, problems, state.parameters, state.initial_parameters)
 
 
 @eqx.filter_jit
 def finish(dynamics: eqx.Module, state: RunState, rule: StoppingRule) -> RunState:
-    """Classify the last iterate of seeds still running: converged, diverged or stalled."""
+    """Classify the last iterate of seeds still running: converged (now, or at an earlier
+    crossing when not `stop_at_threshold`), diverged or stalled."""
     state = classify(state, batched_loss(dynamics, state.parameters), rule)
     running = state.running
+    finished = jnp.where(state.crossing_step >= 0, CONVERGED, STALLED)
     return eqx.tree_at(
         lambda s: (s.outcome, s.stop_step),
         state,
-        (jnp.where(running, STALLED, state.outcome), jnp.where(running, state.step, state.stop_step)),
+        (jnp.where(running, finished, state.outcome), jnp.where(running, state.step, state.stop_step)),
     )

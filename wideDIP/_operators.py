@@ -331,6 +331,14 @@ def realised_spectrum(matrix: Float[Array, "m n"]) -> tuple[Array, Array]:
     return singular[0], jnp.min(jnp.where(singular > floor, singular, jnp.inf))
 
 
+def row_space_basis(matrix: Float[Array, "m n"]) -> Float[Array, "r n"]:
+    """Orthonormal rows spanning `Im(Aᵀ)` (the right singular vectors above the numerical-rank
+    threshold), padded with zero rows to `min(m, n)`: `Pv = basisᵀ (basis v)` (docs/theory.md §7)."""
+    _, singular, right = jnp.linalg.svd(matrix, full_matrices=False)
+    floor = _nonzero_floor(singular, matrix.shape, float(jnp.finfo(matrix.dtype).eps))
+    return right * (singular > floor)[:, None]
+
+
 def realised_spectrum_numpy(matrix: np.ndarray) -> tuple[float, float]:
     """`realised_spectrum` on the host, in float64."""
     singular = np.linalg.svd(np.asarray(matrix, np.float64), compute_uv=False)

@@ -98,17 +98,23 @@ def draw_problem(config: Config, key: PRNGKeyArray, operator: Array | np.ndarray
     "custom", the matrix `operator`), `x̄`, `y = A x̄ + ε` with `ε` projected onto Im(A), `V`,
     `u` uniform on S^{d-1} (A-1), and `W(0) u ~ N(0, I_k)` (A-2)."""
     _require_config(config, "draw_problem")
-    return draw_problem_with(config, key, operator_arrays(config, checked_matrix(config, operator)))
+    return draw_problem_with(config, key, problem_arrays(config, checked_matrix(config, operator)))
+
+
+def problem_arrays(config: Config, matrix: np.ndarray | None) -> dict[str, Array]:
+    """What the compiled setup receives as arrays: the operator's (`operator_arrays`) and the
+    noise level (call inside `precision(config)`)."""
+    return {**operator_arrays(config, matrix), "noise": jnp.asarray(config.noise, jnp.dtype(config.dtype))}
 
 
 def draw_problem_with(config: Config, key: PRNGKeyArray, arrays: dict[str, Array]) -> Problem:
-    """`draw_problem` with the operator's numbers and matrix already as arrays
-    (`operator_arrays`): what the compiled setup traces once per shape."""
+    """`draw_problem` with the operator's numbers and matrix and the noise level already as
+    arrays (`problem_arrays`): what the compiled setup traces once per shape."""
     gaussian = _gaussian_blocks(config, key)
     operator = OPERATORS[config.operator].draw(config, _stream(key, "operator"), gaussian["operator"], arrays)
     signal = _signal(gaussian["signal"], _stream(key, "signal"), config.signal)
     clean = operator @ signal
-    observation = clean + project_onto_range(operator, config.noise * gaussian["noise"])
+    observation = clean + project_onto_range(operator, arrays["noise"] * gaussian["noise"])
     return Problem(
         operator=operator,
         signal=signal,

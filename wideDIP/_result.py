@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -17,7 +18,10 @@ from ._operators import describe
 from ._outcomes import OUTCOMES
 from ._theory import TheoryReport
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
+"""Format 2 added the recovery curves and statistics (docs/theory.md §7) and renamed format 1's
+`signal_error` and `observation_error` (end of run) to `final_signal_error`, `final_observation_error`."""
 
 
 def environment() -> dict[str, str]:
@@ -67,9 +71,9 @@ class SimulationResult:
     times: np.ndarray
     loss: np.ndarray
     weight_distance: np.ndarray
-    signal_error: np.ndarray
-    """`‖x − x̄‖ / ‖x̄‖` at the end, `x = g(u, W)`."""
-    observation_error: np.ndarray
+    final_signal_error: np.ndarray
+    """`‖x − x̄‖ / ‖x̄‖` at the end (`stop_step`), `x = g(u, θ)`."""
+    final_observation_error: np.ndarray
     """`‖A x − ȳ‖` at the end, `ȳ = A x̄` the noise-free observation."""
     stability: np.ndarray
     """`η λ_max(H(W(0)))`: above 2, descent has left the flow's regime (docs/theory.md §5)."""
@@ -88,10 +92,38 @@ class SimulationResult:
     """`κ(A) = ‖A‖/σ_A` per seed."""
     operator_sha256: str | None = None
     """SHA-256 of the custom operator matrix (float64, C order); None for the drawn operators."""
-    """With `track_ntk`: Theorem 2.1 evaluated for every seed (docs/theory.md §5, §9)."""
     network: dict[str, Any] | None = None
     """The network simulated: `name`, `description`, `parameters` (their number `p`), and the
     `parametrization` ("full" or "reduced") and `ntk_implementation` actually used."""
+    # Noise and recovery (docs/theory.md §7); None only in files saved before they existed.
+    observation_error: np.ndarray | None = None
+    """`‖A x(t) − ȳ‖` at the checkpoints, `[seeds, checkpoints]`, NaN after the stop (as `loss`)."""
+    signal_error: np.ndarray | None = None
+    """`‖x(t) − x̄‖ / ‖x̄‖` at the checkpoints."""
+    signal_error_row_space: np.ndarray | None = None
+    """`‖P(x(t) − x̄)‖ / ‖x̄‖`, `P` the projector onto `Im(Aᵀ)`: at most `observation_error / (σ_A ‖x̄‖)`."""
+    signal_error_kernel: np.ndarray | None = None
+    """`‖(I − P)(x(t) − x̄)‖ / ‖x̄‖`: the part in `ker A`, which the theorem does not control."""
+    noise_norm: np.ndarray | None = None
+    """`‖ε‖ = ‖y − ȳ‖` per seed."""
+    early_stopping_time: np.ndarray | None = None
+    """`T` of (6) per seed; inf where it does not exist (no noise, `σ_0 = 0`: see
+    `early_stopping_reason`)."""
+    observation_early_stopping_time: np.ndarray | None = None
+    """`T_H = 4 ln(‖y(0) − y‖/‖ε‖)/μ_0` per seed; inf without noise or where `μ_0 = 0`."""
+    oracle_time: np.ndarray | None = None
+    """The checkpoint time where `‖y(t) − ȳ‖` is smallest: the best stop, knowing `ȳ`."""
+    best_observation_error: np.ndarray | None = None
+    """The smallest `‖y(t) − ȳ‖` along the path (at `oracle_time`)."""
+    best_signal_error: np.ndarray | None = None
+    """The smallest `‖x(t) − x̄‖/‖x̄‖` along the path."""
+    signal_error_at_early_stop: np.ndarray | None = None
+    """`‖x(t) − x̄‖/‖x̄‖` at the first checkpoint at or after `T` (NaN where `T` is infinite or the
+    run stopped before it)."""
+    bound_holds: np.ndarray | None = None
+    """Per seed: `‖y(t) − ȳ‖ ≤ 2‖ε‖` at every checkpoint at or after `T` (True/False, an object
+    array), None where the seed is not certified by (5) or stopped before `T`. The theorem is
+    about the flow; for descent this checks the discrete path against it."""
 
     def _theory(self, name: str) -> np.ndarray:
         if self.theory is None:
@@ -154,12 +186,50 @@ class SimulationResult:
                 f"stability        median eta*lambda_max(H(0)) {np.median(self.stability):.3g}  "
                 f"(> 2 for {int(np.sum(self.stability > 2))}/{c.seeds} seeds)",
                 f"median loss      initial {np.median(self.initial_loss):.3g}  final {np.median(self.final_loss):.3g}",
-                f"signal error     median {np.median(self.signal_error):.3g}  (||x - x_bar|| / ||x_bar||)",
+                *self._recovery_lines(),
                 *self._operator_lines(),
                 *self._theory_lines(),
                 f"wall time        {self.wall_time:.2f} s  on {self.environment.get('device', '?')}",
             ]
         )
+
+    def _recovery_lines(self) -> list[str]:
+        final = f"signal error     median final {np.median(self.final_signal_error):.3g}"
+        if self.noise_norm is None or not np.any(self.noise_norm > 0):
+            return [final + "  (||x - x_bar|| / ||x_bar||)"]
+        times = self.early_stopping_time
+        finite = np.isfinite(times)
+        reasons = sorted(set(self.early_stopping_reason[~finite]))
+        median_time = f"{np.median(times[finite]):.4g}" if finite.any() else "inf"
+        checked = np.array([v is not None for v in self.bound_holds])
+        held = int(sum(v is True for v in self.bound_holds))
+        certified = self.certified
+        if certified is None:
+            outcome = "not checked: no certificate (5) for this network"
+        elif not certified.any():
+            outcome = "not checked: no seed is certified by (5)"
+        else:
+            outcome = (f"held on {held}/{int(checked.sum())} certified seeds checked  "
+                       f"({int((certified & ~checked).sum())} certified seeds stopped before T)")
+        at_stop = self.signal_error_at_early_stop
+        at_stop = f"{np.nanmedian(at_stop):.3g}" if np.isfinite(at_stop).any() else "-"
+        return [
+            f"noise            noise={self.config.noise:g}  median ||epsilon|| {np.median(self.noise_norm):.3g}  "
+            f"median final ||A x - y_bar|| {np.median(self.final_observation_error):.3g}  "
+            f"(best along the path {np.median(self.best_observation_error):.3g})",
+            f"early stopping   median T {median_time}  (finite for {int(finite.sum())}/{finite.size} seeds"
+            + (f"; inf: {'; '.join(reasons)}" if reasons else "") + f")  median oracle time "
+            f"{np.median(self.oracle_time):.4g}",
+            f"bound after T    ||y(t) - y_bar|| <= 2 ||epsilon||: {outcome}",
+            f"{final}  best {np.median(self.best_signal_error):.3g}  at T {at_stop}  (||x - x_bar|| / ||x_bar||)",
+        ]
+
+    @property
+    def early_stopping_reason(self) -> np.ndarray:
+        """Per seed, why `early_stopping_time` is infinite ("" where it is finite)."""
+        if self.theory is None:
+            return np.full(self.final_loss.shape, "no noise: ||epsilon|| = 0")
+        return self.theory.early_stopping_reason
 
     @property
     def operator_label(self) -> str:
@@ -218,28 +288,14 @@ class SimulationResult:
         return f"{self.network['description']} ({self.network['parameters']} parameters)"
 
     def to_json(self) -> dict[str, Any]:
-        """Machine-readable summary and per-seed outcomes (no curves); NaN and inf become null."""
-        return {
-            "config": self.config.to_dict(),
-            "network": self.network,
-            "frequency": self.frequency,
-            "counts": self.counts(),
-            "status": self.status.tolist(),
-            "steps_to_threshold": self.steps_to_threshold.tolist(),
-            "time_to_threshold": _json_numbers(self.time_to_threshold),
-            "solver_steps": self.solver_steps.tolist(),
-            "stability": _json_numbers(self.stability),
-            "initial_loss": _json_numbers(self.initial_loss),
-            "final_loss": _json_numbers(self.final_loss),
-            "signal_error": _json_numbers(self.signal_error),
-            "observation_error": _json_numbers(self.observation_error),
-            "operator": self.operator_label,
-            "operator_sha256": self.operator_sha256,
-            **{name: None if getattr(self, name) is None else _json_numbers(getattr(self, name))
-               for name in ("norm_A", "sigma_A", "kappa_A")},
-            "wall_time": self.wall_time,
-            "environment": self.environment,
-        }
+        """Every field of the result as JSON values (arrays as nested lists, NaN and inf as null;
+        the theory report with its derived quantities), with `frequency`, `counts`, `operator`."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["config"] = self.config.to_dict()
+        if self.theory is not None:
+            fields["theory"] = self.theory.to_json()
+        return _json_value({"frequency": self.frequency, "counts": self.counts(), "operator": self.operator_label,
+                            "early_stopping_reason": self.early_stopping_reason, **fields})
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write one `.npz` holding the arrays and a JSON header (config, versions, device)."""
@@ -253,7 +309,7 @@ class SimulationResult:
             "network": self.network,
         }
         arrays = {
-            f.name: getattr(self, f.name)
+            f.name: _encoded(f.name, getattr(self, f.name))
             for f in dataclasses.fields(self)
             if isinstance(getattr(self, f.name), np.ndarray)
         }
@@ -266,8 +322,35 @@ class SimulationResult:
         return path
 
 
-def _json_numbers(values: np.ndarray) -> list[float | None]:
-    return [float(v) if np.isfinite(v) else None for v in values]
+def _json_value(value: Any) -> Any:
+    """`value` with its arrays as nested lists, NumPy scalars as Python ones, NaN and inf as None."""
+    if isinstance(value, dict):
+        return {name: _json_value(entry) for name, entry in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(entry) for entry in value]
+    if isinstance(value, np.ndarray):
+        return _json_value(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+_TRI_STATE = ("bound_holds",)
+"""Object arrays of True/False/None, stored as int8 1/0/−1 (a `.npz` holds no Python objects)."""
+
+
+def _encoded(name: str, values: np.ndarray) -> np.ndarray:
+    if name not in _TRI_STATE:
+        return values
+    return np.array([-1 if v is None else int(v) for v in values], np.int8)
+
+
+def _decoded(name: str, values: np.ndarray) -> np.ndarray:
+    if name not in _TRI_STATE:
+        return values
+    return np.array([None if v < 0 else bool(v) for v in values], dtype=object)
 
 
 def result_path(path: str | os.PathLike) -> Path:
@@ -314,9 +397,14 @@ def load(path: str | os.PathLike) -> SimulationResult:
         except json.JSONDecodeError:
             raise not_a_result from None
         arrays = {name: data[name] for name in data.files if name != "header"}
-    if not isinstance(header, dict) or header.get("format") != FORMAT_VERSION:
+    if not isinstance(header, dict) or header.get("format") not in READABLE_FORMATS:
         found = header.get("format") if isinstance(header, dict) else None
-        raise ValueError(f"load: {str(path)!r} has result format {found!r}; this version reads {FORMAT_VERSION}")
+        raise ValueError(f"load: {str(path)!r} has result format {found!r}; this version reads "
+                         f"{' and '.join(map(str, READABLE_FORMATS))}")
+    if header["format"] == 1:  # its end-of-run errors had the names the curves have now
+        for name in ("signal_error", "observation_error"):
+            arrays[f"final_{name}"] = arrays.pop(name)
+    arrays = {name: _decoded(name, values) for name, values in arrays.items()}
     grouped = {prefix: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays) if name.startswith(prefix + "__")}
                for prefix in ("ntk", "theory")}
     return SimulationResult(

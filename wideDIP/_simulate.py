@@ -21,14 +21,17 @@ from ._model import GenericDynamics
 from ._networks import (Network, describe, has_lipschitz_bound, resolve_network, resolved_ntk_implementation,
                         resolved_parametrization)
 from ._ntk import JacobianProbe, KernelProbe
-from ._operators import checked_matrix, matrix_sha256, operator_arrays, placeholders, realised_spectrum
+from ._operators import checked_matrix, matrix_sha256, placeholders, realised_spectrum
 from ._outcomes import CONVERGED, DIVERGENCE_FACTOR, OUTCOMES
 from ._parallel import over_seeds, padded_seeds
-from ._problem import Problem, draw_problem_with, seed_keys
+from ._problem import Problem, draw_problem_with, problem_arrays, seed_keys
+from ._recovery import path_statistics, recovery_curves
 from ._result import SimulationResult, environment
 from ._theory import TheoryReport, generic_theory_inputs
 
 CHECKPOINTS = 100
+INITIAL_KERNELS = ("min_lambda_K", "min_lambda_H", "max_lambda_H")
+"""The kernel statistics at θ(0) that Theorem 2.1 and the early-stopping times need (§5, §7)."""
 LAPACK_LOCK = threading.Lock()
 """Held while a computation with LAPACK calls (eigh, svd, qr) runs: two threads running such
 XLA CPU programs at once were seen to deadlock (a sweep's workers); the loops still overlap."""
@@ -56,9 +59,11 @@ def precision(config: Config) -> contextlib.AbstractContextManager:
 
 def _structure(config: Config) -> Config:
     """The fields that shape the compiled setup; the others are passed as arrays or unused
-    (the operator's numbers, such as `condition_number`, travel in `operator_arrays`)."""
-    return config.replace(seed=0, steps=1, step_size=1.0, threshold=1.0, method="descent", t_max=None,
-                          ntk_checkpoints=Config.ntk_checkpoints, **placeholders())
+    (the operator's numbers, such as `condition_number`, and the noise level travel in
+    `problem_arrays`)."""
+    return config.replace(seed=0, steps=1, step_size=1.0, threshold=1.0, method="descent", t_max=None, noise=0.0,
+                          stop_at_threshold=True, track_ntk=False, ntk_checkpoints=Config.ntk_checkpoints,
+                          **placeholders())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,21 +74,27 @@ class Plan:
     parametrization: str
     """"full" (the generic path on the literal parameters) or "reduced" (the network's fast path)."""
     kernels: str | None
-    """None (no tracking), "closed_form" or "jacobian"."""
+    """How the kernels are computed, "closed_form" or "jacobian", when they are needed: along the
+    run (`track`), or at θ(0) only, for the early-stopping times of a noisy run (docs/theory.md
+    §7); None otherwise."""
+    track: bool = False
+    """Whether the kernels are tracked along the run (`Config.track_ntk`)."""
 
 
 def make_plan(config: Config, network: Network, track: bool | None = None) -> Plan:
     """The plan of `config` for `network`; a `ValueError` naming the field when the network
     lacks what the config asks for."""
     track = config.track_ntk if track is None else track
-    return Plan(resolved_parametrization(config, network), resolved_ntk_implementation(config, network) if track else None)
+    needed = track or config.noise > 0
+    return Plan(resolved_parametrization(config, network), resolved_ntk_implementation(config, network) if needed else None,
+                track)
 
 
 def recorded_checkpoints(config: Config, network: Network, plan: Plan) -> np.ndarray | None:
     """The checkpoints (indices) at which the state is recorded for the kernels: every one for a
     closed form that needs only `z` (the paper's network), else `ntk_checkpoints` of them, evenly
     spaced in index (so log-spaced in time), the first and the last included."""
-    if plan.kernels is None:
+    if not plan.track:
         return None
     count = checkpoint_steps(config.steps).size
     wanted = network.kernel_checkpoints(config, plan.kernels)
@@ -96,8 +107,8 @@ def recorded_checkpoints(config: Config, network: Network, plan: Plan) -> np.nda
 def _setup(structure: Config, network: Network, plan: Plan, keys, arrays):
     """Every seed's problem (§1, §6), its operator's realised `‖A‖` and `σ_A` (docs/theory.md
     §8), dynamics (the generic path, or the network's fast path: §4, §9), initial parameters,
-    `λ_max(H(θ(0)))`, and, when tracking, its kernel probe (closed form or Jacobian route) and
-    the inputs of Theorem 2.1; one compilation per shape (`arrays`: the operator's numbers and
+    `λ_max(H(θ(0)))`, and, when the plan needs kernels, its kernel probe (closed form or Jacobian
+    route) and the inputs of Theorem 2.1; one compilation per shape (`arrays`: the operator's numbers and
     custom matrix, `operator_arrays`). (The draws stay in this one program: compiled apart, the
     paper's `W(0)` for the full path changed in its last bits.)"""
     # one copy per seed: each seed then computes exactly as with a drawn operator (an unbatched
@@ -123,6 +134,9 @@ def _setup(structure: Config, network: Network, plan: Plan, keys, arrays):
             theory = seed_network.theory_inputs(structure, problem, norm, sigma)
             if theory is None:
                 theory = generic_theory_inputs(problem, dynamics.signal(parameters, problem), norm, sigma)
+                if not plan.track:  # the kernels at θ(0) (when tracking: the curves' first checkpoint)
+                    at_start = probe.along(dynamics.features(parameters)[None])
+                    theory.update({name: at_start[name][0] for name in INITIAL_KERNELS})
             tracked = (probe, theory)
         return dynamics, parameters, largest, norm, sigma, tracked
 
@@ -150,7 +164,8 @@ class Trajectory:
     """What one method produced for every seed, on the host (times × seeds statistics)."""
 
     snapshots: _descent.Snapshot
-    """loss and weight distance `[seeds, checkpoints]`, NaN after the stop."""
+    """loss and weight distance `[seeds, checkpoints]` and outputs `[seeds, checkpoints, n]`, NaN
+    after the stop."""
     final_parameters: object
     initial_loss: np.ndarray
     final_loss: np.ndarray
@@ -160,6 +175,11 @@ class Trajectory:
     """Descent: the step; flow: accepted solver steps."""
     solver_steps: np.ndarray
     """Descent: gradient steps; flow: accepted and rejected solver steps."""
+    crossing_step: np.ndarray
+    """When the loss first reached the threshold (descent: the step; flow: accepted solver
+    steps), −1 if never."""
+    crossing_time: np.ndarray
+    """The time of that crossing, NaN if never."""
     states: np.ndarray | None = None
     """The recorded state (`features`: `z`, `(z, V)` or `θ` flattened) at the checkpoints
     `recorded`, `[seeds, recorded, s]`, NaN after the stop; None when nothing was recorded."""
@@ -183,7 +203,7 @@ class Prepared(eqx.Module):
     probe: eqx.Module | None
     """The kernels' route when tracking: a closed form (`KernelProbe`, ...) or `JacobianProbe`."""
     theory: dict[str, jax.Array] | None
-    """Inputs of Theorem 2.1 per seed (`theory_inputs`), when `track_ntk`."""
+    """Inputs of Theorem 2.1 per seed (`theory_inputs`), when the plan needs kernels."""
 
     def head(self, seeds: int) -> Prepared:
         """The first `seeds` seeds (drops the padding of `padded_seeds`)."""
@@ -199,14 +219,15 @@ def prepare(config: Config, *, network: Network | None = None, plan: Plan | None
     plan = make_plan(config, network) if plan is None else plan
     structure = _structure(config)
     keys = seed_keys(config.replace(seeds=padded_seeds(config.seeds)))
-    arrays = operator_arrays(config, matrix)
+    arrays = problem_arrays(config, matrix)
     with LAPACK_LOCK:
         return Prepared(*jax.block_until_ready(_setup(structure, network, plan, keys, arrays)))
 
 
 def stopping_rule(config: Config) -> _descent.StoppingRule:
     dtype = jnp.dtype(config.dtype)
-    return _descent.StoppingRule(jnp.asarray(config.threshold, dtype), jnp.asarray(DIVERGENCE_FACTOR, dtype))
+    return _descent.StoppingRule(jnp.asarray(config.threshold, dtype), jnp.asarray(DIVERGENCE_FACTOR, dtype),
+                                 jnp.asarray(config.stop_at_threshold))
 
 
 @eqx.filter_jit
@@ -256,14 +277,14 @@ def run_descent(config: Config, prepared: Prepared, progress: bool, record: np.n
     step_size = jnp.asarray(config.step_size, jnp.dtype(config.dtype))
     rule = stopping_rule(config)
     state = _descent.start(dynamics, prepared.parameters, step_size)
-    advance = over_seeds(_descent.advance, (True, True, False, False, False))
+    advance = over_seeds(_descent.advance, (True, True, True, False, False, False))
     features = over_seeds(_descent.features, (True, True))
     checkpoints = checkpoint_steps(config.steps)
     recording = set() if record is None else set(np.asarray(record).tolist())
     recorded, states = [], []
     with tqdm(total=config.steps, unit="step", delay=2.0, disable=not progress, desc="descent", leave=False) as bar:
         for index, checkpoint in enumerate(checkpoints):
-            state, snapshot = advance(dynamics, state, jnp.asarray(checkpoint, jnp.int32), step_size, rule)
+            state, snapshot = advance(dynamics, prepared.problems, state, jnp.asarray(checkpoint, jnp.int32), step_size, rule)
             recorded.append(snapshot)
             if index in recording:
                 states.append(features(dynamics, state.parameters))
@@ -276,6 +297,7 @@ def run_descent(config: Config, prepared: Prepared, progress: bool, record: np.n
     state = jax.tree.map(lambda leaf: leaf[: config.seeds], state)  # drop the padding
     snapshots = jax.tree.map(lambda *leaves: np.stack([np.asarray(x)[: config.seeds] for x in leaves], axis=1), *recorded)
     stop_step = np.asarray(state.stop_step)
+    crossing_step = np.asarray(state.crossing_step)
     if record is not None:
         stacked = _stacked_states(config, states, len(record))
         stacked[checkpoints[record][None, :] > stop_step[:, None]] = np.nan
@@ -288,6 +310,8 @@ def run_descent(config: Config, prepared: Prepared, progress: bool, record: np.n
         stop_time=stop_step * config.step_size,
         stop_step=stop_step,
         solver_steps=stop_step,
+        crossing_step=crossing_step,
+        crossing_time=np.where(crossing_step >= 0, crossing_step * config.step_size, np.nan),
         states=None if record is None else stacked,
         recorded=None if record is None else np.asarray(record),
     )
@@ -307,11 +331,12 @@ def run_flow(config: Config, prepared: Prepared, progress: bool, times: np.ndarr
         solver=config.solver,
         max_steps=config.max_solver_steps,
         progress=progress and jax.device_count() == 1,  # diffrax's bar is one host callback
+        stop_at_threshold=config.stop_at_threshold,
     )
-    arguments = [prepared.dynamics, prepared.parameters, jnp.asarray(times, dtype), stopping_rule(config), settings]
+    arguments = [prepared.dynamics, prepared.problems, prepared.parameters, jnp.asarray(times, dtype), stopping_rule(config), settings]
     if record is not None:
         arguments.append(jnp.asarray(np.asarray(times)[record], dtype))
-    integrate = over_seeds(_flow.integrate, (True, True) + (False,) * (len(arguments) - 2))
+    integrate = over_seeds(_flow.integrate, (True, True, True) + (False,) * (len(arguments) - 3))
     run = integrate(*arguments)
     run = jax.tree.map(lambda leaf: leaf[: config.seeds], run)  # drop the padding
     return Trajectory(
@@ -323,6 +348,8 @@ def run_flow(config: Config, prepared: Prepared, progress: bool, times: np.ndarr
         stop_time=np.asarray(run.stop_time),
         stop_step=np.asarray(run.accepted_steps),
         solver_steps=np.asarray(run.solver_steps),
+        crossing_step=np.asarray(run.crossing_steps),
+        crossing_time=np.asarray(run.crossing_time),
         states=None if record is None else np.asarray(run.states),
         recorded=None if record is None else np.asarray(record),
     )
@@ -355,33 +382,47 @@ def simulate(config: Config, *, network: Network | None = None, operator: np.nda
             run = run_flow(config, prepared, progress, record=record)
         prepared = prepared.head(config.seeds)
         errors = _final_errors(prepared.problems, prepared.dynamics, run.final_parameters)
-        signal_error, observation_error = (np.asarray(e) for e in errors)
+        final_signal_error, final_observation_error = (np.asarray(e) for e in errors)
         largest = np.asarray(prepared.largest_eigenvalue)
+        with LAPACK_LOCK:
+            curves = recovery_curves(prepared.problems, run.snapshots.signal, config.dtype)
         theory = kernel = None
         if prepared.theory is not None:
-            kernel = kernel_curves(config, prepared.probe, run)
             inputs = jax.tree.map(np.asarray, prepared.theory)
             certificate = has_lipschitz_bound(network) and "min_lambda_K" in inputs
-            if not certificate:  # σ_0², μ_0, λ_max(H) at θ(0) from the kernels' first checkpoint
-                inputs.update({name: kernel[name][:, 0] for name in ("min_lambda_K", "min_lambda_H", "max_lambda_H")})
+            lipschitz_ratio = None
+            if plan.track:
+                kernel = kernel_curves(config, prepared.probe, run)
+                lipschitz_ratio = _largest_recorded(kernel["jacobian_lipschitz_ratio"])
+                if not certificate:  # σ_0², μ_0, λ_max(H) at θ(0) from the kernels' first checkpoint
+                    inputs.update({name: kernel[name][:, 0] for name in INITIAL_KERNELS})
             theory = TheoryReport.from_inputs(config, inputs, lipschitz_bound_known=certificate,
-                                              measured_lipschitz_ratio=_largest_recorded(kernel["jacobian_lipschitz_ratio"]))
+                                              measured_lipschitz_ratio=lipschitz_ratio)
+    noise_norm = curves.pop("noise_norm")
+    no_time = np.full(config.seeds, np.inf)
+    early_stopping_time = no_time if theory is None else theory.early_stopping_time
     converged = run.outcome == CONVERGED
+    times = checkpoint_times(config)
     return SimulationResult(
         config=config,
         status=np.asarray(OUTCOMES)[run.outcome],
-        steps_to_threshold=np.where(converged, run.stop_step, -1),
+        steps_to_threshold=np.where(converged, run.crossing_step, -1),
         stop_step=run.stop_step,
         stop_time=run.stop_time,
-        time_to_threshold=np.where(converged, run.stop_time, np.nan),
+        time_to_threshold=np.where(converged, run.crossing_time, np.nan),
         solver_steps=run.solver_steps,
         initial_loss=run.initial_loss,
         final_loss=run.final_loss,
-        times=checkpoint_times(config),
+        times=times,
         loss=run.snapshots.loss,
         weight_distance=run.snapshots.weight_distance,
-        signal_error=signal_error,
-        observation_error=observation_error,
+        **curves,
+        final_signal_error=final_signal_error,
+        final_observation_error=final_observation_error,
+        noise_norm=noise_norm,
+        early_stopping_time=early_stopping_time,
+        observation_early_stopping_time=no_time if theory is None else theory.observation_early_stopping_time,
+        **path_statistics(times, curves, noise_norm, early_stopping_time, None if theory is None else theory.certified),
         stability=config.step_size * largest,
         norm_A=np.asarray(prepared.norm_A),
         sigma_A=np.asarray(prepared.sigma_A),

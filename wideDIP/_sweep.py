@@ -52,7 +52,7 @@ def cell_statistics(result: SimulationResult) -> dict[str, Any]:
         "total_steps": int(np.sum(result.stop_step)),
         "median_stability": float(np.median(result.stability)),
         "median_kappa_A": float(np.median(result.kappa_A)),
-        "median_signal_error": float(np.median(result.signal_error)),
+        "median_signal_error": float(np.median(result.final_signal_error)),
         "unstable_fraction": _fraction(result.stability > 2),
         "certified_fraction": None if result.theory is None or result.certified is None else _fraction(result.certified),
         "certified_observation_fraction": None if result.theory is None or result.certified is None

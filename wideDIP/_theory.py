@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import math
 import numbers
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -228,16 +229,41 @@ class TheoryReport:
         with np.errstate(divide="ignore"):
             return 2 * self.initial_error / (self.sigma_A * self.sigma_0)
 
+    def _time_to_noise_level(self, rate: np.ndarray) -> np.ndarray:
+        """`ln(‖y(0) − y‖/‖ε‖) / rate`, 0 when the start is already within `‖ε‖`, inf where
+        there is no noise or the rate is 0 (docs/theory.md §7)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            time = np.maximum(np.log(self.initial_error / self.noise_norm), 0.0) / rate
+        return np.where((self.noise_norm > 0) & (rate > 0), time, np.inf)
+
     @property
     def early_stopping_time(self) -> np.ndarray:
-        """(6): `4 ln(‖y(0) − y‖/‖ε‖) / (σ_A² σ_0²)`; NaN without noise."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            time = 4 * np.log(self.initial_error / self.noise_norm) / (self.sigma_A**2 * self.min_lambda_K)
-        return np.where(self.noise_norm > 0, time, np.nan)
+        """(6): `T = 4 ln(‖y(0) − y‖/‖ε‖) / (σ_A² σ_0²)`, after which `‖y(t) − ȳ‖ ≤ 2‖ε‖` when (5)
+        holds; inf without noise or when `σ_0 = 0` (k < n), see `early_stopping_reason`."""
+        return self._time_to_noise_level(self.rate_bound)
+
+    @property
+    def observation_early_stopping_time(self) -> np.ndarray:
+        """`T_H = 4 ln(‖y(0) − y‖/‖ε‖) / μ_0`, the same from the observation-space certificate (§5)."""
+        return self._time_to_noise_level(self.observation_rate_bound)
+
+    @property
+    def early_stopping_reason(self) -> np.ndarray:
+        """Per seed, why `T` is infinite ("" where it is finite)."""
+        reasons = np.full(self.noise_norm.shape, "", dtype=object)
+        reasons[~(self.min_lambda_K > 0)] = "sigma_0 = 0: lambda_min(K(theta(0))) = 0 (k < n, or a singular kernel)"
+        reasons[~(self.noise_norm > 0)] = "no noise: ||epsilon|| = 0"
+        return reasons.astype(str)
 
     def envelope(self, times: np.ndarray) -> np.ndarray:
         """Predicted `‖y(t) − y‖ ≤ exp(−σ_A² σ_0² t / 4) ‖y(0) − y‖`, `[seeds, times]`."""
         return self.initial_error[:, None] * np.exp(-self.rate_bound[:, None] * np.asarray(times)[None, :])
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields and the derived quantities (certificates, rates, times) as arrays."""
+        derived = ("certified", "certified_observation", "rate_bound", "observation_rate_bound", "travel_bound",
+                   "early_stopping_time", "observation_early_stopping_time", "early_stopping_reason")
+        return {**self.to_arrays(), **{name: getattr(self, name) for name in derived}}
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self)

@@ -1,0 +1,77 @@
+"""Noise, early stopping and signal recovery along a run (docs/theory.md §7): the curves of
+`‖A x(t) − ȳ‖` and `‖x(t) − x̄‖/‖x̄‖` (with its row-space and kernel parts) from the recorded
+outputs `x(t)`, computed after the run; per seed, the oracle stop along the path and the check of
+the bound `‖y(t) − ȳ‖ ≤ 2‖ε‖` after the early-stopping time `T` of (6)."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from ._operators import row_space_basis
+from ._problem import Problem
+
+CURVES = ("observation_error", "signal_error", "signal_error_row_space", "signal_error_kernel")
+"""The recovery curves, `[seeds, checkpoints]`: `‖A x(t) − ȳ‖`, `‖x(t) − x̄‖/‖x̄‖`, and the
+latter's parts in `Im(Aᵀ)` and in `ker A` (both relative to `‖x̄‖`)."""
+
+
+@eqx.filter_jit
+def _curves(problems: Problem, signals: Float[Array, "seeds checkpoints n"]) -> dict[str, Array]:
+    def one(problem: Problem, outputs: Float[Array, "checkpoints n"]) -> dict[str, Array]:
+        basis = row_space_basis(problem.operator)
+        error = outputs - problem.signal
+        row_space = (error @ basis.T) @ basis
+        scale = jnp.linalg.norm(problem.signal)
+        return {
+            "observation_error": jnp.linalg.norm(outputs @ problem.operator.T - problem.clean_observation, axis=-1),
+            "signal_error": jnp.linalg.norm(error, axis=-1) / scale,
+            "signal_error_row_space": jnp.linalg.norm(row_space, axis=-1) / scale,
+            "signal_error_kernel": jnp.linalg.norm(error - row_space, axis=-1) / scale,
+            "noise_norm": jnp.linalg.norm(problem.observation - problem.clean_observation),
+        }
+
+    return jax.vmap(one)(problems, signals)
+
+
+def recovery_curves(problems: Problem, signals: np.ndarray, dtype: str) -> dict[str, np.ndarray]:
+    """The curves of `CURVES` from the outputs `x(t)` recorded at the checkpoints (NaN after a
+    seed's stop stays NaN), and `noise_norm` `‖ε‖ = ‖y − ȳ‖` per seed."""
+    return {name: np.asarray(values) for name, values in _curves(problems, jnp.asarray(signals, dtype)).items()}
+
+
+def _first_at_or_after(times: np.ndarray, values: np.ndarray, moment: np.ndarray) -> np.ndarray:
+    """Per seed, `values` at the first recorded checkpoint with time ≥ `moment` (NaN if none)."""
+    eligible = (times[None, :] >= moment[:, None]) & ~np.isnan(values)
+    index = np.argmax(eligible, axis=1)
+    return np.where(eligible.any(axis=1), values[np.arange(len(values)), index], np.nan)
+
+
+def path_statistics(times: np.ndarray, curves: dict[str, np.ndarray], noise_norm: np.ndarray,
+                    early_stopping_time: np.ndarray, certified: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Per seed: the oracle stop (`oracle_time`, the checkpoint where `‖y(t) − ȳ‖` is smallest),
+    the best observation and signal errors along the path, the signal error at the first
+    checkpoint at or after `T`, and `bound_holds`: `‖y(t) − ȳ‖ ≤ 2‖ε‖` at every recorded
+    checkpoint at or after `T` — True/False for a certified seed that ran past `T`, else None."""
+    observation, signal = curves["observation_error"], curves["signal_error"]
+    with np.errstate(invalid="ignore"):
+        after = (times[None, :] >= early_stopping_time[:, None]) & ~np.isnan(observation)
+        within = observation <= 2 * noise_norm[:, None]
+    checked = after.any(axis=1) & np.isfinite(early_stopping_time)
+    if certified is not None:
+        checked &= certified
+    holds = np.all(within | ~after, axis=1)
+    bound_holds = np.array([bool(h) if c else None for h, c in zip(holds, checked)], dtype=object)
+    if certified is None:
+        bound_holds[:] = None
+    best = np.nanargmin(observation, axis=1)  # checkpoint 0 is always recorded
+    return {
+        "oracle_time": times[best],
+        "best_observation_error": np.nanmin(observation, axis=1),
+        "best_signal_error": np.nanmin(signal, axis=1),
+        "signal_error_at_early_stop": _first_at_or_after(times, signal, early_stopping_time),
+        "bound_holds": bound_holds,
+    }
