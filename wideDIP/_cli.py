@@ -144,6 +144,8 @@ def _ntk(arguments: argparse.Namespace) -> int:
     from ._simulate import simulate
 
     config = config_from_arguments(arguments, Config(track_ntk=True))
+    if config.noise > 0 and arguments.stop_at_threshold is None:  # the bound after T needs the run to go on
+        config = config.replace(stop_at_threshold=False)
     figure = _checked_figure(arguments.figure, "--figure")
     out = _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out")
     result = simulate(config, operator=operator_matrix(arguments), progress=not arguments.quiet)
@@ -260,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--step-sizes", type=float, nargs="+", default=[1.0, 0.5, 0.1], help="descent steps η")
     compare.add_argument("--figure", default="compare.png", help="where to write the loss-vs-time figure")
 
-    ntk = _command(commands, "ntk", "track the NTK along the runs, check Theorem 2.1, draw the figure", _ntk,
+    ntk = _command(commands, "ntk", "track the NTK along the runs, check Theorem 2.1, draw the figure (with "
+                   "--noise, runs the whole budget unless --stop-at-threshold)", _ntk,
                    Config(track_ntk=True), skip=("track_ntk",))
     ntk.add_argument("--figure", default="ntk.png", help="where to write the figure")
     ntk.add_argument("--out", help="save the result to this .npz file")
