@@ -218,8 +218,8 @@ class SimulationResult:
             f"median final ||A x - y_bar|| {np.median(self.final_observation_error):.3g}  "
             f"(best along the path {np.median(self.best_observation_error):.3g})",
             f"early stopping   median T {median_time}  (finite for {int(finite.sum())}/{finite.size} seeds"
-            + (f"; inf: {'; '.join(reasons)}" if reasons else "") + f")  median oracle time "
-            f"{np.median(self.oracle_time):.4g}",
+            + (f"; inf: {'; '.join(reasons)}" if reasons else "") + f")  median T_H "
+            f"{np.median(self.observation_early_stopping_time):.4g}  median oracle time {np.median(self.oracle_time):.4g}",
             f"bound after T    ||y(t) - y_bar|| <= 2 ||epsilon||: {outcome}",
             f"{final}  best {np.median(self.best_signal_error):.3g}  at T {at_stop}  (||x - x_bar|| / ||x_bar||)",
         ]
