@@ -41,17 +41,11 @@ def bound_after_T(result) -> tuple[int, int]:
     return int(np.all(within | ~after, axis=1)[checked].sum()), int(checked.sum())
 
 
-def at_time(result, curve: np.ndarray, moment: np.ndarray) -> np.ndarray:
-    """Per seed, `curve` at the first recorded checkpoint at or after `moment` (NaN if none)."""
-    eligible = (result.times[None, :] >= moment[:, None]) & ~np.isnan(curve)
-    return np.where(eligible.any(axis=1), curve[np.arange(len(curve)), np.argmax(eligible, axis=1)], np.nan)
-
-
 def row(name: str, stopping, going_on) -> str:
     """One line of the table: the same seeds, stopped at the threshold and run to the end."""
     signal_threshold, signal_T = stopping.final_signal_error, going_on.signal_error_at_early_stop
     ratio_threshold = stopping.final_observation_error / stopping.noise_norm
-    ratio_T = at_time(going_on, going_on.observation_error, going_on.early_stopping_time) / going_on.noise_norm
+    ratio_T = going_on.at_time("observation_error", going_on.early_stopping_time) / going_on.noise_norm
     finite = np.isfinite(signal_T)
     held, checked = bound_after_T(going_on)
     certified_held = sum(v is True for v in going_on.bound_holds)

@@ -98,6 +98,11 @@ def test_recovery_curves_are_consistent(noisy_descent):
     np.testing.assert_allclose(result.best_signal_error, np.nanmin(result.signal_error, axis=1))
     best = np.nanargmin(result.observation_error, axis=1)
     np.testing.assert_array_equal(result.oracle_time, result.times[best])
+    # at_time: between checkpoints 7 and 8, the value at 8
+    moment = result.times[7] / 2 + result.times[8] / 2
+    np.testing.assert_array_equal(result.at_time("signal_error", moment), result.signal_error[:, 8])
+    with pytest.raises(ValueError, match="at_time: curve must be one of"):
+        result.at_time("noise_norm", 1.0)
 
 
 def test_a_noise_free_run_has_no_early_stopping_time():

@@ -43,7 +43,7 @@ def recovery_curves(problems: Problem, signals: np.ndarray, dtype: str) -> dict[
     return {name: np.asarray(values) for name, values in _curves(problems, jnp.asarray(signals, dtype)).items()}
 
 
-def _first_at_or_after(times: np.ndarray, values: np.ndarray, moment: np.ndarray) -> np.ndarray:
+def first_at_or_after(times: np.ndarray, values: np.ndarray, moment: np.ndarray) -> np.ndarray:
     """Per seed, `values` at the first recorded checkpoint with time ≥ `moment` (NaN if none)."""
     eligible = (times[None, :] >= moment[:, None]) & ~np.isnan(values)
     index = np.argmax(eligible, axis=1)
@@ -72,6 +72,6 @@ def path_statistics(times: np.ndarray, curves: dict[str, np.ndarray], noise_norm
         "oracle_time": times[best],
         "best_observation_error": np.nanmin(observation, axis=1),
         "best_signal_error": np.nanmin(signal, axis=1),
-        "signal_error_at_early_stop": _first_at_or_after(times, signal, early_stopping_time),
+        "signal_error_at_early_stop": first_at_or_after(times, signal, early_stopping_time),
         "bound_holds": bound_holds,
     }

@@ -224,6 +224,20 @@ class SimulationResult:
             f"{final}  best {np.median(self.best_signal_error):.3g}  at T {at_stop}  (||x - x_bar|| / ||x_bar||)",
         ]
 
+    def at_time(self, curve: str, moments: np.ndarray | float) -> np.ndarray:
+        """Per seed, the curve named `curve` (`loss`, `signal_error`, ...: `[seeds, checkpoints]`) at
+        the first recorded checkpoint at or after `moments` (one time, or one per seed, such as
+        `early_stopping_time`); NaN where there is none."""
+        from ._recovery import first_at_or_after
+
+        values = getattr(self, curve, None) if isinstance(curve, str) else None
+        if not isinstance(values, np.ndarray) or values.shape != self.loss.shape:
+            names = [f.name for f in dataclasses.fields(self)
+                     if isinstance(getattr(self, f.name), np.ndarray) and getattr(self, f.name).shape == self.loss.shape]
+            raise ValueError(f"at_time: curve must be one of {names}, got {curve!r}")
+        moments = np.broadcast_to(np.asarray(moments, float), self.final_loss.shape)
+        return first_at_or_after(self.times, values, moments)
+
     @property
     def early_stopping_reason(self) -> np.ndarray:
         """Per seed, why `early_stopping_time` is infinite ("" where it is finite)."""
