@@ -29,6 +29,16 @@ def check_figure_path(path: Path, what: str) -> Path:
     return path
 
 
+def held(values: np.ndarray) -> np.ndarray:
+    """Forward-fill along the checkpoint axis (axis 1): a seed that has stopped stays at its last
+    recorded value (for states `[seeds, checkpoints, s]`, a checkpoint counts when all `s` are recorded)."""
+    recorded = ~np.isnan(values)
+    if values.ndim == 3:
+        recorded = recorded.all(axis=2)
+    last = np.maximum.accumulate(np.where(recorded, np.arange(values.shape[1]), 0), axis=1)
+    return np.take_along_axis(values, last if values.ndim == 2 else last[..., None], axis=1)
+
+
 def _band(axes, times, values, colour, label, marker=None):
     """Median across seeds and the band between the 10th and 90th percentiles (seeds that
     have stopped drop out)."""
