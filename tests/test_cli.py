@@ -49,14 +49,6 @@ def test_ntk_command_writes_the_figure_and_reports_the_theorem(tmp_path, capsys)
     assert "certified by (5)" in out and "lambda_min(H)" in out
 
 
-def test_plot_ntk_needs_tracking():
-    result = wideDIP.simulate(wideDIP.Config(m=2, n=3, d=2, k=4, seeds=1, steps=2), progress=False)
-    with pytest.raises(ValueError, match="track_ntk"):
-        result.plot_ntk()
-    with pytest.raises(ValueError, match="track_ntk"):
-        result.certified
-
-
 @pytest.mark.parametrize("delay", [0.5, 1.5])
 def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(delay):
     """While wideDIP loads JAX (0.5 s) or runs (1.5 s): one line, exit code 130, no traceback."""
