@@ -74,14 +74,14 @@ def test_run_medians_are_over_all_seeds_with_stopped_seeds_held(descent, tmp_pat
             np.testing.assert_allclose([band.min(), band.max()], [quartiles[0].min(), quartiles[1].max()], rtol=1e-12)
     running_only = np.nanmedian(descent.loss[:, shown], axis=0)
     assert not np.allclose(labelled_line(figure.axes[0], "loss ½‖A g − y‖²").get_ydata(), running_only)
-    assert f"converged {int(descent.converged.sum())}/6" in figure._suptitle.get_text()
+    assert f"converged {int(descent.converged.sum())}/6" in figure.get_suptitle()
 
 
 def test_flow_run_figure(tmp_path):
     result = simulate(SMALL.replace(method="flow", t_max=300.0), progress=False)
     figure = result.plot(tmp_path / "flow.pdf")
     assert (tmp_path / "flow.pdf").stat().st_size > 10_000
-    assert "flow" in figure._suptitle.get_text()
+    assert "flow" in figure.get_suptitle()
     x, y = labelled_line(figure.axes[0], "loss ½‖A g − y‖²").get_data()
     np.testing.assert_allclose(y, np.median(forward_filled(result.loss), axis=0)[result.times > 0], rtol=1e-12)
 
