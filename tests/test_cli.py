@@ -49,12 +49,17 @@ def test_ntk_command_writes_the_figure_and_reports_the_theorem(tmp_path, capsys)
     assert "certified by (5)" in out and "lambda_min(H)" in out
 
 
-def test_plot_ntk_needs_tracking():
-    result = wideDIP.simulate(wideDIP.Config(m=2, n=3, d=2, k=4, seeds=1, steps=2), progress=False)
-    with pytest.raises(ValueError, match="track_ntk"):
-        result.plot_ntk()
-    with pytest.raises(ValueError, match="track_ntk"):
-        result.certified
+@pytest.mark.parametrize("as_json", [False, True])
+def test_simulate_figure_option_draws_the_run(tmp_path, capsys, as_json):
+    """`--figure` writes `result.plot`; with `--json` its line goes to stderr, stdout stays JSON."""
+    figure = tmp_path / "run.png"
+    assert main(ARGS + ["--figure", str(figure)] + (["--json"] if as_json else [])) == 0
+    captured = capsys.readouterr()
+    assert figure.exists() and figure.stat().st_size > 10_000
+    if as_json:
+        assert json.loads(captured.out)["config"]["k"] == 40 and f"figure: {figure}" in captured.err
+    else:
+        assert "converged" in captured.out and captured.out.strip().endswith(f"figure: {figure}")
 
 
 @pytest.mark.parametrize("delay", [0.5, 1.5])

@@ -111,6 +111,8 @@ CLI_ROWS = {
     "simulate --out res.json": (["simulate", "--out", "{tmp}/res.json"], r"ending in .npz"),
     "simulate --out a folder": (["simulate", "--out", "{tmp}"], r"ending in .npz|is a folder"),
     "simulate --k 0": (["simulate", "--k", "0"], r"Config\.k must be an integer >= 1"),
+    "simulate --figure s.xyz": (["simulate", "--figure", "{tmp}/s.xyz"], r"--figure: .*s.xyz' must end in one of .*\.png"),
+    "simulate --figure nodir/s.png": (["simulate", "--figure", "{tmp}/nodir/s.png"], r"--figure: the folder .* does not exist"),
     "simulate --t-max 5 (descent)": (["simulate", "--t-max", "5"], r"Config\.t_max applies to method='flow' only"),
     "compare --figure nodir/c.png": (["compare", "--figure", "{tmp}/nodir/c.png"], r"--figure: the folder .* does not exist"),
     "compare --figure c.xyz": (["compare", "--figure", "{tmp}/c.xyz"], r"--figure: .*c.xyz' must end in one of .*\.png"),

@@ -117,12 +117,17 @@ def _simulate(arguments: argparse.Namespace) -> int:
 
     config = config_from_arguments(arguments)
     out = _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out")
+    figure = None if arguments.figure is None else _checked_figure(arguments.figure, "--figure")
     result = simulate(config, operator=operator_matrix(arguments), progress=not arguments.quiet)
     if out is not None:
         result.save(out)
         if not arguments.json:
             print(f"saved {out}", file=sys.stderr)
+    if figure is not None:
+        result.plot(figure)
     print(json.dumps(result.to_json()) if arguments.json else result.summary())
+    if figure is not None:  # stdout stays one JSON document with --json
+        print(f"figure: {figure}", file=sys.stderr if arguments.json else sys.stdout)
     return 0
 
 
@@ -255,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = _command(commands, "simulate", "train all seeds of one configuration and print a summary", _simulate)
     simulate.add_argument("--json", action="store_true", help="print machine-readable output")
     simulate.add_argument("--out", help="save the result to this .npz file")
+    simulate.add_argument("--figure", help="draw the loss, observation and signal errors over time to this file "
+                                           "(e.g. run.png)")
 
     compare = _command(commands, "compare", "gradient flow vs descent for several step sizes, with a figure "
                        "(horizon: --t-max, else --steps)", _compare, Config(method="flow"),

@@ -15,7 +15,7 @@ import numpy as np
 from ._config import Config, value_list
 from ._operators import checked_matrix, describe
 from ._outcomes import OUTCOMES
-from ._plots import pyplot
+from ._plots import held, pyplot
 from ._networks import Network, resolve_network
 from ._simulate import Trajectory, checkpoint_steps, make_plan, precision, prepare, run_descent, run_flow
 
@@ -95,21 +95,12 @@ class ComparisonResult:
         return figure
 
 
-def _held(values: np.ndarray) -> np.ndarray:
-    """Forward-fill along the checkpoint axis (axis 1): a stopped run stays where it stopped."""
-    recorded = ~np.isnan(values)
-    if values.ndim == 3:
-        recorded = recorded.all(axis=2)
-    last = np.maximum.accumulate(np.where(recorded, np.arange(values.shape[1]), 0), axis=1)
-    return np.take_along_axis(values, last if values.ndim == 2 else last[..., None], axis=1)
-
-
 def _gaps(descent: Trajectory, flow_loss: np.ndarray, flow_features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Maximum gaps over the times at which either run is still running, each run held at its
     stopping point once it has stopped."""
     either = ~np.isnan(descent.snapshots.loss) | ~np.isnan(flow_loss)
-    loss_gap = np.abs(_held(descent.snapshots.loss) - _held(flow_loss))
-    state_gap = np.linalg.norm(_held(descent.states) - _held(flow_features), axis=2)
+    loss_gap = np.abs(held(descent.snapshots.loss) - held(flow_loss))
+    state_gap = np.linalg.norm(held(descent.states) - held(flow_features), axis=2)
     return (np.where(either, gap, -np.inf).max(axis=1) for gap in (loss_gap, state_gap))
 
 

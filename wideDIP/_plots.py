@@ -1,10 +1,15 @@
-"""Figures of a simulation: kernels and loss with Theorem 2.1's envelope (docs/theory.md §3, §5)."""
+"""Figures of a simulation: loss and recovery curves (docs/theory.md §7), kernels and loss with
+Theorem 2.1's envelope (docs/theory.md §3, §5)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
+QUARTILES = (25, 50, 75)
+"""Every curve is the median across all seeds with the band between these percentiles."""
+SPREAD = "median and quartiles over all {seeds} seeds, stopped seeds held"
 
 
 def pyplot(headless: bool):
@@ -29,55 +34,141 @@ def check_figure_path(path: Path, what: str) -> Path:
     return path
 
 
-def _band(axes, times, values, colour, label, marker=None):
-    """Median across seeds and the band between the 10th and 90th percentiles (seeds that
-    have stopped drop out)."""
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            low, median, high = np.nanpercentile(values, [10, 50, 90], axis=0)
-    axes.plot(times, median, color=colour, lw=1.6, label=label, marker=marker, ms=3)
-    axes.fill_between(times, low, high, color=colour, alpha=0.2, lw=0)
+def held(values: np.ndarray) -> np.ndarray:
+    """Forward-fill along the checkpoint axis (axis 1): a seed that has stopped stays at its last
+    recorded value (for states `[seeds, checkpoints, s]`, a checkpoint counts when all `s` are recorded)."""
+    recorded = ~np.isnan(values)
+    if values.ndim == 3:
+        recorded = recorded.all(axis=2)
+    last = np.maximum.accumulate(np.where(recorded, np.arange(values.shape[1]), 0), axis=1)
+    return np.take_along_axis(values, last if values.ndim == 2 else last[..., None], axis=1)
 
 
-def plot_ntk(result, path: str | Path | None = None):
-    """λ_min(K), λ_min(H), λ_max(H) and the loss with its predicted envelope
-    `½ exp(−σ_A² σ_0² t/2) ‖r(0)‖²` (Theorem 2.1, certified seeds only) over time."""
-    if result.ntk is None:
-        raise ValueError("plot_ntk needs a result simulated with Config.track_ntk=True")
-    plt = pyplot(path is not None)
+def _quartiles(times: np.ndarray, values: np.ndarray, columns: np.ndarray | None = None):
+    """The times > 0 (log axis) among `columns`, and the 25th, 50th and 75th percentiles across
+    all seeds of `held(values)` there."""
+    shown = times > 0 if columns is None else (times > 0) & columns
+    with np.errstate(invalid="ignore"):  # quartiles between two infinite losses (diverged seeds)
+        return times[shown], np.percentile(held(values)[:, shown], QUARTILES, axis=0)
+
+
+def _band(axes, times: np.ndarray, values: np.ndarray, colour, label: str, columns: np.ndarray | None = None,
+          **style) -> np.ndarray:
+    """Draw the median across all seeds (stopped seeds held, `held`) and the quartile band, at
+    the times > 0 among `columns`; returns the quartiles `[3, times shown]`."""
+    shown, (low, median, high) = _quartiles(times, values, columns)
+    axes.plot(shown, median, color=colour, lw=1.6, label=label, ms=3, **style)
+    axes.fill_between(shown, low, high, color=colour, alpha=0.2, lw=0)
+    return np.stack([low, median, high])
+
+
+def _title(result) -> str:
+    """The config's essentials and the converged count."""
     c = result.config
-    shown = result.times > 0  # log time axis
-    times = result.times[shown]
-    figure, (kernels, losses) = plt.subplots(1, 2, figsize=(11, 4.2))
-    # the Jacobian route evaluates the kernels at `ntk_checkpoints` of the checkpoints only
-    tracked = np.isfinite(result.ntk["max_lambda_H"][:, shown]).any(axis=0)
-    for name, colour, label in (("min_lambda_K", "tab:blue", "λ_min(K)  (n×n, signal)"),
-                                ("min_lambda_H", "tab:orange", "λ_min(H)  (m×m, observation)"),
-                                ("max_lambda_H", "tab:red", "λ_max(H)")):
-        _band(kernels, times[tracked], result.ntk[name][:, shown][:, tracked], colour, label,
-              marker=None if tracked.all() else "o")
-    kernels.set(xscale="log", yscale="symlog", xlabel="time t", ylabel="eigenvalue")
-    kernels.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
-    kernels.set_yscale("symlog", linthresh=1e-4)
-    kernels.set_ylim(bottom=0)  # kernels are positive semi-definite
-    kernels.legend(fontsize=8)
-    kernels.set_title("NTK extremes (median, 10–90 % of the seeds still running)", fontsize=10)
-    _band(losses, times, result.loss[:, shown], "black", "loss ½‖A g − y‖²")
-    certified = result.certified
-    if certified is not None and certified.any():
-        envelope = 0.5 * result.theory.envelope(times)[certified] ** 2
-        _band(losses, times, envelope, "tab:green", f"Theorem 2.1 envelope ({certified.sum()} certified seeds)")
-    losses.axhline(c.threshold, color="grey", lw=0.8, ls=":", label="threshold")
-    losses.set(xscale="log", yscale="log", xlabel="time t", ylabel="loss")
-    losses.legend(fontsize=8)
     network = "" if result.network_name == "two_layer" else f"{result.network_name} "
-    losses.set_title(f"{network}m={c.m} n={c.n} k={c.k} {c.activation} {c.method}: "
-                     f"converged {int(result.converged.sum())}/{c.seeds}", fontsize=10)
+    method = f"descent η={c.step_size:g}" if c.method == "descent" else f"flow ({c.solver})"
+    noise = f", noise {c.noise:g}" if c.noise > 0 else ""
+    return (f"{network}m={c.m} n={c.n} d={c.d} k={c.k} {c.activation}, A: {result.operator_label}, {method}{noise}: "
+            f"converged {int(result.converged.sum())}/{c.seeds}")
+
+
+def _finish(plt, figure, path: str | Path | None):
+    """`figure` laid out, and written to `path` (then closed) when given."""
     figure.tight_layout()
     if path is not None:
         figure.savefig(path, dpi=120)
         plt.close(figure)
     return figure
+
+
+def _loss_panel(axes, result) -> None:
+    """The loss band and the threshold, log-log, its y-range set by them (so that a curve drawn
+    afterwards, such as an envelope, cannot stretch it)."""
+    low, _, high = _band(axes, result.times, result.loss, "black", "loss ½‖A g − y‖²")
+    threshold = result.config.threshold
+    axes.axhline(threshold, color="grey", lw=0.8, ls=":", label="threshold")
+    axes.set(xscale="log", yscale="log", xlabel="time t", ylabel="loss")
+    values = np.concatenate([low, high, [threshold]])
+    values = values[np.isfinite(values) & (values > 0)]
+    axes.set_ylim(values.min() / 2, values.max() * 2)
+
+
+def _time_marker(axes, times: np.ndarray, moments: np.ndarray, name: str, colour) -> None:
+    """A vertical line at the median of the finite `moments`, the legend saying for how many
+    seeds they are finite (and whether the median falls outside the time axis `times`)."""
+    finite = np.isfinite(moments)
+    count = f"finite for {int(finite.sum())}/{finite.size} seeds"
+    if not finite.any():
+        axes.plot([], [], " ", label=f"{name}: {count}")
+        return
+    moment = float(np.median(moments[finite]))
+    outside = "" if times[0] <= moment <= times[-1] else " (off the axis)"
+    axes.axvline(moment, color=colour, lw=1, ls="--", label=f"{name} = {moment:.3g}{outside}, median; {count}")
+
+
+def plot_run(result, path: str | Path | None = None):
+    """Three panels over time (docs/theory.md §7): the loss with the threshold; `‖y(t) − ȳ‖` with
+    `2‖ε‖` and the early-stopping times `T`, `T_H` (noisy runs); `‖x(t) − x̄‖/‖x̄‖` with its
+    row-space and kernel parts. Each curve: median across all seeds, stopped seeds held at
+    their last value, and the quartile band."""
+    if result.observation_error is None:
+        raise ValueError("plot needs the recovery curves: this result was saved before they existed")
+    plt = pyplot(path is not None)
+    c = result.config
+    times = result.times
+    shown = times[times > 0]
+    figure, (losses, observation, signal) = plt.subplots(1, 3, figsize=(16, 4.6), sharex=True)
+    _loss_panel(losses, result)
+    _band(observation, times, result.observation_error, "tab:blue", "‖y(t) − ȳ‖")
+    if c.noise > 0:
+        observation.axhline(2 * np.median(result.noise_norm), color="tab:red", lw=0.8, ls=":",
+                            label="2‖ε‖ (median)")
+        _time_marker(observation, shown, result.early_stopping_time, "T", "tab:green")
+        _time_marker(observation, shown, result.observation_early_stopping_time, "T_H", "tab:purple")
+    observation.set(xscale="log", yscale="log", xlabel="time t", ylabel="‖A x(t) − ȳ‖")
+    for name, colour, label in (("signal_error", "black", "‖x(t) − x̄‖ / ‖x̄‖"),
+                                ("signal_error_row_space", "tab:blue", "row space  ‖P(x(t) − x̄)‖ / ‖x̄‖"),
+                                ("signal_error_kernel", "tab:orange", "kernel  ‖(I − P)(x(t) − x̄)‖ / ‖x̄‖")):
+        _band(signal, times, getattr(result, name), colour, label)
+    signal.set(xscale="log", yscale="log", xlabel="time t", ylabel="relative signal error")
+    signal.set_xlim(shown[0], shown[-1])  # shared: a time T beyond the run does not stretch the axes
+    for axes, title in ((losses, "loss"), (observation, "observation error"), (signal, "signal error")):
+        axes.set_title(f"{title} ({SPREAD.format(seeds=c.seeds)})", fontsize=9)
+        axes.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
+        axes.legend(fontsize=7)
+    figure.suptitle(_title(result), fontsize=10)
+    return _finish(plt, figure, path)
+
+
+def plot_ntk(result, path: str | Path | None = None):
+    """λ_min(K), λ_min(H), λ_max(H) and the loss with its predicted envelope
+    `½ exp(−σ_A² σ_0² t/2) ‖r(0)‖²` (Theorem 2.1, certified seeds only) over time; medians and
+    quartiles over all seeds, stopped seeds held at their last value."""
+    if result.ntk is None:
+        raise ValueError("plot_ntk needs a result simulated with Config.track_ntk=True")
+    plt = pyplot(path is not None)
+    figure, (kernels, losses) = plt.subplots(1, 2, figsize=(11, 4.6))
+    # the Jacobian route evaluates the kernels at `ntk_checkpoints` of the checkpoints only: the
+    # others are left out while a seed runs (once all have stopped, every checkpoint holds them)
+    running = ~np.isnan(result.loss).all(axis=0)
+    tracked = ~(running & np.isnan(result.ntk["max_lambda_H"]).all(axis=0))
+    for name, colour, label in (("min_lambda_K", "tab:blue", "λ_min(K)  (n×n, signal)"),
+                                ("min_lambda_H", "tab:orange", "λ_min(H)  (m×m, observation)"),
+                                ("max_lambda_H", "tab:red", "λ_max(H)")):
+        _band(kernels, result.times, result.ntk[name], colour, label, tracked, marker=None if tracked.all() else "o")
+    kernels.set(xscale="log", xlabel="time t", ylabel="eigenvalue")
+    kernels.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
+    kernels.set_yscale("symlog", linthresh=1e-4)
+    kernels.set_ylim(bottom=0)  # kernels are positive semi-definite
+    kernels.legend(fontsize=8)
+    spread = SPREAD.format(seeds=result.config.seeds)
+    kernels.set_title(f"NTK extremes ({spread})", fontsize=9)
+    _loss_panel(losses, result)  # the y-range of the data: the envelope is drawn within it
+    certified = result.certified
+    if certified is not None and certified.any():
+        envelope = 0.5 * result.theory.envelope(result.times)[certified] ** 2
+        _band(losses, result.times, envelope, "tab:green", f"Theorem 2.1 envelope ({certified.sum()} certified seeds)")
+    losses.legend(fontsize=8)
+    losses.set_title(f"loss ({spread})", fontsize=9)
+    figure.suptitle(_title(result), fontsize=10)
+    return _finish(plt, figure, path)

@@ -280,6 +280,13 @@ class SimulationResult:
             f"median width it asks for {np.median(t.required_width):.3g}",
         ]
 
+    def plot(self, path: str | os.PathLike | None = None):
+        """The loss, `‖y(t) − ȳ‖` (with `2‖ε‖`, `T` and `T_H` when noisy) and the signal error with
+        its row-space and kernel parts over time (docs/theory.md §7); writes it to `path` when given."""
+        from ._plots import plot_run
+
+        return plot_run(self, path)
+
     def plot_ntk(self, path: str | os.PathLike | None = None):
         """Kernel extremes and the loss with Theorem 2.1's envelope over time (needs `track_ntk`)."""
         from ._plots import plot_ntk
