@@ -1,0 +1,85 @@
+"""Sweeps over the noise level (docs/theory.md §7): the recovery statistics of a cell, and cell
+files written before these statistics existed."""
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wideDIP import Config, load_sweep, simulate, sweep
+from wideDIP._statistics import QUARTILE_STATISTICS, SCALAR_STATISTICS
+from wideDIP._sweep import cell_statistics
+
+BASE = Config(m=5, n=20, d=10, k=40, seeds=6, steps=300, stop_at_threshold=False)
+AXES = {"k": [20, 40], "noise": [0.0, 0.3]}
+
+
+@pytest.fixture(scope="module")
+def noisy(tmp_path_factory):
+    return sweep(BASE, AXES, tmp_path_factory.mktemp("noisy"), progress=False)
+
+
+@pytest.fixture(scope="module")
+def direct():
+    """Each cell of `noisy`, simulated on its own."""
+    return {(i, j): simulate(BASE.replace(k=k, noise=noise), progress=False)
+            for i, k in enumerate(AXES["k"]) for j, noise in enumerate(AXES["noise"])}
+
+
+def test_noise_statistics_are_those_of_the_cell_simulated_alone(noisy, direct):
+    for (i, j), result in direct.items():
+        assert noisy.median_best_signal_error[i, j] == pytest.approx(np.median(result.best_signal_error), rel=1e-6)
+        assert noisy.median_final_signal_error[i, j] == pytest.approx(np.median(result.final_signal_error), rel=1e-6)
+        at_stop = result.signal_error_at_early_stop[np.isfinite(result.signal_error_at_early_stop)]
+        assert noisy.median_signal_error_at_early_stop[i, j] == pytest.approx(
+            np.median(at_stop) if at_stop.size else np.nan, rel=1e-6, nan_ok=True)
+        checked = [holds for holds in result.bound_holds if holds is not None]
+        assert noisy.statistic("bound_checked")[i, j] == len(checked)
+        assert noisy.bound_holds_fraction[i, j] == pytest.approx(np.mean(checked) if checked else np.nan, nan_ok=True)
+        over_noise = np.median(result.final_observation_error / result.noise_norm) if AXES["noise"][j] > 0 else np.nan
+        assert noisy.median_final_error_over_noise[i, j] == pytest.approx(over_noise, rel=1e-6, nan_ok=True)
+    # some seeds of this cell reach T and some do not: the median is over those that do
+    assert 0 < np.isfinite(direct[1, 1].signal_error_at_early_stop).sum() < BASE.seeds
+    assert np.isfinite(noisy.median_final_error_over_noise[:, 1]).all()
+
+
+def test_noise_free_cells_have_no_noise_statistics(noisy):
+    for i in range(len(AXES["k"])):
+        cell = noisy.cells[i, 0]
+        assert cell["median_final_error_over_noise"] is None and cell["median_signal_error_at_early_stop"] is None
+        assert cell["bound_holds_fraction"] is None and cell["bound_checked"] == 0
+        assert np.isfinite(cell["median_best_signal_error"])  # the best point of the path exists without noise
+    assert noisy.noisy and not dataclasses.replace(noisy, axes={"k": [20, 40], "noise": [0.0]}).noisy
+
+
+def test_bound_statistics_count_the_checked_seeds_only(direct):
+    holds = np.array([True, None, False, True, None, True], dtype=object)
+    statistics = cell_statistics(dataclasses.replace(direct[1, 1], bound_holds=holds))
+    assert statistics["bound_checked"] == 4 and statistics["bound_holds_fraction"] == 0.75
+    unchecked = cell_statistics(dataclasses.replace(direct[1, 1], bound_holds=np.full(6, None, dtype=object)))
+    assert unchecked["bound_checked"] == 0 and unchecked["bound_holds_fraction"] is None
+    assert {name for name, value in statistics.items() if not isinstance(value, (list, dict))} == set(SCALAR_STATISTICS)
+    assert {name for name, value in statistics.items() if isinstance(value, list)} == set(QUARTILE_STATISTICS)
+
+
+def test_a_cell_written_before_the_noise_statistics_loads_and_is_kept(noisy, tmp_path):
+    directory = Path(shutil.copytree(noisy.path, tmp_path / "old"))
+    cell = directory / "cells" / "cell-1-1.json"
+    record = json.loads(cell.read_text())
+    statistics = record["statistics"]
+    for name in ("median_best_signal_error", "median_signal_error_at_early_stop", "bound_holds_fraction",
+                 "bound_checked", "median_final_error_over_noise"):
+        del statistics[name]
+    statistics["median_signal_error"] = statistics.pop("median_final_signal_error")  # its former name
+    cell.write_text(json.dumps(record))
+    written = cell.stat().st_mtime_ns
+    for result in (load_sweep(directory), sweep(BASE, AXES, directory, progress=False)):
+        for name in ("median_final_signal_error", "median_signal_error"):
+            assert result.statistic(name)[1, 1] == noisy.median_final_signal_error[1, 1]
+        assert np.isnan(result.median_best_signal_error[1, 1]) and np.isnan(result.median_final_error_over_noise[1, 1])
+        np.testing.assert_array_equal(result.median_best_signal_error[0], noisy.median_best_signal_error[0])
+        np.testing.assert_array_equal(result.frequency, noisy.frequency)
+    assert cell.stat().st_mtime_ns == written  # kept, not computed again
