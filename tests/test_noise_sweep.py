@@ -1,4 +1,5 @@
-"""Sweeps over the noise level (docs/theory.md §7): the recovery statistics of a cell, and cell
+"""Sweeps over the noise level (docs/theory.md §7): the recovery statistics of a cell, an axis
+holding 0, one-axis sweeps drawn as lines with Wilson intervals, the recovery figure, and cell
 files written before these statistics existed."""
 
 import dataclasses
@@ -10,8 +11,10 @@ import numpy as np
 import pytest
 
 from wideDIP import Config, load_sweep, simulate, sweep
+from wideDIP._presets import WIDTHS
 from wideDIP._statistics import QUARTILE_STATISTICS, SCALAR_STATISTICS
 from wideDIP._sweep import cell_statistics
+from wideDIP._sweep_plot import axis_scale
 
 BASE = Config(m=5, n=20, d=10, k=40, seeds=6, steps=300, stop_at_threshold=False)
 AXES = {"k": [20, 40], "noise": [0.0, 0.3]}
@@ -65,6 +68,73 @@ def test_bound_statistics_count_the_checked_seeds_only(direct):
     assert {name for name, value in statistics.items() if isinstance(value, list)} == set(QUARTILE_STATISTICS)
 
 
+@pytest.mark.parametrize("values, scale", [(WIDTHS, "log"), ([0.01, 0.03, 0.1, 0.3, 1.0], "log"), ([8, 40], "log"),
+                                           ([0.0, 0.01, 0.03, 0.1, 0.3, 1.0], "categorical"),
+                                           ([0.0, 0.1, 1.0], "categorical"), ([0.0, 0.1, 0.3], "linear"),
+                                           ([100, 200, 300, 400], "linear"), ([40, 20], "categorical"),
+                                           (["descent", "flow"], "categorical"), ([True, False], "categorical")])
+def test_axis_scale(values, scale):
+    assert axis_scale(values) == scale
+
+
+def test_a_noise_axis_holding_zero_draws_a_heatmap_of_any_statistic(noisy, tmp_path):
+    figure = noisy.plot(tmp_path / "phase")
+    assert (tmp_path / "phase.png").stat().st_size > 10_000 and (tmp_path / "phase.pdf").exists()
+    axes = figure.axes[0]
+    np.testing.assert_array_equal(np.asarray(axes.collections[0].get_array()).reshape(noisy.shape), noisy.frequency)
+    assert axes.get_xscale() == "linear" and axes.get_yscale() == "log"  # noise 0, 0.3; the widths stay on log
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == ["0", "0.3"]
+    figure = noisy.plot(tmp_path / "best", statistic="median_best_signal_error")
+    colours = np.asarray(figure.axes[0].collections[0].get_array()).reshape(noisy.shape)
+    np.testing.assert_array_equal(colours, noisy.median_best_signal_error)
+    with pytest.raises(ValueError, match=r"statistic must be one of \('frequency', .*got 'median_error'"):
+        noisy.plot(statistic="median_error")
+
+
+def _wilson(p: np.ndarray, seeds: int, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """The Wilson score interval, from its textbook form."""
+    centre = (p + z**2 / (2 * seeds)) / (1 + z**2 / seeds)
+    half = z / (1 + z**2 / seeds) * np.sqrt(p * (1 - p) / seeds + z**2 / (4 * seeds**2))
+    return centre - half, centre + half
+
+
+def test_one_numeric_axis_draws_frequency_lines_with_wilson_intervals(tmp_path):
+    """k × stop_at_threshold: lines over k (log), one per stop_at_threshold value."""
+    result = sweep(BASE.replace(noise=0.3), {"k": [20, 40], "stop_at_threshold": [False, True]}, progress=False)
+    figure = result.plot(tmp_path / "lines")
+    assert (tmp_path / "lines.png").exists()
+    axes = figure.axes[0]
+    assert axes.get_xscale() == "log" and len(axes.containers) == 2
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == ["stop_at_threshold=False",
+                                                                           "stop_at_threshold=True"]
+    for line, container in enumerate(axes.containers):
+        data, _, (bars,) = container.lines
+        frequency = result.frequency[:, line]
+        np.testing.assert_array_equal(data.get_xdata(), [20, 40])
+        np.testing.assert_array_equal(data.get_ydata(), frequency)
+        low, high = _wilson(frequency, BASE.seeds)
+        segments = np.array(bars.get_segments())  # [point, (lower end, upper end), (x, y)]
+        np.testing.assert_allclose(segments[:, 0, 1], low, atol=1e-12)
+        np.testing.assert_allclose(segments[:, 1, 1], high, atol=1e-12)
+        assert np.all(high - low > 0.2)  # 6 seeds: wide, also where the frequency is 0 or 1
+
+
+def test_the_recovery_figure_shows_best_and_final_signal_errors(noisy, tmp_path):
+    figure = noisy.plot_recovery(tmp_path / "recovery")
+    assert (tmp_path / "recovery.png").exists() and (tmp_path / "recovery.pdf").exists()
+    axes = figure.axes[0]
+    ratio = np.asarray(axes.collections[0].get_array()).reshape(noisy.shape)
+    np.testing.assert_allclose(ratio, noisy.median_best_signal_error / noisy.median_final_signal_error)
+    assert np.all(ratio <= 1)
+    assert f"{noisy.median_best_signal_error[0, 1]:.2g}\n{noisy.median_final_signal_error[0, 1]:.2g}" in [
+        text.get_text() for text in axes.texts]
+    column = dataclasses.replace(noisy, axes={"k": AXES["k"]}, cells=noisy.cells[:, 1], wall_time=noisy.wall_time[:, 1],
+                                 base=BASE.replace(noise=0.3))
+    lines = column.plot_recovery(tmp_path / "recovery-lines").axes[0].containers
+    np.testing.assert_array_equal(lines[0].lines[0].get_ydata(), noisy.median_final_signal_error[:, 1])
+    np.testing.assert_array_equal(lines[1].lines[0].get_ydata(), noisy.median_best_signal_error[:, 1])
+
+
 def test_a_cell_written_before_the_noise_statistics_loads_and_is_kept(noisy, tmp_path):
     directory = Path(shutil.copytree(noisy.path, tmp_path / "old"))
     cell = directory / "cells" / "cell-1-1.json"
@@ -82,4 +152,5 @@ def test_a_cell_written_before_the_noise_statistics_loads_and_is_kept(noisy, tmp
         assert np.isnan(result.median_best_signal_error[1, 1]) and np.isnan(result.median_final_error_over_noise[1, 1])
         np.testing.assert_array_equal(result.median_best_signal_error[0], noisy.median_best_signal_error[0])
         np.testing.assert_array_equal(result.frequency, noisy.frequency)
+        result.plot_recovery(tmp_path / "recovery")
     assert cell.stat().st_mtime_ns == written  # kept, not computed again

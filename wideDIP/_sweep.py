@@ -216,11 +216,18 @@ class SweepResult:
         """Median of `‖A x − ȳ‖/‖ε‖` at the end (1: the noise is fitted; NaN without noise)."""
         return self.statistic("median_final_error_over_noise")
 
-    def plot(self, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf")):
+    def plot(self, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"),
+             statistic: str = "frequency"):
         """The phase diagram (docs/theory.md §6); see `wideDIP._sweep_plot.plot_sweep`."""
         from ._sweep_plot import plot_sweep
 
-        return plot_sweep(self, path, formats)
+        return plot_sweep(self, path, formats, statistic)
+
+    def plot_recovery(self, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf")):
+        """Median best vs final signal error (docs/theory.md §7); see `wideDIP._sweep_plot.plot_recovery`."""
+        from ._sweep_plot import plot_recovery
+
+        return plot_recovery(self, path, formats)
 
 
 def _cell_name(index: tuple[int, ...]) -> str:
