@@ -152,17 +152,18 @@ def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = 
 
 def plot_recovery(result, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf")):
     """Median best (smallest along the path) vs median final `‖x − x̄‖/‖x̄‖` per cell (docs/theory.md
-    §7). Two numeric axes: a heatmap of the ratio best/final (0–1; 1: stopping at the best point
-    would gain nothing), each cell labelled with the two medians, panels as in `plot_sweep`. One
+    §7). Two numeric axes: a heatmap of the ratio best/final (at most 1, which means stopping at the
+    best point would gain nothing; the colours span the smallest ratio to 1), each cell labelled
+    with the two medians, panels as in `plot_sweep`. One
     axis: two lines, final (solid) and best (dashed). Writes `path` in `formats`."""
     best, final = result.median_best_signal_error, result.median_final_signal_error
     plt, front = pyplot(path is not None), _coordinates(result)
     if len(front) == 2:
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = best / final
-        text = np.where(np.isfinite(ratio), np.vectorize(lambda b, f: f"{b:.2g}\n{f:.2g}")(best, final), "")
+        text = np.where(np.isfinite(ratio), np.vectorize(lambda b, f: f"{b:.3g}\n{f:.3g}")(best, final), "")
         figure = _heatmaps(plt, result, front, ratio, "median best / median final signal error  (cells: best, final)",
-                           (0, 1), contour=False, text=text)
+                           (None, 1), contour=False, text=text)
     else:
         figure = _lines(plt, result, front[0], [(final, None, "final", "-"), (best, None, "best along the path", "--")],
                         "median ‖x − x̄‖/‖x̄‖", (None, None))
