@@ -1,6 +1,6 @@
 """Sweeps over the noise level (docs/theory.md §7): the recovery statistics of a cell, an axis
-holding 0, one-axis sweeps drawn as lines with Wilson intervals, the recovery figure, and cell
-files written before these statistics existed."""
+holding 0, one-axis sweeps drawn as lines with Wilson intervals, the recovery figure, cell files
+written before these statistics existed, the noise presets and their command."""
 
 import dataclasses
 import json
@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wideDIP import Config, load_sweep, simulate, sweep
+from wideDIP import Config, load_sweep, preset, simulate, sweep
+from wideDIP._cli import main
 from wideDIP._presets import WIDTHS
 from wideDIP._statistics import QUARTILE_STATISTICS, SCALAR_STATISTICS
 from wideDIP._sweep import cell_statistics
@@ -126,7 +127,7 @@ def test_the_recovery_figure_shows_best_and_final_signal_errors(noisy, tmp_path)
     ratio = np.asarray(axes.collections[0].get_array()).reshape(noisy.shape)
     np.testing.assert_allclose(ratio, noisy.median_best_signal_error / noisy.median_final_signal_error)
     assert np.all(ratio <= 1)
-    assert f"{noisy.median_best_signal_error[0, 1]:.2g}\n{noisy.median_final_signal_error[0, 1]:.2g}" in [
+    assert f"{noisy.median_best_signal_error[0, 1]:.3g}\n{noisy.median_final_signal_error[0, 1]:.3g}" in [
         text.get_text() for text in axes.texts]
     column = dataclasses.replace(noisy, axes={"k": AXES["k"]}, cells=noisy.cells[:, 1], wall_time=noisy.wall_time[:, 1],
                                  base=BASE.replace(noise=0.3))
@@ -154,3 +155,34 @@ def test_a_cell_written_before_the_noise_statistics_loads_and_is_kept(noisy, tmp
         np.testing.assert_array_equal(result.frequency, noisy.frequency)
         result.plot_recovery(tmp_path / "recovery")
     assert cell.stat().st_mtime_ns == written  # kept, not computed again
+
+
+def test_noise_presets():
+    base, axes = preset("noise")
+    assert (base.m, base.n, base.d, base.activation, base.method, base.step_size, base.threshold, base.steps,
+            base.seeds, base.stop_at_threshold) == (10, 100, 500, "sigmoid", "descent", 1.0, 1e-7, 25000, 50, False)
+    assert axes == {"k": [10, 20, 50, 100, 200, 500, 1000], "noise": [0.0, 0.01, 0.03, 0.1, 0.3, 1.0]}
+    base, axes = preset("noise-quick")
+    assert (base.seeds, base.steps, base.stop_at_threshold) == (20, 5000, False)
+    assert axes == {"k": [20, 100, 500], "noise": [0.0, 0.1, 1.0]}
+
+
+def test_cli_noise_sweep_prints_the_signal_errors_and_draws_both_figures(noisy, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "noise-quick", "--help"])
+    assert exit_info.value.code == 0 and "grid (an axis of this preset); default: 0.0 0.1 1.0" in capsys.readouterr().out
+    out = tmp_path / "noise"
+    assert main(["sweep", "noise-quick", "--k", "20", "40", "--noise", "0", "0.3", "--m", "5", "--n", "20", "--d", "10",
+                 "--seeds", "6", "--steps", "300", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    for name in ("figure", "recovery"):
+        assert (out / f"{name}.png").stat().st_size > 10_000 and (out / f"{name}.pdf").exists()
+    assert f"{out / 'recovery.png'}" in printed
+    for which, values in (("best along the path", noisy.median_best_signal_error),
+                          ("final", noisy.median_final_signal_error)):
+        table = printed.split(f"median signal error ||x - x_bar||/||x_bar||, {which}:\n", 1)[1].splitlines()
+        assert table[0].split() == ["k", "/", "noise", "0.0", "0.3"]
+        for row, k, expected in zip(table[1:3], AXES["k"], values):
+            assert row.split() == [str(k)] + [f"{v:.3g}" for v in expected]
+    assert main(["plot", str(out), "--statistic", "median_final_signal_error", "--figure", str(tmp_path / "f.png")]) == 0
+    assert (tmp_path / "f.png").exists()
