@@ -83,7 +83,7 @@ def main() -> None:
     print(f"3. k x n x operator, m = 10, {time.perf_counter() - started:.0f} s")
     print(sweep_summary(operators))
     print(table(operators, "median_kappa_A"))
-    print(table(operators, "median_signal_error"))
+    print(table(operators, "median_final_signal_error"))
     print(table(operators, "time_to_threshold", 1))
 
 

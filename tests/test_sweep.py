@@ -104,7 +104,9 @@ def test_cli_sweep_and_plot(tmp_path, capsys):
     arguments = ["sweep", "fig2-quick", "--k", "8", "40", "--m", "2", "4", "--n", "12", "--seeds", "4",
                  "--steps", "300", "--out", str(out), "--quiet"]
     assert main(arguments) == 0
-    assert "k / m" in capsys.readouterr().out and (out / "figure.png").exists()
+    printed = capsys.readouterr().out
+    assert "k / m" in printed and (out / "figure.png").exists()
+    assert "signal error" not in printed and not (out / "recovery.png").exists()  # no noise: no recovery figure
     with pytest.raises(SystemExit):  # exists: needs --resume
         main(arguments)
     assert main(arguments + ["--resume"]) == 0

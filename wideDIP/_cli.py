@@ -180,23 +180,36 @@ def _sweep(arguments: argparse.Namespace) -> int:
     result.plot(out / "figure")
     print(sweep_summary(result))
     print(f"results: {out}   figure: {out / 'figure.png'} (and .pdf)")
+    if result.noisy:
+        result.plot_recovery(out / "recovery")
+        print(f"recovery figure (median best vs final signal error): {out / 'recovery.png'} (and .pdf)")
     return 0
 
 
-def sweep_summary(result) -> str:
-    """The frequency grid as a table: rows = first axis, columns = the others."""
+def _grid_table(result, values, fmt: str) -> list[str]:
+    """`values` (shaped like the grid) as a table: rows = first axis, columns = the others."""
     import itertools
 
-    import numpy as np
-
     names = list(result.axes)
-    frequency = result.frequency.reshape(result.shape[0], -1)
     columns = [", ".join(map(str, values)) for values in itertools.product(*list(result.axes.values())[1:])] or [""]
     lines = [f"{names[0] + ' / ' + ', '.join(names[1:]):>14} " + " ".join(f"{c:>9}" for c in columns)]
-    for value, row in zip(result.axes[names[0]], frequency):
-        lines.append(f"{value!s:>14} " + " ".join(f"{f:>9.2f}" for f in row))
+    for value, row in zip(result.axes[names[0]], values.reshape(result.shape[0], -1)):
+        lines.append(f"{value!s:>14} " + " ".join(f"{v:>9{fmt}}" for v in row))
+    return lines
+
+
+def sweep_summary(result) -> str:
+    """The frequency grid as a table (rows = first axis, columns = the others); for a sweep with
+    noise, also the median best and final signal errors (docs/theory.md §7)."""
+    import numpy as np
+
+    lines = _grid_table(result, result.frequency, ".2f")
     lines.append(f"convergence frequency per cell; {result.cells.size} cells, "
                  f"{np.nansum(result.wall_time):.1f} s of cell time")
+    if result.noisy:
+        for which, values in (("best along the path", result.median_best_signal_error),
+                              ("final", result.median_final_signal_error)):
+            lines += [f"median signal error ||x - x_bar||/||x_bar||, {which}:", *_grid_table(result, values, ".3g")]
     return "\n".join(lines)
 
 
@@ -209,7 +222,7 @@ def _plot(arguments: argparse.Namespace) -> int:
         for suffix in formats:
             _checked_figure(str(out.with_suffix("." + suffix)), "--figure")
     result = load_sweep(arguments.path)
-    result.plot(out, formats)
+    result.plot(out, formats, arguments.statistic)
     print("figure: " + " and ".join(str(out.with_suffix("." + suffix)) for suffix in formats))
     return 0
 
@@ -251,6 +264,7 @@ def _command(commands, name: str, help: str, handler: Callable, defaults: Config
 
 def build_parser() -> argparse.ArgumentParser:
     from ._presets import PRESETS
+    from ._statistics import SCALAR_STATISTICS
 
     parser = argparse.ArgumentParser(prog="widedip", description=__doc__)
     parser.add_argument("--version", action=_PrintVersions, nargs=0,
@@ -288,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = commands.add_parser("plot", help="draw the phase diagram of a sweep directory")
     plot.add_argument("path")
+    plot.add_argument("--statistic", default="frequency", choices=SCALAR_STATISTICS,
+                      help="what is drawn (default: frequency, the convergence frequency)")
     plot.add_argument("--figure", help="output file; without a suffix, both PATH.png and PATH.pdf "
                                        "(default: figure.png and figure.pdf in the sweep directory)")
     plot.set_defaults(handler=_plot, parser=plot)

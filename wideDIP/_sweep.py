@@ -23,6 +23,7 @@ from ._operators import checked_matrix, matrix_sha256
 from ._outcomes import OUTCOMES
 from ._result import SimulationResult, environment
 from ._simulate import simulate
+from ._statistics import FORMER_NAMES, QUARTILE_STATISTICS, SCALAR_STATISTICS
 
 HEADER = "sweep.json"
 CELLS = "cells"
@@ -40,6 +41,24 @@ def _fraction(flags: np.ndarray) -> float:
     return float(np.mean(flags))
 
 
+def _noise_statistics(result: SimulationResult) -> dict[str, Any]:
+    """Recovery under noise (docs/theory.md §7): median signal errors at the best point of the
+    path, at the end and at `T` (seeds that reached it), the bound `‖y(t) − ȳ‖ ≤ 2‖ε‖` after `T`
+    on the seeds where it was checked, and the median of `‖A x − ȳ‖/‖ε‖` at the end (1: the noise
+    is fitted exactly; None without noise)."""
+    checked = np.array([holds for holds in result.bound_holds if holds is not None], dtype=bool)
+    noisy = result.config.noise > 0
+    return {
+        "median_best_signal_error": float(np.median(result.best_signal_error)),
+        "median_final_signal_error": float(np.median(result.final_signal_error)),
+        "median_signal_error_at_early_stop": _quartiles(result.signal_error_at_early_stop)[1],
+        "bound_holds_fraction": _fraction(checked) if checked.size else None,
+        "bound_checked": int(checked.size),
+        "median_final_error_over_noise": float(np.median(result.final_observation_error / result.noise_norm))
+        if noisy else None,
+    }
+
+
 def cell_statistics(result: SimulationResult) -> dict[str, Any]:
     """What a sweep keeps of one cell: outcome counts and robust summaries, no curves."""
     converged = result.converged
@@ -52,11 +71,11 @@ def cell_statistics(result: SimulationResult) -> dict[str, Any]:
         "total_steps": int(np.sum(result.stop_step)),
         "median_stability": float(np.median(result.stability)),
         "median_kappa_A": float(np.median(result.kappa_A)),
-        "median_signal_error": float(np.median(result.final_signal_error)),
         "unstable_fraction": _fraction(result.stability > 2),
         "certified_fraction": None if result.theory is None or result.certified is None else _fraction(result.certified),
         "certified_observation_fraction": None if result.theory is None or result.certified is None
         else _fraction(result.certified_observation),
+        **_noise_statistics(result),
     }
     return json.loads(json.dumps(statistics))  # exactly what a reload gives (floats round-trip)
 
@@ -112,7 +131,16 @@ class SweepResult:
         return tuple(len(values) for values in self.axes.values())
 
     def statistic(self, name: str, index: int | None = None) -> np.ndarray:
-        """One statistic over the grid (`index` picks a quartile: 0, 1 = median, 2); None → NaN."""
+        """One statistic over the grid: a name of `SCALAR_STATISTICS`, or of `QUARTILE_STATISTICS`
+        with `index` (0, 1 = median, 2); None → NaN."""
+        name = FORMER_NAMES.get(name, name)
+        if name not in SCALAR_STATISTICS + QUARTILE_STATISTICS:
+            raise ValueError(f"statistic must be one of {SCALAR_STATISTICS + QUARTILE_STATISTICS}, got {name!r}")
+        scalar = name in SCALAR_STATISTICS
+        if not (index is None if scalar else index in (0, 1, 2)):
+            wanted = "no index (one number per cell)" if scalar else "index 0, 1 or 2 (a quartile)"
+            raise ValueError(f"statistic {name!r} takes {wanted}, got index={index!r}")
+
         def value(cell):
             if cell is None:  # not computed yet
                 return np.nan
@@ -128,6 +156,17 @@ class SweepResult:
     def frequency(self) -> np.ndarray:
         """Fraction of seeds that reached the threshold, per cell (the paper's figures)."""
         return self.statistic("frequency")
+
+    @property
+    def seeds(self) -> np.ndarray:
+        """Seeds per cell (an axis may change them)."""
+        return np.array([self.base.replace(**_cell_changes(self.axes, index)).seeds
+                         for index in np.ndindex(self.shape)]).reshape(self.shape)
+
+    @property
+    def noisy(self) -> bool:
+        """Whether some cell has `noise > 0` (docs/theory.md §7)."""
+        return any(value > 0 for value in self.axes.get("noise", [self.base.noise]))
 
     def counts(self, outcome: str) -> np.ndarray:
         if outcome not in OUTCOMES[1:]:
@@ -150,11 +189,45 @@ class SweepResult:
     def certified_fraction(self) -> np.ndarray:
         return self.statistic("certified_fraction")
 
-    def plot(self, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf")):
+    @property
+    def median_best_signal_error(self) -> np.ndarray:
+        """Median over seeds of the smallest `‖x(t) − x̄‖/‖x̄‖` along the path (docs/theory.md §7)."""
+        return self.statistic("median_best_signal_error")
+
+    @property
+    def median_final_signal_error(self) -> np.ndarray:
+        """Median over seeds of `‖x − x̄‖/‖x̄‖` at the end of the run."""
+        return self.statistic("median_final_signal_error")
+
+    @property
+    def median_signal_error_at_early_stop(self) -> np.ndarray:
+        """Median of `‖x(t) − x̄‖/‖x̄‖` at the early-stopping time `T`, over the seeds that reached a
+        finite `T` (NaN where none did, e.g. without noise)."""
+        return self.statistic("median_signal_error_at_early_stop")
+
+    @property
+    def bound_holds_fraction(self) -> np.ndarray:
+        """Fraction of the checked seeds where `‖y(t) − ȳ‖ ≤ 2‖ε‖` after `T` (NaN where no seed was
+        checked: only certified seeds that ran past `T` are)."""
+        return self.statistic("bound_holds_fraction")
+
+    @property
+    def median_final_error_over_noise(self) -> np.ndarray:
+        """Median of `‖A x − ȳ‖/‖ε‖` at the end (1: the noise is fitted; NaN without noise)."""
+        return self.statistic("median_final_error_over_noise")
+
+    def plot(self, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"),
+             statistic: str = "frequency"):
         """The phase diagram (docs/theory.md §6); see `wideDIP._sweep_plot.plot_sweep`."""
         from ._sweep_plot import plot_sweep
 
-        return plot_sweep(self, path, formats)
+        return plot_sweep(self, path, formats, statistic)
+
+    def plot_recovery(self, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf")):
+        """Median best vs final signal error (docs/theory.md §7); see `wideDIP._sweep_plot.plot_recovery`."""
+        from ._sweep_plot import plot_recovery
+
+        return plot_recovery(self, path, formats)
 
 
 def _cell_name(index: tuple[int, ...]) -> str:
@@ -323,6 +396,11 @@ def _read_cell(path: Path, base: Config, axes: dict[str, list[Any]], index: tupl
     return record
 
 
+def _current_names(statistics: dict[str, Any]) -> dict[str, Any]:
+    """A stored cell's statistics under today's names (`FORMER_NAMES`)."""
+    return {FORMER_NAMES.get(name, name): value for name, value in statistics.items()}
+
+
 def _set_aside(path: Path) -> Path:
     """Rename a damaged cell file to `<name>.damaged[-N]` (kept for inspection, never read)."""
     target = path.with_name(path.name + ".damaged")
@@ -353,7 +431,7 @@ def _stored_cells(directory: Path | None, base: Config, axes: dict[str, list[Any
                 raise
             warnings.warn(f"{damage}; moved to {_set_aside(stored).name}, the cell is computed again", stacklevel=3)
             continue
-        cells[index], wall_time[index] = record["statistics"], record["wall_time"]
+        cells[index], wall_time[index] = _current_names(record["statistics"]), record["wall_time"]
     return cells, wall_time
 
 

@@ -1,0 +1,13 @@
+"""The names of the statistics a sweep keeps per cell (docs/theory.md §6, §7), apart from the
+code that computes them, so that the command line lists them without importing the simulation."""
+
+SCALAR_STATISTICS = ("frequency", "median_final_loss", "total_steps", "median_stability", "median_kappa_A",
+                     "unstable_fraction", "certified_fraction", "certified_observation_fraction",
+                     "median_best_signal_error", "median_final_signal_error", "median_signal_error_at_early_stop",
+                     "bound_holds_fraction", "bound_checked", "median_final_error_over_noise")
+"""The statistics of a cell that are one number (None where undefined); `plot_sweep` draws any."""
+QUARTILE_STATISTICS = ("steps_to_threshold", "time_to_threshold")
+"""The statistics stored as [25th percentile, median, 75th percentile] of the finite values."""
+FORMER_NAMES = {"median_signal_error": "median_final_signal_error"}
+"""Statistics renamed since they were first written: old name → name now (a cell file written
+before the rename is read with the name now)."""
