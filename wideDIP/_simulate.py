@@ -125,23 +125,30 @@ def _setup(structure: Config, network: Network, plan: Plan, keys, arrays):
         else:
             dynamics = GenericDynamics(seed_network, problem.operator, problem.input, problem.observation)
             parameters = literal
-        tracked = None
-        if plan.kernels is not None:
-            if plan.kernels == "closed_form":
-                probe = seed_network.kernel_probe(structure, problem)
-            else:
-                probe = JacobianProbe(seed_network, literal, problem.operator, problem.input)
-            theory = seed_network.theory_inputs(structure, problem, norm, sigma)
-            if theory is None:
-                theory = generic_theory_inputs(problem, dynamics.signal(parameters, problem), norm, sigma)
-                if not plan.track:  # the kernels at θ(0) (when tracking: the curves' first checkpoint)
-                    at_start = probe.along(dynamics.features(parameters)[None])
-                    theory.update({name: at_start[name][0] for name in INITIAL_KERNELS})
-            tracked = (probe, theory)
-        return dynamics, parameters, largest, norm, sigma, tracked
+        probe = None
+        if plan.kernels == "closed_form":
+            probe = seed_network.kernel_probe(structure, problem)
+        elif plan.kernels == "jacobian":
+            probe = JacobianProbe(seed_network, literal, problem.operator, problem.input)
+        return dynamics, parameters, largest, norm, sigma, probe
 
-    dynamics, parameters, largest, norm, sigma, tracked = jax.vmap(one)(keys, problems)
-    probe, theory = (None, None) if tracked is None else tracked
+    def theory_of(seed):
+        key, problem, dynamics, parameters, probe, norm, sigma = seed
+        seed_network, _ = network.for_seed(structure, problem, key)
+        theory = seed_network.theory_inputs(structure, problem, norm, sigma)
+        if theory is None:
+            theory = generic_theory_inputs(problem, dynamics.signal(parameters, problem), norm, sigma)
+            if not plan.track:  # the kernels at θ(0) (when tracking: the curves' first checkpoint)
+                at_start = probe.along(dynamics.features(parameters)[None])
+                theory.update({name: at_start[name][0] for name in INITIAL_KERNELS})
+        return theory
+
+    dynamics, parameters, largest, norm, sigma, probe = jax.vmap(one)(keys, problems)
+    theory = None
+    if plan.kernels is not None:
+        # one seed after another: with the eigendecompositions batched over seeds, this program
+        # hung XLA's CPU runtime about one time in three (n = 100, k = 1000, 50 seeds)
+        theory = jax.lax.map(theory_of, (keys, problems, dynamics, parameters, probe, norm, sigma))
     return problems, dynamics, parameters, largest, norm, sigma, probe, theory
 
 
