@@ -2,7 +2,8 @@
 scales, on whatever JAX backend is present.
 
     python benchmarks/run.py            # the full run (≈ 10 min on 2 CPU cores)
-    python benchmarks/run.py --quick    # a smoke run (< 1 min)
+    python benchmarks/run.py --quick    # fewer points and repetitions (about a minute)
+    python benchmarks/run.py --smoke    # every section once, tiny: what the test suite runs
 
 All rates: warm-up first (compilation excluded), median of several repetitions, float32,
 measured in this one process (plus one child process for the all-cores row). Prints tables
@@ -170,20 +171,23 @@ def row(table: list, section: str, **values) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer points, steps and repetitions")
+    parser.add_argument("--smoke", action="store_true", help="--quick with one repetition and a 2 x 2 sweep: "
+                        "checks that every section runs (the test suite's run; its numbers mean nothing)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "out"))
     parser.add_argument("--devices", type=int, help="(internal) split the CPU into this many JAX devices")
     parser.add_argument("--loop-only", action="store_true", help="(internal) only the reduced loop rate, as JSON")
     parser.add_argument("--sweep-only", help="(internal) time this preset cold and warm into --out, as JSON")
     arguments = parser.parse_args()
-    quick = arguments.quick
-    repeats = 3 if quick else 5
+    quick = arguments.quick or arguments.smoke
+    repeats = 1 if arguments.smoke else 3 if quick else 5
     seeds = 10 if quick else 50
     big = Config(m=10, n=1000, d=500, k=1000, seeds=seeds, **NEVER)
     if arguments.sweep_only:
         timing = {}
         for run in ("cold", "warm"):
             started = time.perf_counter()
-            wideDIP.sweep(*wideDIP.preset(arguments.sweep_only), Path(arguments.out) / run, progress=False)
+            smaller = dict(seeds=4, steps=300, k=[20, 100], n=[20, 100]) if arguments.smoke else {}
+            wideDIP.sweep(*wideDIP.preset(arguments.sweep_only, **smaller), Path(arguments.out) / run, progress=False)
             timing[run] = time.perf_counter() - started
         print(json.dumps(timing))
         return
@@ -218,7 +222,8 @@ def main() -> None:
     # all cores: the same loop with the CPU split into one JAX device per core (shard_map)
     if device.platform == "cpu" and jax.device_count() == 1 and (os.cpu_count() or 1) > 1:
         child = subprocess.run([sys.executable, __file__, "--loop-only", "--devices", str(os.cpu_count())]
-                               + (["--quick"] if quick else []), capture_output=True, text=True, check=True)
+                               + (["--smoke"] if arguments.smoke else ["--quick"] if quick else []),
+                               capture_output=True, text=True, check=True)
         result = json.loads(child.stdout.strip().splitlines()[-1])
         row(rows, "peers", shape="(10, 1000, 500, 1000)", implementation=f"wideDIP reduced, {result['devices']} CPU devices",
             seed_steps_per_s=result["rate"], reduced_over_this=None)
@@ -296,7 +301,8 @@ def main() -> None:
     #    same sweep again in that process (warm: nothing compiles), and what PyTorch would need
     name = "fig1-quick" if quick else "fig1"
     with tempfile.TemporaryDirectory() as directory:
-        child = subprocess.run([sys.executable, __file__, "--sweep-only", name, "--out", directory],
+        child = subprocess.run([sys.executable, __file__, "--sweep-only", name, "--out", directory]
+                               + (["--smoke"] if arguments.smoke else []),
                                capture_output=True, text=True, check=True, env={**os.environ, "WIDEDIP_CACHE_DIR": "off"})
         timing = json.loads(child.stdout.strip().splitlines()[-1])
         result = wideDIP.load_sweep(Path(directory) / "cold")
