@@ -180,7 +180,7 @@ def main() -> None:
     arguments = parser.parse_args()
     quick = arguments.quick or arguments.smoke
     repeats = 1 if arguments.smoke else 3 if quick else 5
-    seeds = 10 if quick else 50
+    seeds = 2 if arguments.smoke else 10 if quick else 50
     big = Config(m=10, n=1000, d=500, k=1000, seeds=seeds, **NEVER)
     if arguments.sweep_only:
         timing = {}

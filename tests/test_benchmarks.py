@@ -11,7 +11,7 @@ from wideDIP import OPERATORS
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_quick_benchmark_writes_its_json_and_figure(tmp_path):
+def test_smoke_benchmark_writes_its_json_and_figure(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--out", str(tmp_path)],
                    check=True, timeout=300, env={**os.environ, "WIDEDIP_CACHE_DIR": "off"}, capture_output=True)
     report = json.loads((tmp_path / "results.json").read_text())

@@ -123,7 +123,7 @@ def test_wide_k_below_n_has_no_T_and_says_why():
 
 @pytest.mark.parametrize("method", ["descent", "flow"])
 def test_going_on_past_the_threshold_records_the_first_crossing(method):
-    config = SMALL.replace(method=method, noise=0.05, threshold=1e-6, steps=400, seeds=4)
+    config = SMALL.replace(method=method, noise=0.05, threshold=1e-6, steps=300, seeds=3)
     stopping = simulate(config, progress=False)
     going_on = simulate(config.replace(stop_at_threshold=False), progress=False)
     assert stopping.converged.any()
@@ -141,7 +141,7 @@ def test_going_on_past_the_threshold_records_the_first_crossing(method):
 def test_the_flows_second_leg_continues_the_same_trajectory():
     """Past the crossing, the flow is integrated again from there: it agrees with one solve that
     never meets the threshold, within the solver's tolerance."""
-    config = SMALL.replace(method="flow", noise=0.05, threshold=1e-4, steps=400, seeds=3, rtol=1e-10, atol=1e-12)
+    config = SMALL.replace(method="flow", noise=0.05, threshold=1e-4, steps=200, seeds=2, rtol=1e-10, atol=1e-12)
     two_legs = simulate(config.replace(stop_at_threshold=False), progress=False)
     one_leg = simulate(config.replace(threshold=1e-300), progress=False)
     assert two_legs.converged.all() and not one_leg.converged.any()
