@@ -149,12 +149,10 @@ def test_the_flows_second_leg_continues_the_same_trajectory():
     np.testing.assert_allclose(two_legs.signal_error, one_leg.signal_error, rtol=1e-6)
 
 
-def test_noise_levels_share_one_compilation(monkeypatch):
+def test_noise_levels_share_one_compilation(setup_traces):
     from wideDIP import _simulate
 
-    traces = []
-    original = _simulate.draw_problem_with
-    monkeypatch.setattr(_simulate, "draw_problem_with", lambda *args: traces.append(1) or original(*args))
+    traces = setup_traces
     base = Config(m=2, n=7, d=1, k=9, seeds=2)  # a shape no other test uses
     norms = []
     for noise in (0.1, 0.4):

@@ -190,13 +190,9 @@ def test_each_operator_is_deterministic_per_key_and_seed_prefix_stable():
             np.testing.assert_array_equal(getattr(first, field), getattr(gaussian, field))
 
 
-def test_operator_numbers_and_matrices_do_not_recompile(monkeypatch):
+def test_operator_numbers_and_matrices_do_not_recompile(setup_traces):
     """κ, the blur width and the custom matrix are arrays in the compiled setup: one trace per shape."""
-    from wideDIP import _simulate
-
-    traces = []
-    original = _simulate.draw_problem_with
-    monkeypatch.setattr(_simulate, "draw_problem_with", lambda *args: traces.append(1) or original(*args))
+    traces = setup_traces
     base = Config(m=2, n=9, d=1, k=5, seeds=2)  # a shape no other test uses
     realised = []
     for kappa in (2.0, 50.0):
