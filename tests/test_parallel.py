@@ -11,7 +11,8 @@ import numpy as np
 from wideDIP import Config, simulate, sweep
 
 BASE = Config(m=4, n=12, d=6, k=40, seeds=6, steps=800, operator_scale="sqrt_n", step_size=2.0, threshold=1e-6)
-CONFIGS = {"descent": BASE, "flow": BASE.replace(method="flow"), "ntk": BASE.replace(track_ntk=True, steps=50)}
+CONFIGS = {"descent": BASE, "flow": BASE.replace(method="flow"), "ntk": BASE.replace(track_ntk=True, steps=50),
+           "noisy_flow_to_the_end": BASE.replace(method="flow", noise=0.1, stop_at_threshold=False, steps=100)}
 FIELDS = ("loss", "final_loss", "stop_step", "weight_distance", "signal_error", "stability")
 AXES = {"k": [8, 40], "n": [6, 12]}
 
@@ -20,7 +21,7 @@ import json, sys, numpy as np, jax, wideDIP
 from wideDIP._parallel import over_seeds
 from wideDIP._descent import advance
 from tests.test_parallel import AXES, BASE, CONFIGS, FIELDS
-assert jax.device_count() == 4 and over_seeds(advance, (True,) * 2 + (False,) * 3) is not advance
+assert jax.device_count() == 4 and over_seeds(advance, (True,) * 3 + (False,) * 3) is not advance
 out = {}
 for name, config in CONFIGS.items():
     result = wideDIP.simulate(config, progress=False)
@@ -48,4 +49,4 @@ def test_four_devices_give_the_bits_of_one(tmp_path):
             np.testing.assert_array_equal(value, four[f"{name}_ntk_{key}"])
     cells = sweep(BASE, AXES, progress=False).cells
     assert [json.dumps(cell) for cell in cells.ravel()] == list(four["sweep"])
-    assert compared == 18
+    assert compared == 24
