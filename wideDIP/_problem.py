@@ -3,9 +3,11 @@ initialisation (A-1..A-3), one `jax.random` key per seed."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
+import jax.extend.random
 import jax.numpy as jnp
 import equinox as eqx
 import numpy as np
@@ -56,13 +58,63 @@ def _stream(key: PRNGKeyArray, name: str) -> PRNGKeyArray:
     return jax.random.fold_in(key, 1 + _OTHER_STREAMS.index(name))
 
 
-def _gaussian_blocks(config: Config, key: PRNGKeyArray) -> dict[str, Array]:
-    m, n, d, k = config.m, config.n, config.d, config.k
-    shapes = {"operator": (m, n), "signal": (n,), "noise": (m,), "layer": (n, k), "features": (k,), "input": (d,)}
+def _block_shapes(m, n, d: int, k: int) -> dict[str, tuple]:
+    return {"operator": (m, n), "signal": (n,), "noise": (m,), "layer": (n, k), "features": (k,), "input": (d,)}
+
+
+def _gaussian_blocks(config: Config, key: PRNGKeyArray, arrays: dict[str, Array]) -> dict[str, Array]:
+    """The seed's Gaussian blocks: one flat `jax.random.normal` draw split by `_GAUSSIAN_LAYOUT`;
+    in a padded setup (`arrays` holds this cell's true `m` and `n`, `config` the padded ones) the
+    same numbers, drawn where they sit in that flat draw, with zeros in the padding."""
+    shapes = _block_shapes(config.m, config.n, config.d, config.k)
+    if "m" in arrays:
+        return _padded_gaussian_blocks(config, jax.random.fold_in(key, 0), arrays["m"], arrays["n"], shapes)
     sizes = [math.prod(shapes[name]) for name in _GAUSSIAN_LAYOUT]
     flat = jax.random.normal(jax.random.fold_in(key, 0), (sum(sizes),), jnp.dtype(config.dtype))
     blocks = jnp.split(flat, np.cumsum(sizes)[:-1])
     return {name: block.reshape(shapes[name]) for name, block in zip(_GAUSSIAN_LAYOUT, blocks)}
+
+
+def _counter_bits(key_data: Array, bit_width: int, shape: tuple[int, ...]) -> Array:
+    """Threefry bits of the flat draw at counters `offset + row × stride + column`: JAX's
+    partitionable threefry gives element `i` of a flat draw the bits of counter `i` alone, so
+    these are the bits that element would have (`key_data` = the key's two words, offset, stride)."""
+    k1, k2, offset, stride = (key_data[..., i] for i in range(4))
+    rows = jax.lax.broadcasted_iota(jnp.uint32, shape, 0)
+    columns = jax.lax.broadcasted_iota(jnp.uint32, shape, len(shape) - 1) if len(shape) == 2 else jnp.zeros(shape, jnp.uint32)
+    counters = offset + (rows * stride + columns if len(shape) == 2 else rows)
+    high, low = jax.extend.random.threefry2x32_p.bind(
+        jnp.broadcast_to(k1, shape), jnp.broadcast_to(k2, shape), jnp.zeros(shape, jnp.uint32), counters)
+    if bit_width == 64:
+        return (high.astype(jnp.uint64) << jnp.uint64(32)) | low.astype(jnp.uint64)
+    return (high ^ low).astype({8: jnp.uint8, 16: jnp.uint16, 32: jnp.uint32}[bit_width])
+
+
+def _unused(*args):
+    raise NotImplementedError("the counter PRNG only draws (wideDIP._problem._padded_gaussian_blocks)")
+
+
+_COUNTER_PRNG = jax.extend.random.define_prng_impl(key_shape=(4,), seed=_unused, split=_unused, fold_in=_unused,
+                                                   random_bits=_counter_bits, name="widedip_counter_threefry")
+
+
+def _padded_gaussian_blocks(config: Config, key: PRNGKeyArray, m: Array, n: Array,
+                            shapes: dict[str, tuple]) -> dict[str, Array]:
+    """`_gaussian_blocks` of a cell with `m × n` observations padded to `config.m × config.n`."""
+    if not jax.config.jax_threefry_partitionable:
+        raise ValueError("padded draws need jax_threefry_partitionable=True (JAX's default)")
+    true = _block_shapes(m.astype(jnp.uint32), n.astype(jnp.uint32), config.d, config.k)
+    offset, blocks = jnp.uint32(0), {}
+    for name in _GAUSSIAN_LAYOUT:
+        shape, size = shapes[name], true[name]
+        stride = size[-1] if len(size) == 2 else 1
+        data = jnp.stack([*jax.random.key_data(key).astype(jnp.uint32), offset, jnp.asarray(stride, jnp.uint32)])
+        values = jax.random.normal(jax.random.wrap_key_data(data, impl=_COUNTER_PRNG), shape, jnp.dtype(config.dtype))
+        inside = functools.reduce(jnp.logical_and, [jax.lax.broadcasted_iota(jnp.uint32, shape, axis) < limit
+                                                    for axis, limit in enumerate(size)])
+        blocks[name] = jnp.where(inside, values, 0)
+        offset = offset + functools.reduce(jnp.multiply, size, jnp.uint32(1))
+    return blocks
 
 
 def _unit_variance(gaussian: Array, key: PRNGKeyArray, law: str) -> Array:
@@ -110,7 +162,7 @@ def problem_arrays(config: Config, matrix: np.ndarray | None) -> dict[str, Array
 def draw_problem_with(config: Config, key: PRNGKeyArray, arrays: dict[str, Array]) -> Problem:
     """`draw_problem` with the operator's numbers and matrix and the noise level already as
     arrays (`problem_arrays`): what the compiled setup traces once per shape."""
-    gaussian = _gaussian_blocks(config, key)
+    gaussian = _gaussian_blocks(config, key, arrays)
     operator = OPERATORS[config.operator].draw(config, _stream(key, "operator"), gaussian["operator"], arrays)
     signal = _signal(gaussian["signal"], _stream(key, "signal"), config.signal)
     clean = operator @ signal

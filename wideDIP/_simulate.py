@@ -16,6 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _descent, _flow
+from ._batches import Batch
 from ._config import Config
 from ._model import GenericDynamics
 from ._networks import (Network, describe, has_lipschitz_bound, resolve_network, resolved_ntk_implementation,
@@ -104,16 +105,17 @@ def recorded_checkpoints(config: Config, network: Network, plan: Plan) -> np.nda
 
 
 @eqx.filter_jit
-def _setup(structure: Config, network: Network, plan: Plan, keys, arrays):
+def _setup(structure: Config, network: Network, plan: Plan, keys, arrays, shared):
     """Every seed's problem (§1, §6), its operator's realised `‖A‖` and `σ_A` (docs/theory.md
     §8), dynamics (the generic path, or the network's fast path: §4, §9), initial parameters,
     `λ_max(H(θ(0)))`, and, when the plan needs kernels, its kernel probe (closed form or Jacobian
-    route) and the inputs of Theorem 2.1; one compilation per shape (`arrays`: the operator's numbers and
-    custom matrix, `operator_arrays`). (The draws stay in this one program: compiled apart, the
+    route) and the inputs of Theorem 2.1; one compilation per shape (`arrays`: per seed, the
+    operator's numbers, the noise level and, in a padded batch, the cell's `m` and `n`; `shared`:
+    the custom matrix, `seed_arrays`). (The draws stay in this one program: compiled apart, the
     paper's `W(0)` for the full path changed in its last bits.)"""
     # one copy per seed: each seed then computes exactly as with a drawn operator (an unbatched
     # matrix would turn A x̄ into one product over all seeds, whose bits depend on their number)
-    arrays = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, keys.shape[:1] + leaf.shape), arrays)
+    arrays = {**arrays, **jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, keys.shape[:1] + leaf.shape), shared)}
     problems = jax.vmap(lambda key, seed_arrays: draw_problem_with(structure, key, seed_arrays))(keys, arrays)
 
     def one(key, problem):
@@ -193,6 +195,12 @@ class Trajectory:
     recorded: np.ndarray | None = None
     """Indices of the checkpoints where the state was recorded."""
 
+    def seeds(self, begin: int, end: int) -> Trajectory:
+        """The seeds `begin:end` (one cell of a batch)."""
+        return dataclasses.replace(self, **{
+            field.name: jax.tree.map(lambda leaf: leaf[begin:end], getattr(self, field.name))
+            for field in dataclasses.fields(self) if field.name != "recorded"})
+
 
 class Prepared(eqx.Module):
     """Every seed's problem, dynamics and initial parameters, ready for either method."""
@@ -217,6 +225,32 @@ class Prepared(eqx.Module):
         return jax.tree.map(lambda leaf: leaf[:seeds], self)
 
 
+def seed_arrays(batch: Batch, matrix: np.ndarray | None) -> tuple[jax.Array, dict, dict]:
+    """The keys of every seed of `batch`, padded to a multiple of the device count (the extra
+    seeds continue the last cell: drawn with their own keys, computed, dropped), their per-seed
+    arrays (`problem_arrays`, and the cell's `m` and `n` when padded) and the shared ones (call
+    inside `precision`)."""
+    *cells, last = batch.configs
+    last = last.replace(seeds=last.seeds + padded_seeds(batch.seeds) - batch.seeds)
+    keys, arrays = [], []
+    for config in (*cells, last):
+        keys.append(seed_keys(config))
+        cell = problem_arrays(config, None)
+        if batch.padded:
+            cell.update(m=jnp.asarray(config.m, jnp.int32), n=jnp.asarray(config.n, jnp.int32))
+        arrays.append(jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (config.seeds,) + leaf.shape), cell))
+    shared = {} if matrix is None else {"matrix": jnp.asarray(matrix, jnp.dtype(batch.shape.dtype))}
+    return jnp.concatenate(keys), jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *arrays), shared
+
+
+def prepare_batch(batch: Batch, network: Network, plan: Plan, matrix: np.ndarray | None = None) -> Prepared:
+    """Draw and set up every seed of `batch` for `network` (resolved for `batch.shape`), padded
+    to a multiple of the device count (call inside `precision`); `matrix`: the custom operator."""
+    keys, arrays, shared = seed_arrays(batch, matrix)
+    with LAPACK_LOCK:
+        return Prepared(*jax.block_until_ready(_setup(_structure(batch.shape), network, plan, keys, arrays, shared)))
+
+
 def prepare(config: Config, *, network: Network | None = None, plan: Plan | None = None,
             matrix: np.ndarray | None = None) -> Prepared:
     """Draw and set up every seed of `config` for `network` (default: the built-in of
@@ -224,11 +258,7 @@ def prepare(config: Config, *, network: Network | None = None, plan: Plan | None
     `matrix`: the custom operator (`checked_matrix`)."""
     network = resolve_network(config, None, "prepare") if network is None else network  # else resolved by the caller
     plan = make_plan(config, network) if plan is None else plan
-    structure = _structure(config)
-    keys = seed_keys(config.replace(seeds=padded_seeds(config.seeds)))
-    arrays = problem_arrays(config, matrix)
-    with LAPACK_LOCK:
-        return Prepared(*jax.block_until_ready(_setup(structure, network, plan, keys, arrays)))
+    return prepare_batch(Batch((config,)), network, plan, matrix)
 
 
 def stopping_rule(config: Config) -> _descent.StoppingRule:
@@ -374,37 +404,63 @@ def simulate(config: Config, *, network: Network | None = None, operator: np.nda
     """
     if not isinstance(config, Config):
         raise ValueError(f"simulate expects a wideDIP.Config, got {type(config).__name__}")
-    matrix = checked_matrix(config, operator)
+    return simulate_batch(Batch((config,)), network=network, operator=checked_matrix(config, operator),
+                          progress=progress)[0]
+
+
+def simulate_batch(batch: Batch, *, network: Network | None = None, operator: np.ndarray | None = None,
+                   progress: bool = False) -> list[SimulationResult]:
+    """`simulate` of every cell of `batch` (`wideDIP._batches`), their seeds run together: one
+    setup and one loop compiled for `batch.shape`; `operator`: the custom matrix, checked."""
     started = time.perf_counter()
-    network = resolve_network(config, network, "simulate")
-    plan = make_plan(config, network)
-    with precision(config):
-        description = {**describe(config, network), "parametrization": plan.parametrization,
-                       "ntk_implementation": plan.kernels}
-        prepared = prepare(config, network=network, plan=plan, matrix=matrix)
-        record = recorded_checkpoints(config, network, plan)
-        if config.method == "descent":
-            run = run_descent(config, prepared, progress, record)
+    shape = batch.shape
+    resolved = resolve_network(shape, network, "simulate")
+    plan = make_plan(shape, resolved)
+    run_config = shape.replace(seeds=batch.seeds)
+    with precision(shape):
+        descriptions = [{**describe(config, resolve_network(config, network, "simulate")),  # checks the network first
+                         "parametrization": plan.parametrization, "ntk_implementation": plan.kernels}
+                        for config in batch.configs]
+        prepared = prepare_batch(batch, resolved, plan, operator)
+        record = recorded_checkpoints(shape, resolved, plan)
+        if shape.method == "descent":
+            run = run_descent(run_config, prepared, progress, record)
         else:
-            run = run_flow(config, prepared, progress, record=record)
-        prepared = prepared.head(config.seeds)
+            run = run_flow(run_config, prepared, progress, record=record)
+        prepared = prepared.head(batch.seeds)
         errors = _final_errors(prepared.problems, prepared.dynamics, run.final_parameters)
         final_signal_error, final_observation_error = (np.asarray(e) for e in errors)
-        largest = np.asarray(prepared.largest_eigenvalue)
         with LAPACK_LOCK:
-            curves = recovery_curves(prepared.problems, run.snapshots.signal, config.dtype)
-        theory = kernel = None
-        if prepared.theory is not None:
-            inputs = jax.tree.map(np.asarray, prepared.theory)
-            certificate = has_lipschitz_bound(network) and "min_lambda_K" in inputs
-            lipschitz_ratio = None
-            if plan.track:
-                kernel = kernel_curves(config, prepared.probe, run)
-                lipschitz_ratio = _largest_recorded(kernel["jacobian_lipschitz_ratio"])
-                if not certificate:  # σ_0², μ_0, λ_max(H) at θ(0) from the kernels' first checkpoint
-                    inputs.update({name: kernel[name][:, 0] for name in INITIAL_KERNELS})
-            theory = TheoryReport.from_inputs(config, inputs, lipschitz_bound_known=certificate,
-                                              measured_lipschitz_ratio=lipschitz_ratio)
+            curves = recovery_curves(prepared.problems, run.snapshots.signal, shape.dtype)
+        kernel = None
+        if plan.track:
+            kernel = kernel_curves(run_config, prepared.probe, run)
+        host = jax.tree.map(np.asarray, (prepared.largest_eigenvalue, prepared.norm_A, prepared.sigma_A, prepared.theory))
+    elapsed = time.perf_counter() - started
+    results = []
+    for config, (begin, end), description in zip(batch.configs, batch.bounds(), descriptions):
+        cell = lambda tree: jax.tree.map(lambda leaf: leaf[begin:end], tree)  # noqa: E731
+        results.append(_result(config, resolved, plan, run.seeds(begin, end), cell(final_signal_error), cell(final_observation_error),
+                               cell(curves), cell(kernel), cell(host), operator, elapsed * config.seeds / batch.seeds,
+                               description))
+    return results
+
+
+def _result(config: Config, network: Network, plan: Plan, run: Trajectory, final_signal_error, final_observation_error,
+            curves, kernel, host, matrix, wall_time: float, description: dict) -> SimulationResult:
+    """One cell's `SimulationResult` from its slice of a batch's run."""
+    largest, norm_A, sigma_A, inputs = host
+    theory = None
+    if inputs is not None:
+        certificate = has_lipschitz_bound(network) and "min_lambda_K" in inputs
+        lipschitz_ratio = None
+        if plan.track:
+            lipschitz_ratio = _largest_recorded(kernel["jacobian_lipschitz_ratio"])
+            if not certificate:  # σ_0², μ_0, λ_max(H) at θ(0) from the kernels' first checkpoint
+                inputs = {**inputs, **{name: kernel[name][:, 0] for name in INITIAL_KERNELS}}
+        theory = TheoryReport.from_inputs(config, inputs, lipschitz_bound_known=certificate,
+                                          measured_lipschitz_ratio=lipschitz_ratio)
+    curves = dict(curves)
     noise_norm = curves.pop("noise_norm")
     no_time = np.full(config.seeds, np.inf)
     early_stopping_time = no_time if theory is None else theory.early_stopping_time
@@ -431,13 +487,13 @@ def simulate(config: Config, *, network: Network | None = None, operator: np.nda
         observation_early_stopping_time=no_time if theory is None else theory.observation_early_stopping_time,
         **path_statistics(times, curves, noise_norm, early_stopping_time, None if theory is None else theory.certified),
         stability=config.step_size * largest,
-        norm_A=np.asarray(prepared.norm_A),
-        sigma_A=np.asarray(prepared.sigma_A),
-        kappa_A=np.asarray(prepared.norm_A) / np.asarray(prepared.sigma_A),
-        operator_sha256=matrix_sha256(matrix),
+        norm_A=norm_A,
+        sigma_A=sigma_A,
+        kappa_A=norm_A / sigma_A,
+        operator_sha256=matrix_sha256(matrix if config.operator == "custom" else None),
         ntk=kernel,
         theory=theory,
-        wall_time=time.perf_counter() - started,
+        wall_time=wall_time,
         environment=environment(),
         network=description,
     )

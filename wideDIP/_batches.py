@@ -1,0 +1,100 @@
+"""Cells that share one compiled program (docs/theory.md §4, §6): a sweep's configurations grouped
+by the shapes their setup and loop compile for, so that each group runs as one batch of seeds.
+
+Cells differing only in `seed`, `seeds`, the noise level or an operator's numbers always share
+a shape (those travel as per-seed arrays). For the paper's network on its reduced dynamics with
+every draw Gaussian, cells differing in `m` or `n` share one too, padded to the largest: the draws
+are reproduced bit for bit at the padded shape with zeros in the padding, a zero row of `A`
+adds nothing to the residual and zero rows of `V` and columns of `A` leave `B = A V/√k` as it
+is, so padding is exact (only the order of some sums changes). Infrastructure: no formula of
+its own."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from ._config import Config
+from ._networks import Network
+from ._operators import placeholders
+
+PADDED_FIELDS = ("m", "n")
+"""The sizes a batch may pad (docs/theory.md §4)."""
+MAX_PADDED_OUTPUTS = 2**25
+"""At most this many recorded numbers `seeds × checkpoints × n` per padded batch (128 MiB in
+float32): larger groups are split."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """Cells whose seeds run together in one compiled setup and loop."""
+
+    configs: tuple[Config, ...]
+    padded: bool = False
+    """Whether the cells' `m` and `n` are padded to the largest of the batch."""
+
+    @property
+    def shape(self) -> Config:
+        """The config whose shapes the batch compiles (the largest `m` and `n` when padded)."""
+        first = self.configs[0]
+        if not self.padded:
+            return first
+        return first.replace(**{name: max(getattr(config, name) for config in self.configs) for name in PADDED_FIELDS})
+
+    @property
+    def seeds(self) -> int:
+        return sum(config.seeds for config in self.configs)
+
+    def bounds(self) -> list[tuple[int, int]]:
+        """Each cell's range of seeds in the batch."""
+        ends = [sum(config.seeds for config in self.configs[: i + 1]) for i in range(len(self.configs))]
+        return [(end - config.seeds, end) for end, config in zip(ends, self.configs)]
+
+
+def can_pad(config: Config, network: Network | None) -> bool:
+    """Whether `config` runs padded exactly: the built-in paper network on its reduced dynamics,
+    every draw Gaussian (those alone are reproduced bit for bit at a padded shape), no noise and
+    no kernels (their spectra and projections would see the padding)."""
+    return (network is None and config.network == "two_layer" and config.parametrization in ("auto", "reduced")
+            and config.operator == "gaussian" and config.operator_scale == "none" and config.signal == "gaussian"
+            and config.v_law == "gaussian" and config.noise == 0 and not config.track_ntk)
+
+
+def batch_key(config: Config, network: Network | None, pad: bool = True) -> Config:
+    """Configs with equal keys share one compiled setup and loop."""
+    key = config.replace(seed=0, seeds=1, noise=float(config.noise > 0), **placeholders())
+    if pad and can_pad(config, network):
+        key = key.replace(**dict.fromkeys(PADDED_FIELDS, 1))
+    return key
+
+
+def group_cells(configs: Sequence[Config], network: Network | None = None, pad: bool = True) -> list[list[int]]:
+    """The indices of `configs` grouped into batches (`Batch`), largest work first; a padded group
+    too large for `MAX_PADDED_OUTPUTS` is cut into several, cells of similar `n` together."""
+    from ._simulate import checkpoint_steps
+
+    groups: dict[Config, list[int]] = {}
+    for index, config in enumerate(configs):
+        groups.setdefault(batch_key(config, network, pad), []).append(index)
+    batches = []
+    for key, members in groups.items():
+        if key.n != 1 or not pad or not can_pad(configs[members[0]], network):
+            batches.append(members)
+            continue
+        members = sorted(members, key=lambda i: (configs[i].n, configs[i].m))
+        points = checkpoint_steps(configs[members[0]].steps).size
+        current: list[int] = []
+        for index in members:
+            widest = max([configs[i].n for i in current + [index]])
+            if current and (sum(configs[i].seeds for i in current) + configs[index].seeds) * points * widest > MAX_PADDED_OUTPUTS:
+                batches.append(current)
+                current = []
+            current.append(index)
+        batches.append(current)
+    return sorted(batches, key=lambda b: -sum(configs[i].seeds * configs[i].k * configs[i].m for i in b))
+
+
+def batch_of(configs: Sequence[Config], indices: Sequence[int]) -> Batch:
+    """The `Batch` of `configs[indices]` (one group of `group_cells`)."""
+    cells = tuple(configs[i] for i in indices)
+    return Batch(cells, padded=any((c.m, c.n) != (cells[0].m, cells[0].n) for c in cells))
