@@ -20,26 +20,28 @@ from ._operators import placeholders
 
 PADDED_FIELDS = ("m", "n")
 """The sizes a batch may pad (docs/theory.md §4)."""
-MAX_PADDED_OUTPUTS = 2**25
-"""At most this many recorded numbers `seeds × checkpoints × n` per padded batch (128 MiB in
-float32): larger groups are split."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Batch:
-    """Cells whose seeds run together in one compiled setup and loop."""
+    """Cells that share one compiled setup and loop (at `shape`). Each cell runs in a call of its
+    own: a vmapped loop runs until its slowest seed, and cells of a sweep differ widely in how
+    long their seeds run (measured: Figure 1's cells of width 1000 in one call ran every seed
+    the whole budget, 3 to 7 times the steps of the cells run apart)."""
 
     configs: tuple[Config, ...]
-    padded: bool = False
-    """Whether the cells' `m` and `n` are padded to the largest of the batch."""
+    pad_to: tuple[int, int] | None = None
+    """`(m, n)` every cell is padded to, or None."""
+
+    @property
+    def padded(self) -> bool:
+        return self.pad_to is not None
 
     @property
     def shape(self) -> Config:
-        """The config whose shapes the batch compiles (the largest `m` and `n` when padded)."""
+        """The config whose shapes the batch compiles."""
         first = self.configs[0]
-        if not self.padded:
-            return first
-        return first.replace(**{name: max(getattr(config, name) for config in self.configs) for name in PADDED_FIELDS})
+        return first if self.pad_to is None else first.replace(**dict(zip(PADDED_FIELDS, self.pad_to)))
 
     @property
     def seeds(self) -> int:
@@ -49,6 +51,10 @@ class Batch:
         """Each cell's range of seeds in the batch."""
         ends = [sum(config.seeds for config in self.configs[: i + 1]) for i in range(len(self.configs))]
         return [(end - config.seeds, end) for end, config in zip(ends, self.configs)]
+
+    def calls(self) -> list[Batch]:
+        """One batch per cell, at this batch's shape: what runs in one call."""
+        return [Batch((config,), self.pad_to) for config in self.configs]
 
 
 def can_pad(config: Config, network: Network | None) -> bool:
@@ -69,32 +75,17 @@ def batch_key(config: Config, network: Network | None, pad: bool = True) -> Conf
 
 
 def group_cells(configs: Sequence[Config], network: Network | None = None, pad: bool = True) -> list[list[int]]:
-    """The indices of `configs` grouped into batches (`Batch`), largest work first; a padded group
-    too large for `MAX_PADDED_OUTPUTS` is cut into several, cells of similar `n` together."""
-    from ._simulate import checkpoint_steps
-
+    """The indices of `configs` grouped into batches (`Batch`), largest work first."""
     groups: dict[Config, list[int]] = {}
     for index, config in enumerate(configs):
         groups.setdefault(batch_key(config, network, pad), []).append(index)
-    batches = []
-    for key, members in groups.items():
-        if key.n != 1 or not pad or not can_pad(configs[members[0]], network):
-            batches.append(members)
-            continue
-        members = sorted(members, key=lambda i: (configs[i].n, configs[i].m))
-        points = checkpoint_steps(configs[members[0]].steps).size
-        current: list[int] = []
-        for index in members:
-            widest = max([configs[i].n for i in current + [index]])
-            if current and (sum(configs[i].seeds for i in current) + configs[index].seeds) * points * widest > MAX_PADDED_OUTPUTS:
-                batches.append(current)
-                current = []
-            current.append(index)
-        batches.append(current)
+    batches = list(groups.values())
     return sorted(batches, key=lambda b: -sum(configs[i].seeds * configs[i].k * configs[i].m for i in b))
 
 
 def batch_of(configs: Sequence[Config], indices: Sequence[int]) -> Batch:
     """The `Batch` of `configs[indices]` (one group of `group_cells`)."""
     cells = tuple(configs[i] for i in indices)
-    return Batch(cells, padded=any((c.m, c.n) != (cells[0].m, cells[0].n) for c in cells))
+    if all((c.m, c.n) == (cells[0].m, cells[0].n) for c in cells):
+        return Batch(cells)
+    return Batch(cells, tuple(max(getattr(c, name) for c in cells) for name in PADDED_FIELDS))

@@ -75,46 +75,43 @@ def _gaussian_blocks(config: Config, key: PRNGKeyArray, arrays: dict[str, Array]
     return {name: block.reshape(shapes[name]) for name, block in zip(_GAUSSIAN_LAYOUT, blocks)}
 
 
-def _counter_bits(key_data: Array, bit_width: int, shape: tuple[int, ...]) -> Array:
-    """Threefry bits of the flat draw at counters `offset + row × stride + column`: JAX's
-    partitionable threefry gives element `i` of a flat draw the bits of counter `i` alone, so
-    these are the bits that element would have (`key_data` = the key's two words, offset, stride)."""
-    k1, k2, offset, stride = (key_data[..., i] for i in range(4))
-    rows = jax.lax.broadcasted_iota(jnp.uint32, shape, 0)
-    columns = jax.lax.broadcasted_iota(jnp.uint32, shape, len(shape) - 1) if len(shape) == 2 else jnp.zeros(shape, jnp.uint32)
-    counters = offset + (rows * stride + columns if len(shape) == 2 else rows)
-    high, low = jax.extend.random.threefry2x32_p.bind(
-        jnp.broadcast_to(k1, shape), jnp.broadcast_to(k2, shape), jnp.zeros(shape, jnp.uint32), counters)
-    if bit_width == 64:
-        return (high.astype(jnp.uint64) << jnp.uint64(32)) | low.astype(jnp.uint64)
-    return (high ^ low).astype({8: jnp.uint8, 16: jnp.uint16, 32: jnp.uint32}[bit_width])
-
-
-def _unused(*args):
-    raise NotImplementedError("the counter PRNG only draws (wideDIP._problem._padded_gaussian_blocks)")
-
-
-_COUNTER_PRNG = jax.extend.random.define_prng_impl(key_shape=(4,), seed=_unused, split=_unused, fold_in=_unused,
-                                                   random_bits=_counter_bits, name="widedip_counter_threefry")
+def _normal_at(key: PRNGKeyArray, counters: Array, dtype) -> Array:
+    """The entries `counters` of a flat `jax.random.normal(key, (size,), dtype)`, whatever its size:
+    JAX's partitionable threefry gives entry `i` the bits of counter `i` alone; the bits become
+    numbers as `jax.random.uniform` and `normal` make them (checked bit for bit in the tests)."""
+    k1, k2 = jax.random.key_data(key).astype(jnp.uint32)
+    high, low = jax.extend.random.threefry2x32_p.bind(jnp.broadcast_to(k1, counters.shape), jnp.broadcast_to(k2, counters.shape),
+                                                      jnp.zeros_like(counters), counters)
+    finfo = jnp.finfo(dtype)
+    if finfo.bits == 64:
+        bits, unsigned = (high.astype(jnp.uint64) << jnp.uint64(32)) | low.astype(jnp.uint64), jnp.uint64
+    else:
+        bits, unsigned = high ^ low, jnp.uint32
+    float_bits = jax.lax.shift_right_logical(bits, unsigned(finfo.bits - finfo.nmant)) | np.array(1.0, dtype).view(unsigned)
+    floats = jax.lax.bitcast_convert_type(float_bits, dtype) - jnp.array(1.0, dtype)
+    low_end, high_end = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype), dtype=dtype), np.array(1.0, dtype)
+    uniform = jax.lax.max(jnp.asarray(low_end), floats * (high_end - low_end) + low_end)
+    return jax.lax.mul(np.array(np.sqrt(2), dtype), jax.lax.erf_inv(uniform))
 
 
 def _padded_gaussian_blocks(config: Config, key: PRNGKeyArray, m: Array, n: Array,
                             shapes: dict[str, tuple]) -> dict[str, Array]:
-    """`_gaussian_blocks` of a cell with `m × n` observations padded to `config.m × config.n`."""
+    """`_gaussian_blocks` of a cell with `m × n` observations padded to `config.m × config.n`:
+    every block's counters in the flat draw, one threefry call for all of them."""
     if not jax.config.jax_threefry_partitionable:
         raise ValueError("padded draws need jax_threefry_partitionable=True (JAX's default)")
     true = _block_shapes(m.astype(jnp.uint32), n.astype(jnp.uint32), config.d, config.k)
-    offset, blocks = jnp.uint32(0), {}
+    offset, counters, inside = jnp.uint32(0), [], []
     for name in _GAUSSIAN_LAYOUT:
         shape, size = shapes[name], true[name]
-        stride = size[-1] if len(size) == 2 else 1
-        data = jnp.stack([*jax.random.key_data(key).astype(jnp.uint32), offset, jnp.asarray(stride, jnp.uint32)])
-        values = jax.random.normal(jax.random.wrap_key_data(data, impl=_COUNTER_PRNG), shape, jnp.dtype(config.dtype))
-        inside = functools.reduce(jnp.logical_and, [jax.lax.broadcasted_iota(jnp.uint32, shape, axis) < limit
-                                                    for axis, limit in enumerate(size)])
-        blocks[name] = jnp.where(inside, values, 0)
+        index = [jax.lax.broadcasted_iota(jnp.uint32, shape, axis) for axis in range(len(shape))]
+        flat = index[0] * size[1] + index[1] if len(shape) == 2 else index[0]
+        counters.append((offset + flat).ravel())
+        inside.append(functools.reduce(jnp.logical_and, [i < limit for i, limit in zip(index, size)]).ravel())
         offset = offset + functools.reduce(jnp.multiply, size, jnp.uint32(1))
-    return blocks
+    values = jnp.where(jnp.concatenate(inside), _normal_at(key, jnp.concatenate(counters), jnp.dtype(config.dtype)), 0)
+    blocks = jnp.split(values, np.cumsum([math.prod(shapes[name]) for name in _GAUSSIAN_LAYOUT])[:-1])
+    return {name: block.reshape(shapes[name]) for name, block in zip(_GAUSSIAN_LAYOUT, blocks)}
 
 
 def _unit_variance(gaussian: Array, key: PRNGKeyArray, law: str) -> Array:

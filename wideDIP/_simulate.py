@@ -120,8 +120,6 @@ def _setup(structure: Config, network: Network, plan: Plan, keys, arrays, shared
 
     def one(key, problem):
         seed_network, literal = network.for_seed(structure, problem, key)  # the other hooks: on this seed's network
-        largest = seed_network.largest_observation_eigenvalue(structure, problem, literal)
-        norm, sigma = realised_spectrum(problem.operator)
         if plan.parametrization == "reduced":
             dynamics, parameters = seed_network.reduced(structure, problem)
         else:
@@ -132,7 +130,13 @@ def _setup(structure: Config, network: Network, plan: Plan, keys, arrays, shared
             probe = seed_network.kernel_probe(structure, problem)
         elif plan.kernels == "jacobian":
             probe = JacobianProbe(seed_network, literal, problem.operator, problem.input)
-        return dynamics, parameters, largest, norm, sigma, probe
+        return dynamics, parameters, probe
+
+    def spectra_of(seed):
+        key, problem = seed
+        seed_network, literal = network.for_seed(structure, problem, key)
+        return (seed_network.largest_observation_eigenvalue(structure, problem, literal),
+                *realised_spectrum(problem.operator))
 
     def theory_of(seed):
         key, problem, dynamics, parameters, probe, norm, sigma = seed
@@ -145,11 +149,13 @@ def _setup(structure: Config, network: Network, plan: Plan, keys, arrays, shared
                 theory.update({name: at_start[name][0] for name in INITIAL_KERNELS})
         return theory
 
-    dynamics, parameters, largest, norm, sigma, probe = jax.vmap(one)(keys, problems)
+    dynamics, parameters, probe = jax.vmap(one)(keys, problems)
+    # the decompositions one seed after another: a batched SVD and a batched eigh in one program
+    # deadlock XLA's CPU runtime now and then (both wait in jaxlib's ParallelBatchMap for work
+    # queued on the thread pool their own calls occupy: seen on 2 cores, gdb)
+    largest, norm, sigma = jax.lax.map(spectra_of, (keys, problems))
     theory = None
     if plan.kernels is not None:
-        # one seed after another: with the eigendecompositions batched over seeds, this program
-        # hung XLA's CPU runtime about one time in three (n = 100, k = 1000, 50 seeds)
         theory = jax.lax.map(theory_of, (keys, problems, dynamics, parameters, probe, norm, sigma))
     return problems, dynamics, parameters, largest, norm, sigma, probe, theory
 
@@ -404,14 +410,19 @@ def simulate(config: Config, *, network: Network | None = None, operator: np.nda
     """
     if not isinstance(config, Config):
         raise ValueError(f"simulate expects a wideDIP.Config, got {type(config).__name__}")
-    return simulate_batch(Batch((config,)), network=network, operator=checked_matrix(config, operator),
-                          progress=progress)[0]
+    return _simulate_together(Batch((config,)), network, checked_matrix(config, operator), progress)[0]
 
 
 def simulate_batch(batch: Batch, *, network: Network | None = None, operator: np.ndarray | None = None,
                    progress: bool = False) -> list[SimulationResult]:
-    """`simulate` of every cell of `batch` (`wideDIP._batches`), their seeds run together: one
-    setup and one loop compiled for `batch.shape`; `operator`: the custom matrix, checked."""
+    """`simulate` of every cell of `batch` (`wideDIP._batches`): one setup and one loop compiled
+    for `batch.shape`, one call per cell; `operator`: the custom matrix, checked."""
+    return [result for call in batch.calls() for result in _simulate_together(call, network, operator, progress)]
+
+
+def _simulate_together(batch: Batch, network: Network | None, operator: np.ndarray | None,
+                       progress: bool) -> list[SimulationResult]:
+    """The cells of `batch` with their seeds run together, in one call."""
     started = time.perf_counter()
     shape = batch.shape
     resolved = resolve_network(shape, network, "simulate")

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
-import time
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,12 +15,13 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._batches import batch_of, group_cells
 from ._config import Config, value_list
 from ._networks import Network, resolve_network
 from ._operators import checked_matrix, matrix_sha256
 from ._outcomes import OUTCOMES
 from ._result import SimulationResult, environment
-from ._simulate import simulate
+from ._simulate import simulate_batch
 from ._statistics import FORMER_NAMES, QUARTILE_STATISTICS, SCALAR_STATISTICS
 
 HEADER = "sweep.json"
@@ -295,6 +294,7 @@ def sweep(
     progress: bool = True,
     workers: int = 2,
     network: Network | None = None,
+    pad: bool = True,
 ) -> SweepResult:
     """Simulate `base` with every combination of the axis values, e.g.
     `sweep(Config(m=10), {"k": [10, 100], "n": [10, 100]}, "runs/fig1")`; with `network`, a
@@ -302,8 +302,10 @@ def sweep(
 
     With `path`, each finished cell is written atomically to `path/cells/`; calling again
     with the same arguments skips the finished cells (resume), and a directory holding a
-    different sweep is refused. `workers` cells run at once, so that one cell's compilation
-    overlaps another's run (results do not depend on it). `operator`: the matrix of the cells
+    different sweep is refused. Cells that share a compiled shape run together as one batch of
+    seeds (`wideDIP._batches`; with `pad`, also cells of the paper's network that differ in `m`
+    or `n`, padded exactly); `workers` batches run at once, so that one batch's compilation
+    overlaps another's run (results do not depend on either). `operator`: the matrix of the cells
     with `operator="custom"` (docs/theory.md §8); its SHA-256 goes into the sweep's header, and
     resuming with another matrix is refused.
     """
@@ -322,28 +324,31 @@ def sweep(
               else {"environment": environment()})
     cells, wall_time = _stored_cells(directory, base, axes, set_aside=True)
     todo = [index for index in np.ndindex(cells.shape) if cells[index] is None]
-    # largest cells first: the small ones fill the gaps at the end
-    todo.sort(key=lambda index: -math.prod(v for v in _cell_changes(axes, index).values() if isinstance(v, int)))
+    configs = [base.replace(**_cell_changes(axes, index)) for index in todo]
+    batches = [[todo[i] for i in group] for group in group_cells(configs, network, pad)]  # largest first
 
-    def run(index: tuple[int, ...]) -> tuple[tuple[int, ...], dict[str, Any], float]:
-        config = base.replace(**_cell_changes(axes, index))
-        started = time.perf_counter()
-        cell_matrix = matrix if config.operator == "custom" else None
-        statistics = cell_statistics(simulate(config, network=network, operator=cell_matrix, progress=False))
-        elapsed = time.perf_counter() - started
-        if directory is not None:
-            _write_atomically(directory / CELLS / _cell_name(index),
-                              {"cell": _cell_changes(axes, index), "statistics": statistics, "wall_time": elapsed})
-        return index, statistics, elapsed
+    def run(batch: list[tuple[int, ...]]) -> list[tuple[tuple[int, ...], dict[str, Any], float]]:
+        cell_configs = [base.replace(**_cell_changes(axes, index)) for index in batch]
+        cell_matrix = matrix if any(config.operator == "custom" for config in cell_configs) else None
+        results = simulate_batch(batch_of(cell_configs, range(len(batch))), network=network, operator=cell_matrix)
+        finished = []
+        for index, result in zip(batch, results):
+            statistics = cell_statistics(result)
+            if directory is not None:
+                _write_atomically(directory / CELLS / _cell_name(index), {
+                    "cell": _cell_changes(axes, index), "statistics": statistics, "wall_time": result.wall_time})
+            finished.append((index, statistics, result.wall_time))
+        return finished
 
     total = cells.size
     pool = ThreadPoolExecutor(workers)
     try:
         with tqdm(total=total, initial=total - len(todo), unit="cell", disable=not progress, desc="sweep") as bar:
-            for index, statistics, elapsed in pool.map(run, todo):
-                cells[index], wall_time[index] = statistics, elapsed
-                bar.update()
-    finally:  # after Ctrl-C, cells not yet started are dropped; running ones still finish and are saved
+            for finished in pool.map(run, batches):
+                for index, statistics, elapsed in finished:
+                    cells[index], wall_time[index] = statistics, elapsed
+                bar.update(len(finished))
+    finally:  # after Ctrl-C, batches not yet started are dropped; running ones still finish and are saved
         pool.shutdown(wait=False, cancel_futures=True)
     return SweepResult(base=base, axes=axes, cells=cells, wall_time=wall_time,
                        environment=header["environment"], path=directory, operator_sha256=sha256)
