@@ -97,7 +97,7 @@ def no_computation(monkeypatch):
         raise AssertionError("a computation started before the input was checked")
 
     monkeypatch.setattr("wideDIP._simulate.simulate", refuse)
-    monkeypatch.setattr("wideDIP._sweep.simulate", refuse)
+    monkeypatch.setattr("wideDIP._sweep.simulate_batch", refuse)
     monkeypatch.setattr("wideDIP._compare.compare", refuse)
 
 
