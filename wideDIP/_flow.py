@@ -43,7 +43,7 @@ AUTO_STIFF_SOLVER = "kvaerno5"
 EXPLICIT_STABILITY = 3.0
 """`c` in the step limit `h ≲ c/λ_max(H)` of Tsit5 (docs/theory.md §10): `T λ_max/c` steps to
 reach the horizon `T`."""
-PROBE_FRACTION = 0.1
+PROBE_FRACTION = 0.02
 """The share of the step budget that `solver="auto"` gives Tsit5 on a seed predicted stiff."""
 STIFF_STATE_LIMIT = 2048
 """`solver="auto"` continues seeds on the stiff solver only when a seed's state has at most this
