@@ -409,7 +409,11 @@ def run(
     padded = np.concatenate([index, np.full(_bucket(index.size) - index.size, index[0])])
     take = lambda tree: jax.tree.map(lambda leaf: jnp.asarray(leaf)[padded], tree)  # noqa: E731
     stiff = dataclasses.replace(settings, solver=AUTO_STIFF_SOLVER)
-    with jax.enable_x64(True):
+    from ._simulate import LAPACK_LOCK  # (imported here: _simulate imports this module)
+
+    # Kvaerno5's Newton steps factorise with LAPACK: two sweep workers doing so at once hung
+    # XLA's CPU runtime (fig1, at 0 % CPU), as eigh/svd/qr programs did (see LAPACK_LOCK)
+    with LAPACK_LOCK, jax.enable_x64(True):
         wide = functools.partial(_to, jnp.float64)
         rest = over_seeds(resume, (True,) * 7 + (False,) * 4)(
             wide(take(dynamics)), wide(take(problems)), wide(take(first.final_parameters)), wide(take(parameters)),
