@@ -53,7 +53,7 @@ def test_frozen_hashable_and_replace():
         ("atol", -1e-9, "> 0"),
         ("t_max", 0.0, "> 0"),
         ("t_max", math.nan, "finite"),
-        ("solver", "rk4", "tsit5"),
+        ("solver", "rk4", "'auto', 'tsit5'"),
         ("method", "adam", "flow"),
         ("max_solver_steps", 0, ">= 1"),
     ],

@@ -77,7 +77,8 @@ def test_flow_converges_in_the_papers_setting_and_stops_under_the_threshold():
 
 
 def test_step_budget_is_a_solver_failure_not_an_exception():
-    result = simulate(Config(m=4, n=12, d=6, k=40, seeds=3, method="flow", max_solver_steps=2), progress=False)
+    result = simulate(Config(m=4, n=12, d=6, k=40, seeds=3, method="flow", solver="tsit5", max_solver_steps=2),
+                      progress=False)
     assert list(result.status) == ["solver_failed"] * 3
     assert np.all(result.steps_to_threshold == -1) and np.all(np.isnan(result.time_to_threshold))
 
@@ -90,3 +91,72 @@ def test_stiff_solver_runs_the_flow():
     np.testing.assert_array_equal(implicit.status, explicit.status)
     both = ~np.isnan(explicit.loss) & ~np.isnan(implicit.loss)
     np.testing.assert_allclose(implicit.loss[both], explicit.loss[both], rtol=1e-4)
+
+
+# Fig. 1's stiff corner in miniature: A ~ N(0,1), m = 10, n = 500, k = 10, where λ_max(H(0)) ≈ 50–80
+# pins Tsit5's step near 3/λ_max (docs/theory.md §10). Horizon and step budget are shrunk from
+# fig1's (25000, 100000) to (100, 2000): the predicted Tsit5 cost T λ_max(H(0))/3 then straddles the
+# budget, so that one run has seeds predicted stiff, seeds predicted not, and seeds that Tsit5
+# leaves short of the horizon.
+STIFF = Config(m=10, n=500, k=10, seeds=5, method="flow", t_max=100.0, max_solver_steps=2000)
+
+
+def reference_losses(config, result):
+    """The loss at the result's checkpoint times, from SciPy's Radau (float64, rtol 1e-10) on the
+    reduced flow z' = −φ'(z) ⊙ Bᵀ(B φ(z) − y) of each seed (§4): independent of diffrax."""
+    from scipy.integrate import solve_ivp
+
+    with precision(config):
+        prepared = prepare(config)
+    losses = np.full(result.loss.shape, np.nan)
+    for s in range(config.seeds):
+        b, y, z0 = (np.asarray(a[s], np.float64) for a in (prepared.dynamics.mixing, prepared.dynamics.observation,
+                                                              prepared.parameters))
+
+        def field(t, z):
+            phi = 1 / (1 + np.exp(-z))
+            return -(phi * (1 - phi)) * ((b @ phi - y) @ b)
+
+        until = result.times <= result.stop_time[s]
+        solution = solve_ivp(field, (0.0, result.stop_time[s]), z0, method="Radau", t_eval=result.times[until],
+                             rtol=1e-10, atol=1e-12)
+        phi = 1 / (1 + np.exp(-solution.y))
+        losses[s, until] = 0.5 * np.sum((b @ phi - y[:, None]) ** 2, axis=0)
+    return losses
+
+
+@pytest.fixture(scope="module")
+def stiff_cell():
+    """The cell with the default solver ("auto") and with Tsit5 alone."""
+    assert STIFF.solver == "auto"
+    return simulate(STIFF, progress=False), simulate(STIFF.replace(solver="tsit5"), progress=False)
+
+
+def test_auto_carries_a_stiff_cell_to_the_horizon_where_tsit5_spends_its_budget(stiff_cell):
+    auto, explicit = stiff_cell
+    failed = explicit.status == "solver_failed"
+    assert failed.sum() >= 2 and np.all(explicit.stop_time[failed] < STIFF.horizon)
+    assert list(auto.status) == ["stalled"] * STIFF.seeds  # integrated to the horizon, never converging
+    np.testing.assert_array_equal(auto.stop_time, STIFF.horizon)
+    assert np.isfinite(auto.loss).all()
+
+
+def test_auto_follows_an_independent_float64_solution(stiff_cell):
+    """The stiff path (Tsit5 for 2% of the budget, then Kvaerno5 in float64, or Tsit5's whole
+    budget, then Kvaerno5) and the plain Tsit5 seeds alike: the loss at every checkpoint within
+    1e-5 relative of SciPy's Radau at rtol 1e-10 (measured: 3e-7)."""
+    auto, _ = stiff_cell
+    np.testing.assert_allclose(auto.loss, reference_losses(STIFF, auto), rtol=1e-5)
+
+
+def test_auto_keeps_tsit5s_bits_on_the_seeds_tsit5_finishes(stiff_cell):
+    """A seed predicted non-stiff that Tsit5 finishes within its budget has exactly Tsit5's
+    results, although it ran in the one vmapped solve with seeds on a smaller budget."""
+    auto, explicit = stiff_cell
+    stiff = STIFF.horizon * auto.stability / 3 > STIFF.max_solver_steps  # step_size = 1: stability = λ_max
+    kept = ~stiff & (explicit.status != "solver_failed")
+    assert stiff.any() and kept.any()
+    for field in ("status", "loss", "weight_distance", "signal_error", "final_loss", "stop_time", "stop_step",
+                  "solver_steps", "final_signal_error"):
+        np.testing.assert_array_equal(getattr(auto, field)[kept], getattr(explicit, field)[kept], err_msg=field)
+    assert not np.array_equal(auto.solver_steps[~kept], explicit.solver_steps[~kept])  # the others went on

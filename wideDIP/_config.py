@@ -21,7 +21,7 @@ SIGNALS = ("gaussian", "rademacher", "sphere")
 PARAMETRIZATIONS = ("auto", "full", "reduced")
 DTYPES = ("float32", "float64")
 METHODS = ("descent", "flow")
-SOLVERS = ("tsit5", "dopri5", "dopri8", "kvaerno5", "euler")
+SOLVERS = ("auto", "tsit5", "dopri5", "dopri8", "kvaerno5", "euler")
 NTK_IMPLEMENTATIONS = ("auto", "jacobian", "closed_form")
 
 _CHOICES = {
@@ -129,10 +129,13 @@ class Config:
     method: str = "descent"
     """"descent" (what the paper's experiments run) or "flow": the gradient flow (3),
     integrated by diffrax."""
-    solver: str = "tsit5"
-    """Flow solver: tsit5, dopri5, dopri8 (explicit, adaptive), kvaerno5 (implicit, for
-    stiff, badly conditioned problems; reduced parametrization advised), or euler (constant
-    step `step_size`: reproduces gradient descent)."""
+    solver: str = "auto"
+    """Flow solver: "auto" (tsit5 for every seed it can carry to the horizon within
+    `max_solver_steps`, bit for bit as "tsit5"; a seed that it cannot, predicted from
+    `T λ_max(H(θ(0)))/3` or found by spending its budget, is continued by kvaerno5 in float64
+    from where tsit5 stopped: docs/theory.md §10), tsit5, dopri5, dopri8 (explicit, adaptive),
+    kvaerno5 (implicit, for stiff, badly conditioned problems; reduced parametrization
+    advised), or euler (constant step `step_size`: reproduces gradient descent)."""
     rtol: float = 1e-6
     """Relative tolerance of the adaptive flow solver."""
     atol: float = 1e-8
@@ -140,7 +143,8 @@ class Config:
     t_max: float | None = None
     """Flow horizon; None means `steps × step_size`, the time budget of descent."""
     max_solver_steps: int = 100_000
-    """Flow: at most this many solver steps per seed (then the seed is `solver_failed`)."""
+    """Flow: at most this many solver steps per seed (then the seed is `solver_failed`); with
+    solver="auto", per solver: tsit5's budget, then the stiff continuation's."""
     track_ntk: bool = False
     """Record `λ_min(K)`, `λ_min(H)`, `λ_max(H)` and the Jacobian's Lipschitz ratio at the
     checkpoints (docs/theory.md §3), and evaluate Theorem 2.1 for every seed (§5)."""

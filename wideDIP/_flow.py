@@ -4,18 +4,30 @@ seeds at once (vmap).
 Each seed stops at a `diffrax.Event` (loss ≤ threshold unless told to go on, or diverged); only statistics are
 saved at the checkpoint times (`SaveAt(fn=...)`), and the recorded state (`features`) only at
 the times asked for, never whole trajectories of `W`. Solver
-failures (step budget, step size underflow) never raise: they become `solver_failed`."""
+failures (step budget, step size underflow) never raise: they become `solver_failed`.
+
+`solver="auto"` (`run`) integrates every seed with Tsit5 and continues, with Kvaerno5 in float64,
+each seed that Tsit5 leaves short of the horizon: a seed whose explicit cost
+`T λ_max(H(θ(0)))/3` (docs/theory.md §10) exceeds the step budget is given Tsit5 only for a
+tenth of that budget (most such seeds that converge do so there), any seed that spends its
+budget is continued likewise. The other seeds' results are those of `solver="tsit5"`, bit for
+bit."""
 
 from __future__ import annotations
+
+import dataclasses
+import functools
 
 import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int, PyTree
+import numpy as np
+from jaxtyping import Array, Bool, Float, Int, PyTree
 
 from ._descent import Snapshot, StoppingRule, snapshot
 from ._outcomes import CONVERGED, DIVERGED, SOLVER_FAILED, STALLED
+from ._parallel import over_seeds
 from ._problem import Problem
 
 SOLVERS = {
@@ -24,7 +36,19 @@ SOLVERS = {
     "dopri8": diffrax.Dopri8,
     "kvaerno5": diffrax.Kvaerno5,
     "euler": diffrax.Euler,
+    "auto": diffrax.Tsit5,  # its explicit leg; `run` continues the seeds it leaves unfinished
 }
+AUTO_STIFF_SOLVER = "kvaerno5"
+"""The solver that continues, in float64, the seeds that `solver="auto"` leaves unfinished."""
+EXPLICIT_STABILITY = 3.0
+"""`c` in the step limit `h ≲ c/λ_max(H)` of Tsit5 (docs/theory.md §10): `T λ_max/c` steps to
+reach the horizon `T`."""
+PROBE_FRACTION = 0.02
+"""The share of the step budget that `solver="auto"` gives Tsit5 on a seed predicted stiff."""
+STIFF_STATE_LIMIT = 2048
+"""`solver="auto"` continues seeds on the stiff solver only when a seed's state has at most this
+many numbers (each implicit step solves a linear system of that size: the reduced
+parametrization's `k`); above, it is Tsit5 alone."""
 
 
 class FlowSettings(eqx.Module):
@@ -40,6 +64,35 @@ class FlowSettings(eqx.Module):
     progress: bool = eqx.field(static=True)
     stop_at_threshold: bool = eqx.field(static=True, default=True)
     """False: integrate on past the threshold (a second leg, compiled only then)."""
+
+
+class _StepLimit(diffrax.AbstractStepSizeController):
+    """`controller` that also ends the solve, as `max_steps_reached`, once `limit` steps (accepted
+    or rejected) are spent: a step budget per seed inside one vmapped solve (diffrax's
+    `max_steps` is one number for all). It changes no step: below its limit a seed runs exactly
+    as under `controller`."""
+
+    controller: diffrax.PIDController
+    limit: Int[Array, ""]
+    end: Float[Array, ""]
+    """The solve's `t1`: a step that reaches it finishes the solve, whatever the count."""
+
+    def wrap(self, direction):
+        return _StepLimit(self.controller.wrap(direction), self.limit, self.end)
+
+    def init(self, terms, t0, t1, y0, dt0, args, func, error_order):
+        tnext, state = self.controller.init(terms, t0, t1, y0, dt0, args, func, error_order)
+        return tnext, (state, jnp.zeros((), self.limit.dtype))
+
+    def adapt_step_size(self, t0, t1, y0, y1_candidate, args, y_error, error_order, controller_state):
+        state, spent = controller_state
+        keep, next_t0, next_t1, jump, state, result = self.controller.adapt_step_size(
+            t0, t1, y0, y1_candidate, args, y_error, error_order, state)
+        spent = spent + 1
+        finished = keep & (next_t0 >= self.end)
+        result = diffrax.RESULTS.where((spent >= self.limit) & ~finished & diffrax.is_okay(result),
+                                       diffrax.RESULTS.max_steps_reached, result)
+        return keep, next_t0, next_t1, jump, (state, spent), result
 
 
 class FlowRun(eqx.Module):
@@ -62,6 +115,8 @@ class FlowRun(eqx.Module):
     accepted_steps: Int[Array, " seeds"]
     solver_steps: Int[Array, " seeds"]
     """Accepted and rejected steps: the work done."""
+    unfinished: Bool[Array, " seeds"]
+    """Stopped short of the horizon with no event because its step budget was spent."""
 
 
 class _Leg(eqx.Module):
@@ -76,31 +131,37 @@ class _Leg(eqx.Module):
     stop_time: Float[Array, ""]
     accepted_steps: Int[Array, ""]
     solver_steps: Int[Array, ""]
+    unfinished: Bool[Array, ""]
+    """Stopped short of the horizon with no event: its step budget spent."""
 
 
 def _solve(dyn: eqx.Module, problem: Problem, start: PyTree, origin: PyTree, t0: Float[Array, ""],
            conditions: tuple, times: Float[Array, " checkpoints"], recording_times: Float[Array, " recorded"] | None,
-           settings: FlowSettings) -> _Leg:
+           settings: FlowSettings, budget: Int[Array, ""] | None = None) -> _Leg:
     """Integrate one seed from `(t0, start)` to the horizon, stopping at the first of `conditions`
-    (diffrax event conditions) that holds; statistics against `origin = θ(0)`."""
+    (diffrax event conditions) that holds, or (`max_steps_reached`) once `budget` steps are spent
+    when one is given (below `settings.max_steps`); statistics against `origin = θ(0)`."""
+    t1 = settings.horizon
     term = diffrax.ODETerm(lambda t, y, args: jax.tree.map(jnp.negative, dyn.loss_and_gradient(y)[1]))
-    clipped = jnp.clip(times, t0, settings.horizon)  # diffrax saves within [t0, t1] only
+    clipped = jnp.clip(times, t0, t1)  # diffrax saves within [t0, t1] only
     subs = [
         diffrax.SubSaveAt(ts=clipped, fn=lambda t, y, args: snapshot(dyn, problem, y, origin)),
         diffrax.SubSaveAt(t1=True),
     ]
     if recording_times is not None:
-        subs.append(diffrax.SubSaveAt(ts=jnp.clip(recording_times, t0, settings.horizon),
+        subs.append(diffrax.SubSaveAt(ts=jnp.clip(recording_times, t0, t1),
                                       fn=lambda t, y, args: dyn.features(y)))
     if settings.solver == "euler":
         controller, dt0 = diffrax.ConstantStepSize(), settings.step_size
     else:
         controller, dt0 = diffrax.PIDController(rtol=settings.rtol, atol=settings.atol), None
+        if budget is not None:
+            controller = _StepLimit(controller, budget, t1)
     solution = diffrax.diffeqsolve(
         term,
         SOLVERS[settings.solver](),
         t0=t0,
-        t1=settings.horizon,
+        t1=t1,
         dt0=dt0,
         y0=start,
         saveat=diffrax.SaveAt(subs=subs),
@@ -118,8 +179,78 @@ def _solve(dyn: eqx.Module, problem: Problem, start: PyTree, origin: PyTree, t0:
 
     saved = (jax.tree.map(lambda leaf: inside(times, leaf), solution.ys[0]),
              None if recording_times is None else inside(recording_times, solution.ys[2]))
+    unfinished = solution.result == diffrax.RESULTS.max_steps_reached
     return _Leg(saved, jax.tree.map(lambda leaf: leaf[0], solution.ys[1]), solution.result, solution.event_mask,
-                stop_time, solution.stats["num_accepted_steps"], solution.stats["num_steps"])
+                stop_time, solution.stats["num_accepted_steps"], solution.stats["num_steps"], unfinished)
+
+
+def _seed(dyn: eqx.Module, problem: Problem, start: PyTree, origin: PyTree, t0: Float[Array, ""],
+          initial_loss: Float[Array, ""], crossed_before: Bool[Array, ""] | None, budget: Int[Array, ""] | None,
+          times: Float[Array, " checkpoints"], rule: StoppingRule, settings: FlowSettings,
+          recording_times: Float[Array, " recorded"] | None) -> FlowRun:
+    """One seed from `(t0, start)` to the horizon, each leg within `budget` steps when given:
+    stop at the threshold (unless told to go on) or at divergence (against `initial_loss`, the
+    loss at θ(0) = `origin`). Without
+    `settings.stop_at_threshold`, a seed that reaches the threshold is integrated on from there
+    (a second leg: diffrax events always end the solve), so that the crossing's time and solver
+    steps are exact; a seed that `crossed_before` this call (None: a fresh start, none did) has
+    only that second leg. Crossing steps count from this call's start."""
+
+    def diverged(t, y, args, **kwargs):
+        return ~(dyn.loss(y) <= rule.divergence_factor * initial_loss)
+
+    def reached(t, y, args, **kwargs):
+        return dyn.loss(y) <= rule.threshold
+
+    # a seed that crossed before starts its first leg at the horizon: a solve of length zero
+    first_t0 = t0 if crossed_before is None else jnp.where(crossed_before, settings.horizon, t0)
+    first = _solve(dyn, problem, start, origin, first_t0, (reached, diverged), times, recording_times, settings, budget)
+    event_occurred = first.result == diffrax.RESULTS.event_occurred
+    converged_event, diverged_event = first.event_mask
+    crossed_now = event_occurred & converged_event
+    crossed = crossed_now if crossed_before is None else crossed_now | crossed_before
+    outcome = jnp.where(
+        crossed,
+        CONVERGED,
+        jnp.where(
+            event_occurred & diverged_event,
+            DIVERGED,
+            jnp.where(first.result == diffrax.RESULTS.successful, STALLED, SOLVER_FAILED),
+        ),
+    )
+    saved, final, stop_time = first.saved, first.final, first.stop_time
+    accepted, steps, unfinished = first.accepted_steps, first.solver_steps, first.unfinished
+    if not settings.stop_at_threshold:
+        # seeds that did not cross start at the horizon: a solve of length zero, ignored
+        second_t0 = jnp.where(crossed_now, first.stop_time, settings.horizon)
+        if crossed_before is not None:
+            second_t0 = jnp.where(crossed_before, t0, second_t0)  # (its first leg left `start` as it was)
+        second = _solve(dyn, problem, first.final, origin, second_t0, (diverged,), times, recording_times, settings,
+                        budget)
+        saved = jax.tree.map(lambda a, b: jnp.where(crossed & jnp.isnan(a), b, a), first.saved, second.saved)
+        outcome = jnp.where(
+            crossed & (second.result == diffrax.RESULTS.event_occurred),
+            DIVERGED,
+            jnp.where(crossed & ~diffrax.is_okay(second.result), SOLVER_FAILED, outcome),
+        )
+        final = second.final  # = first.final where the solve had length zero
+        stop_time = jnp.where(crossed, second.stop_time, first.stop_time)
+        unfinished = jnp.where(crossed, second.unfinished, first.unfinished)
+        accepted, steps = accepted + second.accepted_steps, steps + second.solver_steps
+    return FlowRun(
+        snapshots=saved[0],
+        states=saved[1],
+        final_parameters=final,
+        final_loss=dyn.loss(final),
+        initial_loss=initial_loss,
+        outcome=outcome,
+        stop_time=stop_time,
+        crossing_time=jnp.where(crossed_now, first.stop_time, jnp.nan),
+        crossing_steps=jnp.where(crossed_now, first.accepted_steps, -1),
+        accepted_steps=accepted,
+        solver_steps=steps,
+        unfinished=unfinished,
+    )
 
 
 @eqx.filter_jit
@@ -131,63 +262,162 @@ def integrate(
     rule: StoppingRule,
     settings: FlowSettings,
     recording_times: Float[Array, " recorded"] | None = None,
+    budgets: Int[Array, " seeds"] | None = None,
 ) -> FlowRun:
-    """Integrate the flow of every seed from `parameters` up to `settings.horizon`, recording
-    the state at `recording_times` (a subset of `times`) when given. Without
+    """Integrate the flow of every seed from `parameters` up to `settings.horizon` with
+    `settings.solver` (for "auto": its explicit leg), each leg within its seed's step budget
+    `budgets` when given (else `settings.max_steps`), recording the state at
+    `recording_times` (a subset of `times`) when given. Without
     `settings.stop_at_threshold`, a seed that reaches the threshold is integrated on from there
     to the horizon (a second leg: diffrax events always end the solve), so that the crossing's
     time and solver steps are exact."""
 
-    def one(dyn: eqx.Module, problem: Problem, start: PyTree) -> FlowRun:
-        initial_loss = dyn.loss(start)
+    def one(dyn: eqx.Module, problem: Problem, start: PyTree, budget: Int[Array, ""] | None) -> FlowRun:
+        return _seed(dyn, problem, start, start, jnp.zeros_like(settings.horizon), dyn.loss(start), None, budget,
+                     times, rule, settings, recording_times)
 
-        def diverged(t, y, args, **kwargs):
-            return ~(dyn.loss(y) <= rule.divergence_factor * initial_loss)
+    return jax.vmap(one)(dynamics, problems, parameters, budgets)
 
-        def reached(t, y, args, **kwargs):
-            return dyn.loss(y) <= rule.threshold
 
-        first = _solve(dyn, problem, start, start, jnp.zeros_like(settings.horizon), (reached, diverged), times,
-                       recording_times, settings)
-        event_occurred = first.result == diffrax.RESULTS.event_occurred
-        converged_event, diverged_event = first.event_mask
-        crossed = event_occurred & converged_event
-        outcome = jnp.where(
-            crossed,
-            CONVERGED,
-            jnp.where(
-                event_occurred & diverged_event,
-                DIVERGED,
-                jnp.where(first.result == diffrax.RESULTS.successful, STALLED, SOLVER_FAILED),
-            ),
-        )
-        saved, final, stop_time = first.saved, first.final, first.stop_time
-        accepted, steps = first.accepted_steps, first.solver_steps
-        if not settings.stop_at_threshold:
-            # seeds that did not cross start at the horizon: a solve of length zero, ignored
-            t0 = jnp.where(crossed, first.stop_time, settings.horizon)
-            second = _solve(dyn, problem, first.final, start, t0, (diverged,), times, recording_times, settings)
-            saved = jax.tree.map(lambda a, b: jnp.where(crossed & jnp.isnan(a), b, a), first.saved, second.saved)
-            outcome = jnp.where(
-                crossed & (second.result == diffrax.RESULTS.event_occurred),
-                DIVERGED,
-                jnp.where(crossed & ~diffrax.is_okay(second.result), SOLVER_FAILED, outcome),
-            )
-            final = second.final  # = first.final where the solve had length zero
-            stop_time = jnp.where(crossed, second.stop_time, first.stop_time)
-            accepted, steps = accepted + second.accepted_steps, steps + second.solver_steps
-        return FlowRun(
-            snapshots=saved[0],
-            states=saved[1],
-            final_parameters=final,
-            final_loss=dyn.loss(final),
-            initial_loss=initial_loss,
-            outcome=outcome,
-            stop_time=stop_time,
-            crossing_time=jnp.where(crossed, first.stop_time, jnp.nan),
-            crossing_steps=jnp.where(crossed, first.accepted_steps, -1),
-            accepted_steps=accepted,
-            solver_steps=steps,
-        )
+@eqx.filter_jit
+def resume(
+    dynamics: eqx.Module,
+    problems: Problem,
+    parameters: PyTree,
+    origins: PyTree,
+    starts: Float[Array, " seeds"],
+    initial_loss: Float[Array, " seeds"],
+    crossed: Bool[Array, " seeds"],
+    times: Float[Array, " checkpoints"],
+    rule: StoppingRule,
+    settings: FlowSettings,
+    recording_times: Float[Array, " recorded"] | None = None,
+) -> FlowRun:
+    """Continue every seed from `parameters` at time `starts` up to the horizon with
+    `settings.solver`: `origins` are the θ(0) (for the distances), `initial_loss` their losses (for
+    divergence), `crossed` whether a seed has already reached the threshold (then only
+    divergence can stop it: `stop_at_threshold=False`). Crossing steps count from `starts`."""
 
-    return jax.vmap(one)(dynamics, problems, parameters)
+    def one(dyn, problem, start, origin, t0, loss0, crossed_before):
+        return _seed(dyn, problem, start, origin, t0, loss0, None if settings.stop_at_threshold else crossed_before,
+                     None, times, rule, settings, recording_times)
+
+    return jax.vmap(one)(dynamics, problems, parameters, origins, starts, initial_loss, crossed)
+
+
+def _state_size(parameters: PyTree) -> int:
+    """Numbers per seed in the state (leading axis = seed)."""
+    return sum(int(np.prod(leaf.shape[1:])) for leaf in jax.tree.leaves(parameters))
+
+
+def explicit_budgets(settings: FlowSettings, largest_eigenvalue: np.ndarray) -> np.ndarray:
+    """Per seed, the step budget of `solver="auto"`'s explicit (Tsit5) leg: `settings.max_steps`,
+    or `PROBE_FRACTION` of it where `T λ_max(H(θ(0)))/c` (c = `EXPLICIT_STABILITY`, docs/theory.md
+    §10: Tsit5's steps to the horizon `T`) exceeds `settings.max_steps`: a seed predicted stiff."""
+    largest = np.asarray(largest_eigenvalue, np.float64)
+    stiff = float(settings.horizon) * largest / EXPLICIT_STABILITY > settings.max_steps
+    probe = max(1, int(PROBE_FRACTION * settings.max_steps))
+    return np.where(stiff, probe, settings.max_steps).astype(np.int32)
+
+
+def _to(dtype, tree: PyTree) -> PyTree:
+    """The floating-point leaves of `tree` in `dtype` (the others as they are)."""
+    def cast(leaf):
+        if isinstance(leaf, (jax.Array, np.ndarray)) and jnp.issubdtype(leaf.dtype, jnp.floating):
+            return jnp.asarray(leaf, dtype)
+        return leaf
+
+    return jax.tree.map(cast, tree)
+
+
+def _bucket(count: int) -> int:
+    """Seeds continued at once, rounded up to a power of two times the device count (few shapes:
+    few compilations)."""
+    devices = jax.device_count()
+    return devices * (1 << max(0, -(-count // devices) - 1).bit_length())
+
+
+def _merge(first: FlowRun, rest: FlowRun, index: np.ndarray) -> FlowRun:
+    """`first` (every seed, on the host) with the seeds `index` continued by `rest`."""
+    first = jax.tree.map(np.array, first)  # copies: written below
+    rest = jax.tree.map(np.asarray, rest)
+
+    def joined(a, b):  # recorded before the continuation, else by it
+        part = a[index]
+        a[index] = np.where(np.isnan(part), b.astype(a.dtype), part)
+        return a
+
+    def replaced(a, b):
+        a[index] = b.astype(a.dtype)
+        return a
+
+    before = first.accepted_steps[index]
+    crossed_before = ~np.isnan(first.crossing_time[index])
+    crossed_now = rest.crossing_steps >= 0
+    crossing_time = first.crossing_time.copy()
+    crossing_time[index] = np.where(crossed_before, crossing_time[index], rest.crossing_time)
+    crossing_steps = first.crossing_steps.copy()
+    crossing_steps[index] = np.where(crossed_before, crossing_steps[index],
+                                     np.where(crossed_now, before + rest.crossing_steps, -1))
+    return FlowRun(
+        snapshots=jax.tree.map(joined, first.snapshots, rest.snapshots),
+        states=None if first.states is None else joined(first.states, rest.states),
+        final_parameters=jax.tree.map(replaced, first.final_parameters, rest.final_parameters),
+        final_loss=replaced(first.final_loss, rest.final_loss),
+        initial_loss=first.initial_loss,
+        outcome=replaced(first.outcome, rest.outcome),
+        stop_time=replaced(first.stop_time, rest.stop_time),
+        crossing_time=crossing_time,
+        crossing_steps=crossing_steps,
+        accepted_steps=replaced(first.accepted_steps, before + rest.accepted_steps),
+        solver_steps=replaced(first.solver_steps, first.solver_steps[index] + rest.solver_steps),
+        unfinished=replaced(first.unfinished, rest.unfinished),
+    )
+
+
+def run(
+    dynamics: eqx.Module,
+    problems: Problem,
+    parameters: PyTree,
+    times: Float[Array, " checkpoints"],
+    rule: StoppingRule,
+    settings: FlowSettings,
+    recording_times: Float[Array, " recorded"] | None = None,
+    *,
+    largest_eigenvalue: Float[Array, " seeds"] | None = None,
+) -> FlowRun:
+    """The flow of every seed (leading axis = seed, a multiple of the device count), over every
+    device. `settings.solver="auto"` needs `largest_eigenvalue` (`λ_max(H(θ(0)))` per seed): a
+    seed predicted stiff gets a fraction of the step budget on Tsit5 (`explicit_budgets`), and
+    every seed that spends its Tsit5 budget is continued from where it stopped
+    by `AUTO_STIFF_SOLVER` in float64, with its own budget of `settings.max_steps` steps; its
+    outputs come back in the run's precision. The other seeds' results are those of
+    `solver="tsit5"`, bit for bit."""
+    auto = (settings.solver == "auto" and largest_eigenvalue is not None
+            and _state_size(parameters) <= STIFF_STATE_LIMIT)
+    arguments = [dynamics, problems, parameters, times, rule, settings, recording_times]
+    if auto:
+        arguments.append(jnp.asarray(explicit_budgets(settings, largest_eigenvalue)))
+    batched = (True, True, True, False, False, False, False, True)[: len(arguments)]
+    first = over_seeds(integrate, batched)(*arguments)
+    if not auto:
+        return first
+    unfinished = np.asarray(first.unfinished)
+    if not unfinished.any():
+        return first
+    index = np.flatnonzero(unfinished)
+    padded = np.concatenate([index, np.full(_bucket(index.size) - index.size, index[0])])
+    take = lambda tree: jax.tree.map(lambda leaf: jnp.asarray(leaf)[padded], tree)  # noqa: E731
+    stiff = dataclasses.replace(settings, solver=AUTO_STIFF_SOLVER)
+    from ._simulate import LAPACK_LOCK  # (imported here: _simulate imports this module)
+
+    # Kvaerno5's Newton steps factorise with LAPACK: two sweep workers doing so at once hung
+    # XLA's CPU runtime (fig1, at 0 % CPU), as eigh/svd/qr programs did (see LAPACK_LOCK)
+    with LAPACK_LOCK, jax.enable_x64(True):
+        wide = functools.partial(_to, jnp.float64)
+        rest = over_seeds(resume, (True,) * 7 + (False,) * 4)(
+            wide(take(dynamics)), wide(take(problems)), wide(take(first.final_parameters)), wide(take(parameters)),
+            wide(take(first.stop_time)), wide(take(first.initial_loss)), take(~jnp.isnan(first.crossing_time)),
+            wide(times), wide(rule), wide(stiff), wide(recording_times))
+        rest = jax.tree.map(lambda leaf: np.asarray(leaf)[: index.size], rest)
+    return _merge(first, rest, index)

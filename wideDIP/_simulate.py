@@ -379,8 +379,7 @@ def run_flow(config: Config, prepared: Prepared, progress: bool, times: np.ndarr
     arguments = [prepared.dynamics, prepared.problems, prepared.parameters, jnp.asarray(times, dtype), stopping_rule(config), settings]
     if record is not None:
         arguments.append(jnp.asarray(np.asarray(times)[record], dtype))
-    integrate = over_seeds(_flow.integrate, (True, True, True) + (False,) * (len(arguments) - 3))
-    run = integrate(*arguments)
+    run = _flow.run(*arguments, largest_eigenvalue=prepared.largest_eigenvalue)
     run = jax.tree.map(lambda leaf: leaf[: config.seeds], run)  # drop the padding
     return Trajectory(
         snapshots=jax.tree.map(np.asarray, run.snapshots),
