@@ -21,6 +21,7 @@ from ._config import Config, value_list
 from ._networks import Network, resolve_network
 from ._operators import checked_matrix, matrix_sha256
 from ._outcomes import OUTCOMES
+from ._parallel import concurrent_cells, from_writer, is_writer, sweep_cell
 from ._result import SimulationResult, environment
 from ._simulate import simulate
 from ._statistics import FORMER_NAMES, QUARTILE_STATISTICS, SCALAR_STATISTICS
@@ -318,9 +319,10 @@ def sweep(
     sha256 = matrix_sha256(matrix)
     directory = None if path is None else Path(path)
     name = None if network is None else network.name
-    header = (_open_directory(directory, base, axes, sha256, name) if directory is not None
+    # several processes: process 0 alone reads and writes the directory, and tells the others
+    header = (from_writer(lambda: _open_directory(directory, base, axes, sha256, name)) if directory is not None
               else {"environment": environment()})
-    cells, wall_time = _stored_cells(directory, base, axes, set_aside=True)
+    cells, wall_time = from_writer(lambda: _stored_cells(directory, base, axes, set_aside=True))
     todo = [index for index in np.ndindex(cells.shape) if cells[index] is None]
     # largest cells first: the small ones fill the gaps at the end
     todo.sort(key=lambda index: -math.prod(v for v in _cell_changes(axes, index).values() if isinstance(v, int)))
@@ -329,15 +331,16 @@ def sweep(
         config = base.replace(**_cell_changes(axes, index))
         started = time.perf_counter()
         cell_matrix = matrix if config.operator == "custom" else None
-        statistics = cell_statistics(simulate(config, network=network, operator=cell_matrix, progress=False))
+        with sweep_cell(concurrent_cells(workers)):
+            statistics = cell_statistics(simulate(config, network=network, operator=cell_matrix, progress=False))
         elapsed = time.perf_counter() - started
-        if directory is not None:
+        if directory is not None and is_writer():
             _write_atomically(directory / CELLS / _cell_name(index),
                               {"cell": _cell_changes(axes, index), "statistics": statistics, "wall_time": elapsed})
         return index, statistics, elapsed
 
     total = cells.size
-    pool = ThreadPoolExecutor(workers)
+    pool = ThreadPoolExecutor(concurrent_cells(workers))
     try:
         with tqdm(total=total, initial=total - len(todo), unit="cell", disable=not progress, desc="sweep") as bar:
             for index, statistics, elapsed in pool.map(run, todo):
