@@ -4,17 +4,22 @@ scales, on whatever JAX backend is present.
     python benchmarks/run.py            # the full run (≈ 10 min on 2 CPU cores)
     python benchmarks/run.py --quick    # fewer points and repetitions (about a minute)
     python benchmarks/run.py --smoke    # every section once, tiny: what the test suite runs
+    python benchmarks/run.py --goals    # only the goal rows
 
 All rates: warm-up first (compilation excluded), median of several repetitions, float32,
-measured in this one process (plus one child process for the all-cores row). Prints tables
-and writes benchmarks/out/results.json and benchmarks/out/throughput_vs_k.png.
+measured in this one process on one JAX device (one core), the all-cores rows in child
+processes. The goal rows run in fresh processes with the compilation cache off. Prints tables
+and writes benchmarks/out/results.json, results.md (the tables, with machine, versions and
+date: the README includes it) and throughput_vs_k.png.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -22,8 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-if "--devices" in sys.argv:  # must be set before JAX starts: CPU "devices" = threads for shard_map
-    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={sys.argv[sys.argv.index('--devices') + 1]}"
+# before JAX starts: one CPU device (one core) here, unless --devices N, or --devices all (wideDIP's default)
+DEVICES = sys.argv[sys.argv.index("--devices") + 1] if "--devices" in sys.argv else "1"
+if DEVICES == "all":
+    os.environ.pop("WIDEDIP_CPU_DEVICES", None)
+else:
+    os.environ["WIDEDIP_CPU_DEVICES"] = DEVICES
 
 import jax
 import jax.numpy as jnp
@@ -168,14 +177,83 @@ def row(table: list, section: str, **values) -> None:
     print(f"[{section}] {shown}", flush=True)
 
 
+def child_environment(devices: str) -> dict[str, str]:
+    """This process's environment for a child with `devices` CPU devices ("all": wideDIP's default),
+    the compilation cache off."""
+    environment = {**os.environ, "WIDEDIP_CACHE_DIR": "off"}
+    environment.pop("WIDEDIP_CPU_DEVICES", None)
+    if devices != "all":
+        environment["WIDEDIP_CPU_DEVICES"] = devices
+    return environment
+
+
+@functools.lru_cache(maxsize=None)
+def child_loop_rate(devices: str, seeds: int, mode: tuple[str, ...]) -> tuple[float, int]:
+    """The reduced loop rate at (10, 1000, 500, 1000) and the device count, in a fresh process."""
+    child = subprocess.run([sys.executable, __file__, "--loop-only", "--devices", devices, "--loop-seeds", str(seeds),
+                            *mode], capture_output=True, text=True, check=True, env=child_environment(devices))
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    return result["rate"], result["devices"]
+
+
+def timed_sweep(command: list[str], directory: Path) -> tuple[float, wideDIP.SweepResult]:
+    """Wall time of `widedip sweep COMMAND` in a fresh process on all cores, compilation cache off
+    (what a user waits for: start, compilation, cells, figure), and its result."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "wideDIP", "sweep", *command, "--out", str(directory), "--quiet"],
+                   capture_output=True, text=True, check=True, env=child_environment("all"))
+    return time.perf_counter() - started, wideDIP.load_sweep(directory)
+
+
+def goals(rows: list, mode: tuple[str, ...], torch_big: float | None) -> None:
+    """The issue's goal rows, each measured, its target and whether it is met; `torch_big`: the
+    PyTorch loop's rate at (10, 1000, 500, 1000), None without torch."""
+    tiny = ["--seeds", "2", "--steps", "50", "--k", "20"]
+    if "--smoke" in mode:  # the code paths only: one tiny cell each
+        sweeps = [("fig1-quick", [*tiny, "--n", "20"]), ("fig2-quick", [*tiny, "--m", "2"]),
+                  ("fig1-quick", [*tiny, "--n", "20", "--method", "flow"])]
+    else:
+        sweeps = [("fig1", []), ("fig2", []), ("fig1-quick" if "--quick" in mode else "fig1", ["--method", "flow"])]
+    names = ["fig1 descent, cold", "fig2 descent, cold", "fig1 flow, cold"]
+    with tempfile.TemporaryDirectory() as directory:
+        for index, (name, (preset, options), target) in enumerate(zip(names, sweeps, (12.0, 12.0, 60.0))):
+            seconds, result = timed_sweep([preset, *options], Path(directory) / str(index))
+            note = f"widedip sweep {' '.join([preset, *options])}: a fresh process on all cores, cache off"
+            if preset != name.split()[0]:
+                note += f"; {preset} stands in for {name.split()[0]} in this mode"
+            row(rows, "goals", goal=f"{name} (s)", measured=seconds, target=f"<= {target:g}",
+                met="yes" if seconds <= target else "no", note=note)
+            if "flow" in options:
+                failed = int(result.counts("solver_failed").sum())
+                row(rows, "goals", goal="fig1 flow, solver_failed seeds", measured=failed, target="0",
+                    met="yes" if failed == 0 else "no", note=f"of {int(result.seeds.sum())} seeds; {note}")
+    seeds = 2 if "--smoke" in mode else 50
+    one, _ = child_loop_rate("1", seeds, mode)
+    every, devices = child_loop_rate("all", seeds, mode)
+    row(rows, "goals", goal="reduced loop (10, 1000): all cores / one core", measured=every / one, target=">= 2",
+        met="yes" if every / one >= 2 else "no",
+        note=f"{devices} CPU devices {every:.3g}, one {one:.3g} seed-steps/s; {seeds} seeds, fresh processes")
+    if torch_big is None:
+        row(rows, "goals", goal="reduced loop / PyTorch loop at (10, 1000, 500, 1000)", measured=None,
+            target=">= 500", met="skipped", note="torch is not installed (pip install -e '.[bench]')")
+    else:
+        import torch
+
+        row(rows, "goals", goal="reduced loop / PyTorch loop at (10, 1000, 500, 1000)", measured=every / torch_big,
+            target=">= 500", met="yes" if every / torch_big >= 500 else "no",
+            note=f"wideDIP on all cores; PyTorch {torch_big:.3g} seed-steps/s ({torch.get_num_threads()} threads)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer points, steps and repetitions")
     parser.add_argument("--smoke", action="store_true", help="--quick with one repetition and a 2 x 2 sweep: "
                         "checks that every section runs (the test suite's run; its numbers mean nothing)")
+    parser.add_argument("--goals", action="store_true", help="only the goal rows (with --quick or --smoke: theirs)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "out"))
-    parser.add_argument("--devices", type=int, help="(internal) split the CPU into this many JAX devices")
+    parser.add_argument("--devices", help="(internal) this many CPU devices for JAX, or all (wideDIP's default)")
     parser.add_argument("--loop-only", action="store_true", help="(internal) only the reduced loop rate, as JSON")
+    parser.add_argument("--loop-seeds", type=int, help="(internal) the seeds of --loop-only")
     parser.add_argument("--sweep-only", help="(internal) time this preset cold and warm into --out, as JSON")
     arguments = parser.parse_args()
     quick = arguments.quick or arguments.smoke
@@ -192,16 +270,19 @@ def main() -> None:
         print(json.dumps(timing))
         return
     if arguments.loop_only:
-        print(json.dumps({"rate": descent_rate(big, 300 if quick else 3000, repeats), "devices": jax.device_count()}))
+        loop = big.replace(seeds=arguments.loop_seeds or seeds)
+        print(json.dumps({"rate": descent_rate(loop, 300 if quick else 3000, repeats), "devices": jax.device_count()}))
         return
 
-    device = jax.devices()[0]
-    report = {"date": time.strftime("%Y-%m-%d"), "jax": jax.__version__, "widedip": wideDIP.__version__,
-              "device": f"{device.platform}:{device.device_kind} x{jax.device_count()}", "cores": os.cpu_count(),
-              "quick": quick, "seeds": seeds, "rows": []}
+    mode = ("--smoke",) if arguments.smoke else ("--quick",) if quick else ()
+    report = {**machine(), "mode": mode[0].strip("-") if mode else "full", "seeds": seeds, "rows": []}
     rows = report["rows"]
-    print(f"wideDIP benchmarks on {report['device']} ({os.cpu_count()} cores), jax {jax.__version__}, "
+    print(f"wideDIP benchmarks on {report['device']} ({report['cores']} cores), jax {jax.__version__}, "
           f"{seeds} seeds, float32", flush=True)
+    if arguments.goals:
+        goals(rows, mode, torch_rate(big, 5 if quick else 20, repeats, 2 if quick else 5))
+        write(report, Path(arguments.out))
+        return
 
     # 1. peers, ratios to wideDIP reduced
     for shape in (dict(m=10, n=100, d=500, k=100), dict(m=10, n=1000, d=500, k=1000)):
@@ -215,18 +296,16 @@ def main() -> None:
             print("torch is not importable: the PyTorch peer is skipped (pip install -e '.[bench]')")
         else:
             rates["PyTorch loop"] = torch
+        torch_big = torch  # the last shape: (10, 1000, 500, 1000)
         for name, rate in rates.items():
             row(rows, "peers", shape=str(tuple(shape.values())), implementation=name, seed_steps_per_s=rate,
                 reduced_over_this=rates["wideDIP reduced"] / rate)
 
-    # all cores: the same loop with the CPU split into one JAX device per core (shard_map)
-    if device.platform == "cpu" and jax.device_count() == 1 and (os.cpu_count() or 1) > 1:
-        child = subprocess.run([sys.executable, __file__, "--loop-only", "--devices", str(os.cpu_count())]
-                               + (["--smoke"] if arguments.smoke else ["--quick"] if quick else []),
-                               capture_output=True, text=True, check=True)
-        result = json.loads(child.stdout.strip().splitlines()[-1])
-        row(rows, "peers", shape="(10, 1000, 500, 1000)", implementation=f"wideDIP reduced, {result['devices']} CPU devices",
-            seed_steps_per_s=result["rate"], reduced_over_this=None)
+    # all cores: the same loop with the CPU split into one JAX device per core (shard_map), wideDIP's default
+    if jax.devices()[0].platform == "cpu":
+        rate, devices = child_loop_rate("all", seeds, mode)
+        row(rows, "peers", shape="(10, 1000, 500, 1000)", implementation=f"wideDIP reduced, {devices} CPU devices",
+            seed_steps_per_s=rate, reduced_over_this=None)
 
     # 2. scaling of the reduced descent (k, m, seeds) and of the full path (d); setup cost
     widths = (100, 1000, 10000) if quick else (100, 300, 1000, 3000, 10000)
@@ -301,9 +380,9 @@ def main() -> None:
     #    same sweep again in that process (warm: nothing compiles), and what PyTorch would need
     name = "fig1-quick" if quick else "fig1"
     with tempfile.TemporaryDirectory() as directory:
-        child = subprocess.run([sys.executable, __file__, "--sweep-only", name, "--out", directory]
+        child = subprocess.run([sys.executable, __file__, "--sweep-only", name, "--out", directory, "--devices", "all"]
                                + (["--smoke"] if arguments.smoke else []),
-                               capture_output=True, text=True, check=True, env={**os.environ, "WIDEDIP_CACHE_DIR": "off"})
+                               capture_output=True, text=True, check=True, env=child_environment("all"))
         timing = json.loads(child.stdout.strip().splitlines()[-1])
         result = wideDIP.load_sweep(Path(directory) / "cold")
     row(rows, "figure 1 sweep", preset=name, cells=int(result.cells.size), wall_s=timing["cold"],
@@ -318,11 +397,65 @@ def main() -> None:
         row(rows, "figure 1 sweep", preset=name, implementation="PyTorch loop (extrapolated)", wall_s=total,
             note="measured seconds per step at each cell's shape x the steps the sweep took")
 
+    goals(rows, mode, torch_big)
     out = Path(arguments.out)
+    write(report, out)
+    plot_throughput(rows, out / "throughput_vs_k.png")
+    print(f"wrote {out / 'throughput_vs_k.png'}")
+
+
+def machine() -> dict:
+    """Date, processor, cores, JAX devices (this process) and versions."""
+    from importlib import metadata
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    processor = platform.processor() or platform.machine()
+    if Path("/proc/cpuinfo").exists():
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+        processor = names[0] if names else processor
+    device = jax.devices()[0]
+    return {"date": time.strftime("%Y-%m-%d"), "processor": processor, "cores": os.cpu_count(),
+            "device": f"{device.platform}:{device.device_kind} x{jax.device_count()}", "python": platform.python_version(),
+            **{name: version(name) for name in ("widedip", "jax", "jaxlib", "torch")}}
+
+
+def _shown(value) -> str:
+    return "" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def markdown(report: dict) -> str:
+    """The report as markdown: a header (date, machine, versions, mode), the goal rows first, then one
+    table per section."""
+    command = "python benchmarks/run.py" + ("" if report["mode"] == "full" else f" --{report['mode']}")
+    lines = [f"Measured {report['date']} by `{command}` on {report['processor']} ({report['cores']} cores; JAX devices of the main process: {report['device']}); "
+             f"wideDIP {report['widedip']}, jax {report['jax']}, jaxlib {report['jaxlib']}, torch {report['torch']}, "
+             f"Python {report['python']}.", ""]
+    sections = sorted(dict.fromkeys(r["section"] for r in report["rows"]), key=lambda name: name != "goals")
+    for section in sections:
+        table = [r for r in report["rows"] if r["section"] == section]
+        keys = [key for key in dict.fromkeys(k for r in table for k in r) if key != "section"]
+        lines += [f"**{section}**", "", "| " + " | ".join(keys) + " |", "| " + " | ".join("---" for _ in keys) + " |"]
+        lines += ["| " + " | ".join(_shown(r.get(key)) for key in keys) + " |" for r in table]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write(report: dict, out: Path) -> None:
+    """benchmarks/out/results.json and results.md; the goal rows printed as a table."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(report, indent=1))
-    plot_throughput(rows, out / "throughput_vs_k.png")
-    print(f"wrote {out / 'results.json'} and {out / 'throughput_vs_k.png'}")
+    (out / "results.md").write_text(markdown(report))
+    print("\ngoals:")
+    for r in report["rows"]:
+        if r["section"] == "goals":
+            print(f"  {r['goal']:<55} {_shown(r['measured']):>8}  goal {r['target']:<7} met: {r['met']}")
+    print(f"wrote {out / 'results.json'} and {out / 'results.md'}")
 
 
 def plot_throughput(rows: list, path: Path) -> None:

@@ -4,6 +4,9 @@ import pytest
 
 # The tests measure behaviour, not the user's compilation cache: keep ~/.cache untouched.
 os.environ.setdefault("WIDEDIP_CACHE_DIR", "off")
+# One JAX device per test process (two test processes share the 2 cores); the tests of several
+# devices and processes start their own.
+os.environ.setdefault("WIDEDIP_CPU_DEVICES", "1")
 
 
 @pytest.fixture

@@ -23,3 +23,10 @@ def test_smoke_benchmark_writes_its_json_and_figure(tmp_path):
     reduced = [r for r in report["rows"] if r.get("implementation") == "wideDIP reduced"]
     assert len(reduced) == 2 and all(r["seed_steps_per_s"] > 0 for r in reduced)
     assert (tmp_path / "throughput_vs_k.png").stat().st_size > 10_000
+    goals = {row["goal"]: row for row in report["rows"] if row["section"] == "goals"}
+    assert len(goals) == 6 and all(row["met"] in ("yes", "no", "skipped") for row in goals.values())
+    assert goals["fig1 flow, solver_failed seeds"]["measured"] >= 0
+    assert all(goals[name]["measured"] > 0 for name in ("fig1 descent, cold (s)", "fig2 descent, cold (s)",
+                                                        "reduced loop (10, 1000): all cores / one core"))
+    markdown = (tmp_path / "results.md").read_text()
+    assert report["jax"] in markdown and report["date"] in markdown and "| fig1 flow, cold (s) |" in markdown

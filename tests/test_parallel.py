@@ -1,5 +1,6 @@
 """Seeds sharded over several devices (shard_map) give the same bits as one device. The
-several devices are 4 CPU "devices" (XLA_FLAGS, set before JAX starts, so in a subprocess)."""
+several devices are 4 CPU "devices" (XLA_FLAGS, set before JAX starts, so in a subprocess); by
+default a process has one CPU device per core."""
 
 import json
 import os
@@ -7,8 +8,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from wideDIP import Config, simulate, sweep
+from wideDIP._parallel import cpu_device_count
 
 BASE = Config(m=4, n=12, d=6, k=40, seeds=6, steps=800, operator_scale="sqrt_n", step_size=2.0, threshold=1e-6)
 CONFIGS = {"descent": BASE, "flow": BASE.replace(method="flow"), "ntk": BASE.replace(track_ntk=True, steps=50),
@@ -28,13 +31,14 @@ for name, config in CONFIGS.items():
     out.update({f"{name}_{field}": getattr(result, field) for field in FIELDS})
     if result.ntk is not None:
         out.update({f"{name}_ntk_{key}": value for key, value in result.ntk.items()})
-cells = wideDIP.sweep(BASE, AXES, progress=False).cells
+cells = wideDIP.sweep(BASE, AXES, progress=False, workers=1).cells  # one cell at a time: seeds over the 4 devices
 np.savez(sys.argv[1], sweep=np.array([json.dumps(cell) for cell in cells.ravel()]), **out)
 """
 
 
 def test_four_devices_give_the_bits_of_one(tmp_path):
     environment = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    environment.pop("WIDEDIP_CPU_DEVICES", None)  # the test processes' one device (conftest) would override XLA_FLAGS
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "four.npz")], env=environment, cwd=root,
                    check=True, timeout=600)
@@ -50,3 +54,22 @@ def test_four_devices_give_the_bits_of_one(tmp_path):
     cells = sweep(BASE, AXES, progress=False).cells
     assert [json.dumps(cell) for cell in cells.ravel()] == list(four["sweep"])
     assert compared == 24
+
+
+def test_one_cpu_device_per_core_unless_the_user_chose(monkeypatch):
+    """A fresh process gets one CPU device per core it may use (one when pinned to one core), the
+    number in WIDEDIP_CPU_DEVICES, or what XLA_FLAGS says."""
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in ("WIDEDIP_CPU_DEVICES", "XLA_FLAGS", "JAX_NUM_CPU_DEVICES")}
+    environment["JAX_PLATFORMS"] = "cpu"
+    count = "import jax, wideDIP; wideDIP.Config; print(jax.device_count())"
+    cases = [({}, None, len(os.sched_getaffinity(0))), ({}, {0}, 1), ({"WIDEDIP_CPU_DEVICES": "3"}, None, 3),
+             ({"XLA_FLAGS": "--xla_force_host_platform_device_count=5"}, None, 5)]
+    for extra, cores, expected in cases:
+        pin = None if cores is None else (lambda cores=cores: os.sched_setaffinity(0, cores))
+        child = subprocess.run([sys.executable, "-c", count], env={**environment, **extra}, preexec_fn=pin,
+                               capture_output=True, text=True, check=True, timeout=120)
+        assert int(child.stdout) == expected, (extra, cores)
+    monkeypatch.setenv("WIDEDIP_CPU_DEVICES", "0")
+    with pytest.raises(ValueError, match="WIDEDIP_CPU_DEVICES must be an integer >= 1, got '0'"):
+        cpu_device_count()

@@ -5,7 +5,9 @@ The formulas are those of `docs/theory.md`; each module names the section it imp
 
 Every public name below is re-exported from the private module that defines it, imported on
 first use (PEP 562): `import wideDIP` and the `widedip` command start without loading JAX, so
-that `--help`, a mistyped option or an early Ctrl-C answer at once.
+that `--help`, a mistyped option or an early Ctrl-C answer at once. The first public name used
+imports `_parallel` first: before JAX starts, it gives JAX one CPU device per core and, when
+`WIDEDIP_COORDINATOR` is set, joins the other processes.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = sorted(_MODULE_OF)
 def __getattr__(name: str) -> Any:
     if name not in _MODULE_OF:
         raise AttributeError(f"module 'wideDIP' has no attribute {name!r}")
+    importlib.import_module("._parallel", __name__)
     value = getattr(importlib.import_module(_MODULE_OF[name], __name__), name)
     globals()[name] = value  # later look-ups do not come back here
     return value

@@ -112,13 +112,17 @@ def _checked_figure(path: str, what: str) -> Path:
 
 
 def _simulate(arguments: argparse.Namespace) -> int:
+    from ._parallel import from_writer, is_writer
     from ._result import result_path
     from ._simulate import simulate
 
     config = config_from_arguments(arguments)
-    out = _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out")
-    figure = None if arguments.figure is None else _checked_figure(arguments.figure, "--figure")
+    out, figure = from_writer(lambda: (
+        _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out"),
+        None if arguments.figure is None else _checked_figure(arguments.figure, "--figure")))
     result = simulate(config, operator=operator_matrix(arguments), progress=not arguments.quiet)
+    if not is_writer():  # several processes: process 0 saves and prints
+        return 0
     if out is not None:
         result.save(out)
         if not arguments.json:
@@ -133,11 +137,14 @@ def _simulate(arguments: argparse.Namespace) -> int:
 
 def _compare(arguments: argparse.Namespace) -> int:
     from ._compare import checked_step_sizes, compare
+    from ._parallel import from_writer, is_writer
 
     config = config_from_arguments(arguments, Config(method="flow"))
     step_sizes = checked_step_sizes(arguments.step_sizes)
-    figure = _checked_figure(arguments.figure, "--figure")
+    figure = from_writer(lambda: _checked_figure(arguments.figure, "--figure"))
     result = compare(config, step_sizes, operator=operator_matrix(arguments), progress=not arguments.quiet)
+    if not is_writer():
+        return 0
     result.plot(figure)
     print(result.summary())
     print(f"figure: {figure}")
@@ -145,15 +152,19 @@ def _compare(arguments: argparse.Namespace) -> int:
 
 
 def _ntk(arguments: argparse.Namespace) -> int:
+    from ._parallel import from_writer, is_writer
     from ._result import result_path
     from ._simulate import simulate
 
     config = config_from_arguments(arguments, Config(track_ntk=True))
     if config.noise > 0 and arguments.stop_at_threshold is None:  # the bound after T needs the run to go on
         config = config.replace(stop_at_threshold=False)
-    figure = _checked_figure(arguments.figure, "--figure")
-    out = _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out")
+    figure, out = from_writer(lambda: (
+        _checked_figure(arguments.figure, "--figure"),
+        _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out")))
     result = simulate(config, operator=operator_matrix(arguments), progress=not arguments.quiet)
+    if not is_writer():
+        return 0
     result.plot_ntk(figure)
     if out is not None:
         result.save(out)
@@ -167,16 +178,23 @@ def _sweep_directory(arguments: argparse.Namespace) -> Path:
 
 
 def _sweep(arguments: argparse.Namespace) -> int:
+    from ._parallel import from_writer, is_writer
     from ._presets import preset
     from ._sweep import HEADER, normalised_axes, sweep
 
     base, axes = preset(arguments.preset, **_given_fields(arguments))
     axes = normalised_axes(base, axes)  # a bad value is named before anything else is looked at
     out = _sweep_directory(arguments)
-    if (out / HEADER).exists() and not arguments.resume:
-        raise ValueError(f"{out} already holds a sweep: pass --resume to continue it, or choose another --out")
+
+    def refuse_an_existing_sweep() -> None:
+        if (out / HEADER).exists() and not arguments.resume:
+            raise ValueError(f"{out} already holds a sweep: pass --resume to continue it, or choose another --out")
+
+    from_writer(refuse_an_existing_sweep)
     result = sweep(base, axes, out, operator=operator_matrix(arguments), progress=not arguments.quiet,
                    workers=arguments.workers)
+    if not is_writer():
+        return 0
     result.plot(out / "figure")
     print(sweep_summary(result))
     print(f"results: {out}   figure: {out / 'figure.png'} (and .pdf)")

@@ -20,6 +20,7 @@ from ._config import Config, value_list
 from ._networks import Network, resolve_network
 from ._operators import checked_matrix, matrix_sha256
 from ._outcomes import OUTCOMES
+from ._parallel import concurrent_cells, from_writer, is_writer, sweep_cell
 from ._result import SimulationResult, environment
 from ._simulate import simulate_batch
 from ._statistics import FORMER_NAMES, QUARTILE_STATISTICS, SCALAR_STATISTICS
@@ -320,9 +321,10 @@ def sweep(
     sha256 = matrix_sha256(matrix)
     directory = None if path is None else Path(path)
     name = None if network is None else network.name
-    header = (_open_directory(directory, base, axes, sha256, name) if directory is not None
+    # several processes: process 0 alone reads and writes the directory, and tells the others
+    header = (from_writer(lambda: _open_directory(directory, base, axes, sha256, name)) if directory is not None
               else {"environment": environment()})
-    cells, wall_time = _stored_cells(directory, base, axes, set_aside=True)
+    cells, wall_time = from_writer(lambda: _stored_cells(directory, base, axes, set_aside=True))
     todo = [index for index in np.ndindex(cells.shape) if cells[index] is None]
     configs = [base.replace(**_cell_changes(axes, index)) for index in todo]
     batches = [[todo[i] for i in group] for group in group_cells(configs, network, pad)]  # largest first
@@ -330,18 +332,19 @@ def sweep(
     def run(batch: list[tuple[int, ...]]) -> list[tuple[tuple[int, ...], dict[str, Any], float]]:
         cell_configs = [base.replace(**_cell_changes(axes, index)) for index in batch]
         cell_matrix = matrix if any(config.operator == "custom" for config in cell_configs) else None
-        results = simulate_batch(batch_of(cell_configs, range(len(batch))), network=network, operator=cell_matrix)
+        with sweep_cell(concurrent_cells(workers)):
+            results = simulate_batch(batch_of(cell_configs, range(len(batch))), network=network, operator=cell_matrix)
         finished = []
         for index, result in zip(batch, results):
             statistics = cell_statistics(result)
-            if directory is not None:
+            if directory is not None and is_writer():
                 _write_atomically(directory / CELLS / _cell_name(index), {
                     "cell": _cell_changes(axes, index), "statistics": statistics, "wall_time": result.wall_time})
             finished.append((index, statistics, result.wall_time))
         return finished
 
     total = cells.size
-    pool = ThreadPoolExecutor(workers)
+    pool = ThreadPoolExecutor(concurrent_cells(workers))
     try:
         with tqdm(total=total, initial=total - len(todo), unit="cell", disable=not progress, desc="sweep") as bar:
             for finished in pool.map(run, batches):
