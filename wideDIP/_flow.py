@@ -8,9 +8,9 @@ failures (step budget, step size underflow) never raise: they become `solver_fai
 
 `solver="auto"` (`run`) integrates every seed with Tsit5 and continues, with Kvaerno5 in float64,
 each seed that Tsit5 leaves short of the horizon: a seed whose explicit cost
-`T λ_max(H(θ(0)))/3` (docs/theory.md §10) exceeds the step budget is given Tsit5 only for a
-tenth of that budget (most such seeds that converge do so there), any seed that spends its
-budget is continued likewise. The other seeds' results are those of `solver="tsit5"`, bit for
+`T λ_max(H(θ(0)))/3` (docs/theory.md §10) exceeds the step budget is given Tsit5 only for
+`PROBE_FRACTION` (2 %) of that budget (the wide networks that converge at once do so there), and
+any seed that spends its Tsit5 budget is continued likewise. The other seeds' results are those of `solver="tsit5"`, bit for
 bit."""
 
 from __future__ import annotations
