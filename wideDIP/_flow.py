@@ -386,7 +386,7 @@ def run(
     largest_eigenvalue: Float[Array, " seeds"] | None = None,
 ) -> FlowRun:
     """The flow of every seed (leading axis = seed, a multiple of the device count), over every
-    device. `settings.solver="auto"` needs `largest_eigenvalue` (`λ_max(H(θ(0)))` per seed): a
+    device (the stiff continuation: on one). `settings.solver="auto"` needs `largest_eigenvalue` (`λ_max(H(θ(0)))` per seed): a
     seed predicted stiff gets a fraction of the step budget on Tsit5 (`explicit_budgets`), and
     every seed that spends its Tsit5 budget is continued from where it stopped
     by `AUTO_STIFF_SOLVER` in float64, with its own budget of `settings.max_steps` steps; its
