@@ -6,18 +6,22 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ._config import Config, value_list
-from ._operators import checked_matrix, describe
+from ._operators import checked_matrix, describe, matrix_sha256
 from ._outcomes import OUTCOMES
 from ._plots import held, pyplot
 from ._networks import Network, resolve_network
-from ._simulate import Trajectory, checkpoint_steps, make_plan, precision, prepare, run_descent, run_flow
+from ._result import array_fields, environment, json_fields, json_value, save_result
+from ._simulate import (Trajectory, checkpoint_steps, make_plan, network_record, precision, prepare, run_descent,
+                        run_flow)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -27,7 +31,8 @@ class ComparisonResult:
     Descent with step `η` is recorded at its checkpoint iterations `τ`, time `τ η`; the flow
     is saved at exactly those times. Gaps are maxima over the times at which either run is
     still going, a run that has stopped (at the threshold, say) being held at its stopping
-    point. `‖z_GD − z_GF‖` equals `‖W_GD − W_GF‖_F` (§4).
+    point. `‖z_GD − z_GF‖` equals `‖W_GD − W_GF‖_F` (§4). `save` writes it to one `.npz` file,
+    `wideDIP.load` reads it back.
     """
 
     config: Config
@@ -37,7 +42,13 @@ class ComparisonResult:
     flow_loss: np.ndarray
     descent_loss: np.ndarray
     max_loss_gap: np.ndarray
-    """`max_t |L_GD(t) − L_GF(t)|`, `[step sizes, seeds]`."""
+    """`max_t |L_GD(t) − L_GF(t)|`, `[step sizes, seeds]`: dominated by the early times, where the
+    loss is largest."""
+    max_relative_loss_gap: np.ndarray
+    """`max_t |L_GD(t) − L_GF(t)| / max(L_GF(t), threshold)`, `[step sizes, seeds]`: the gap relative
+    to the flow's loss at each time. The threshold is the floor of the denominator: a loss below it
+    is where a run stops, its value there is not dynamics, and a flow loss of 0 would divide by 0.
+    So two runs that both reach the threshold differ there by at most about 1."""
     max_state_gap: np.ndarray
     """`max_t ‖z_GD(t) − z_GF(t)‖` (= `‖W_GD − W_GF‖_F`), or `‖θ_GD − θ_GF‖` for other networks
     (their recorded states, docs/theory.md §9), `[step sizes, seeds]`."""
@@ -48,23 +59,42 @@ class ComparisonResult:
     flow_status: np.ndarray
     """Flow outcome, `[seeds]`."""
     wall_time: float
+    environment: dict[str, str]
+    """Library versions and the device (as `SimulationResult.environment`)."""
+    operator_sha256: str | None = None
+    """SHA-256 of the custom operator matrix (docs/theory.md §8); None for the drawn operators."""
+    network: dict[str, Any] | None = None
+    """The network compared: `name`, `description`, `parameters`, and the `parametrization` used."""
 
     def summary(self) -> str:
         c = self.config
         flow = ", ".join(f"{name} {int(np.sum(self.flow_status == name))}" for name in OUTCOMES[1:])
         lines = [
             f"flow vs descent  m={c.m} n={c.n} d={c.d} k={c.k}  {c.activation}  A: {describe(c)}  "
-            f"horizon t={np.nanmax(self.times):g}  {c.seeds} seeds",
+            f"horizon t={c.horizon:g}  {c.seeds} seeds",
             f"flow ({c.solver}): {flow}",
-            f"{'eta':>8} {'median eta*lmax(H0)':>20} {'median max loss gap':>20} {'median max |z gap|':>19}  descent outcomes",
+            f"{'eta':>8} {'median eta*lmax(H0)':>20} {'median max loss gap':>20} {'(relative)':>11} "
+            f"{'median max |z gap|':>19}  descent outcomes",
         ]
         for e, eta in enumerate(self.step_sizes):
             outcomes = ", ".join(f"{name} {int(np.sum(self.status[e] == name))}" for name in OUTCOMES[1:4])
             lines.append(
                 f"{eta:>8g} {np.median(self.stability[e]):>20.3g} {np.nanmedian(self.max_loss_gap[e]):>20.3g} "
-                f"{np.nanmedian(self.max_state_gap[e]):>19.3g}  {outcomes}"
+                f"{np.nanmedian(self.max_relative_loss_gap[e]):>11.3g} {np.nanmedian(self.max_state_gap[e]):>19.3g}  "
+                f"{outcomes}"
             )
+        lines.append("relative: the loss gap over the flow's loss max(L_GF(t), threshold), largest over time")
         return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field as JSON values (arrays as nested lists, NaN and inf as null), with the
+        `horizon` compared over."""
+        return json_value({"horizon": self.config.horizon, **json_fields(self)})
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write one `.npz` holding the arrays and a JSON header (kind "comparison", config,
+        versions, device); `wideDIP.load` reads it back."""
+        return save_result(self, path, "comparison", array_fields(self))
 
     def plot(self, path: str | Path | None = None, seeds: int = 5):
         """Loss against time, log-log: the flow (black) and descent for each `η`, for the
@@ -95,13 +125,17 @@ class ComparisonResult:
         return figure
 
 
-def _gaps(descent: Trajectory, flow_loss: np.ndarray, flow_features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Maximum gaps over the times at which either run is still running, each run held at its
-    stopping point once it has stopped."""
+def _gaps(descent: Trajectory, flow_loss: np.ndarray, flow_features: np.ndarray,
+          threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maximum gaps in loss, in loss relative to the flow's (floored at `threshold`) and in state,
+    over the times at which either run is still running, each run held at its stopping point
+    once it has stopped."""
     either = ~np.isnan(descent.snapshots.loss) | ~np.isnan(flow_loss)
-    loss_gap = np.abs(held(descent.snapshots.loss) - held(flow_loss))
+    held_flow_loss = held(flow_loss)
+    loss_gap = np.abs(held(descent.snapshots.loss) - held_flow_loss)
+    relative_loss_gap = loss_gap / np.maximum(held_flow_loss, threshold)
     state_gap = np.linalg.norm(held(descent.states) - held(flow_features), axis=2)
-    return (np.where(either, gap, -np.inf).max(axis=1) for gap in (loss_gap, state_gap))
+    return tuple(np.where(either, gap, -np.inf).max(axis=1) for gap in (loss_gap, relative_loss_gap, state_gap))
 
 
 def _padded(rows: list[np.ndarray], width: int) -> np.ndarray:
@@ -143,18 +177,18 @@ def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, ne
     flow_config = config.replace(method="flow", t_max=float(union[-1]))
     started = time.perf_counter()
     with precision(config):
-        prepared = prepare(config, network=network, plan=make_plan(config, network, track=False), matrix=matrix)
+        plan = make_plan(config, network, track=False)
+        prepared = prepare(config, network=network, plan=plan, matrix=matrix)
         flow = run_flow(flow_config, prepared, progress, times=union, record=np.arange(union.size))
         runs = [run_descent(c, prepared, progress, record=np.arange(checkpoint_steps(c.steps).size)) for c in descents]
         largest = np.asarray(prepared.largest_eigenvalue)[: config.seeds]
-    flow_loss, descent_loss, loss_gaps, state_gaps = [], [], [], []
+    flow_loss, descent_loss, gaps = [], [], []
     for grid, run in zip(grids, runs):
         columns = np.searchsorted(union, grid)  # exact: the union is made of these very floats
         flow_loss.append(flow.snapshots.loss[:, columns])
         descent_loss.append(run.snapshots.loss)
-        loss_gap, state_gap = _gaps(run, flow_loss[-1], flow.states[:, columns])
-        loss_gaps.append(loss_gap)
-        state_gaps.append(state_gap)
+        gaps.append(_gaps(run, flow_loss[-1], flow.states[:, columns], config.threshold))
+    loss_gaps, relative_loss_gaps, state_gaps = zip(*gaps)
     width = max(len(grid) for grid in grids)
     return ComparisonResult(
         config=config,
@@ -163,9 +197,13 @@ def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, ne
         flow_loss=_padded(flow_loss, width),
         descent_loss=_padded(descent_loss, width),
         max_loss_gap=np.stack(loss_gaps),
+        max_relative_loss_gap=np.stack(relative_loss_gaps),
         max_state_gap=np.stack(state_gaps),
         stability=step_sizes[:, None] * largest[None, :],
         status=np.asarray(OUTCOMES)[np.stack([run.outcome for run in runs])],
         flow_status=np.asarray(OUTCOMES)[flow.outcome],
         wall_time=time.perf_counter() - started,
+        environment=environment(),
+        operator_sha256=matrix_sha256(matrix if config.operator == "custom" else None),
+        network=network_record(config, network, plan),
     )

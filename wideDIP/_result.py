@@ -9,7 +9,7 @@ import math
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,10 +18,18 @@ from ._operators import describe
 from ._outcomes import OUTCOMES
 from ._theory import TheoryReport
 
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+if TYPE_CHECKING:
+    from ._compare import ComparisonResult
+    from ._sweep import SweepResult
+
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 """Format 2 added the recovery curves and statistics (docs/theory.md §7) and renamed format 1's
-`signal_error` and `observation_error` (end of run) to `final_signal_error`, `final_observation_error`."""
+`signal_error` and `observation_error` (end of run) to `final_signal_error`, `final_observation_error`.
+Format 3 added the header's `kind`, so that a wideDIP that reads format 2 refuses a saved comparison
+instead of misreading it; files of formats 1 and 2 hold simulations."""
+KINDS = ("simulation", "comparison")
+"""What a saved `.npz` holds (its header's `kind`): a `SimulationResult` or a `ComparisonResult`."""
 
 
 def environment() -> dict[str, str]:
@@ -311,46 +319,58 @@ class SimulationResult:
     def to_json(self) -> dict[str, Any]:
         """Every field of the result as JSON values (arrays as nested lists, NaN and inf as null;
         the theory report with its derived quantities), with `frequency`, `counts`, `operator`."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        fields["config"] = self.config.to_dict()
+        fields = json_fields(self)
         if self.theory is not None:
             fields["theory"] = self.theory.to_json()
-        return _json_value({"frequency": self.frequency, "counts": self.counts(), "operator": self.operator_label,
-                            "early_stopping_reason": self.early_stopping_reason, **fields})
+        return json_value({"frequency": self.frequency, "counts": self.counts(), "operator": self.operator_label,
+                           "early_stopping_reason": self.early_stopping_reason, **fields})
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write one `.npz` holding the arrays and a JSON header (config, versions, device)."""
-        path = check_writable(result_path(path), "SimulationResult.save")
-        header = {
-            "format": FORMAT_VERSION,
-            "config": self.config.to_dict(),
-            "wall_time": self.wall_time,
-            "environment": self.environment,
-            "operator_sha256": self.operator_sha256,
-            "network": self.network,
-        }
-        arrays = {
-            f.name: _encoded(f.name, getattr(self, f.name))
-            for f in dataclasses.fields(self)
-            if isinstance(getattr(self, f.name), np.ndarray)
-        }
+        """Write one `.npz` holding the arrays and a JSON header (config, versions, device); `wideDIP.load`
+        reads it back."""
+        arrays = {name: _encoded(name, values) for name, values in array_fields(self).items()}
         arrays.update({f"ntk__{name}": values for name, values in (self.ntk or {}).items()})
         if self.theory is not None:
             arrays.update({f"theory__{name}": values for name, values in self.theory.to_arrays().items()})
-        temporary = path.with_name(path.name + ".partial.npz")
-        np.savez(temporary, header=np.array(json.dumps(header)), **arrays)
-        os.replace(temporary, path)
-        return path
+        return save_result(self, path, "simulation", arrays)
 
 
-def _json_value(value: Any) -> Any:
+def json_fields(result: Any) -> dict[str, Any]:
+    """The dataclass fields of a result by name, its config as a dict (for `json_value`)."""
+    return {**{f.name: getattr(result, f.name) for f in dataclasses.fields(result)}, "config": result.config.to_dict()}
+
+
+def array_fields(result: Any) -> dict[str, np.ndarray]:
+    """The dataclass fields of a result that are arrays, by name."""
+    return {f.name: getattr(result, f.name) for f in dataclasses.fields(result)
+            if isinstance(getattr(result, f.name), np.ndarray)}
+
+
+HEADER_FIELDS = ("wall_time", "environment", "operator_sha256", "network")
+"""The fields of a result kept in its file's JSON header with its config (the rest are arrays)."""
+
+
+def save_result(result: Any, path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarray]) -> Path:
+    """Write `arrays` and a JSON header (format, `kind`, config, `HEADER_FIELDS`) to one `.npz` at
+    `result_path(path)`, through a temporary file: what `SimulationResult.save` and
+    `ComparisonResult.save` do."""
+    path = check_writable(result_path(path), f"{type(result).__name__}.save")
+    header = {"format": FORMAT_VERSION, "kind": kind, "config": result.config.to_dict(),
+              **{name: getattr(result, name) for name in HEADER_FIELDS}}
+    temporary = path.with_name(path.name + ".partial.npz")
+    np.savez(temporary, header=np.array(json.dumps(header)), **arrays)
+    os.replace(temporary, path)
+    return path
+
+
+def json_value(value: Any) -> Any:
     """`value` with its arrays as nested lists, NumPy scalars as Python ones, NaN and inf as None."""
     if isinstance(value, dict):
-        return {name: _json_value(entry) for name, entry in value.items()}
+        return {name: json_value(entry) for name, entry in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_value(entry) for entry in value]
+        return [json_value(entry) for entry in value]
     if isinstance(value, np.ndarray):
-        return _json_value(value.tolist())
+        return json_value(value.tolist())
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -401,13 +421,46 @@ def check_writable(path: str | os.PathLike, what: str) -> Path:
     return path
 
 
-def load(path: str | os.PathLike) -> SimulationResult:
-    """Read a result written by `SimulationResult.save`."""
+def load(path: str | os.PathLike) -> SimulationResult | ComparisonResult | SweepResult:
+    """Read what wideDIP saved at `path`: a `.npz` file of `SimulationResult.save` or
+    `ComparisonResult.save` (which one: its header's `kind`), or a sweep directory (`load_sweep`)."""
     path = Path(path)
+    if path.is_dir():
+        from ._sweep import HEADER, load_sweep
+
+        if not (path / HEADER).is_file():
+            raise ValueError(f"load: {str(path)!r} is a folder but not a sweep directory (no {HEADER}); {_SAVED_KINDS}")
+        return load_sweep(path)
+    header, arrays = _read_result_file(path)
+    fields = {"config": Config.from_dict(header["config"]), **{name: header.get(name) for name in HEADER_FIELDS}}
+    if header["kind"] == "comparison":
+        from ._compare import ComparisonResult
+
+        return ComparisonResult(**fields, **arrays)
+    if header["format"] == 1:  # its end-of-run errors had the names the curves have now
+        for name in ("signal_error", "observation_error"):
+            arrays[f"final_{name}"] = arrays.pop(name)
+    arrays = {name: _decoded(name, values) for name, values in arrays.items()}
+    grouped = {prefix: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays) if name.startswith(prefix + "__")}
+               for prefix in ("ntk", "theory")}
+    return SimulationResult(
+        **fields,
+        ntk=grouped["ntk"] or None,
+        theory=TheoryReport.from_arrays(grouped["theory"]) if grouped["theory"] else None,
+        **arrays,
+    )
+
+
+_SAVED_KINDS = ("wideDIP saves a sweep directory (with sweep.json), a simulation or a comparison (a .npz file: "
+                "SimulationResult.save, ComparisonResult.save, widedip simulate/compare --out)")
+
+
+def _read_result_file(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The JSON header (with its `kind`, "simulation" for formats 1 and 2) and the arrays of a
+    result file, checked to be one this version reads."""
     if not path.is_file():
         raise ValueError(f"load: no file {str(path)!r}")
-    not_a_result = ValueError(f"load: {str(path)!r} is not a result saved by wideDIP (SimulationResult.save "
-                              "writes a .npz file with a JSON header)")
+    not_a_result = ValueError(f"load: {str(path)!r} is not a result saved by wideDIP; {_SAVED_KINDS}")
     if not zipfile.is_zipfile(path):
         raise not_a_result
     with np.load(path, allow_pickle=False) as data:
@@ -421,20 +474,8 @@ def load(path: str | os.PathLike) -> SimulationResult:
     if not isinstance(header, dict) or header.get("format") not in READABLE_FORMATS:
         found = header.get("format") if isinstance(header, dict) else None
         raise ValueError(f"load: {str(path)!r} has result format {found!r}; this version reads "
-                         f"{' and '.join(map(str, READABLE_FORMATS))}")
-    if header["format"] == 1:  # its end-of-run errors had the names the curves have now
-        for name in ("signal_error", "observation_error"):
-            arrays[f"final_{name}"] = arrays.pop(name)
-    arrays = {name: _decoded(name, values) for name, values in arrays.items()}
-    grouped = {prefix: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays) if name.startswith(prefix + "__")}
-               for prefix in ("ntk", "theory")}
-    return SimulationResult(
-        config=Config.from_dict(header["config"]),
-        wall_time=header["wall_time"],
-        environment=header["environment"],
-        network=header.get("network"),
-        ntk=grouped["ntk"] or None,
-        theory=TheoryReport.from_arrays(grouped["theory"]) if grouped["theory"] else None,
-        operator_sha256=header.get("operator_sha256"),
-        **arrays,
-    )
+                         f"{', '.join(map(str, READABLE_FORMATS))}")
+    header.setdefault("kind", "simulation")
+    if header["kind"] not in KINDS:
+        raise ValueError(f"load: {str(path)!r} holds a result of kind {header['kind']!r}; this version reads {KINDS}")
+    return header, arrays

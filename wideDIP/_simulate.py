@@ -8,6 +8,7 @@ import dataclasses
 import numbers
 import threading
 import time
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -419,6 +420,12 @@ def simulate_batch(batch: Batch, *, network: Network | None = None, operator: np
     return [result for call in batch.calls() for result in _simulate_together(call, network, operator, progress)]
 
 
+def network_record(config: Config, network: Network, plan: Plan) -> dict[str, Any]:
+    """What a result records of the network it ran: name, description, parameter count (`describe`,
+    which checks the network's shapes) and the parametrization and kernels of `plan`."""
+    return {**describe(config, network), "parametrization": plan.parametrization, "ntk_implementation": plan.kernels}
+
+
 def _simulate_together(batch: Batch, network: Network | None, operator: np.ndarray | None,
                        progress: bool) -> list[SimulationResult]:
     """The cells of `batch` with their seeds run together, in one call."""
@@ -428,8 +435,7 @@ def _simulate_together(batch: Batch, network: Network | None, operator: np.ndarr
     plan = make_plan(shape, resolved)
     run_config = shape.replace(seeds=batch.seeds)
     with precision(shape):
-        descriptions = [{**describe(config, resolve_network(config, network, "simulate")),  # checks the network first
-                         "parametrization": plan.parametrization, "ntk_implementation": plan.kernels}
+        descriptions = [network_record(config, resolve_network(config, network, "simulate"), plan)  # checks it first
                         for config in batch.configs]
         prepared = prepare_batch(batch, resolved, plan, operator)
         record = recorded_checkpoints(shape, resolved, plan)
