@@ -77,3 +77,34 @@ def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(delay):
     assert process.returncode == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("widedip")
     assert "interrupted" in err and "nothing was" in err
+
+
+def test_plot_draws_a_saved_simulation(tmp_path, capsys):
+    """`widedip plot RUN.npz` draws `SimulationResult.plot` to RUN.png and RUN.pdf; `--figure` picks one file."""
+    saved = tmp_path / "run.npz"
+    assert main(ARGS + ["--out", str(saved)]) == 0
+    assert main(["plot", str(saved)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"figure: {tmp_path / 'run.png'} and {tmp_path / 'run.pdf'}")
+    assert (tmp_path / "run.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "run.pdf").exists()
+    assert main(["plot", str(saved), "--figure", str(tmp_path / "again.png")]) == 0
+    assert (tmp_path / "again.png").stat().st_size > 10_000 and not (tmp_path / "again.pdf").exists()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["plot", str(saved), "--statistic", "median_final_loss"])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--statistic applies to a sweep directory" in error and str(saved) in error
+
+
+@pytest.mark.parametrize("what", ["text file", "foreign npz", "plain folder"])
+def test_plot_names_the_kinds_it_draws_when_the_path_is_none(what, tmp_path, capsys):
+    import numpy as np
+
+    path = {"text file": tmp_path / "fig.png", "foreign npz": tmp_path / "other.npz", "plain folder": tmp_path}[what]
+    if what == "text file":
+        path.write_text("not a figure")
+    elif what == "foreign npz":
+        np.savez(path, x=np.zeros(3))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["plot", str(path)])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and f"'{path}'" in error and "Traceback" not in error
+    assert "sweep directory" in error and "a simulation or a comparison" in error

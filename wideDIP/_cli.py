@@ -111,18 +111,16 @@ def _checked_figure(path: str, what: str) -> Path:
     return check_figure_path(_checked_output(path, what), what)
 
 
-def _simulate(arguments: argparse.Namespace) -> int:
-    from ._parallel import from_writer, is_writer
+def _checked_result_path(arguments: argparse.Namespace) -> Path | None:
+    """Where `--out` saves the result (`result_path`), checked for writing; None without `--out`."""
     from ._result import result_path
-    from ._simulate import simulate
 
-    config = config_from_arguments(arguments)
-    out, figure = from_writer(lambda: (
-        _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out"),
-        None if arguments.figure is None else _checked_figure(arguments.figure, "--figure")))
-    result = simulate(config, operator=operator_matrix(arguments), progress=not arguments.quiet)
-    if not is_writer():  # several processes: process 0 saves and prints
-        return 0
+    return _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out")
+
+
+def _report(result, arguments: argparse.Namespace, out: Path | None, figure: Path | None) -> int:
+    """Save `result` to `out` and draw it to `figure` (either may be None), then print its summary or,
+    with `--json`, one JSON object (stdout stays that object: the other lines go to stderr)."""
     if out is not None:
         result.save(out)
         if not arguments.json:
@@ -130,9 +128,23 @@ def _simulate(arguments: argparse.Namespace) -> int:
     if figure is not None:
         result.plot(figure)
     print(json.dumps(result.to_json()) if arguments.json else result.summary())
-    if figure is not None:  # stdout stays one JSON document with --json
+    if figure is not None:
         print(f"figure: {figure}", file=sys.stderr if arguments.json else sys.stdout)
     return 0
+
+
+def _simulate(arguments: argparse.Namespace) -> int:
+    from ._parallel import from_writer, is_writer
+    from ._simulate import simulate
+
+    config = config_from_arguments(arguments)
+    out, figure = from_writer(lambda: (
+        _checked_result_path(arguments),
+        None if arguments.figure is None else _checked_figure(arguments.figure, "--figure")))
+    result = simulate(config, operator=operator_matrix(arguments), progress=not arguments.quiet)
+    if not is_writer():  # several processes: process 0 saves and prints
+        return 0
+    return _report(result, arguments, out, figure)
 
 
 def _compare(arguments: argparse.Namespace) -> int:
@@ -141,27 +153,22 @@ def _compare(arguments: argparse.Namespace) -> int:
 
     config = config_from_arguments(arguments, Config(method="flow"))
     step_sizes = checked_step_sizes(arguments.step_sizes)
-    figure = from_writer(lambda: _checked_figure(arguments.figure, "--figure"))
+    out, figure = from_writer(lambda: (_checked_result_path(arguments),
+                                       _checked_figure(arguments.figure, "--figure")))
     result = compare(config, step_sizes, operator=operator_matrix(arguments), progress=not arguments.quiet)
     if not is_writer():
         return 0
-    result.plot(figure)
-    print(result.summary())
-    print(f"figure: {figure}")
-    return 0
+    return _report(result, arguments, out, figure)
 
 
 def _ntk(arguments: argparse.Namespace) -> int:
     from ._parallel import from_writer, is_writer
-    from ._result import result_path
     from ._simulate import simulate
 
     config = config_from_arguments(arguments, Config(track_ntk=True))
     if config.noise > 0 and arguments.stop_at_threshold is None:  # the bound after T needs the run to go on
         config = config.replace(stop_at_threshold=False)
-    figure, out = from_writer(lambda: (
-        _checked_figure(arguments.figure, "--figure"),
-        _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out")))
+    figure, out = from_writer(lambda: (_checked_figure(arguments.figure, "--figure"), _checked_result_path(arguments)))
     result = simulate(config, operator=operator_matrix(arguments), progress=not arguments.quiet)
     if not is_writer():
         return 0
@@ -232,15 +239,27 @@ def sweep_summary(result) -> str:
 
 
 def _plot(arguments: argparse.Namespace) -> int:
-    from ._sweep import load_sweep
+    """Draw what `arguments.path` holds, as `wideDIP.load` reads it: a sweep directory's phase diagram
+    (`--statistic`), a saved simulation's or comparison's curves."""
+    from ._result import load
+    from ._sweep import SweepResult
 
-    out = Path(arguments.figure) if arguments.figure else Path(arguments.path) / "figure"
+    path = Path(arguments.path)
+    default = path / "figure" if path.is_dir() else path.with_suffix("")
+    out = Path(arguments.figure) if arguments.figure else default
     formats = (out.suffix.lstrip("."),) if out.suffix else ("png", "pdf")
     if arguments.figure:
         for suffix in formats:
             _checked_figure(str(out.with_suffix("." + suffix)), "--figure")
-    result = load_sweep(arguments.path)
-    result.plot(out, formats, arguments.statistic)
+    result = load(path)
+    if isinstance(result, SweepResult):
+        result.plot(out, formats, arguments.statistic or "frequency")
+    elif arguments.statistic is not None:
+        raise ValueError(f"--statistic applies to a sweep directory; {str(path)!r} holds a saved "
+                         f"{type(result).__name__}, drawn without it")
+    else:
+        for suffix in formats:
+            result.plot(out.with_suffix("." + suffix))
     print("figure: " + " and ".join(str(out.with_suffix("." + suffix)) for suffix in formats))
     return 0
 
@@ -300,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
                        skip=("method", "step_size"))
     compare.add_argument("--step-sizes", type=float, nargs="+", default=[1.0, 0.5, 0.1], help="descent steps η")
     compare.add_argument("--figure", default="compare.png", help="where to write the loss-vs-time figure")
+    compare.add_argument("--json", action="store_true", help="print machine-readable output")
+    compare.add_argument("--out", help="save the result to this .npz file (widedip plot draws it again)")
 
     ntk = _command(commands, "ntk", "track the NTK along the runs, check Theorem 2.1, draw the figure (with "
                    "--noise, runs the whole budget unless --stop-at-threshold)", _ntk,
@@ -318,12 +339,14 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--resume", action="store_true", help="continue the sweep stored in --out")
         command.add_argument("--workers", type=_positive_int, default=2, help="cells run at once (default 2)")
 
-    plot = commands.add_parser("plot", help="draw the phase diagram of a sweep directory")
-    plot.add_argument("path")
-    plot.add_argument("--statistic", default="frequency", choices=SCALAR_STATISTICS,
-                      help="what is drawn (default: frequency, the convergence frequency)")
+    plot = commands.add_parser("plot", help="draw a saved result: a sweep directory's phase diagram, a saved "
+                                            "simulation's or comparison's curves (.npz of --out)")
+    plot.add_argument("path", help="a sweep directory, or a .npz saved by widedip simulate/compare/ntk --out")
+    plot.add_argument("--statistic", choices=SCALAR_STATISTICS,
+                      help="sweeps only: what is drawn (default: frequency, the convergence frequency)")
     plot.add_argument("--figure", help="output file; without a suffix, both PATH.png and PATH.pdf "
-                                       "(default: figure.png and figure.pdf in the sweep directory)")
+                                       "(default: figure.png and figure.pdf in the sweep directory, "
+                                       "RUN.png and RUN.pdf next to RUN.npz)")
     plot.set_defaults(handler=_plot, parser=plot)
     return parser
 

@@ -425,6 +425,8 @@ def load(path: str | os.PathLike) -> SimulationResult | ComparisonResult | Sweep
     """Read what wideDIP saved at `path`: a `.npz` file of `SimulationResult.save` or
     `ComparisonResult.save` (which one: its header's `kind`), or a sweep directory (`load_sweep`)."""
     path = Path(path)
+    if not path.exists():
+        raise ValueError(f"load: no file or directory {str(path)!r}; {_SAVED_KINDS}")
     if path.is_dir():
         from ._sweep import HEADER, load_sweep
 
@@ -458,8 +460,6 @@ _SAVED_KINDS = ("wideDIP saves a sweep directory (with sweep.json), a simulation
 def _read_result_file(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The JSON header (with its `kind`, "simulation" for formats 1 and 2) and the arrays of a
     result file, checked to be one this version reads."""
-    if not path.is_file():
-        raise ValueError(f"load: no file {str(path)!r}")
     not_a_result = ValueError(f"load: {str(path)!r} is not a result saved by wideDIP; {_SAVED_KINDS}")
     if not zipfile.is_zipfile(path):
         raise not_a_result
