@@ -1,15 +1,28 @@
-"""`compare`: gradient descent against the flow on the time axis t = iteration × η."""
+"""`compare`: gradient descent against the flow on the time axis t = iteration × η; its summary,
+JSON, file and command."""
+
+import json
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from wideDIP import Config, compare, draw_problem, initial_weights, network, seed_keys
+import wideDIP
+from wideDIP import ComparisonResult, Config, compare, draw_problem, initial_weights, network, seed_keys
 from wideDIP._cli import main
 
 SMOOTH = Config(m=3, n=8, d=4, k=30, seeds=3, steps=40, step_size=0.1, operator_scale="sqrt_n",
                 threshold=1e-30, rtol=1e-10, atol=1e-12, dtype="float64")
+TINY = Config(m=4, n=12, d=6, k=40, seeds=3, steps=20, threshold=0.5)
+"""Horizon t = 20, which η = 0.3 overshoots (67 steps: t = 20.1); seed 0 reaches the threshold."""
+TINY_OPTIONS = ["--m", "4", "--n", "12", "--d", "6", "--k", "40", "--seeds", "3", "--steps", "20", "--threshold", "0.5",
+                "--step-sizes", "1", "0.3", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return compare(TINY, step_sizes=(1.0, 0.3), progress=False)
 
 
 def test_descent_approaches_the_flow_at_order_one():
@@ -58,3 +71,70 @@ def test_papers_setting_large_n_is_beyond_the_stability_limit(tmp_path, capsys):
 def test_bad_step_sizes():
     with pytest.raises(ValueError, match="step_sizes"):
         compare(SMOOTH, step_sizes=(0.1, -1.0), progress=False)
+
+
+def _held(values):
+    """Each entry replaced by the last recorded (non-NaN) value at or before it."""
+    out, last = [], np.nan
+    for value in values:
+        last = last if np.isnan(value) else value
+        out.append(last)
+    return np.array(out)
+
+
+def test_relative_loss_gap_recomputed_from_the_saved_curves(tiny):
+    """max over the times where either run goes on of |L_GD − L_GF| / max(L_GF, threshold), each
+    run held at its last value after it stopped."""
+    assert "converged" in tiny.flow_status and "stalled" in tiny.flow_status  # the held values and the floor matter
+    for e in range(len(tiny.step_sizes)):
+        for s in range(TINY.seeds):
+            flow, descent = tiny.flow_loss[e, s], tiny.descent_loss[e, s]
+            going = ~np.isnan(flow) | ~np.isnan(descent)
+            gap = np.abs(_held(descent) - _held(flow))
+            relative = gap / np.maximum(_held(flow), TINY.threshold)
+            assert tiny.max_relative_loss_gap[e, s] == pytest.approx(relative[going].max(), rel=1e-6)
+            assert tiny.max_loss_gap[e, s] == pytest.approx(gap[going].max(), rel=1e-6)
+    assert np.all(tiny.max_relative_loss_gap < tiny.max_loss_gap)  # the loss starts above 1 on every seed
+
+
+def test_summary_prints_the_horizon_asked_for(tiny):
+    assert np.nanmax(tiny.times) == pytest.approx(20.1)  # 67 steps of 0.3
+    header = tiny.summary().splitlines()[0]
+    assert "horizon t=20 " in header and "20.1" not in header
+    row = next(line.split() for line in tiny.summary().splitlines() if line.split()[:1] == ["0.3"])
+    assert float(row[3]) == pytest.approx(np.median(tiny.max_relative_loss_gap[1]), rel=1e-2)
+
+
+def test_save_and_load_round_trip(tiny, tmp_path):
+    path = tiny.save(tmp_path / "comparison")
+    assert path.name == "comparison.npz" and list(tmp_path.iterdir()) == [path]
+    loaded = wideDIP.load(path)
+    assert isinstance(loaded, ComparisonResult)
+    assert loaded.config == tiny.config and loaded.environment == tiny.environment and loaded.network == tiny.network
+    assert loaded.wall_time == tiny.wall_time and loaded.operator_sha256 is None
+    for name, values in vars(tiny).items():
+        if isinstance(values, np.ndarray):
+            np.testing.assert_array_equal(getattr(loaded, name), values, err_msg=name)
+    assert loaded.summary() == tiny.summary()
+
+
+def test_plot_draws_a_saved_comparison(tiny, tmp_path):
+    path = tiny.save(tmp_path / "comparison.npz")
+    assert main(["plot", str(path)]) == 0
+    for suffix in (".png", ".pdf"):
+        assert path.with_suffix(suffix).stat().st_size > 10_000
+    assert path.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_out_and_json(tiny, tmp_path, capsys):
+    """`widedip compare --out --json`: one JSON object on stdout, the same numbers as `compare` and as the file."""
+    out, figure = tmp_path / "c.npz", tmp_path / "c.png"
+    assert main(["compare", *TINY_OPTIONS, "--out", str(out), "--json", "--figure", str(figure)]) == 0
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert f"figure: {figure}" in captured.err and figure.stat().st_size > 10_000
+    assert payload["config"] == TINY.replace(method="flow").to_dict() and payload["horizon"] == 20
+    saved = wideDIP.load(out)
+    for name in ("max_loss_gap", "max_relative_loss_gap", "max_state_gap", "status", "flow_status", "step_sizes"):
+        np.testing.assert_array_equal(np.asarray(payload[name]), getattr(tiny, name), err_msg=name)
+        np.testing.assert_array_equal(getattr(saved, name), getattr(tiny, name), err_msg=name)

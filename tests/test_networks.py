@@ -202,6 +202,7 @@ def test_user_network_as_plain_functions_is_the_builtin_mlp_under_descent_and_fl
         np.testing.assert_allclose(getattr(user, name), getattr(builtin, name), rtol=1e-12, err_msg=name)
     np.testing.assert_array_equal(user.status, builtin.status)
     np.testing.assert_array_equal(user.flow_status, builtin.flow_status)
+    assert user.network["name"] == USER_MLP.name and builtin.network["name"] == "mlp"
     assert np.all(builtin.flow_status == "stalled")  # the whole horizon t = 2, three seeds
     assert np.nanmin(builtin.flow_loss[:, :, -1] / builtin.flow_loss[:, :, 0]) < 0.9  # they moved
     orders = np.log2(builtin.max_state_gap[0] / builtin.max_state_gap[1])

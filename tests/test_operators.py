@@ -173,6 +173,7 @@ def test_custom_matrix_is_recorded_and_survives_save_and_load(tmp_path):
                     dtype="float64", operator="custom")  # test_compare's shape
     comparison = compare(smooth, step_sizes=(0.3,), operator=matrix[:3, :8], progress=False)
     assert "A: custom" in comparison.summary()
+    assert comparison.operator_sha256 == matrix_sha256(matrix[:3, :8].astype(np.float64))
 
 
 def test_each_operator_is_deterministic_per_key_and_seed_prefix_stable():

@@ -48,7 +48,7 @@ class ComparisonResult:
     """`max_t |L_GD(t) − L_GF(t)| / max(L_GF(t), threshold)`, `[step sizes, seeds]`: the gap relative
     to the flow's loss at each time. The threshold is the floor of the denominator: a loss below it
     is where a run stops, its value there is not dynamics, and a flow loss of 0 would divide by 0.
-    So two runs that both reach the threshold differ there by at most about 1."""
+    Where both runs have converged the ratio is at most about 1 (README, "flow vs descent")."""
     max_state_gap: np.ndarray
     """`max_t ‖z_GD(t) − z_GF(t)‖` (= `‖W_GD − W_GF‖_F`), or `‖θ_GD − θ_GF‖` for other networks
     (their recorded states, docs/theory.md §9), `[step sizes, seeds]`."""
@@ -178,6 +178,7 @@ def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, ne
     started = time.perf_counter()
     with precision(config):
         plan = make_plan(config, network, track=False)
+        description = network_record(config, network, plan)
         prepared = prepare(config, network=network, plan=plan, matrix=matrix)
         flow = run_flow(flow_config, prepared, progress, times=union, record=np.arange(union.size))
         runs = [run_descent(c, prepared, progress, record=np.arange(checkpoint_steps(c.steps).size)) for c in descents]
@@ -205,5 +206,5 @@ def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, ne
         wall_time=time.perf_counter() - started,
         environment=environment(),
         operator_sha256=matrix_sha256(matrix if config.operator == "custom" else None),
-        network=network_record(config, network, plan),
+        network=description,
     )
