@@ -13,7 +13,7 @@ import pytest
 from wideDIP import Config, load_sweep, preset, simulate, sweep
 from wideDIP._cli import main
 from wideDIP._presets import WIDTHS
-from wideDIP._statistics import QUARTILE_STATISTICS, SCALAR_STATISTICS
+from wideDIP._statistics import QUARTILE_STATISTICS, QUARTILES, SCALAR_STATISTICS
 from wideDIP._sweep import cell_statistics
 from wideDIP._sweep_plot import axis_scale
 
@@ -66,7 +66,8 @@ def test_bound_statistics_count_the_checked_seeds_only(direct):
     unchecked = cell_statistics(dataclasses.replace(direct[1, 1], bound_holds=np.full(6, None, dtype=object)))
     assert unchecked["bound_checked"] == 0 and unchecked["bound_holds_fraction"] is None
     assert {name for name, value in statistics.items() if not isinstance(value, (list, dict))} == set(SCALAR_STATISTICS)
-    assert {name for name, value in statistics.items() if isinstance(value, list)} == set(QUARTILE_STATISTICS)
+    assert {name for name, value in statistics.items()
+            if isinstance(value, dict) and list(value) == list(QUARTILES)} == set(QUARTILE_STATISTICS)
 
 
 @pytest.mark.parametrize("values, scale", [(WIDTHS, "log"), ([0.01, 0.03, 0.1, 0.3, 1.0], "log"), ([8, 40], "log"),

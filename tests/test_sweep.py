@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from wideDIP import Config, load_sweep, preset, simulate, sweep
+from wideDIP._statistics import QUARTILE_STATISTICS, QUARTILES
 
 BASE = Config(m=4, d=6, seeds=6, steps=1500, operator_scale="sqrt_n", step_size=2.0, threshold=1e-5)
 AXES = {"k": [8, 40], "n": [6, 30]}
@@ -32,6 +33,12 @@ def test_cells_are_simulations_of_the_replaced_config(reference):
             assert reference.counts("converged")[i, j] == direct.counts()["converged"]
             assert reference.counts("stalled")[i, j] == direct.counts()["stalled"]
             assert reference.median_stability[i, j] == pytest.approx(np.median(direct.stability), rel=1e-6)
+            steps = direct.steps_to_threshold[direct.converged]
+            quartiles = np.percentile(steps, [25, 50, 75]) if steps.size else [np.nan] * 3
+            for position, name in enumerate(QUARTILES):
+                by_name = reference.statistic("steps_to_threshold", name)[i, j]
+                np.testing.assert_array_equal([by_name, reference.statistic("steps_to_threshold", position)[i, j]],
+                                              [quartiles[position]] * 2)
     assert 0 < reference.frequency.mean() < 1  # the grid straddles the transition
     assert np.isnan(reference.certified_fraction).all()  # no track_ntk
 
@@ -123,6 +130,43 @@ def _copy_of(reference, tmp_path):
 def _assert_same_cells(result, reference):
     for i in np.ndindex(reference.shape):
         assert json.dumps(result.cells[i]) == json.dumps(reference.cells[i])
+
+
+def _in_format_1(directory: Path) -> None:
+    """Rewrite a sweep directory as wideDIP wrote it before sweep format 2: quartiles as lists."""
+    header = json.loads((directory / "sweep.json").read_text())
+    (directory / "sweep.json").write_text(json.dumps({**header, "format": 1}))
+    for cell in (directory / "cells").glob("cell-*.json"):
+        record = json.loads(cell.read_text())
+        for name in QUARTILE_STATISTICS:
+            record["statistics"][name] = [record["statistics"][name][key] for key in QUARTILES]
+        cell.write_text(json.dumps(record))
+
+
+def test_a_format_1_sweep_loads_and_resumes_in_format_2(reference, tmp_path):
+    """Format 1 (quartiles as lists) is read as format 2; resuming it rewrites the directory in format 2
+    first, then computes the missing cells."""
+    directory = _copy_of(reference, tmp_path)
+    _in_format_1(directory)
+    assert isinstance(json.loads((directory / "cells" / "cell-1-1.json").read_text())["statistics"]["time_to_threshold"],
+                      list)
+    _assert_same_cells(load_sweep(directory), reference)
+    (directory / "cells" / "cell-1-1.json").unlink()
+    resumed = sweep(BASE, AXES, directory, progress=False)
+    _assert_same_cells(resumed, reference)
+    assert json.loads((directory / "sweep.json").read_text())["format"] == 2
+    for cell in (reference.path / "cells").iterdir():  # rewritten as a format-2 sweep writes them (or recomputed)
+        upgraded, written = (json.loads(path.read_text()) for path in (directory / "cells" / cell.name, cell))
+        assert upgraded["cell"] == written["cell"] and upgraded["statistics"] == written["statistics"]
+
+
+def test_a_sweep_of_an_unknown_format_is_refused(reference, tmp_path):
+    directory = _copy_of(reference, tmp_path)
+    header = json.loads((directory / "sweep.json").read_text())
+    (directory / "sweep.json").write_text(json.dumps({**header, "format": 99}))
+    for attempt in (lambda: load_sweep(directory), lambda: sweep(BASE, AXES, directory, progress=False)):
+        with pytest.raises(ValueError, match=r"sweep\.json: sweep format 99, this library reads 1, 2"):
+            attempt()
 
 
 @pytest.mark.parametrize("damage", ["swapped", "truncated", "empty", "edited counts"])

@@ -7,7 +7,11 @@ SCALAR_STATISTICS = ("frequency", "median_final_loss", "total_steps", "median_st
                      "bound_holds_fraction", "bound_checked", "median_final_error_over_noise")
 """The statistics of a cell that are one number (None where undefined); `plot_sweep` draws any."""
 QUARTILE_STATISTICS = ("steps_to_threshold", "time_to_threshold")
-"""The statistics stored as [25th percentile, median, 75th percentile] of the finite values."""
+"""The statistics stored as the quartiles of the finite values, `{"q25": .., "median": .., "q75": ..}`
+(None where there is none)."""
+QUARTILES = ("q25", "median", "q75")
+"""The keys of a quartile statistic: 25th percentile, median, 75th percentile (sweep format 2; format
+1 stored the list of the three values)."""
 FORMER_NAMES = {"median_signal_error": "median_final_signal_error"}
 """Statistics renamed since they were first written: old name → name now (a cell file written
 before the rename is read with the name now)."""

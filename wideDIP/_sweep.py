@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -23,18 +24,22 @@ from ._outcomes import OUTCOMES
 from ._parallel import concurrent_cells, from_writer, is_writer, sweep_cell
 from ._result import SimulationResult, environment
 from ._simulate import simulate_batch
-from ._statistics import FORMER_NAMES, QUARTILE_STATISTICS, SCALAR_STATISTICS
+from ._statistics import FORMER_NAMES, QUARTILE_STATISTICS, QUARTILES, SCALAR_STATISTICS
 
 HEADER = "sweep.json"
 CELLS = "cells"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
+"""Format 2 stores each quartile statistic as `{"q25": .., "median": .., "q75": ..}` where format 1
+stored the list `[q25, median, q75]`; a format-1 directory is read as format 2, and resuming it
+rewrites it in format 2 first (`_upgrade`)."""
 
 
-def _quartiles(values: np.ndarray) -> list[float | None]:
+def _quartiles(values: np.ndarray) -> dict[str, float | None]:
+    """The 25th, 50th and 75th percentiles of the finite `values`, by name (`QUARTILES`); None if none is finite."""
     values = values[np.isfinite(values)]
-    if values.size == 0:
-        return [None, None, None]
-    return [float(q) for q in np.percentile(values, [25, 50, 75])]
+    quartiles = np.percentile(values, [25, 50, 75]) if values.size else [None] * 3
+    return {name: None if q is None else float(q) for name, q in zip(QUARTILES, quartiles)}
 
 
 def _fraction(flags: np.ndarray) -> float:
@@ -51,7 +56,7 @@ def _noise_statistics(result: SimulationResult) -> dict[str, Any]:
     return {
         "median_best_signal_error": float(np.median(result.best_signal_error)),
         "median_final_signal_error": float(np.median(result.final_signal_error)),
-        "median_signal_error_at_early_stop": _quartiles(result.signal_error_at_early_stop)[1],
+        "median_signal_error_at_early_stop": _quartiles(result.signal_error_at_early_stop)["median"],
         "bound_holds_fraction": _fraction(checked) if checked.size else None,
         "bound_checked": int(checked.size),
         "median_final_error_over_noise": float(np.median(result.final_observation_error / result.noise_norm))
@@ -130,15 +135,17 @@ class SweepResult:
     def shape(self) -> tuple[int, ...]:
         return tuple(len(values) for values in self.axes.values())
 
-    def statistic(self, name: str, index: int | None = None) -> np.ndarray:
+    def statistic(self, name: str, index: int | str | None = None) -> np.ndarray:
         """One statistic over the grid: a name of `SCALAR_STATISTICS`, or of `QUARTILE_STATISTICS`
-        with `index` (0, 1 = median, 2); None → NaN."""
+        with `index` ("q25", "median", "q75", or 0, 1, 2 in that order); None → NaN."""
         name = FORMER_NAMES.get(name, name)
         if name not in SCALAR_STATISTICS + QUARTILE_STATISTICS:
             raise ValueError(f"statistic must be one of {SCALAR_STATISTICS + QUARTILE_STATISTICS}, got {name!r}")
+        position = isinstance(index, numbers.Integral) and not isinstance(index, bool) and 0 <= index < len(QUARTILES)
+        key = QUARTILES[index] if position else index
         scalar = name in SCALAR_STATISTICS
-        if not (index is None if scalar else index in (0, 1, 2)):
-            wanted = "no index (one number per cell)" if scalar else "index 0, 1 or 2 (a quartile)"
+        if not (key is None if scalar else isinstance(key, str) and key in QUARTILES):
+            wanted = "no index (one number per cell)" if scalar else "index 'q25', 'median', 'q75' or 0, 1, 2 (a quartile)"
             raise ValueError(f"statistic {name!r} takes {wanted}, got index={index!r}")
 
         def value(cell):
@@ -147,7 +154,7 @@ class SweepResult:
             entry = cell.get(name)  # None: a cell stored before this statistic existed
             if entry is None:
                 return np.nan
-            entry = entry if index is None else entry[index]
+            entry = entry if key is None else entry[key]
             return np.nan if entry is None else entry
 
         return np.vectorize(value, otypes=[float])(self.cells)
@@ -175,7 +182,7 @@ class SweepResult:
 
     @property
     def median_steps(self) -> np.ndarray:
-        return self.statistic("steps_to_threshold", 1)
+        return self.statistic("steps_to_threshold", "median")
 
     @property
     def median_stability(self) -> np.ndarray:
@@ -244,8 +251,9 @@ def _read_header(path: Path) -> dict[str, Any]:
                          "against the grid and kept") from None
     if not isinstance(header, dict) or not {"format", "base", "axes", "environment"} <= header.keys():
         raise ValueError(f"{path}: not a sweep header (keys format, base, axes, environment expected)")
-    if header["format"] != FORMAT_VERSION:
-        raise ValueError(f"{path}: sweep format {header['format']!r}, this library reads {FORMAT_VERSION}")
+    if header["format"] not in READABLE_FORMATS:
+        raise ValueError(f"{path}: sweep format {header['format']!r}, this library reads "
+                         f"{', '.join(map(str, READABLE_FORMATS))}")
     return header
 
 
@@ -276,13 +284,31 @@ def _open_directory(path: Path, base: Config, axes: dict[str, list[Any]], sha256
                 return "no custom operator matrix" if digest is None else f"the custom matrix sha256 {digest}"
             raise ValueError(f"{path} holds a sweep run with {name(header.get('operator_sha256'))}, but this one "
                              f"has {name(sha256)}: pass the same matrix to resume it, or use a new path")
-        return header
+        return header if header["format"] == FORMAT_VERSION else _upgrade(path, header, base, axes)
     try:
         (path / CELLS).mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ValueError(f"sweep: cannot create the sweep directory {str(path)!r}: {error.strerror or error}") from None
     header = {**wanted, "operator_sha256": sha256, "environment": environment()}
     _write_atomically(header_path, header)
+    return header
+
+
+def _upgrade(path: Path, header: dict[str, Any], base: Config, axes: dict[str, list[Any]]) -> dict[str, Any]:
+    """Rewrite an older sweep directory in format `FORMAT_VERSION` before it is resumed, so that it
+    never mixes formats: every readable cell file (in today's form, `_current_form`; a damaged one
+    is left for the resume to set aside), then the header, last, so that an interrupted upgrade is
+    done again on the next resume."""
+    for index in np.ndindex(tuple(len(values) for values in axes.values())):
+        cell = path / CELLS / _cell_name(index)
+        if cell.exists():
+            try:
+                record = _read_cell(cell, base, axes, index)
+            except DamagedCell:
+                continue
+            _write_atomically(cell, {**record, "statistics": _current_form(record["statistics"])})
+    header = {**header, "format": FORMAT_VERSION}
+    _write_atomically(path / HEADER, header)
     return header
 
 
@@ -404,9 +430,14 @@ def _read_cell(path: Path, base: Config, axes: dict[str, list[Any]], index: tupl
     return record
 
 
-def _current_names(statistics: dict[str, Any]) -> dict[str, Any]:
-    """A stored cell's statistics under today's names (`FORMER_NAMES`)."""
-    return {FORMER_NAMES.get(name, name): value for name, value in statistics.items()}
+def _current_form(statistics: dict[str, Any]) -> dict[str, Any]:
+    """A stored cell's statistics under today's names (`FORMER_NAMES`), each quartile statistic as a
+    dict (format 1 stored the list `[q25, median, q75]`)."""
+    current = {FORMER_NAMES.get(name, name): value for name, value in statistics.items()}
+    for name in QUARTILE_STATISTICS:
+        if isinstance(current.get(name), list):
+            current[name] = dict(zip(QUARTILES, current[name]))
+    return current
 
 
 def _set_aside(path: Path) -> Path:
@@ -439,7 +470,7 @@ def _stored_cells(directory: Path | None, base: Config, axes: dict[str, list[Any
                 raise
             warnings.warn(f"{damage}; moved to {_set_aside(stored).name}, the cell is computed again", stacklevel=3)
             continue
-        cells[index], wall_time[index] = _current_names(record["statistics"]), record["wall_time"]
+        cells[index], wall_time[index] = _current_form(record["statistics"]), record["wall_time"]
     return cells, wall_time
 
 
