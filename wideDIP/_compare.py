@@ -42,8 +42,8 @@ class ComparisonResult:
     flow_loss: np.ndarray
     descent_loss: np.ndarray
     max_loss_gap: np.ndarray
-    """`max_t |L_GD(t) − L_GF(t)|`, `[step sizes, seeds]`: dominated by the early times, where the
-    loss is largest."""
+    """`max_t |L_GD(t) − L_GF(t)|`, `[step sizes, seeds]`: usually attained in the first steps, where
+    the loss is largest and falls fastest."""
     max_relative_loss_gap: np.ndarray
     """`max_t |L_GD(t) − L_GF(t)| / max(L_GF(t), threshold)`, `[step sizes, seeds]`: the gap relative
     to the flow's loss at each time. The threshold is the floor of the denominator: a loss below it

@@ -421,6 +421,10 @@ def check_writable(path: str | os.PathLike, what: str) -> Path:
     return path
 
 
+_SAVED_KINDS = ("wideDIP saves a sweep directory (with sweep.json), a simulation or a comparison (a .npz file: "
+                "SimulationResult.save, ComparisonResult.save, widedip simulate/compare --out)")
+
+
 def load(path: str | os.PathLike) -> SimulationResult | ComparisonResult | SweepResult:
     """Read what wideDIP saved at `path`: a `.npz` file of `SimulationResult.save` or
     `ComparisonResult.save` (which one: its header's `kind`), or a sweep directory (`load_sweep`)."""
@@ -451,10 +455,6 @@ def load(path: str | os.PathLike) -> SimulationResult | ComparisonResult | Sweep
         theory=TheoryReport.from_arrays(grouped["theory"]) if grouped["theory"] else None,
         **arrays,
     )
-
-
-_SAVED_KINDS = ("wideDIP saves a sweep directory (with sweep.json), a simulation or a comparison (a .npz file: "
-                "SimulationResult.save, ComparisonResult.save, widedip simulate/compare --out)")
 
 
 def _read_result_file(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
