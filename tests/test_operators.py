@@ -300,7 +300,7 @@ def test_kappa_sweep_from_the_command_line_with_its_figure(tmp_path, capsys):
     np.testing.assert_allclose(result.statistic("median_kappa_A"), [[1, 30]], rtol=1e-4)  # float32 SVD
     figure = result.plot()
     axes = figure.axes[0]
-    assert axes.get_xscale() == "log" and "κ" in axes.get_xlabel() and "A: conditioned s=1/√n" in axes.get_title()
+    assert axes.get_xscale() == "log" and "κ" in axes.get_xlabel() and "A: conditioned s=1/√n" in figure.get_suptitle()
     np.testing.assert_array_equal(np.asarray(axes.collections[0].get_array()).reshape(1, 2), result.frequency)
 
 

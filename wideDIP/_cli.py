@@ -224,11 +224,15 @@ def _grid_table(result, values, fmt: str) -> list[str]:
 
 
 def sweep_summary(result) -> str:
-    """The frequency grid as a table (rows = first axis, columns = the others); for a sweep with
-    noise, also the median best and final signal errors (docs/theory.md §7)."""
+    """The settings the grid holds fixed (as in its figure's title), then the frequency grid as a
+    table (rows = first axis, columns = the others); for a sweep with noise, also the median best
+    and final signal errors (docs/theory.md §7)."""
     import numpy as np
 
-    lines = _grid_table(result, result.frequency, ".2f")
+    from ._captions import common_settings
+
+    fixed = common_settings(result.configs.flat, list(result.axes), operator_sha256=result.operator_sha256)
+    lines = ["fixed: " + ", ".join(fixed), *_grid_table(result, result.frequency, ".2f")]
     lines.append(f"convergence frequency per cell; {result.cells.size} cells, "
                  f"{np.nansum(result.wall_time):.1f} s of cell time")
     if result.noisy:
@@ -253,9 +257,10 @@ def _plot(arguments: argparse.Namespace) -> int:
             _checked_figure(str(out.with_suffix("." + suffix)), "--figure")
     result = load(path)
     if isinstance(result, SweepResult):
-        result.plot(out, formats, arguments.statistic or "frequency")
-    elif arguments.statistic is not None:
-        raise ValueError(f"--statistic applies to a sweep directory; {str(path)!r} holds a saved "
+        result.plot(out, formats, arguments.statistic or "frequency", values=not arguments.no_values)
+    elif arguments.statistic is not None or arguments.no_values:
+        option = "--statistic" if arguments.statistic is not None else "--no-values"
+        raise ValueError(f"{option} applies to a sweep directory; {str(path)!r} holds a saved "
                          f"{type(result).__name__}, drawn without it")
     else:
         for suffix in formats:
@@ -347,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--figure", help="output file; without a suffix, both PATH.png and PATH.pdf "
                                        "(default: figure.png and figure.pdf in the sweep directory, "
                                        "RUN.png and RUN.pdf next to RUN.npz)")
+    plot.add_argument("--no-values", action="store_true",
+                      help="sweeps only: leave the cells of the heatmap without their values")
     plot.set_defaults(handler=_plot, parser=plot)
     return parser
 

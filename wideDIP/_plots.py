@@ -10,6 +10,8 @@ import numpy as np
 QUARTILES = (25, 50, 75)
 """Every curve is the median across all seeds with the band between these percentiles."""
 SPREAD = "median and quartiles over all {seeds} seeds, stopped seeds held"
+PRINT_DPI = 300
+"""Resolution of the PNG files of a sweep's figures (their PDF files are vector)."""
 
 
 def pyplot(headless: bool):

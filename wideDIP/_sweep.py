@@ -22,6 +22,7 @@ from ._networks import Network, resolve_network
 from ._operators import checked_matrix, matrix_sha256
 from ._outcomes import OUTCOMES
 from ._parallel import concurrent_cells, from_writer, is_writer, sweep_cell
+from ._plots import PRINT_DPI
 from ._result import SimulationResult, environment
 from ._simulate import simulate_batch
 from ._statistics import FORMER_NAMES, QUARTILE_STATISTICS, QUARTILES, SCALAR_STATISTICS
@@ -165,10 +166,17 @@ class SweepResult:
         return self.statistic("frequency")
 
     @property
+    def configs(self) -> np.ndarray:
+        """Each cell's `Config` (an object array shaped like the grid)."""
+        configs = np.empty(self.shape, dtype=object)
+        for index in np.ndindex(self.shape):
+            configs[index] = self.base.replace(**_cell_changes(self.axes, index))
+        return configs
+
+    @property
     def seeds(self) -> np.ndarray:
         """Seeds per cell (an axis may change them)."""
-        return np.array([self.base.replace(**_cell_changes(self.axes, index)).seeds
-                         for index in np.ndindex(self.shape)]).reshape(self.shape)
+        return np.vectorize(lambda config: config.seeds, otypes=[int])(self.configs)
 
     @property
     def noisy(self) -> bool:
@@ -224,17 +232,19 @@ class SweepResult:
         return self.statistic("median_final_error_over_noise")
 
     def plot(self, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"),
-             statistic: str = "frequency"):
-        """The phase diagram (docs/theory.md §6); see `wideDIP._sweep_plot.plot_sweep`."""
+             statistic: str = "frequency", values: bool = True, dpi: int = PRINT_DPI):
+        """The phase diagram (docs/theory.md §6), each cell's value written in it unless
+        `values=False`, PNG at `dpi`; see `wideDIP._sweep_plot.plot_sweep`."""
         from ._sweep_plot import plot_sweep
 
-        return plot_sweep(self, path, formats, statistic)
+        return plot_sweep(self, path, formats, statistic, values, dpi)
 
-    def plot_recovery(self, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf")):
+    def plot_recovery(self, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"),
+                      dpi: int = PRINT_DPI):
         """Median best vs final signal error (docs/theory.md §7); see `wideDIP._sweep_plot.plot_recovery`."""
         from ._sweep_plot import plot_recovery
 
-        return plot_recovery(self, path, formats)
+        return plot_recovery(self, path, formats, dpi)
 
 
 def _cell_name(index: tuple[int, ...]) -> str:

@@ -1,6 +1,7 @@
 """Figures of a sweep (docs/theory.md §6, §7): a statistic as a heatmap over two numeric axes
-(the phase diagram: with the 50 % contour, Theorem 2.1(ii)'s width bound and descent's stability
-limit) or as lines over one axis, and the recovery figure (median best vs final signal error)."""
+(the phase diagram: the value in each cell, the 50 % contour, Theorem 2.1(ii)'s width bound and
+descent's stability limit) or as lines over one axis, and the recovery figure (median best vs
+final signal error). Every figure names the settings its grid holds fixed (`_captions`)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.patches import Rectangle
+from matplotlib.colors import Normalize
 from matplotlib.ticker import NullLocator
 
-from ._operators import describe, operator
-from ._plots import pyplot
+from ._captions import axis_label, common_settings, wrapped
+from ._operators import operator
+from ._plots import PRINT_DPI, pyplot
 from ._statistics import SCALAR_STATISTICS
 from ._theory import width_bound
 
-_AXIS_LABELS = {"condition_number": "κ(A)  (condition_number)", "blur_width": "blur width w (samples)",
-                "noise": "noise σ  (std of ε)"}
 _STATISTIC_LABELS = {
     "frequency": "frequency of reaching the threshold",
     "median_best_signal_error": "median best ‖x(t) − x̄‖/‖x̄‖ along the path",
@@ -32,6 +32,14 @@ _INTEGER_AXES = ("n", "m")
 _BOUND_COLUMNS = ("n", "m", "condition_number", "blur_width")
 WILSON_Z = 1.96
 """The error bars of a frequency: the 95 % Wilson score interval."""
+FULL_SEEDS = 50
+"""The paper's seeds per cell: a cell with fewer writes its seed count under its value."""
+COLOUR_MAP = "viridis"
+_PANEL = (4.3, 3.9)
+"""Inches of a heatmap panel (axes and tick labels)."""
+_CHARACTERS_PER_INCH = 14
+"""About how many characters of a 9-point caption fill an inch (where captions break)."""
+UNSTABLE_LABEL = "descent unstable: η·λmax(H(W(0))) > 2 for most seeds"
 
 
 def _is_number(value: Any) -> bool:
@@ -64,9 +72,14 @@ def _positions(values: Sequence[Any], scale: str) -> np.ndarray:
     return np.arange(len(values), dtype=float) if scale == "categorical" else np.asarray(values, float)
 
 
+def _warp(scale: str):
+    """The maps to and from the coordinates in which an axis is evenly drawn (log on a log axis)."""
+    return (np.log, np.exp) if scale == "log" else (np.asarray, np.asarray)
+
+
 def _edges(values: Sequence[Any], scale: str) -> np.ndarray:
     """Cell edges halfway between the positions (at geometric midpoints on a log axis)."""
-    forward, back = (np.log, np.exp) if scale == "log" else (np.asarray, np.asarray)
+    forward, back = _warp(scale)
     points = forward(_positions(values, scale))
     inner = (points[1:] + points[:-1]) / 2
     first = points[0] - (inner[0] - points[0]) if len(points) > 1 else points[0] - 0.5
@@ -77,7 +90,7 @@ def _edges(values: Sequence[Any], scale: str) -> np.ndarray:
 def _set_axis(axes, which: str, name: str, values: Sequence[Any], scale: str) -> None:
     """The x or y axis of `name`: its scale, label, and one tick per value, labelled with it."""
     getattr(axes, f"set_{which}scale")("log" if scale == "log" else "linear")
-    getattr(axes, f"set_{which}label")(_AXIS_LABELS.get(name, name))
+    getattr(axes, f"set_{which}label")(axis_label(name))
     getattr(axes, f"set_{which}ticks")(_positions(values, scale), [f"{v:g}" if _is_number(v) else str(v) for v in values])
     getattr(axes, f"{which}axis").set_minor_locator(NullLocator())
 
@@ -101,18 +114,6 @@ def _arranged(result, values: np.ndarray, front: list[str]) -> tuple[np.ndarray,
     return arranged, labels
 
 
-def _title(result, fixed: dict[str, Any], separator: str) -> str:
-    """The values `fixed` (a panel's), then the settings that no other axis of the sweep varies."""
-    config = result.base.replace(**fixed)
-    varied = set(result.axes) - set(fixed)
-    label_a = describe(config, parameters=not set(operator(config.operator).parameters) & varied)
-    settings = {"activation": config.activation, "operator": f"A: {label_a}", "step_size": f"η={config.step_size:g}",
-                "seeds": f"{config.seeds} seeds", "noise": f"noise σ={config.noise:g}" if config.noise > 0 else ""}
-    shown = ", ".join(text for field, text in settings.items() if text and field not in varied)
-    head = ", ".join(f"{k}={v}" for k, v in fixed.items()) or ("" if "method" in varied else config.method)
-    return f"{head}{separator}({shown})"
-
-
 def wilson_interval(frequency: np.ndarray, seeds: np.ndarray, z: float = WILSON_Z) -> tuple[np.ndarray, np.ndarray]:
     """The Wilson score interval (lower, upper) of a binomial proportion `frequency` over `seeds`
     trials (`z` = 1.96: 95 %); unlike `p ± z √(p(1−p)/seeds)` it does not shrink to a point at 0 or 1."""
@@ -127,35 +128,43 @@ def _is_fraction(statistic: str) -> bool:
 
 
 def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"),
-               statistic: str = "frequency"):
+               statistic: str = "frequency", values: bool = True, dpi: int = PRINT_DPI):
     """`statistic` (a name of `SCALAR_STATISTICS`, default the convergence frequency) over the
     grid. Two numeric axes (rows, columns): a heatmap, one panel per value of any other axis (e.g.
-    `method`), with the 50 % contour (frequency only), the width bound of Theorem 2.1(ii) (dashed,
-    where neither axis is categorical) and hatching where most seeds have `η λ_max(H(W(0))) > 2`
-    (descent beyond its stability limit). One numeric axis (or none): lines over it, one per value
-    of the other axes; a frequency has 95 % Wilson score intervals as error bars (`wilson_interval`).
-    Axes are drawn as `axis_scale` says (log for the paper's grids, categorical for e.g. noise
-    0, 0.1, 1). Writes `path` in `formats`."""
+    `method`), all on one colour scale with one colour bar, each cell's value written in it
+    (`values`; with its seed count when under `FULL_SEEDS`), the 50 % contour (frequency only), the
+    width bound of Theorem 2.1(ii) (dashed where it falls on the chart, else a note under the
+    axes; not on a categorical axis), and a marker on the descent cells where most seeds have
+    `η λ_max(H(W(0))) > 2` (beyond descent's stability limit; drawn only where this varies over
+    the grid). One numeric axis (or none): lines over it, one per value of the other axes; a
+    frequency has 95 % Wilson score intervals as error bars (`wilson_interval`). Axes are drawn as
+    `axis_scale` says (log for the paper's grids, categorical for e.g. noise 0, 0.1, 1) and named
+    in words (`_captions.AXIS_LABELS`); the title names every setting the grid holds fixed
+    (`_captions.settings`), the legend is outside the axes. Writes `path` in `formats` (PNG at
+    `dpi`)."""
     if statistic not in SCALAR_STATISTICS:
         raise ValueError(f"plot_sweep: statistic must be one of {SCALAR_STATISTICS}, got {statistic!r}")
-    values = result.statistic(statistic)
+    grid = result.statistic(statistic)
     label = _STATISTIC_LABELS.get(statistic, statistic)
-    limits = (0, 1) if _is_fraction(statistic) else (None, None)
+    fraction = _is_fraction(statistic)
+    limits = (0, 1) if fraction else (None, None)
     plt, front = pyplot(path is not None), _coordinates(result)
     if len(front) == 2:
-        figure = _heatmaps(plt, result, front, values, label, limits, contour=statistic == "frequency")
+        text = _cell_values(result, grid, ".2f" if fraction else ".3g") if values else None
+        figure = _heatmaps(plt, result, front, grid, label, limits, contour=statistic == "frequency", text=text)
     else:
-        errors = wilson_interval(values, result.seeds) if statistic == "frequency" else None
-        figure = _lines(plt, result, front[0], [(values, errors, "", "-")], label, limits)
-    return _saved(plt, figure, path, formats)
+        errors = wilson_interval(grid, result.seeds) if statistic == "frequency" else None
+        figure = _lines(plt, result, front[0], [(grid, errors, "", "-")], label, limits)
+    return _saved(plt, figure, path, formats, dpi)
 
 
-def plot_recovery(result, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf")):
+def plot_recovery(result, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"),
+                  dpi: int = PRINT_DPI):
     """Median best (smallest along the path) vs median final `‖x − x̄‖/‖x̄‖` per cell (docs/theory.md
     §7). Two numeric axes: a heatmap of the ratio best/final (at most 1, which means stopping at the
     best point would gain nothing; the colours span the smallest ratio to 1), each cell labelled
-    with the two medians, panels as in `plot_sweep`. One
-    axis: two lines, final (solid) and best (dashed). Writes `path` in `formats`."""
+    with the two medians, panels, title and legend as in `plot_sweep`. One axis: two lines, final
+    (solid) and best (dashed). Writes `path` in `formats` (PNG at `dpi`)."""
     best, final = result.median_best_signal_error, result.median_final_signal_error
     plt, front = pyplot(path is not None), _coordinates(result)
     if len(front) == 2:
@@ -167,26 +176,44 @@ def plot_recovery(result, path: str | Path | None = None, formats: Sequence[str]
     else:
         figure = _lines(plt, result, front[0], [(final, None, "final", "-"), (best, None, "best along the path", "--")],
                         "median ‖x − x̄‖/‖x̄‖", (None, None))
-    return _saved(plt, figure, path, formats)
+    return _saved(plt, figure, path, formats, dpi)
 
 
-def _saved(plt, figure, path: str | Path | None, formats: Sequence[str]):
+def _saved(plt, figure, path: str | Path | None, formats: Sequence[str], dpi: int):
     if path is not None:
         path = Path(path)
         for suffix in formats:
-            figure.savefig(path.with_suffix("." + suffix), dpi=120)
+            figure.savefig(path.with_suffix("." + suffix), dpi=dpi)
         plt.close(figure)
     return figure
+
+
+def _cell_values(result, values: np.ndarray, fmt: str) -> np.ndarray:
+    """Each cell's value in `fmt`, with its seed count under it when it has fewer than
+    `FULL_SEEDS`; "" where there is none (NaN)."""
+    def text(value: float, seeds: int) -> str:
+        if np.isnan(value):
+            return ""
+        return f"{value:{fmt}}" + (f"\n{seeds} seeds" if seeds < FULL_SEEDS else "")
+
+    return np.vectorize(text, otypes=[object])(values, result.seeds)
+
+
+def _caption(result, hidden: Sequence[str], configs: np.ndarray) -> list[str]:
+    """The settings shared by the cells `configs`, but those of the axes `hidden`."""
+    return common_settings(configs.flat, hidden, [name for name in result.axes if name not in hidden],
+                           result.operator_sha256)
 
 
 def _lines(plt, result, x_name: str, series: list[tuple[np.ndarray, tuple | None, str, str]], label: str,
            limits: tuple[float | None, float | None]):
     """`series` (values shaped like the grid, (lower, upper) error bars or None, name, line style)
-    over the axis `x_name`: one colour per value of the other axes."""
+    over the axis `x_name`: one colour per value of the other axes, the legend beside the axes."""
     x_values = result.axes[x_name]
     scale = axis_scale(x_values)
     x = _positions(x_values, scale)
-    figure, axes = plt.subplots(figsize=(6.4, 4.6))
+    size = (8.4, 4.8)
+    figure, axes = plt.subplots(figsize=size, layout="constrained")
     for values, errors, name, style in series:
         lines, labels = _arranged(result, values, [x_name])
         bounds = None if errors is None else [_arranged(result, bound, [x_name])[0] for bound in errors]
@@ -200,66 +227,152 @@ def _lines(plt, result, x_name: str, series: list[tuple[np.ndarray, tuple | None
         pad = 0.04 * (limits[1] - limits[0])
         axes.set_ylim(limits[0] - pad, limits[1] + pad)
     axes.set_ylabel(label)
-    axes.set_title(_title(result, {}, "  "), fontsize=9)
+    caption = _caption(result, list(result.axes), result.configs)
+    figure.suptitle(wrapped(caption, int(size[0] * _CHARACTERS_PER_INCH)), fontsize=9)
     if axes.get_legend_handles_labels()[0]:
-        axes.legend(fontsize=7)
-    figure.tight_layout()
+        axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     return figure
 
 
 def _heatmaps(plt, result, front: list[str], values: np.ndarray, label: str, limits: tuple[float | None, float | None],
               contour: bool, text: np.ndarray | None = None):
     """`values` as a heatmap over the axes `front` (rows, columns), one panel per value of the
-    other axes; `text` (strings shaped like the grid) is written in the cells."""
+    other axes, all on one colour scale (`limits`, else the range of the finite values) with one
+    colour bar; `text` (strings shaped like the grid) is written in the cells, in black or white,
+    whichever stands out more on the cell's colour. The settings shared by every panel are the
+    figure's title, a panel's own settings its title; the legend is under the panels."""
     row_name, column_name = front
     grid, panels = _arranged(result, values, front)
-    unstable = _arranged(result, result.unstable_fraction, front)[0]
+    configs = _arranged(result, result.configs, front)[0]
     words = None if text is None else _arranged(result, text, front)[0]
+    unstable = _unstable_cells(result, front)
     rows, columns = result.axes[row_name], result.axes[column_name]
-    row_scale, column_scale = axis_scale(rows), axis_scale(columns)
-    x, y = _edges(columns, column_scale), _edges(rows, row_scale)
-    figure, axes_list = plt.subplots(1, len(panels), figsize=(5.2 * len(panels) + 0.8, 4.6), squeeze=False)
-    for p, (axes, fixed) in enumerate(zip(axes_list[0], panels)):
-        config = result.base.replace(**fixed)
+    scales = axis_scale(columns), axis_scale(rows)
+    x, y = _edges(columns, scales[0]), _edges(rows, scales[1])
+    centres = _positions(columns, scales[0]), _positions(rows, scales[1])
+    bounded = "categorical" not in scales and _has_bound(row_name, column_name)
+    norm = Normalize(*_colour_range(grid, limits))
+    own = [_caption(result, front, configs[:, :, p]) for p in range(len(panels))]
+    shared = [words for words in own[0] if all(words in other for other in own[1:])]
+    own = [[words for words in panel if words not in shared] for panel in own]
+    size = (_PANEL[0] * len(panels) + 1.6, _PANEL[1] + 1.0 + 0.5 * bounded)
+    title = wrapped(shared, int(size[0] * _CHARACTERS_PER_INCH))
+    titles = [wrapped(panel, int(_PANEL[0] * _CHARACTERS_PER_INCH)) for panel in own]
+    size = (size[0], size[1] + 0.17 * (title.count("\n") + max(t.count("\n") + 1 for t in titles)))
+    figure, axes_list = plt.subplots(1, len(panels), figsize=size, squeeze=False, layout="constrained")
+    fontsize = _cell_font_size(words, len(columns), len(rows))
+    for p, axes in enumerate(axes_list[0]):
         panel = grid[:, :, p]
-        mesh = axes.pcolormesh(x, y, panel, cmap="viridis", vmin=limits[0], vmax=limits[1])
+        mesh = axes.pcolormesh(x, y, panel, cmap=COLOUR_MAP, norm=norm)
         finite = panel[np.isfinite(panel)]
         if contour and min(panel.shape) >= 2 and finite.size and finite.min() < 0.5 < finite.max():
-            axes.contour(_positions(columns, column_scale), _positions(rows, row_scale), panel, levels=[0.5],
-                         colors="red", linewidths=1.5)
-            axes.plot([], [], color="red", label="50 % converged")
+            axes.contour(*centres, panel, levels=[0.5], colors="red", linewidths=1.5)
+            axes.plot([], [], color="red", label="50 % of seeds reach the threshold")
         if words is not None:
-            low, high = mesh.get_clim()
-            for (i, j), word in np.ndenumerate(words[:, :, p]):  # viridis is dark at the bottom, NaN blank
-                axes.text(_positions(columns, column_scale)[j], _positions(rows, row_scale)[i], word, ha="center",
-                          va="center", fontsize=7, color="white" if panel[i, j] < (low + high) / 2 else "black")
-        if config.method == "descent":
-            for i, j in zip(*np.nonzero(unstable[:, :, p] > 0.5)):
-                axes.add_patch(Rectangle((x[j], y[i]), x[j + 1] - x[j], y[i + 1] - y[i], fill=False, hatch="///",
-                                         edgecolor="white", lw=0, alpha=0.5))
-            if np.any(unstable[:, :, p] > 0.5):  # a legend swatch that shows on the legend's background
-                axes.add_patch(Rectangle((0, 0), 0, 0, fill=False, hatch="///", edgecolor="grey",
-                                         label="most seeds: η·λmax(H(W(0))) > 2"))
-        _set_axis(axes, "x", column_name, columns, column_scale)
-        _set_axis(axes, "y", row_name, rows, row_scale)
+            _write_cells(axes, mesh, panel, words[:, :, p], centres, fontsize)
+        if unstable is not None and unstable[:, :, p].any():
+            _mark_unstable(axes, unstable[:, :, p], x, y, scales)
+        _set_axis(axes, "x", column_name, columns, scales[0])
+        _set_axis(axes, "y", row_name, rows, scales[1])
         axes.set_xlim(x[[0, -1]])
         axes.set_ylim(y[[0, -1]])
-        if "categorical" not in (row_scale, column_scale):  # the bound lives in the axes' own values
-            _theory_curve(result, axes, row_name, column_name, np.asarray(columns, float), config)
-            axes.set_ylim(y[[0, -1]])
-        axes.set_title(_title(result, fixed, "\n" if len(panels) > 1 else "  "), fontsize=9)  # side by side: one line
-        if axes.get_legend_handles_labels()[0]:
-            axes.legend(fontsize=7, loc="lower right")
+        if bounded:  # the bound lives in the axes' own values
+            _theory_curve(result, axes, row_name, column_name, np.asarray(columns, float), configs[0, 0, p])
+        if titles[p]:
+            axes.set_title(titles[p], fontsize=9)
     figure.colorbar(mesh, ax=axes_list[0].tolist(), label=label)
+    figure.suptitle(title, fontsize=9)
+    _legend_below(figure, axes_list[0])
     return figure
+
+
+def _colour_range(values: np.ndarray, limits: tuple[float | None, float | None]) -> tuple[float, float]:
+    """(vmin, vmax) of the colour scale of every panel: `limits` where given, else the smallest and
+    largest finite value of the whole grid."""
+    finite = values[np.isfinite(values)]
+    low = limits[0] if limits[0] is not None else (finite.min() if finite.size else 0.0)
+    high = limits[1] if limits[1] is not None else (finite.max() if finite.size else 1.0)
+    return float(low), float(high)
+
+
+def _cell_font_size(words: np.ndarray | None, columns: int, rows: int) -> float:
+    """A font size at which the longest text fits its cell (between 5 and 9 points)."""
+    if words is None:
+        return 9.0
+    lines = [line for word in words.flat for line in word.split("\n")] or [""]
+    longest = max(map(len, lines)) or 1
+    height = max(word.count("\n") + 1 for word in words.flat)
+    wide = 0.85 * _PANEL[0] * 72 / columns / (0.62 * longest)
+    tall = 0.75 * _PANEL[1] * 72 / rows / (1.3 * height)
+    return float(np.clip(min(wide, tall), 5, 9))
+
+
+def _contrasting(colour) -> str:
+    """Black or white, whichever has the larger contrast ratio with `colour` (RGBA; WCAG relative
+    luminance)."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in colour[:3]]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "black" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "white"
+
+
+def _write_cells(axes, mesh, panel: np.ndarray, words: np.ndarray, centres: tuple[np.ndarray, np.ndarray],
+                 fontsize: float) -> None:
+    for (i, j), word in np.ndenumerate(words):
+        if word:
+            colour = _contrasting(mesh.cmap(mesh.norm(panel[i, j]))) if np.isfinite(panel[i, j]) else "black"
+            axes.text(centres[0][j], centres[1][i], word, ha="center", va="center", fontsize=fontsize, color=colour,
+                      gid="cell value")
+
+
+def _unstable_cells(result, front: list[str]) -> np.ndarray | None:
+    """The descent cells where most seeds start beyond descent's linear stability limit,
+    `η λ_max(H(W(0))) > 2` (docs/theory.md §5), arranged as `_arranged` does; None unless some
+    descent cells are and some are not (drawn everywhere, the marker would say nothing)."""
+    descent = np.vectorize(lambda config: config.method == "descent", otypes=[bool])(result.configs)
+    fraction = result.unstable_fraction
+    known = descent & np.isfinite(fraction)
+    unstable = known & (fraction > 0.5)
+    if not unstable.any() or unstable[known].all():
+        return None
+    return _arranged(result, unstable, front)[0]
+
+
+def _mark_unstable(axes, unstable: np.ndarray, x: np.ndarray, y: np.ndarray, scales: tuple[str, str]) -> None:
+    """A small marker in the upper right corner of each `unstable` cell (edges `x`, `y`), clear of
+    the cell's value and colour."""
+    def corner(edges: np.ndarray, scale: str) -> np.ndarray:
+        forward, back = _warp(scale)
+        low, high = forward(edges[:-1]), forward(edges[1:])
+        return back(low + 0.84 * (high - low))
+
+    rows, columns = np.nonzero(unstable)
+    axes.scatter(corner(x, scales[0])[columns], corner(y, scales[1])[rows], marker="v", s=24, facecolor="white",
+                 edgecolor="black", linewidths=0.7, zorder=3, label=UNSTABLE_LABEL)
+
+
+def _legend_below(figure, axes_list) -> None:
+    """One legend under the panels, each entry once (the artists of one panel that share a label
+    drawn on top of one another)."""
+    entries = {}
+    for axes in axes_list:
+        handles, texts = axes.get_legend_handles_labels()
+        for text in dict.fromkeys(texts):
+            entries.setdefault(text, tuple(handle for handle, other in zip(handles, texts) if other == text))
+    if entries:
+        figure.legend(list(entries.values()), list(entries), loc="outside lower center", ncols=min(len(entries), 3),
+                      fontsize=8, frameon=False)
+
+
+def _has_bound(row_name: str, column_name: str) -> bool:
+    """Whether Theorem 2.1(ii)'s bound on k is drawn over these axes."""
+    return row_name == "k" and column_name in _BOUND_COLUMNS
 
 
 def _theory_curve(result, axes, row_name: str, column_name: str, columns: np.ndarray, panel_config) -> None:
     """Theorem 2.1(ii)'s bound on k as a curve over the column axis (n, m, or an operator's
-    parameter such as κ), if the rows are k; with the operator's `‖A‖`, `σ_A` when the config
-    fixes them (docs/theory.md §8), none for a custom matrix."""
-    if row_name != "k" or column_name not in _BOUND_COLUMNS:
-        return
+    parameter such as κ), the rows being k, with the operator's `‖A‖`, `σ_A` when the config fixes
+    them (docs/theory.md §8), none for a custom matrix; where it falls outside the chart (the
+    paper's setting: six orders of magnitude above it), a note under the axes gives its values."""
 
     def bound(x):
         value = int(round(x)) if column_name in _INTEGER_AXES else float(x)
@@ -275,11 +388,16 @@ def _theory_curve(result, axes, row_name: str, column_name: str, columns: np.nda
         if spectra[c] is None:  # depends on a matrix the figure does not have
             return
     ks = np.array([bound(x) for x in xs])
-    axes.plot(xs, ks, color="white", lw=1.5, ls="--", label="Theorem 2.1(ii) bound on k")
-    top = axes.get_ylim()[1]
-    if np.all(ks > top):
-        symbol = {"condition_number": "κ", "blur_width": "w"}.get(column_name, column_name)
-        axes.annotate(f"Theorem 2.1(ii): k > {ks[0]:.1e} at {symbol}={columns[0]:g},\n"
-                      f"{ks[-1]:.1e} at {symbol}={columns[-1]:g} (above the chart)",
-                      xy=(0.02, 0.97), xycoords="axes fraction", va="top", fontsize=7, color="white",
-                      bbox=dict(boxstyle="round", facecolor="black", alpha=0.35, linewidth=0))
+    if not np.all(np.isfinite(ks)):
+        return
+    low, high = axes.get_ylim()
+    if np.any((ks >= low) & (ks <= high)):
+        for colour, width, style in (("black", 3, "-"), ("white", 1.5, "--")):  # seen on every colour
+            axes.plot(xs, ks, color=colour, lw=width, ls=style, label="Theorem 2.1(ii): width that suffices")
+        axes.set_ylim(low, high)
+        return
+    symbol = {"condition_number": "κ", "blur_width": "w"}.get(column_name, column_name)
+    axes.annotate(f"Theorem 2.1(ii) asks for k ≥ {ks[0]:.2g} at {symbol} = {columns[0]:g}\n"
+                  f"and k ≥ {ks[-1]:.2g} at {symbol} = {columns[-1]:g}: {'above' if ks[0] > high else 'below'} "
+                  "the chart", xy=(0.5, 0), xycoords=axes.xaxis.label, xytext=(0, -4), textcoords="offset points",
+                  ha="center", va="top", fontsize=8, color="0.15", gid="theory note")

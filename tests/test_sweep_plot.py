@@ -1,0 +1,169 @@
+"""The phase diagram as a paper would print it (docs/theory.md §6): each cell's colour and printed
+value are the stored statistic, the title names the settings the grid holds fixed, the stability
+marker and Theorem 2.1(ii)'s curve appear only where they say something, panels share one colour
+scale, and the files are written."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from wideDIP import Config, load_sweep, sweep
+from wideDIP._plots import PRINT_DPI
+from wideDIP._sweep_plot import UNSTABLE_LABEL
+
+BASE = Config(m=4, n=300, d=6, seeds=4, steps=300, operator_scale="sqrt_n", step_size=2.0, threshold=1e-5)
+AXES = {"k": [8, 40], "m": [2, 4], "seed": [0, 1]}  # rows, columns, panels (the seeds share one compiled batch)
+THEORY_LABEL = "Theorem 2.1(ii): width that suffices"
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    return sweep(BASE, AXES, tmp_path_factory.mktemp("grid"), progress=False)
+
+
+@pytest.fixture(scope="module")
+def figure(grid, tmp_path_factory):
+    return grid.plot(tmp_path_factory.mktemp("figure") / "phase")
+
+
+def _panels(figure):
+    return [axes for axes in figure.axes if axes.collections and axes.get_label() != "<colorbar>"]
+
+
+def _legend_texts(figure) -> list[str]:
+    return [text.get_text() for legend in figure.legends for text in legend.get_texts()]
+
+
+def _cell_texts(axes, result) -> dict[tuple[int, int], str]:
+    """The values written in the cells, by (row, column), from the text artists' positions."""
+    rows, columns = result.axes["k"], result.axes["m"]
+    found = {}
+    for text in axes.texts:
+        if text.get_gid() == "cell value":
+            x, y = text.get_position()
+            found[rows.index(int(round(y))), columns.index(int(round(x)))] = text.get_text()
+    return found
+
+
+def test_each_cell_shows_the_stored_frequency_as_colour_and_as_text(grid, figure):
+    assert 0 < grid.frequency.mean() < 1
+    panels = _panels(figure)
+    assert len(panels) == 2
+    for p, axes in enumerate(panels):
+        stored = grid.frequency[:, :, p]
+        colours = np.asarray(axes.collections[0].get_array()).reshape(stored.shape)
+        np.testing.assert_array_equal(colours, stored)
+        texts = _cell_texts(axes, grid)
+        assert set(texts) == {(i, j) for i in range(2) for j in range(2)}
+        for (i, j), text in texts.items():
+            value, seeds = text.split("\n")
+            assert float(value) == pytest.approx(stored[i, j], abs=0.005) and seeds == "4 seeds"  # 4 < 50 seeds
+    for axes in panels:  # white on viridis' dark end, black on its bright end
+        for text in axes.texts:
+            if text.get_gid() == "cell value":
+                value = float(text.get_text().split("\n")[0])
+                if value <= 0.3 or value >= 0.6:
+                    assert text.get_color() == ("white" if value <= 0.3 else "black")
+
+
+def test_values_can_be_switched_off_also_from_the_command_line(grid, tmp_path, monkeypatch):
+    from wideDIP import _sweep_plot
+    from wideDIP._cli import main
+
+    assert not any(text.get_gid() == "cell value" for axes in grid.plot(values=False).axes for text in axes.texts)
+    drawn = []
+    original = _sweep_plot.plot_sweep
+    monkeypatch.setattr(_sweep_plot, "plot_sweep", lambda *args, **kwargs: drawn.append(original(*args, **kwargs)))
+    assert main(["plot", str(grid.path), "--no-values", "--figure", str(tmp_path / "bare.png")]) == 0
+    assert main(["plot", str(grid.path), "--figure", str(tmp_path / "valued.png")]) == 0
+    counts = [sum(text.get_gid() == "cell value" for axes in f.axes for text in axes.texts) for f in drawn]
+    assert counts == [0, 8]
+
+
+def test_the_title_names_the_fixed_settings_and_the_panels_their_own(grid, figure):
+    title = figure.get_suptitle().replace("\n", " ")
+    # every field of BASE that differs from Config() and is no axis: n, d, seeds, steps, η, scale, threshold
+    for words in ("n = 300", "d = 6", "4 seeds", "300 steps", "η = 2", "A: gaussian N(0,1/n)", "threshold 1e-05",
+                  "gradient descent", "two-layer network", "φ = sigmoid", "float32"):
+        assert words in title
+    assert "m = " not in title and "k = " not in title  # the axes
+    assert [axes.get_title() for axes in _panels(figure)] == ["root seed 0", "root seed 1"]
+    assert [_panels(figure)[0].get_xlabel(), _panels(figure)[0].get_ylabel()] == ["observations m", "width k"]
+
+
+def test_the_printed_table_names_the_fixed_settings(grid):
+    from wideDIP._cli import sweep_summary
+
+    fixed, header = sweep_summary(grid).splitlines()[:2]
+    assert fixed.startswith("fixed: ") and "n = 300" in fixed and "d = 6" in fixed and "4 seeds" in fixed
+    assert "m = " not in fixed and "root seed" not in fixed
+    assert header.split()[:3] == ["k", "/", "m,"]
+
+
+def _with_unstable(result, unstable: np.ndarray):
+    """`result` with `unstable_fraction` 1 where `unstable`, else 0."""
+    cells = np.empty(result.shape, dtype=object)
+    for index in np.ndindex(result.shape):
+        cells[index] = {**result.cells[index], "unstable_fraction": float(unstable[index])}
+    return dataclasses.replace(result, cells=cells)
+
+
+def _unstable_markers(figure) -> list[np.ndarray]:
+    return [np.concatenate([c.get_offsets() for c in axes.collections if c.get_label() == UNSTABLE_LABEL] or
+                           [np.empty((0, 2))]) for axes in _panels(figure)]
+
+
+def test_the_stability_marker_appears_only_where_it_varies(grid):
+    everywhere = _with_unstable(grid, np.ones(grid.shape, bool)).plot()
+    assert all(len(markers) == 0 for markers in _unstable_markers(everywhere))
+    assert UNSTABLE_LABEL not in _legend_texts(everywhere)
+    assert all(len(markers) == 0 for markers in _unstable_markers(grid.plot()))  # no cell unstable
+    one = np.zeros(grid.shape, bool)
+    one[1, 0, 1] = True  # k = 40, m = 2, second panel
+    varying = _with_unstable(grid, one).plot()
+    first, second = _unstable_markers(varying)
+    assert len(first) == 0 and len(second) == 1
+    (x, y), = second
+    assert 1 < x < 3 and 8 * np.sqrt(5) < y < 40 * np.sqrt(5)  # inside the cell m = 2, k = 40 (log edges)
+    assert UNSTABLE_LABEL in _legend_texts(varying)
+
+
+def test_the_theory_curve_is_drawn_only_on_the_chart_else_a_note_gives_its_values(grid, figure):
+    assert THEORY_LABEL not in _legend_texts(figure)  # k ≤ 40, the bound is ~1e8 and more
+    for axes in _panels(figure):
+        notes = [text.get_text() for text in axes.texts if text.get_gid() == "theory note"]
+        assert len(notes) == 1 and "above the chart" in notes[0] and "at m = 2" in notes[0]
+        assert not any(THEORY_LABEL == line.get_label() for line in axes.lines)
+    tall = dataclasses.replace(grid, axes={**grid.axes, "k": [1, 10**12]})  # the same cells, k axis up to 1e12
+    drawn = tall.plot()
+    assert THEORY_LABEL in _legend_texts(drawn)
+    for axes in _panels(drawn):
+        assert sum(line.get_label() == THEORY_LABEL for line in axes.lines) == 2  # a white dash on a black line
+        assert not any(text.get_gid() == "theory note" for text in axes.texts)
+
+
+@pytest.mark.parametrize("statistic", ["frequency", "median_final_loss"])
+def test_panels_share_one_colour_bar_and_one_scale(grid, statistic):
+    drawn = grid.plot(statistic=statistic)
+    panels = _panels(drawn)
+    assert len(drawn.axes) == len(panels) + 1  # one colour bar
+    values = grid.statistic(statistic)
+    if statistic == "frequency":
+        expected = (0, 1)
+    else:  # the whole grid's range, which neither panel's own range is
+        expected = (np.nanmin(values), np.nanmax(values))
+        assert np.nanmax(values[:, :, 0]) != np.nanmax(values[:, :, 1])
+    for axes in panels:
+        assert axes.collections[0].get_clim() == pytest.approx(expected)
+
+
+def test_png_at_print_resolution_and_vector_pdf(grid, tmp_path):
+    drawn = grid.plot(tmp_path / "phase")
+    width, height = drawn.get_size_inches()
+    assert imread(tmp_path / "phase.png").shape[:2] == (round(height * PRINT_DPI), round(width * PRINT_DPI))
+    assert (tmp_path / "phase.pdf").read_bytes()[:5] == b"%PDF-"
+    again = load_sweep(grid.path).plot(tmp_path / "small", formats=("png",), dpi=100)
+    assert imread(tmp_path / "small.png").shape[1] == round(again.get_size_inches()[0] * 100)
+    assert not (tmp_path / "small.pdf").exists()

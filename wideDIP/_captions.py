@@ -1,0 +1,128 @@
+"""The words of a sweep's figures and printed tables (docs/theory.md §6): each axis named in
+words with its symbol, and every setting that a grid holds fixed, in words."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Collection, Iterable
+
+from ._config import Config
+from ._operators import OPERATORS, describe, operator
+
+AXIS_LABELS = {
+    "k": "width k", "n": "signal size n", "m": "observations m", "d": "input size d",
+    "condition_number": "condition number κ(A)", "blur_width": "blur width w (samples)",
+    "noise": "noise σ (std of ε)", "step_size": "step size η", "steps": "descent steps",
+    "t_max": "horizon t_max", "threshold": "loss threshold", "seeds": "seeds per cell", "seed": "root seed",
+    "activation": "activation φ", "v_law": "law of V's entries", "operator": "operator A",
+    "operator_scale": "std of A's entries", "signal": "law of x̄", "method": "method", "solver": "flow solver",
+    "network": "network", "dtype": "precision", "rtol": "solver rtol", "atol": "solver atol",
+}
+"""An axis in words, with its symbol (`axis_label` falls back to the field's name)."""
+
+_DEFAULTS = Config()
+_KEY_FIELDS = ("network", "activation", "operator", "m", "n", "d", "k", "method", "step_size", "solver", "steps",
+               "t_max", "threshold", "seeds", "dtype")
+"""Always named when fixed (and relevant); the other fields only where they differ from `Config()`."""
+_FLOW_ONLY = ("solver", "rtol", "atol", "t_max", "max_solver_steps")
+_NTK_ONLY = ("ntk_implementation", "ntk_checkpoints")
+_OPERATOR_PARAMETERS = {name for op in OPERATORS.values() for name in op.parameters}
+_NETWORKS = {"two_layer": "two-layer network (W trained)", "two_layer_both": "two-layer network (W and V trained)",
+             "mlp": "MLP"}
+_PHRASES: dict[str, Callable[[Config], str]] = {
+    "network": lambda c: _NETWORKS.get(c.network, c.network),
+    "hidden": lambda c: f"hidden widths {', '.join(map(str, c.hidden))} before k",
+    "activation": lambda c: f"φ = {c.activation}",
+    "v_law": lambda c: f"V: {c.v_law} entries",
+    "signal": lambda c: f"x̄: {c.signal}",
+    "m": lambda c: f"m = {c.m}", "n": lambda c: f"n = {c.n}", "d": lambda c: f"d = {c.d}", "k": lambda c: f"k = {c.k}",
+    "noise": lambda c: f"noise σ = {c.noise:g}",
+    "method": lambda c: f"gradient {c.method}",
+    "step_size": lambda c: f"η = {c.step_size:g}" if c.method == "descent" else f"Euler step {c.step_size:g}",
+    "steps": lambda c: f"{c.steps} steps" if c.method == "descent" else f"horizon t = {c.horizon:g}",
+    "t_max": lambda c: f"horizon t = {c.t_max:g}",
+    "solver": lambda c: f"solver {c.solver}",
+    "rtol": lambda c: f"rtol {c.rtol:g}", "atol": lambda c: f"atol {c.atol:g}",
+    "max_solver_steps": lambda c: f"at most {c.max_solver_steps} solver steps",
+    "threshold": lambda c: f"threshold {c.threshold:g}",
+    "stop_at_threshold": lambda c: "stops at the threshold" if c.stop_at_threshold else "every seed runs its budget",
+    "seeds": lambda c: f"{c.seeds} seeds",
+    "seed": lambda c: f"root seed {c.seed}",
+    "parametrization": lambda c: f"{c.parametrization} parametrization",
+    "dtype": lambda c: c.dtype,
+    "track_ntk": lambda c: "NTK tracked" if c.track_ntk else "NTK not tracked",
+    "ntk_implementation": lambda c: f"NTK by {c.ntk_implementation}",
+    "ntk_checkpoints": lambda c: f"NTK at {c.ntk_checkpoints} checkpoints",
+}
+"""A field's setting in words; a field without an entry is written `name = value`."""
+_ORDER = ("network", "hidden", "activation", "v_law", "operator", "signal", "noise", "m", "n", "d", "k", "method",
+          "step_size", "solver", "rtol", "atol", "steps", "t_max", "max_solver_steps", "threshold",
+          "stop_at_threshold", "seeds", "seed", "parametrization", "dtype", "track_ntk", "ntk_implementation",
+          "ntk_checkpoints")
+"""The order of the phrases: what is trained, on which problem, how, and how it is counted."""
+
+
+def axis_label(name: str) -> str:
+    return AXIS_LABELS.get(name, name)
+
+
+def _relevant(config: Config, name: str, hidden: Collection[str]) -> bool:
+    """Whether the field `name` changes what `config` simulates (e.g. `rtol` only for the flow)."""
+    if name in _FLOW_ONLY:
+        return config.method == "flow" and (name != "t_max" or config.t_max is not None) and not (
+            name in ("rtol", "atol") and config.solver == "euler")
+    if name == "step_size":
+        return config.method == "descent" or config.solver == "euler"
+    if name == "steps":  # the flow's horizon when t_max is None, which then also depends on η
+        return config.method == "descent" or (config.t_max is None and "step_size" not in hidden)
+    if name in _NTK_ONLY:
+        return config.track_ntk
+    if name in _OPERATOR_PARAMETERS:
+        return name in operator(config.operator).parameters
+    if name == "hidden":
+        return config.network == "mlp"
+    return True
+
+
+def settings(config: Config, hidden: Collection[str] = (), shown: Collection[str] = (),
+             operator_sha256: str | None = None) -> list[str]:
+    """The settings of `config` in words (in the order `_ORDER`, then the other fields), but
+    those of the fields `hidden` (a figure's or table's axes): each field of `_KEY_FIELDS`
+    (network, activation, operator, m, n, d, k, method, η or solver, steps or horizon, threshold,
+    seeds, dtype), the fields `shown` (a panel's own values), and every other field that differs
+    from `Config()`, each where it matters (`rtol` for the flow only, `condition_number` for its
+    operator only, ...). The operator is one phrase with its parameters (`describe`) and the
+    custom matrix's SHA-256."""
+    words = []
+    for name in [*_ORDER, *(f.name for f in dataclasses.fields(Config) if f.name not in _ORDER)]:
+        value = getattr(config, name)
+        if name in hidden or not _relevant(config, name, hidden):
+            continue
+        if name == "operator":
+            parameters = not set(operator(config.operator).parameters) & set(hidden)
+            label = config.operator if "operator_scale" in hidden else describe(config, parameters)
+            words.append(f"A: {label}" + (f" sha256:{operator_sha256[:8]}" if operator_sha256 else ""))
+        elif name in ("operator_scale", *_OPERATOR_PARAMETERS) and "operator" not in hidden:
+            continue  # in the operator's phrase
+        elif name in _KEY_FIELDS or name in shown or value != getattr(_DEFAULTS, name):
+            words.append(_PHRASES[name](config) if name in _PHRASES else f"{name} = {value}")
+    return words
+
+
+def common_settings(configs: Iterable[Config], hidden: Collection[str] = (), shown: Collection[str] = (),
+                    operator_sha256: str | None = None) -> list[str]:
+    """The `settings` shared by every one of `configs` (in the order of the first)."""
+    lists = [settings(config, hidden, shown, operator_sha256) for config in configs]
+    return [words for words in lists[0] if all(words in other for other in lists[1:])]
+
+
+def wrapped(phrases: list[str], width: int, separator: str = ", ") -> str:
+    """`phrases` joined by `separator`, broken into lines of about `width` characters, never
+    inside a phrase."""
+    lines = [""]
+    for phrase in phrases:
+        if lines[-1] and len(lines[-1]) + len(separator) + len(phrase) > width:
+            lines[-1] += separator.rstrip()
+            lines.append("")
+        lines[-1] += (separator if lines[-1] else "") + phrase
+    return "\n".join(lines)
