@@ -37,6 +37,16 @@ def apply(parameters, u):
     return w3 @ hidden / jnp.sqrt(H)
 
 
+def train(out: Path, seeds: int = 10) -> wideDIP.SimulationResult:
+    """The network of this file on `seeds` problems, its NTK tracked; draws OUT/custom_network.png."""
+    config = wideDIP.Config(m=10, n=N, d=D, k=H, activation="tanh", operator_scale="sqrt_n", steps=400,
+                            step_size=0.5, seeds=seeds, track_ntk=True, ntk_checkpoints=20)
+    network = wideDIP.FunctionNetwork(init, apply, name="tanh_mlp3")
+    result = wideDIP.simulate(config, network=network, progress=False)
+    result.plot_ntk(out / "custom_network.png")
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="examples/out")
@@ -45,11 +55,8 @@ def main() -> None:
     out = Path(arguments.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    config = wideDIP.Config(m=10, n=N, d=D, k=H, activation="tanh", operator_scale="sqrt_n", steps=400,
-                            step_size=0.5, seeds=arguments.seeds, track_ntk=True, ntk_checkpoints=20)
-    network = wideDIP.FunctionNetwork(init, apply, name="tanh_mlp3")
-    result = wideDIP.simulate(config, network=network, progress=False)
-    result.plot_ntk(out / "custom_network.png")
+    result = train(out, arguments.seeds)
+    config = result.config
     print(result.summary(), "\n")
 
     print(f"{'network':<28}{'parameters':>11}{'converged':>11}{'median steps':>14}{'λmin(K(0))':>12}"

@@ -15,6 +15,15 @@ import numpy as np
 import wideDIP
 
 
+def flow_vs_descent(n: int, out: Path, seeds: int = 50, steps: int = 25000) -> wideDIP.ComparisonResult:
+    """The flow and descent with η = 1 and 0.1 from the same draws, at signal size `n`; draws
+    OUT/flow_vs_descent_n{n}.png."""
+    config = wideDIP.Config(m=10, n=n, d=500, k=500, seeds=seeds, steps=steps)
+    result = wideDIP.compare(config, step_sizes=(1.0, 0.1), progress=False)
+    result.plot(out / f"flow_vs_descent_n{n}.png")
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="examples/out")
@@ -24,15 +33,12 @@ def main() -> None:
     out = Path(arguments.out)
     out.mkdir(parents=True, exist_ok=True)
     for n in (20, 500):
-        config = wideDIP.Config(m=10, n=n, d=500, k=500, seeds=arguments.seeds, steps=arguments.steps)
-        result = wideDIP.compare(config, step_sizes=(1.0, 0.1), progress=False)
-        figure = out / f"flow_vs_descent_n{n}.png"
-        result.plot(figure)
+        result = flow_vs_descent(n, out, arguments.seeds, arguments.steps)
         print(result.summary())
         for eta, stability in zip(result.step_sizes, result.stability):
             print(f"n={n} eta={eta:g}: eta*lambda_max(H(0)) median {np.median(stability):.3g}, "
                   f"range [{stability.min():.3g}, {stability.max():.3g}], below 2 for {(stability < 2).mean():.0%}")
-        print(f"figure: {figure}\n")
+        print(f"figure: {out / f'flow_vs_descent_n{n}.png'}\n")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Forward operators (docs/theory.md §8): how convergence depends on κ(A), and Figure 1 for
 inpainting, partial DCT and blur.
 
-    python examples/operators.py [--out docs] [--quick]
+    python examples/operators.py [--out docs] [--quick] [--dpi 300]
 
 1. The `kappa` preset (k × κ(A) with the "conditioned" operator, m = 10, n = 100, d = 500,
    ‖A‖ = 1 + √(m/n), 50 seeds, 25000 steps of descent with η = 1) under descent and under
@@ -17,7 +17,8 @@ inpainting, partial DCT and blur.
 
 About 28 minutes of wall time (15 of CPU) on this project's 2-core machine; --quick (the
 kappa-quick preset, one long-horizon value, 3 × 3 grids, 20 seeds) about 2.5. Sweeps are
-stored under runs/ and resume if interrupted.
+stored under runs/ and resume if interrupted. `python examples/gallery.py` draws the two figures
+into docs/ through `kappa_methods` and `operator_grid`.
 """
 
 import argparse
@@ -28,6 +29,7 @@ import numpy as np
 
 import wideDIP
 from wideDIP._cli import sweep_summary
+from wideDIP._plots import PRINT_DPI
 
 
 def table(result, statistic: str, index: int | None = None, fmt: str = "{:>9.3g}") -> str:
@@ -40,20 +42,43 @@ def table(result, statistic: str, index: int | None = None, fmt: str = "{:>9.3g}
     return "\n".join(lines)
 
 
+def kappa_methods(out: Path, quick: bool = False, runs: Path | None = Path("runs"), dpi: int = PRINT_DPI,
+                  **overrides) -> wideDIP.SweepResult:
+    """Part 1: the kappa preset (kappa-quick if `quick`; `overrides` change it) under descent and
+    the flow, drawn to OUT/kappa.png at `dpi`; kept under `runs` (None: not kept)."""
+    suffix = "-quick" if quick else ""
+    base, axes = wideDIP.preset("kappa" + suffix, **overrides)
+    kappa = wideDIP.sweep(base, {**axes, "method": ["descent", "flow"]},
+                          None if runs is None else runs / f"kappa{suffix}-both", progress=False)
+    kappa.plot(out / "kappa", formats=("png",), dpi=dpi)
+    return kappa
+
+
+def operator_grid(out: Path, quick: bool = False, runs: Path | None = Path("runs"), dpi: int = PRINT_DPI,
+                  **overrides) -> wideDIP.SweepResult:
+    """Part 3: k × n × operator (inpainting, partial DCT, blur) at m = 10, drawn to
+    OUT/operators.png at `dpi`; kept under `runs` (None: not kept); `overrides` change the base."""
+    widths = [10, 100, 1000] if quick else [10, 30, 100, 300, 1000]
+    base = wideDIP.Config(m=10, d=500, seeds=20 if quick else 50).replace(**overrides)
+    axes = {"k": widths, "n": widths, "operator": ["inpainting", "dct", "blur"]}
+    suffix = "-quick" if quick else ""
+    operators = wideDIP.sweep(base, axes, None if runs is None else runs / f"operators{suffix}", progress=False)
+    operators.plot(out / "operators", formats=("png",), dpi=dpi)
+    return operators
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="docs")
     parser.add_argument("--quick", action="store_true", help="small grids, 20 seeds")
+    parser.add_argument("--dpi", type=int, default=PRINT_DPI, help=f"PNG resolution (default {PRINT_DPI})")
     arguments = parser.parse_args()
     out = Path(arguments.out)
     out.mkdir(parents=True, exist_ok=True)
     suffix = "-quick" if arguments.quick else ""
 
-    base, axes = wideDIP.preset("kappa" + suffix)
     started = time.perf_counter()
-    kappa = wideDIP.sweep(base, {**axes, "method": ["descent", "flow"]}, Path("runs") / f"kappa{suffix}-both",
-                          progress=False)
-    kappa.plot(out / "kappa", formats=("png",))
+    kappa = kappa_methods(out, arguments.quick, dpi=arguments.dpi)
     print(f"1. kappa{suffix} (descent and flow), {time.perf_counter() - started:.0f} s")
     print(sweep_summary(kappa))
     print(table(kappa, "time_to_threshold", 1))
@@ -74,12 +99,8 @@ def main() -> None:
                       f"{o} {int(long.counts(o)[widths.index(k)])}" for o in ("stalled", "solver_failed")))
     print(f"   ({time.perf_counter() - started:.0f} s)\n")
 
-    widths = [10, 100, 1000] if arguments.quick else [10, 30, 100, 300, 1000]
-    base = wideDIP.Config(m=10, d=500, seeds=20 if arguments.quick else 50)
-    axes = {"k": widths, "n": widths, "operator": ["inpainting", "dct", "blur"]}
     started = time.perf_counter()
-    operators = wideDIP.sweep(base, axes, Path("runs") / f"operators{suffix}", progress=False)
-    operators.plot(out / "operators", formats=("png",))
+    operators = operator_grid(out, arguments.quick, dpi=arguments.dpi)
     print(f"3. k x n x operator, m = 10, {time.perf_counter() - started:.0f} s")
     print(sweep_summary(operators))
     print(table(operators, "median_kappa_A"))

@@ -2,12 +2,13 @@
 the literal protocol (A ~ N(0,1), descent with η = 1), `operator_scale="sqrt_n"`
 (A ~ N(0, 1/n), same descent), and the gradient flow of the theorem (A ~ N(0,1)).
 
-    python examples/paper_figures.py [--out docs] [--full]
+    python examples/paper_figures.py [--out docs] [--full] [--dpi 300]
 
 Without --full it runs the quick presets (3 × 3 cells, 20 seeds, 5000 steps; a few minutes
 in all, the flow being the slow part); with --full the paper's 7 × 7 and 7 × 6 grids with
 50 seeds and 25000 steps. Sweeps are stored under runs/ and resume if interrupted. Writes
-OUT/{fig1,fig2}_{literal,sqrt_n,flow}.png and prints each frequency table.
+OUT/{fig1,fig2}_{literal,sqrt_n,flow}.png and prints each frequency table, headed by the settings
+it holds fixed. `python examples/gallery.py` draws these figures into docs/ through `draw`.
 """
 
 import argparse
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import wideDIP
 from wideDIP._cli import sweep_summary
+from wideDIP._plots import PRINT_DPI
 
 READINGS = {
     "literal": {},
@@ -23,21 +25,32 @@ READINGS = {
 }
 
 
+def draw(out: Path, full: bool = False, runs: Path | None = Path("runs"), dpi: int = PRINT_DPI,
+         **overrides) -> dict[str, wideDIP.SweepResult]:
+    """Both figures under the three readings, each drawn to OUT/{fig1,fig2}_{reading}.png at `dpi`
+    and kept under `runs` (None: not kept); `overrides` (e.g. seeds=5) change every preset."""
+    results = {}
+    for figure in ("fig1", "fig2"):
+        name = figure if full else f"{figure}-quick"
+        for reading, changes in READINGS.items():
+            base, axes = wideDIP.preset(name, **changes, **overrides)
+            result = wideDIP.sweep(base, axes, None if runs is None else runs / f"{name}-{reading}", progress=False)
+            result.plot(out / f"{figure}_{reading}", formats=("png",), dpi=dpi)
+            results[f"{name}, {reading}"] = result
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="docs")
     parser.add_argument("--full", action="store_true", help="the paper's grids instead of the quick presets")
+    parser.add_argument("--dpi", type=int, default=PRINT_DPI, help=f"PNG resolution (default {PRINT_DPI})")
     arguments = parser.parse_args()
     out = Path(arguments.out)
     out.mkdir(parents=True, exist_ok=True)
-    for figure in ("fig1", "fig2"):
-        name = figure if arguments.full else f"{figure}-quick"
-        for reading, overrides in READINGS.items():
-            base, axes = wideDIP.preset(name, **overrides)
-            result = wideDIP.sweep(base, axes, Path("runs") / f"{name}-{reading}", progress=False)
-            result.plot(out / f"{figure}_{reading}", formats=("png",))
-            print(f"{name}, {reading}: {base.method}, A:{base.operator_scale}")
-            print(sweep_summary(result), "\n")
+    for name, result in draw(out, arguments.full, dpi=arguments.dpi).items():
+        print(f"{name}:")
+        print(sweep_summary(result), "\n")
 
 
 if __name__ == "__main__":

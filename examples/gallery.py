@@ -1,0 +1,77 @@
+"""Every figure the README shows, drawn again into docs/ by the example (or the library call) the
+README names next to it: one producer per figure, called from here.
+
+    python examples/gallery.py [--quick] [--out docs]
+
+Without --quick: the settings the README reports (the paper's Figure 1, the κ and operator
+sweeps at 50 seeds: most of an hour on this project's 2-core machine; the sweeps are kept under
+runs/ and resume, and the κ and operator sweeps share their directories with
+`examples/operators.py`). With --quick: the same figures from small grids, few seeds and short
+budgets, written to the same file names, in a few minutes — a check that every figure is still
+drawn, not figures to publish. Phase diagrams are drawn at `DOCS_DPI` (the library's PNGs are
+at 300 dpi, for print), which keeps each PNG in docs/ under about 200 kB.
+"""
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import wideDIP
+
+import custom_network  # the examples next to this file
+import early_stopping
+import flow_vs_descent
+import ntk_tracking
+import operators
+import paper_figures
+
+DOCS_DPI = 100
+"""Resolution of the phase diagrams in docs/."""
+
+
+def fig1(out: Path, quick: bool, runs: Path | None, **overrides) -> wideDIP.SweepResult:
+    """The paper's Figure 1 as `widedip sweep fig1` computes it (fig1-quick with --quick), drawn to OUT/fig1.png."""
+    name = "fig1-quick" if quick else "fig1"
+    base, axes = wideDIP.preset(name, **overrides)
+    result = wideDIP.sweep(base, axes, None if runs is None else runs / name, progress=False)
+    result.plot(out / "fig1", formats=("png",), dpi=DOCS_DPI)
+    return result
+
+
+def producers(out: Path, quick: bool) -> dict[str, Callable[[], object]]:
+    """The README's figures (file names in `out`, the first of each group being the one shown) and
+    what draws them."""
+    runs = None if quick else Path("runs")  # quick sweeps are not kept: their settings are not the README's
+    small = {"seeds": 8, "steps": 1000} if quick else {}
+    seeds = 8 if quick else 50
+    return {
+        "flow_vs_descent_n500.png": lambda: flow_vs_descent.flow_vs_descent(500, out, seeds, 2000 if quick else 25000),
+        "ntk_k_below_n.png": lambda: ntk_tracking.narrower_than_n(out, seeds),
+        "early_stopping.png": lambda: early_stopping.run_to_the_end(early_stopping.settings(quick)[0][1], out),
+        "custom_network.png": lambda: custom_network.train(out, 4 if quick else 10),
+        "fig1.png": lambda: fig1(out, quick, runs, **small),
+        "fig1_literal.png fig1_sqrt_n.png fig1_flow.png fig2_literal.png fig2_sqrt_n.png fig2_flow.png":
+            lambda: paper_figures.draw(out, runs=runs, dpi=DOCS_DPI, **small),
+        "kappa.png": lambda: operators.kappa_methods(out, quick, runs, DOCS_DPI, **small),
+        "operators.png": lambda: operators.operator_grid(out, quick, runs, DOCS_DPI, **small),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="docs", type=Path)
+    parser.add_argument("--quick", action="store_true", help="small grids, few seeds, short budgets")
+    arguments = parser.parse_args()
+    arguments.out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    for names, produce in producers(arguments.out, arguments.quick).items():
+        begun = time.perf_counter()
+        produce()
+        sizes = ", ".join(f"{name} {(arguments.out / name).stat().st_size / 1000:.0f} kB" for name in names.split())
+        print(f"{time.perf_counter() - begun:6.0f} s  {sizes}", flush=True)
+    print(f"{time.perf_counter() - started:6.0f} s in all; figures in {arguments.out}")
+
+
+if __name__ == "__main__":
+    main()
