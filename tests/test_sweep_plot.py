@@ -14,7 +14,7 @@ from wideDIP._plots import PRINT_DPI
 from wideDIP._sweep_plot import UNSTABLE_LABEL
 
 BASE = Config(m=4, n=300, d=6, seeds=4, steps=300, operator_scale="sqrt_n", step_size=2.0, threshold=1e-5)
-AXES = {"k": [8, 40], "m": [2, 4], "seed": [0, 1]}  # rows, columns, panels (the seeds share one compiled batch)
+AXES = {"k": [40], "m": [2, 4], "seed": [0, 1]}  # rows, columns, panels: one compiled batch (m is padded)
 THEORY_LABEL = "Theorem 2.1(ii): width that suffices"
 
 
@@ -24,8 +24,8 @@ def grid(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def figure(grid, tmp_path_factory):
-    return grid.plot(tmp_path_factory.mktemp("figure") / "phase")
+def figure(grid):
+    return grid.plot()
 
 
 def _panels(figure):
@@ -56,7 +56,7 @@ def test_each_cell_shows_the_stored_frequency_as_colour_and_as_text(grid, figure
         colours = np.asarray(axes.collections[0].get_array()).reshape(stored.shape)
         np.testing.assert_array_equal(colours, stored)
         texts = _cell_texts(axes, grid)
-        assert set(texts) == {(i, j) for i in range(2) for j in range(2)}
+        assert set(texts) == {(0, 0), (0, 1)}
         for (i, j), text in texts.items():
             value, seeds = text.split("\n")
             assert float(value) == pytest.approx(stored[i, j], abs=0.005) and seeds == "4 seeds"  # 4 < 50 seeds
@@ -79,7 +79,7 @@ def test_values_can_be_switched_off_also_from_the_command_line(grid, tmp_path, m
     assert main(["plot", str(grid.path), "--no-values", "--figure", str(tmp_path / "bare.png")]) == 0
     assert main(["plot", str(grid.path), "--figure", str(tmp_path / "valued.png")]) == 0
     counts = [sum(text.get_gid() == "cell value" for axes in f.axes for text in axes.texts) for f in drawn]
-    assert counts == [0, 8]
+    assert counts == [0, 4]
 
 
 def test_the_title_names_the_fixed_settings_and_the_panels_their_own(grid, figure):
@@ -91,6 +91,19 @@ def test_the_title_names_the_fixed_settings_and_the_panels_their_own(grid, figur
     assert "m = " not in title and "k = " not in title  # the axes
     assert [axes.get_title() for axes in _panels(figure)] == ["root seed 0", "root seed 1"]
     assert [_panels(figure)[0].get_xlabel(), _panels(figure)[0].get_ylabel()] == ["observations m", "width k"]
+
+
+def test_fields_that_differ_from_the_defaults_are_named_where_they_matter():
+    from wideDIP._captions import settings
+
+    descent = settings(Config(signal="rademacher", seed=3, noise=0.1, rtol=1e-9, condition_number=30.0), hidden=["k"])
+    for words in ("x̄: rademacher", "root seed 3", "noise σ = 0.1", "η = 1", "25000 steps", "n = 100", "m = 10"):
+        assert words in descent
+    assert not any("rtol" in words or "κ" in words or "k = " in words for words in descent)  # descent, gaussian A
+    flow = settings(Config(method="flow", rtol=1e-9, t_max=50.0, operator="conditioned", condition_number=30.0))
+    for words in ("gradient flow", "solver auto", "rtol 1e-09", "horizon t = 50", "A: conditioned κ=30", "k = 500"):
+        assert words in flow
+    assert not any(words.startswith("η") or words.endswith("steps") for words in flow)
 
 
 def test_the_printed_table_names_the_fixed_settings(grid):
@@ -121,12 +134,12 @@ def test_the_stability_marker_appears_only_where_it_varies(grid):
     assert UNSTABLE_LABEL not in _legend_texts(everywhere)
     assert all(len(markers) == 0 for markers in _unstable_markers(grid.plot()))  # no cell unstable
     one = np.zeros(grid.shape, bool)
-    one[1, 0, 1] = True  # k = 40, m = 2, second panel
+    one[0, 0, 1] = True  # k = 40, m = 2, second panel
     varying = _with_unstable(grid, one).plot()
     first, second = _unstable_markers(varying)
     assert len(first) == 0 and len(second) == 1
     (x, y), = second
-    assert 1 < x < 3 and 8 * np.sqrt(5) < y < 40 * np.sqrt(5)  # inside the cell m = 2, k = 40 (log edges)
+    assert 2 / np.sqrt(2) < x < np.sqrt(2 * 4) and 40 / np.e**0.5 < y < 40 * np.e**0.5  # in the cell m = 2 (log edges)
     assert UNSTABLE_LABEL in _legend_texts(varying)
 
 
@@ -136,7 +149,8 @@ def test_the_theory_curve_is_drawn_only_on_the_chart_else_a_note_gives_its_value
         notes = [text.get_text() for text in axes.texts if text.get_gid() == "theory note"]
         assert len(notes) == 1 and "above the chart" in notes[0] and "at m = 2" in notes[0]
         assert not any(THEORY_LABEL == line.get_label() for line in axes.lines)
-    tall = dataclasses.replace(grid, axes={**grid.axes, "k": [1, 10**12]})  # the same cells, k axis up to 1e12
+    tall = dataclasses.replace(grid, axes={**grid.axes, "k": [1, 10**12]},  # the same cells twice, k from 1 to 1e12
+                               cells=np.concatenate([grid.cells, grid.cells]))
     drawn = tall.plot()
     assert THEORY_LABEL in _legend_texts(drawn)
     for axes in _panels(drawn):
