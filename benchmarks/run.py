@@ -308,15 +308,18 @@ def main() -> None:
             seed_steps_per_s=rate, reduced_over_this=None)
 
     # 2. scaling of the reduced descent (k, m, seeds) and of the full path (d); setup cost
-    widths = (100, 1000, 10000) if quick else (100, 300, 1000, 3000, 10000)
-    for k in widths:
+    def points(full: tuple, fewer: tuple) -> tuple:
+        """A section's points: all of them, `fewer` with --quick, the first of those with --smoke."""
+        return fewer[:1] if arguments.smoke else fewer if quick else full
+
+    for k in points((100, 300, 1000, 3000, 10000), (100, 1000, 10000)):
         row(rows, "scaling k", k=k, seed_steps_per_s=descent_rate(big.replace(k=k), 200 if quick else 2000, repeats))
-    for m in ((2, 50) if quick else (2, 10, 50, 100)):
+    for m in points((2, 10, 50, 100), (2, 50)):
         row(rows, "scaling m", m=m, seed_steps_per_s=descent_rate(big.replace(m=m), 200 if quick else 2000, repeats))
-    for count in ((10, 100) if quick else (10, 50, 200, 1000)):
+    for count in points((10, 50, 200, 1000), (10, 100)):
         row(rows, "scaling seeds", seeds=count,
             seed_steps_per_s=descent_rate(big.replace(seeds=count, n=100), 200 if quick else 2000, repeats))
-    for d in ((10, 500) if quick else (10, 100, 500, 2000)):
+    for d in points((10, 100, 500, 2000), (10, 500)):
         row(rows, "scaling d (full)", d=d, seed_steps_per_s=descent_rate(
             Config(m=10, n=100, d=d, k=100, seeds=seeds, parametrization="full", **NEVER), 10 if quick else 50, repeats))
     setup = median_time(lambda: jax.block_until_ready(prepare(big)), repeats)
@@ -330,7 +333,7 @@ def main() -> None:
 
     # 3. flow vs descent (eta = 1) on the same horizon
     horizon = 100.0 if quick else 1000.0
-    for k in (100, 1000):
+    for k in points((100, 1000), (100, 1000)):
         config = Config(m=10, n=100, d=500, k=k, seeds=seeds, **NEVER)
         rate, steps = flow_rate(config.replace(method="flow", t_max=horizon), repeats)
         row(rows, "flow vs descent", k=k, method="flow tsit5", seed_time_per_s=rate, steps_per_seed=steps)
