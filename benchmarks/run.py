@@ -16,7 +16,9 @@ date: the README includes it) and throughput_vs_k.png.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import io
 import json
 import os
 import platform
@@ -196,13 +198,33 @@ def child_loop_rate(devices: str, seeds: int, mode: tuple[str, ...]) -> tuple[fl
     return result["rate"], result["devices"]
 
 
-def timed_sweep(command: list[str], directory: Path) -> tuple[float, wideDIP.SweepResult]:
+def timed_sweep(command: list[str], directory: Path, mode: tuple[str, ...]) -> tuple[float, wideDIP.SweepResult]:
     """Wall time of `widedip sweep COMMAND` in a fresh process on all cores, compilation cache off
-    (what a user waits for: start, compilation, cells, figure), and its result."""
+    (what a user waits for: start, compilation, cells, figure), and its result; with --smoke, in
+    this process (the code path only: its time means nothing)."""
+    arguments = ["sweep", *command, "--out", str(directory), "--quiet"]
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "wideDIP", "sweep", *command, "--out", str(directory), "--quiet"],
-                   capture_output=True, text=True, check=True, env=child_environment("all"))
+    if "--smoke" in mode:
+        from wideDIP._cli import main as widedip
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert widedip(arguments) == 0
+    else:
+        subprocess.run([sys.executable, "-m", "wideDIP", *arguments], capture_output=True, text=True, check=True,
+                       env=child_environment("all"))
     return time.perf_counter() - started, wideDIP.load_sweep(directory)
+
+
+def sweep_timing(name: str, out: Path, smoke: bool) -> dict[str, float]:
+    """Wall time of the preset `name` swept into OUT/cold (compiling), then again into OUT/warm
+    (compiled); with `smoke`, a 1 x 2 grid of 4 seeds."""
+    timing = {}
+    for run in ("cold", "warm"):
+        started = time.perf_counter()
+        smaller = dict(seeds=4, steps=300, k=[20], n=[20, 100]) if smoke else {}
+        wideDIP.sweep(*wideDIP.preset(name, **smaller), out / run, progress=False)
+        timing[run] = time.perf_counter() - started
+    return timing
 
 
 def goals(rows: list, mode: tuple[str, ...], torch_big: float | None) -> None:
@@ -217,8 +239,9 @@ def goals(rows: list, mode: tuple[str, ...], torch_big: float | None) -> None:
     names = ["fig1 descent, cold", "fig2 descent, cold", "fig1 flow, cold"]
     with tempfile.TemporaryDirectory() as directory:
         for index, (name, (preset, options), target) in enumerate(zip(names, sweeps, (12.0, 12.0, 60.0))):
-            seconds, result = timed_sweep([preset, *options], Path(directory) / str(index))
-            note = f"widedip sweep {' '.join([preset, *options])}: a fresh process on all cores, cache off"
+            seconds, result = timed_sweep([preset, *options], Path(directory) / str(index), mode)
+            note = f"widedip sweep {' '.join([preset, *options])}: " + ("in this process (smoke)" if "--smoke" in mode
+                                                                        else "a fresh process on all cores, cache off")
             if preset != name.split()[0]:
                 note += f"; {preset} stands in for {name.split()[0]} in this mode"
             row(rows, "goals", goal=f"{name} (s)", measured=seconds, target=f"<= {target:g}",
@@ -247,8 +270,8 @@ def goals(rows: list, mode: tuple[str, ...], torch_big: float | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer points, steps and repetitions")
-    parser.add_argument("--smoke", action="store_true", help="--quick with one repetition and a 2 x 2 sweep: "
-                        "checks that every section runs (the test suite's run; its numbers mean nothing)")
+    parser.add_argument("--smoke", action="store_true", help="--quick with one repetition, one point per section and tiny "
+                        "sweeps in this process: checks that every section runs (the test suite's run; its numbers mean nothing)")
     parser.add_argument("--goals", action="store_true", help="only the goal rows (with --quick or --smoke: theirs)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "out"))
     parser.add_argument("--devices", help="(internal) this many CPU devices for JAX, or all (wideDIP's default)")
@@ -261,13 +284,7 @@ def main() -> None:
     seeds = 2 if arguments.smoke else 10 if quick else 50
     big = Config(m=10, n=1000, d=500, k=1000, seeds=seeds, **NEVER)
     if arguments.sweep_only:
-        timing = {}
-        for run in ("cold", "warm"):
-            started = time.perf_counter()
-            smaller = dict(seeds=4, steps=300, k=[20, 100], n=[20, 100]) if arguments.smoke else {}
-            wideDIP.sweep(*wideDIP.preset(arguments.sweep_only, **smaller), Path(arguments.out) / run, progress=False)
-            timing[run] = time.perf_counter() - started
-        print(json.dumps(timing))
+        print(json.dumps(sweep_timing(arguments.sweep_only, Path(arguments.out), arguments.smoke)))
         return
     if arguments.loop_only:
         loop = big.replace(seeds=arguments.loop_seeds or seeds)
@@ -383,10 +400,12 @@ def main() -> None:
     #    same sweep again in that process (warm: nothing compiles), and what PyTorch would need
     name = "fig1-quick" if quick else "fig1"
     with tempfile.TemporaryDirectory() as directory:
-        child = subprocess.run([sys.executable, __file__, "--sweep-only", name, "--out", directory, "--devices", "all"]
-                               + (["--smoke"] if arguments.smoke else []),
-                               capture_output=True, text=True, check=True, env=child_environment("all"))
-        timing = json.loads(child.stdout.strip().splitlines()[-1])
+        if arguments.smoke:  # the code path only, in this process
+            timing = sweep_timing(name, Path(directory), smoke=True)
+        else:
+            child = subprocess.run([sys.executable, __file__, "--sweep-only", name, "--out", directory, "--devices",
+                                    "all"], capture_output=True, text=True, check=True, env=child_environment("all"))
+            timing = json.loads(child.stdout.strip().splitlines()[-1])
         result = wideDIP.load_sweep(Path(directory) / "cold")
     row(rows, "figure 1 sweep", preset=name, cells=int(result.cells.size), wall_s=timing["cold"],
         wall_s_compiled=timing["warm"], compile_fraction=1 - timing["warm"] / timing["cold"])

@@ -69,5 +69,5 @@ def test_a_sweep_compiles_its_setup_once_per_batch(setup_traces, tmp_path):
     assert len(setup_traces) == 1  # six cells, one padded shape
     again = sweep(BASE, {"n": [5, 8, 12], "m": [2, 4]}, tmp_path, progress=False)  # resumes: nothing to run
     assert [c["counts"] for c in again.cells.ravel()] == [c["counts"] for c in result.cells.ravel()]
-    unpadded = sweep(BASE, {"n": [5, 8, 12], "m": [2, 4]}, progress=False, pad=False)
-    np.testing.assert_array_equal(unpadded.frequency, result.frequency)
+    unpadded = sweep(BASE, {"n": [5, 12], "m": [4]}, progress=False, pad=False)  # two shapes, two compilations
+    np.testing.assert_array_equal(unpadded.frequency[:, 0], result.frequency[[0, 2], 1])
