@@ -183,7 +183,8 @@ def child_environment(devices: str) -> dict[str, str]:
     """This process's environment for a child with `devices` CPU devices ("all": wideDIP's default),
     the compilation cache off."""
     environment = {**os.environ, "WIDEDIP_CACHE_DIR": "off"}
-    environment.pop("WIDEDIP_CPU_DEVICES", None)
+    for name in ("WIDEDIP_CPU_DEVICES", "JAX_COMPILATION_CACHE_DIR"):  # cold: no cache of JAX's own either
+        environment.pop(name, None)
     if devices != "all":
         environment["WIDEDIP_CPU_DEVICES"] = devices
     return environment

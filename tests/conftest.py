@@ -1,9 +1,18 @@
 import os
+import shutil
+import tempfile
 
 import pytest
 
 # The tests measure behaviour, not the user's compilation cache: keep ~/.cache untouched.
 os.environ.setdefault("WIDEDIP_CACHE_DIR", "off")
+# One JAX compilation cache for this test session, shared by the test processes (xdist workers
+# inherit the controller's environment) and the processes the tests start; removed at the end.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="widedip-tests-jax-")
+    os.environ["WIDEDIP_TESTS_OWN_CACHE"] = os.environ["JAX_COMPILATION_CACHE_DIR"]
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 # One JAX device per test process (two test processes share the 2 cores); the tests of several
 # devices and processes start their own.
 os.environ.setdefault("WIDEDIP_CPU_DEVICES", "1")
@@ -18,3 +27,9 @@ def setup_traces(monkeypatch):
     original = _simulate.draw_problem_with
     monkeypatch.setattr(_simulate, "draw_problem_with", lambda *args: traces.append(1) or original(*args))
     return traces
+
+
+def pytest_unconfigure(config):
+    """The controller (not an xdist worker) removes the session's compilation cache."""
+    if not hasattr(config, "workerinput") and os.environ.get("WIDEDIP_TESTS_OWN_CACHE"):
+        shutil.rmtree(os.environ["WIDEDIP_TESTS_OWN_CACHE"], ignore_errors=True)
