@@ -36,6 +36,9 @@ def test_cells_group_by_compiled_shape():
     groups = group_cells(cells)
     assert sorted(map(sorted, groups)) == [[0, 1, 2, 3], [4, 5, 6, 7]]  # by k; n padded, seed batched
     assert batch_of(cells, groups[0]).shape.n == 12
+    # m is padded within a factor 2.5 only (each step costs ∝ m): Figure 2's m grid in three batches
+    grid = [BASE.replace(m=m) for m in (100, 2, 50, 5, 20, 10)]
+    assert sorted(sorted(grid[i].m for i in group) for group in group_cells(grid)) == [[2, 5], [10, 20], [50, 100]]
     # what cannot be padded exactly keeps its own shape: noise needs the spectra of the true A
     noisy = [BASE.replace(n=n, noise=0.1) for n in (6, 12)]
     assert len(group_cells(noisy)) == 2 and len(group_cells(noisy, pad=False)) == 2

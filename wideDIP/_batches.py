@@ -3,7 +3,8 @@ by the shapes their setup and loop compile for, so that each group runs as one b
 
 Cells differing only in `seed`, `seeds`, the noise level or an operator's numbers always share
 a shape (those travel as per-seed arrays). For the paper's network on its reduced dynamics with
-every draw Gaussian, cells differing in `m` or `n` share one too, padded to the largest: the draws
+every draw Gaussian, cells differing in `n`, or in `m` within a factor `M_PADDING`, share one too,
+padded to the largest: the draws
 are reproduced bit for bit at the padded shape with zeros in the padding, a zero row of `A`
 adds nothing to the residual and zero rows of `V` and columns of `A` leave `B = A V/√k` as it
 is, so padding is exact (only the order of some sums changes). Infrastructure: no formula of
@@ -74,12 +75,31 @@ def batch_key(config: Config, network: Network | None, pad: bool = True) -> Conf
     return key
 
 
+M_PADDING = 2.5
+"""The most a batch pads `m` by (largest over smallest `m` of its cells): every reduced step costs
+`∝ m k`, so a cell padded from `m` to `m'` runs `m'/m` times slower, while padding `n` costs
+nothing (the reduced loop has no `n`)."""
+
+
+def _m_buckets(configs: Sequence[Config], indices: list[int]) -> list[list[int]]:
+    """`indices` split so that within each part the largest `m` is at most `M_PADDING` times the
+    smallest (from the smallest `m` up)."""
+    buckets: list[list[int]] = []
+    for index in sorted(indices, key=lambda i: configs[i].m):
+        if buckets and configs[index].m <= M_PADDING * configs[buckets[-1][0]].m:
+            buckets[-1].append(index)
+        else:
+            buckets.append([index])
+    return [sorted(bucket) for bucket in buckets]
+
+
 def group_cells(configs: Sequence[Config], network: Network | None = None, pad: bool = True) -> list[list[int]]:
-    """The indices of `configs` grouped into batches (`Batch`), largest work first."""
+    """The indices of `configs` grouped into batches (`Batch`), largest work first: by `batch_key`,
+    then by `m` within a factor `M_PADDING`."""
     groups: dict[Config, list[int]] = {}
     for index, config in enumerate(configs):
         groups.setdefault(batch_key(config, network, pad), []).append(index)
-    batches = list(groups.values())
+    batches = [bucket for group in groups.values() for bucket in _m_buckets(configs, group)]
     return sorted(batches, key=lambda b: -sum(configs[i].seeds * configs[i].k * configs[i].m for i in b))
 
 

@@ -162,6 +162,16 @@ def _global(leaf: Any, sharding: NamedSharding) -> Any:
     return _PLACED[key]
 
 
+def placed_over_seeds(tree: T) -> T:
+    """`tree` (every leaf with a leading seed axis) split over the devices as `over_seeds` splits
+    it, so that a loop of calls does not move it at every call (with one process on several
+    devices, outside a sweep cell that runs on one device); else `tree` as it is."""
+    devices = jax.devices()
+    if len(devices) == 1 or jax.process_count() > 1 or getattr(_THREAD, "one_device", False):
+        return tree
+    return jax.device_put(tree, NamedSharding(Mesh(np.array(devices), (SEED_AXIS,)), PartitionSpec(SEED_AXIS)))
+
+
 @functools.lru_cache(maxsize=None)
 def over_seeds(function: Callable, batched: tuple[bool, ...]) -> Callable:
     """`function` with the arguments flagged in `batched` split along their leading (seed) axis

@@ -25,7 +25,7 @@ from ._networks import (Network, describe, has_lipschitz_bound, resolve_network,
 from ._ntk import JacobianProbe, KernelProbe
 from ._operators import checked_matrix, matrix_sha256, placeholders, realised_spectrum
 from ._outcomes import CONVERGED, DIVERGENCE_FACTOR, OUTCOMES
-from ._parallel import over_seeds, padded_seeds
+from ._parallel import over_seeds, padded_seeds, placed_over_seeds
 from ._problem import Problem, draw_problem_with, problem_arrays, seed_keys
 from ._recovery import path_statistics, recovery_curves
 from ._result import SimulationResult, environment
@@ -317,7 +317,8 @@ def _stacked_states(config: Config, states: list, count: int) -> np.ndarray:
 def run_descent(config: Config, prepared: Prepared, progress: bool, record: np.ndarray | None = None) -> Trajectory:
     """Gradient descent, in chunks between checkpoints (progress bar, early exit); the state is
     recorded at the checkpoints `record` (indices) when given."""
-    dynamics = prepared.dynamics
+    # split over the devices once, not at every chunk (the problems hold V: n × k per seed)
+    dynamics, problems = placed_over_seeds((prepared.dynamics, prepared.problems))
     step_size = jnp.asarray(config.step_size, jnp.dtype(config.dtype))
     rule = stopping_rule(config)
     state = _descent.start(dynamics, prepared.parameters, step_size)
@@ -328,7 +329,7 @@ def run_descent(config: Config, prepared: Prepared, progress: bool, record: np.n
     recorded, states = [], []
     with tqdm(total=config.steps, unit="step", delay=2.0, disable=not progress, desc="descent", leave=False) as bar:
         for index, checkpoint in enumerate(checkpoints):
-            state, snapshot = advance(dynamics, prepared.problems, state, jnp.asarray(checkpoint, jnp.int32), step_size, rule)
+            state, snapshot = advance(dynamics, problems, state, jnp.asarray(checkpoint, jnp.int32), step_size, rule)
             recorded.append(snapshot)
             if index in recording:
                 states.append(features(dynamics, state.parameters))

@@ -9,7 +9,7 @@ import numbers
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -339,10 +339,10 @@ def sweep(
 
     With `path`, each finished cell is written atomically to `path/cells/`; calling again
     with the same arguments skips the finished cells (resume), and a directory holding a
-    different sweep is refused. Cells that share a compiled shape run together as one batch of
-    seeds (`wideDIP._batches`; with `pad`, also cells of the paper's network that differ in `m`
-    or `n`, padded exactly); `workers` batches run at once, so that one batch's compilation
-    overlaps another's run (results do not depend on either). `operator`: the matrix of the cells
+    different sweep is refused. Cells that share a compiled shape share one compiled setup and
+    loop (`wideDIP._batches`; with `pad`, also cells of the paper's network that differ in `m` or
+    `n`, padded exactly); `workers` cells run at once, so that one compiles while another runs,
+    each batch's first cell before its others (results do not depend on either). `operator`: the matrix of the cells
     with `operator="custom"` (docs/theory.md §8); its SHA-256 goes into the sweep's header, and
     resuming with another matrix is refused.
     """
@@ -363,31 +363,36 @@ def sweep(
     cells, wall_time = from_writer(lambda: _stored_cells(directory, base, axes, set_aside=True))
     todo = [index for index in np.ndindex(cells.shape) if cells[index] is None]
     configs = [base.replace(**_cell_changes(axes, index)) for index in todo]
-    batches = [[todo[i] for i in group] for group in group_cells(configs, network, pad)]  # largest first
+    # one job per cell, at its batch's shape; each batch's first cell first (largest batch first), then the others
+    groups = group_cells(configs, network, pad)
+    calls = [list(zip([todo[i] for i in group], batch_of(configs, group).calls())) for group in groups]
 
-    def run(batch: list[tuple[int, ...]]) -> list[tuple[tuple[int, ...], dict[str, Any], float]]:
-        cell_configs = [base.replace(**_cell_changes(axes, index)) for index in batch]
-        cell_matrix = matrix if any(config.operator == "custom" for config in cell_configs) else None
+    def run(index: tuple[int, ...], call, first: Future | None = None) -> tuple[tuple[int, ...], dict[str, Any], float]:
+        """One cell, written as it finishes; after `first` (its batch's first cell, which compiles the
+        batch's programs: the other cells then find them compiled)."""
+        if first is not None:
+            first.result()
+        config = call.configs[0]
         with sweep_cell(concurrent_cells(workers)):
-            results = simulate_batch(batch_of(cell_configs, range(len(batch))), network=network, operator=cell_matrix)
-        finished = []
-        for index, result in zip(batch, results):
-            statistics = cell_statistics(result)
-            if directory is not None and is_writer():
-                _write_atomically(directory / CELLS / _cell_name(index), {
-                    "cell": _cell_changes(axes, index), "statistics": statistics, "wall_time": result.wall_time})
-            finished.append((index, statistics, result.wall_time))
-        return finished
+            result, = simulate_batch(call, network=network, operator=matrix if config.operator == "custom" else None)
+        statistics = cell_statistics(result)
+        if directory is not None and is_writer():
+            _write_atomically(directory / CELLS / _cell_name(index), {
+                "cell": _cell_changes(axes, index), "statistics": statistics, "wall_time": result.wall_time})
+        return index, statistics, result.wall_time
 
     total = cells.size
     pool = ThreadPoolExecutor(concurrent_cells(workers))
     try:
         with tqdm(total=total, initial=total - len(todo), unit="cell", disable=not progress, desc="sweep") as bar:
-            for finished in pool.map(run, batches):
-                for index, statistics, elapsed in finished:
-                    cells[index], wall_time[index] = statistics, elapsed
-                bar.update(len(finished))
-    finally:  # after Ctrl-C, batches not yet started are dropped; running ones still finish and are saved
+            firsts = [pool.submit(run, *cells_of_batch[0]) for cells_of_batch in calls]
+            others = [pool.submit(run, *cell, first) for first, cells_of_batch in zip(firsts, calls)
+                      for cell in cells_of_batch[1:]]
+            for finished in as_completed(firsts + others):
+                index, statistics, elapsed = finished.result()
+                cells[index], wall_time[index] = statistics, elapsed
+                bar.update(1)
+    finally:  # after Ctrl-C, cells not yet started are dropped; running ones still finish and are saved
         pool.shutdown(wait=False, cancel_futures=True)
     return SweepResult(base=base, axes=axes, cells=cells, wall_time=wall_time,
                        environment=header["environment"], path=directory, operator_sha256=sha256)
