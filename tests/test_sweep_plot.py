@@ -181,3 +181,31 @@ def test_png_at_print_resolution_and_vector_pdf(grid, tmp_path):
     again = load_sweep(grid.path).plot(tmp_path / "small", formats=("png",), dpi=100)
     assert imread(tmp_path / "small.png").shape[1] == round(again.get_size_inches()[0] * 100)
     assert not (tmp_path / "small.pdf").exists()
+
+
+def _with_frequency(result, frequency: np.ndarray, axes: dict | None = None):
+    """`result` with these frequencies (shaped like the grid of `axes`, default its own)."""
+    axes = axes or result.axes
+    first = result.cells.flat[0]
+    cells = np.empty(frequency.shape, dtype=object)
+    for index in np.ndindex(frequency.shape):
+        cells[index] = {**first, "frequency": float(frequency[index])}
+    return dataclasses.replace(result, axes=axes, cells=cells)
+
+
+def test_the_contour_lies_between_the_cell_centres_in_the_drawn_geometry(grid):
+    """A step from 1 to 0 between m = 2 and m = 8 on a log axis: the 50 % line at their geometric
+    mean 4, the midpoint of the drawn cells (not at 5, the midpoint of the values)."""
+    from wideDIP._sweep_plot import CONTOUR_LABEL
+
+    axes = {"k": [10, 1000], "m": [2, 8], "seed": [0]}
+    stepped = _with_frequency(grid, np.array([[[1.0], [0.0]], [[1.0], [0.0]]]), axes)
+    panel, = _panels(stepped.plot())
+    lines = [line for line in panel.lines if line.get_label() == CONTOUR_LABEL]
+    assert len(lines) == 1
+    x, y = lines[0].get_data()
+    np.testing.assert_allclose(x, np.sqrt(2 * 8))
+    np.testing.assert_allclose(sorted(y), [10, 1000])
+    for text in panel.texts:  # the values stay legible where the line crosses them
+        if text.get_gid() == "cell value":
+            assert text.get_path_effects() and text.get_zorder() > lines[0].get_zorder()

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.colors import Normalize
+from matplotlib.patheffects import withStroke
 from matplotlib.ticker import NullLocator
 
 from ._captions import axis_label, common_settings, wrapped
@@ -39,6 +40,7 @@ _PANEL = (4.3, 3.9)
 """Inches of a heatmap panel (axes and tick labels)."""
 _CHARACTERS_PER_INCH = 14
 """About how many characters of a 9-point caption fill an inch (where captions break)."""
+CONTOUR_LABEL = "50 % of seeds reach the threshold"
 UNSTABLE_LABEL = "descent unstable: η·λmax(H(W(0))) > 2 for most seeds"
 
 
@@ -266,8 +268,8 @@ def _heatmaps(plt, result, front: list[str], values: np.ndarray, label: str, lim
         mesh = axes.pcolormesh(x, y, panel, cmap=COLOUR_MAP, norm=norm)
         finite = panel[np.isfinite(panel)]
         if contour and min(panel.shape) >= 2 and finite.size and finite.min() < 0.5 < finite.max():
-            axes.contour(*centres, panel, levels=[0.5], colors="red", linewidths=1.5)
-            axes.plot([], [], color="red", label="50 % of seeds reach the threshold")
+            for line in contour_lines(centres, scales, panel, 0.5):
+                axes.plot(*line.T, color="red", lw=1.5, label=CONTOUR_LABEL)
         if words is not None:
             _write_cells(axes, mesh, panel, words[:, :, p], centres, fontsize)
         if unstable is not None and unstable[:, :, p].any():
@@ -284,6 +286,19 @@ def _heatmaps(plt, result, front: list[str], values: np.ndarray, label: str, lim
     figure.suptitle(title, fontsize=9)
     _legend_below(figure, axes_list[0])
     return figure
+
+
+def contour_lines(centres: tuple[np.ndarray, np.ndarray], scales: tuple[str, str], values: np.ndarray,
+                  level: float) -> list[np.ndarray]:
+    """The lines `[points, 2]` (x, y) where `values` (rows, columns at the `centres` of the column
+    and row axes) cross `level`, interpolated linearly in the drawn coordinates (`_warp`: log on a
+    log axis), so that on the chart they run between the cell centres."""
+    import contourpy
+
+    (x_to, x_back), (y_to, y_back) = _warp(scales[0]), _warp(scales[1])
+    generator = contourpy.contour_generator(x_to(centres[0]), y_to(centres[1]), np.ma.masked_invalid(values),
+                                            line_type="Separate")
+    return [np.column_stack([x_back(line[:, 0]), y_back(line[:, 1])]) for line in generator.lines(level)]
 
 
 def _colour_range(values: np.ndarray, limits: tuple[float | None, float | None]) -> tuple[float, float]:
@@ -317,11 +332,14 @@ def _contrasting(colour) -> str:
 
 def _write_cells(axes, mesh, panel: np.ndarray, words: np.ndarray, centres: tuple[np.ndarray, np.ndarray],
                  fontsize: float) -> None:
+    """Each cell's text at its centre, in black or white (`_contrasting`) with a thin outline in the
+    other, above the contour and the theory curve, so that a line crossing it leaves it legible."""
     for (i, j), word in np.ndenumerate(words):
         if word:
             colour = _contrasting(mesh.cmap(mesh.norm(panel[i, j]))) if np.isfinite(panel[i, j]) else "black"
+            outline = withStroke(linewidth=1.5, foreground="white" if colour == "black" else "black")
             axes.text(centres[0][j], centres[1][i], word, ha="center", va="center", fontsize=fontsize, color=colour,
-                      gid="cell value")
+                      gid="cell value", path_effects=[outline], zorder=4)
 
 
 def _unstable_cells(result, front: list[str]) -> np.ndarray | None:
