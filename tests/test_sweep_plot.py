@@ -209,3 +209,49 @@ def test_the_contour_lies_between_the_cell_centres_in_the_drawn_geometry(grid):
     for text in panel.texts:  # the values stay legible where the line crosses them
         if text.get_gid() == "cell value":
             assert text.get_path_effects() and text.get_zorder() > lines[0].get_zorder()
+
+
+def test_every_statistic_has_a_label_in_words():
+    from wideDIP._captions import STATISTIC_LABELS
+    from wideDIP._statistics import PLOTTED_STATISTICS
+
+    assert set(STATISTIC_LABELS) == set(PLOTTED_STATISTICS)
+    assert all(" " in label and label != name for name, label in STATISTIC_LABELS.items())
+
+
+def test_a_statistic_not_recorded_is_an_error_naming_what_it_needs(grid, tmp_path, capsys):
+    from wideDIP._cli import main
+
+    assert np.isnan(grid.certified_fraction).all()  # no track_ntk
+    with pytest.raises(ValueError, match="'certified_fraction' was not recorded.*every cell NaN.*track_ntk=True"):
+        grid.plot(statistic="certified_fraction")
+    with pytest.raises(SystemExit) as exit:
+        main(["plot", str(grid.path), "--statistic", "certified_fraction", "--figure", str(tmp_path / "x.png")])
+    assert exit.value.code == 2 and "not recorded" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_statistic_over_many_decades_is_coloured_on_a_log_scale(grid):
+    from matplotlib.colors import LogNorm
+
+    spread = np.array([5e-8, 1.5e3, 1e-2, 1.0]).reshape(grid.shape)
+    cells = np.empty(grid.shape, dtype=object)
+    for index in np.ndindex(grid.shape):
+        cells[index] = {**grid.cells[index], "median_final_loss": float(spread[index])}
+    drawn = dataclasses.replace(grid, cells=cells).plot(statistic="median_final_loss")
+    mesh = _panels(drawn)[0].collections[0]
+    assert isinstance(mesh.norm, LogNorm) and mesh.get_clim() == pytest.approx((5e-8, 1.5e3))
+    assert not isinstance(_panels(grid.plot())[0].collections[0].norm, LogNorm)  # frequency: 0 to 1
+
+
+def test_the_median_steps_are_drawn_for_a_quartile_statistic(grid, tmp_path):
+    from wideDIP._cli import main
+
+    drawn = grid.plot(statistic="steps_to_threshold")
+    median = grid.statistic("steps_to_threshold", "median")
+    assert np.isfinite(median).any()
+    for p, axes in enumerate(_panels(drawn)):
+        colours = np.ma.filled(np.ma.asarray(axes.collections[0].get_array(), float), np.nan)
+        np.testing.assert_array_equal(colours.reshape(median[:, :, p].shape), median[:, :, p])
+    assert drawn.axes[-1].get_ylabel().startswith("median steps to the threshold")
+    assert main(["plot", str(grid.path), "--statistic", "steps_to_threshold", "--figure", str(tmp_path / "s.png")]) == 0

@@ -306,7 +306,7 @@ def _command(commands, name: str, help: str, handler: Callable, defaults: Config
 
 def build_parser() -> argparse.ArgumentParser:
     from ._presets import PRESETS
-    from ._statistics import SCALAR_STATISTICS
+    from ._statistics import PLOTTED_STATISTICS
 
     parser = argparse.ArgumentParser(prog="widedip", description=__doc__)
     parser.add_argument("--version", action=_PrintVersions, nargs=0,
@@ -347,8 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     plot = commands.add_parser("plot", help="draw a saved result: a sweep directory's phase diagram, a saved "
                                             "simulation's or comparison's curves (.npz of --out)")
     plot.add_argument("path", help="a sweep directory, or a .npz saved by widedip simulate/compare/ntk --out")
-    plot.add_argument("--statistic", choices=SCALAR_STATISTICS,
-                      help="sweeps only: what is drawn (default: frequency, the convergence frequency)")
+    plot.add_argument("--statistic", choices=PLOTTED_STATISTICS,
+                      help="sweeps only: what is drawn (default: frequency, the convergence frequency; "
+                           "steps_to_threshold and time_to_threshold: their median)")
     plot.add_argument("--figure", help="output file; without a suffix, both PATH.png and PATH.pdf "
                                        "(default: figure.png and figure.pdf in the sweep directory, "
                                        "RUN.png and RUN.pdf next to RUN.npz)")

@@ -11,24 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.colors import Normalize
+from matplotlib.colors import LogNorm, Normalize
 from matplotlib.patheffects import withStroke
 from matplotlib.ticker import NullLocator
 
-from ._captions import axis_label, common_settings, wrapped
+from ._captions import STATISTIC_LABELS, axis_label, common_settings, wrapped
 from ._operators import operator
 from ._plots import PRINT_DPI, pyplot
-from ._statistics import SCALAR_STATISTICS
+from ._statistics import NEEDS, PLOTTED_STATISTICS, QUARTILE_STATISTICS
 from ._theory import width_bound
 
-_STATISTIC_LABELS = {
-    "frequency": "frequency of reaching the threshold",
-    "median_best_signal_error": "median best ‖x(t) − x̄‖/‖x̄‖ along the path",
-    "median_final_signal_error": "median final ‖x − x̄‖/‖x̄‖",
-    "median_signal_error_at_early_stop": "median ‖x(t) − x̄‖/‖x̄‖ at the early-stopping time T",
-    "bound_holds_fraction": "fraction of checked seeds with ‖y(t) − ȳ‖ ≤ 2‖ε‖ after T",
-    "median_final_error_over_noise": "median final ‖A x − ȳ‖ / ‖ε‖",
-}
 _INTEGER_AXES = ("n", "m")
 _BOUND_COLUMNS = ("n", "m", "condition_number", "blur_width")
 WILSON_Z = 1.96
@@ -42,6 +34,10 @@ _CHARACTERS_PER_INCH = 14
 """About how many characters of a 9-point caption fill an inch (where captions break)."""
 CONTOUR_LABEL = "50 % of seeds reach the threshold"
 UNSTABLE_LABEL = "descent unstable: η·λmax(H(W(0))) > 2 for most seeds"
+
+
+LOG_COLOURS_FROM = 1e3
+"""A statistic whose positive values span more than this ratio is coloured on a log scale."""
 
 
 def _is_number(value: Any) -> bool:
@@ -131,8 +127,9 @@ def _is_fraction(statistic: str) -> bool:
 
 def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"),
                statistic: str = "frequency", values: bool = True, dpi: int = PRINT_DPI):
-    """`statistic` (a name of `SCALAR_STATISTICS`, default the convergence frequency) over the
-    grid. Two numeric axes (rows, columns): a heatmap, one panel per value of any other axis (e.g.
+    """`statistic` (a name of `SCALAR_STATISTICS`, default the convergence frequency, or of
+    `QUARTILE_STATISTICS`, drawn as its median) over the grid; a `ValueError` where no cell holds it
+    (e.g. `certified_fraction` without `track_ntk`). Two numeric axes (rows, columns): a heatmap, one panel per value of any other axis (e.g.
     `method`), all on one colour scale with one colour bar, each cell's value written in it
     (`values`; with its seed count when under `FULL_SEEDS`), the 50 % contour (frequency only), the
     width bound of Theorem 2.1(ii) (dashed where it falls on the chart, else a note under the
@@ -144,10 +141,13 @@ def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = 
     in words (`_captions.AXIS_LABELS`); the title names every setting the grid holds fixed
     (`_captions.settings`), the legend is outside the axes. Writes `path` in `formats` (PNG at
     `dpi`)."""
-    if statistic not in SCALAR_STATISTICS:
-        raise ValueError(f"plot_sweep: statistic must be one of {SCALAR_STATISTICS}, got {statistic!r}")
-    grid = result.statistic(statistic)
-    label = _STATISTIC_LABELS.get(statistic, statistic)
+    if statistic not in PLOTTED_STATISTICS:
+        raise ValueError(f"plot_sweep: statistic must be one of {PLOTTED_STATISTICS}, got {statistic!r}")
+    grid = result.statistic(statistic, "median" if statistic in QUARTILE_STATISTICS else None)
+    if np.isnan(grid).all():
+        needs = f": it needs {NEEDS[statistic]}" if statistic in NEEDS else ""
+        raise ValueError(f"plot_sweep: statistic {statistic!r} was not recorded in this sweep (every cell NaN){needs}")
+    label = STATISTIC_LABELS[statistic]
     fraction = _is_fraction(statistic)
     limits = (0, 1) if fraction else (None, None)
     plt, front = pyplot(path is not None), _coordinates(result)
@@ -253,7 +253,7 @@ def _heatmaps(plt, result, front: list[str], values: np.ndarray, label: str, lim
     x, y = _edges(columns, scales[0]), _edges(rows, scales[1])
     centres = _positions(columns, scales[0]), _positions(rows, scales[1])
     bounded = "categorical" not in scales and _has_bound(row_name, column_name)
-    norm = Normalize(*_colour_range(grid, limits))
+    norm = _colour_norm(grid, limits)
     own = [_caption(result, front, configs[:, :, p]) for p in range(len(panels))]
     shared = [words for words in own[0] if all(words in other for other in own[1:])]
     own = [[words for words in panel if words not in shared] for panel in own]
@@ -299,6 +299,15 @@ def contour_lines(centres: tuple[np.ndarray, np.ndarray], scales: tuple[str, str
     generator = contourpy.contour_generator(x_to(centres[0]), y_to(centres[1]), np.ma.masked_invalid(values),
                                             line_type="Separate")
     return [np.column_stack([x_back(line[:, 0]), y_back(line[:, 1])]) for line in generator.lines(level)]
+
+
+def _colour_norm(values: np.ndarray, limits: tuple[float | None, float | None]) -> Normalize:
+    """The colour scale of every panel (`_colour_range`): logarithmic when no limit is given and
+    the finite values are positive and span more than `LOG_COLOURS_FROM` (e.g. a median final loss
+    from 1e-8 to 1e3), else linear."""
+    low, high = _colour_range(values, limits)
+    logarithmic = limits == (None, None) and low > 0 and high / low > LOG_COLOURS_FROM
+    return (LogNorm if logarithmic else Normalize)(low, high)
 
 
 def _colour_range(values: np.ndarray, limits: tuple[float | None, float | None]) -> tuple[float, float]:
