@@ -255,3 +255,29 @@ def test_the_median_steps_are_drawn_for_a_quartile_statistic(grid, tmp_path):
         np.testing.assert_array_equal(colours.reshape(median[:, :, p].shape), median[:, :, p])
     assert drawn.axes[-1].get_ylabel().startswith("median steps to the threshold")
     assert main(["plot", str(grid.path), "--statistic", "steps_to_threshold", "--figure", str(tmp_path / "s.png")]) == 0
+
+
+def test_a_partial_sweep_says_so_and_marks_the_cells_not_run(grid, tmp_path, capsys):
+    import shutil
+
+    from wideDIP._cli import main
+    from wideDIP._sweep_plot import NOT_RUN_LABEL
+
+    directory = tmp_path / "partial"
+    shutil.copytree(grid.path, directory)
+    (directory / "cells" / "cell-0-1-1.json").unlink()  # k = 40, m = 4, second panel: as after a kill
+    partial = load_sweep(directory)
+    assert partial.computed.sum() == 3
+    drawn = partial.plot()
+    assert "3 of 4 cells computed" in drawn.get_suptitle()
+    first, second = _panels(drawn)
+    assert not any(c.get_label() == NOT_RUN_LABEL for c in first.collections)
+    hatched, = [c for c in second.collections if c.get_label() == NOT_RUN_LABEL]
+    assert hatched.get_hatch() == "//" and np.ma.count(hatched.get_array()) == 1  # the one cell missing
+    (x, y), = hatched.get_paths()[0].vertices.mean(axis=0, keepdims=True)
+    assert x > np.sqrt(2 * 4) and 40 / np.e**0.5 < y < 40 * np.e**0.5  # in the cell m = 4
+    assert NOT_RUN_LABEL in _legend_texts(drawn)
+    assert "cells computed" not in grid.plot().get_suptitle()
+    assert main(["plot", str(directory), "--figure", str(tmp_path / "partial.png")]) == 0
+    warning, = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert "3 of 4 cells computed" in warning

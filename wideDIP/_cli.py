@@ -257,6 +257,10 @@ def _plot(arguments: argparse.Namespace) -> int:
             _checked_figure(str(out.with_suffix("." + suffix)), "--figure")
     result = load(path)
     if isinstance(result, SweepResult):
+        computed = result.computed
+        if not computed.all():
+            warnings.warn(f"{path}: {int(computed.sum())} of {computed.size} cells computed, the others drawn as "
+                          "not run (widedip sweep ... --resume computes them)")
         result.plot(out, formats, arguments.statistic or "frequency", values=not arguments.no_values)
     elif arguments.statistic is not None or arguments.no_values:
         option = "--statistic" if arguments.statistic is not None else "--no-values"

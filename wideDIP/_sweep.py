@@ -161,6 +161,11 @@ class SweepResult:
         return np.vectorize(value, otypes=[float])(self.cells)
 
     @property
+    def computed(self) -> np.ndarray:
+        """Whether each cell has been computed (False: not yet, e.g. a sweep killed before it)."""
+        return np.vectorize(lambda cell: cell is not None, otypes=[bool])(self.cells)
+
+    @property
     def frequency(self) -> np.ndarray:
         """Fraction of seeds that reached the threshold, per cell (the paper's figures)."""
         return self.statistic("frequency")

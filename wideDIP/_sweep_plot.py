@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.colors import LogNorm, Normalize
+from matplotlib.colors import ListedColormap, LogNorm, Normalize
 from matplotlib.patheffects import withStroke
 from matplotlib.ticker import NullLocator
 
@@ -33,6 +33,7 @@ _PANEL = (4.3, 3.9)
 _CHARACTERS_PER_INCH = 14
 """About how many characters of a 9-point caption fill an inch (where captions break)."""
 CONTOUR_LABEL = "50 % of seeds reach the threshold"
+NOT_RUN_LABEL = "not run (no result yet)"
 UNSTABLE_LABEL = "descent unstable: η·λmax(H(W(0))) > 2 for most seeds"
 
 
@@ -139,7 +140,8 @@ def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = 
     frequency has 95 % Wilson score intervals as error bars (`wilson_interval`). Axes are drawn as
     `axis_scale` says (log for the paper's grids, categorical for e.g. noise 0, 0.1, 1) and named
     in words (`_captions.AXIS_LABELS`); the title names every setting the grid holds fixed
-    (`_captions.settings`), the legend is outside the axes. Writes `path` in `formats` (PNG at
+    (`_captions.settings`) and, for a sweep not finished, how many cells are computed (the others
+    hatched grey, "not run"); the legend is outside the axes. Writes `path` in `formats` (PNG at
     `dpi`)."""
     if statistic not in PLOTTED_STATISTICS:
         raise ValueError(f"plot_sweep: statistic must be one of {PLOTTED_STATISTICS}, got {statistic!r}")
@@ -207,6 +209,12 @@ def _caption(result, hidden: Sequence[str], configs: np.ndarray) -> list[str]:
                            result.operator_sha256)
 
 
+def _progress(result) -> list[str]:
+    """"k of N cells computed" for a sweep with cells still missing, else nothing."""
+    computed = result.computed
+    return [] if computed.all() else [f"{int(computed.sum())} of {computed.size} cells computed"]
+
+
 def _lines(plt, result, x_name: str, series: list[tuple[np.ndarray, tuple | None, str, str]], label: str,
            limits: tuple[float | None, float | None]):
     """`series` (values shaped like the grid, (lower, upper) error bars or None, name, line style)
@@ -229,7 +237,7 @@ def _lines(plt, result, x_name: str, series: list[tuple[np.ndarray, tuple | None
         pad = 0.04 * (limits[1] - limits[0])
         axes.set_ylim(limits[0] - pad, limits[1] + pad)
     axes.set_ylabel(label)
-    caption = _caption(result, list(result.axes), result.configs)
+    caption = _progress(result) + _caption(result, list(result.axes), result.configs)
     figure.suptitle(wrapped(caption, int(size[0] * _CHARACTERS_PER_INCH)), fontsize=9)
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
@@ -248,6 +256,7 @@ def _heatmaps(plt, result, front: list[str], values: np.ndarray, label: str, lim
     configs = _arranged(result, result.configs, front)[0]
     words = None if text is None else _arranged(result, text, front)[0]
     unstable = _unstable_cells(result, front)
+    missing = _arranged(result, ~result.computed, front)[0]
     rows, columns = result.axes[row_name], result.axes[column_name]
     scales = axis_scale(columns), axis_scale(rows)
     x, y = _edges(columns, scales[0]), _edges(rows, scales[1])
@@ -258,7 +267,7 @@ def _heatmaps(plt, result, front: list[str], values: np.ndarray, label: str, lim
     shared = [words for words in own[0] if all(words in other for other in own[1:])]
     own = [[words for words in panel if words not in shared] for panel in own]
     size = (_PANEL[0] * len(panels) + 1.6, _PANEL[1] + 1.0 + 0.5 * bounded)
-    title = wrapped(shared, int(size[0] * _CHARACTERS_PER_INCH))
+    title = wrapped(_progress(result) + shared, int(size[0] * _CHARACTERS_PER_INCH))
     titles = [wrapped(panel, int(_PANEL[0] * _CHARACTERS_PER_INCH)) for panel in own]
     size = (size[0], size[1] + 0.17 * (title.count("\n") + max(t.count("\n") + 1 for t in titles)))
     figure, axes_list = plt.subplots(1, len(panels), figsize=size, squeeze=False, layout="constrained")
@@ -266,6 +275,9 @@ def _heatmaps(plt, result, front: list[str], values: np.ndarray, label: str, lim
     for p, axes in enumerate(axes_list[0]):
         panel = grid[:, :, p]
         mesh = axes.pcolormesh(x, y, panel, cmap=COLOUR_MAP, norm=norm)
+        if missing[:, :, p].any():  # hatched grey, unlike a computed cell without a value (blank)
+            axes.pcolor(x, y, np.ma.masked_where(~missing[:, :, p], np.zeros(panel.shape)), cmap=ListedColormap(["0.85"]), hatch="//",
+                        edgecolor="0.55", lw=0, label=NOT_RUN_LABEL)
         finite = panel[np.isfinite(panel)]
         if contour and min(panel.shape) >= 2 and finite.size and finite.min() < 0.5 < finite.max():
             for line in contour_lines(centres, scales, panel, 0.5):
