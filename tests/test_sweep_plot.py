@@ -88,7 +88,7 @@ def test_the_title_names_the_fixed_settings_and_the_panels_their_own(grid, figur
     for words in ("n = 300", "d = 6", "4 seeds", "300 steps", "η = 2", "A: gaussian N(0,1/n)", "threshold 1e-05",
                   "gradient descent", "two-layer network", "φ = sigmoid", "float32"):
         assert words in title
-    assert "m = " not in title and "k = " not in title  # the axes
+    assert "m = " not in title and "k = 40" in title  # an axis, and one with one value: a fixed setting
     assert [axes.get_title() for axes in _panels(figure)] == ["root seed 0", "root seed 1"]
     assert [_panels(figure)[0].get_xlabel(), _panels(figure)[0].get_ylabel()] == ["observations m", "width k"]
 
@@ -111,7 +111,7 @@ def test_the_printed_table_names_the_fixed_settings(grid):
 
     fixed, header = sweep_summary(grid).splitlines()[:2]
     assert fixed.startswith("fixed: ") and "n = 300" in fixed and "d = 6" in fixed and "4 seeds" in fixed
-    assert "m = " not in fixed and "root seed" not in fixed
+    assert "m = " not in fixed and "root seed" not in fixed and "k = 40" in fixed
     assert header.split()[:3] == ["k", "/", "m,"]
 
 
@@ -281,3 +281,13 @@ def test_a_partial_sweep_says_so_and_marks_the_cells_not_run(grid, tmp_path, cap
     assert main(["plot", str(directory), "--figure", str(tmp_path / "partial.png")]) == 0
     warning, = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert "3 of 4 cells computed" in warning
+
+
+def test_an_axis_with_one_value_is_named_as_fixed_and_the_note_says_it_once(grid):
+    one_column = dataclasses.replace(grid, axes={**grid.axes, "m": [2]}, cells=grid.cells[:, :1])
+    drawn = one_column.plot()
+    title = drawn.get_suptitle().replace("\n", " ")
+    assert "m = 2" in title and "k = 40" in title
+    for axes in _panels(drawn):
+        note, = [text.get_text() for text in axes.texts if text.get_gid() == "theory note"]
+        assert note.count("m = 2") == 1 and "and k ≥" not in note

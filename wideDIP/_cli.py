@@ -224,14 +224,17 @@ def _grid_table(result, values, fmt: str) -> list[str]:
 
 
 def sweep_summary(result) -> str:
-    """The settings the grid holds fixed (as in its figure's title), then the frequency grid as a
+    """The settings the grid holds fixed (as in its figure's title; an axis with one value among
+    them), then the frequency grid as a
     table (rows = first axis, columns = the others); for a sweep with noise, also the median best
     and final signal errors (docs/theory.md §7)."""
     import numpy as np
 
     from ._captions import common_settings
 
-    fixed = common_settings(result.configs.flat, list(result.axes), operator_sha256=result.operator_sha256)
+    varying = result.varying_axes
+    fixed = common_settings(result.configs.flat, varying, [name for name in result.axes if name not in varying],
+                            result.operator_sha256)
     lines = ["fixed: " + ", ".join(fixed), *_grid_table(result, result.frequency, ".2f")]
     lines.append(f"convergence frequency per cell; {result.cells.size} cells, "
                  f"{np.nansum(result.wall_time):.1f} s of cell time")

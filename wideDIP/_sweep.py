@@ -161,6 +161,11 @@ class SweepResult:
         return np.vectorize(value, otypes=[float])(self.cells)
 
     @property
+    def varying_axes(self) -> list[str]:
+        """The axes with more than one value (an axis with one is a fixed setting in the captions)."""
+        return [name for name, values in self.axes.items() if len(values) > 1]
+
+    @property
     def computed(self) -> np.ndarray:
         """Whether each cell has been computed (False: not yet, e.g. a sweep killed before it)."""
         return np.vectorize(lambda cell: cell is not None, otypes=[bool])(self.cells)

@@ -204,8 +204,10 @@ def _cell_values(result, values: np.ndarray, fmt: str) -> np.ndarray:
 
 
 def _caption(result, hidden: Sequence[str], configs: np.ndarray) -> list[str]:
-    """The settings shared by the cells `configs`, but those of the axes `hidden`."""
-    return common_settings(configs.flat, hidden, [name for name in result.axes if name not in hidden],
+    """The settings shared by the cells `configs`, but those of the axes `hidden` that take more
+    than one value (an axis with one value is a fixed setting, named)."""
+    varying = [name for name in hidden if name in result.varying_axes]
+    return common_settings(configs.flat, varying, [name for name in result.axes if name not in varying],
                            result.operator_sha256)
 
 
@@ -436,7 +438,9 @@ def _theory_curve(result, axes, row_name: str, column_name: str, columns: np.nda
         axes.set_ylim(low, high)
         return
     symbol = {"condition_number": "κ", "blur_width": "w"}.get(column_name, column_name)
-    axes.annotate(f"Theorem 2.1(ii) asks for k ≥ {ks[0]:.2g} at {symbol} = {columns[0]:g}\n"
-                  f"and k ≥ {ks[-1]:.2g} at {symbol} = {columns[-1]:g}: {'above' if ks[0] > high else 'below'} "
-                  "the chart", xy=(0.5, 0), xycoords=axes.xaxis.label, xytext=(0, -4), textcoords="offset points",
+    where = f"k ≥ {ks[0]:.2g} at {symbol} = {columns[0]:g}"
+    if columns[-1] != columns[0]:  # one column: said once
+        where += f"\nand k ≥ {ks[-1]:.2g} at {symbol} = {columns[-1]:g}"
+    axes.annotate(f"Theorem 2.1(ii) asks for {where}: {'above' if ks[0] > high else 'below'} the chart",
+                  xy=(0.5, 0), xycoords=axes.xaxis.label, xytext=(0, -4), textcoords="offset points",
                   ha="center", va="top", fontsize=8, color="0.15", gid="theory note")
