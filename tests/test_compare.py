@@ -68,6 +68,12 @@ def test_papers_setting_large_n_is_beyond_the_stability_limit(tmp_path, capsys):
     assert float(row.split()[1]) > 2
 
 
+def test_step_sizes_keep_the_order_given():
+    from wideDIP._compare import checked_step_sizes
+
+    np.testing.assert_array_equal(checked_step_sizes([0.1, 1, 0.5]), [0.1, 1.0, 0.5])
+
+
 def test_bad_step_sizes():
     with pytest.raises(ValueError, match="step_sizes"):
         compare(SMOOTH, step_sizes=(0.1, -1.0), progress=False)

@@ -152,7 +152,7 @@ def _compare(arguments: argparse.Namespace) -> int:
     from ._parallel import from_writer, is_writer
 
     config = config_from_arguments(arguments, Config(method="flow"))
-    step_sizes = checked_step_sizes(arguments.step_sizes)
+    step_sizes = checked_step_sizes(arguments.step_sizes, "--step-sizes")
     out, figure = from_writer(lambda: (_checked_result_path(arguments),
                                        _checked_figure(arguments.figure, "--figure")))
     result = compare(config, step_sizes, operator=operator_matrix(arguments), progress=not arguments.quiet)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._config import Config, value_list
+from ._config import Config, refuse_repeats, value_list
 from ._operators import checked_matrix, describe, matrix_sha256
 from ._outcomes import OUTCOMES
 from ._plots import held, pyplot
@@ -145,14 +145,16 @@ def _padded(rows: list[np.ndarray], width: int) -> np.ndarray:
     return out
 
 
-def checked_step_sizes(step_sizes: Sequence[float]) -> np.ndarray:
-    """The distinct descent steps `η`, largest first; a `ValueError` unless they are a list of
-    positive finite numbers."""
-    listed = value_list(step_sizes, "compare: step_sizes", "(1.0, 0.1)")
+def checked_step_sizes(step_sizes: Sequence[float], what: str = "compare: step_sizes") -> np.ndarray:
+    """The descent steps `η`, in the order given; a `ValueError` naming `what` unless they are a
+    list of distinct positive finite numbers."""
+    listed = value_list(step_sizes, what, "(1.0, 0.1)")
     if not listed or not all(isinstance(eta, numbers.Real) and not isinstance(eta, bool) and math.isfinite(eta)
                              and eta > 0 for eta in listed):
-        raise ValueError(f"compare: step_sizes must be positive finite numbers, got {listed!r}")
-    return np.asarray(sorted(set(float(eta) for eta in listed), reverse=True))
+        raise ValueError(f"{what} must be positive finite numbers, got {listed!r}")
+    listed = [float(eta) for eta in listed]
+    refuse_repeats(listed, what)
+    return np.asarray(listed)
 
 
 def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, network: Network | None = None,
