@@ -153,8 +153,9 @@ def _compare(arguments: argparse.Namespace) -> int:
 
     config = config_from_arguments(arguments, Config(method="flow"))
     step_sizes = checked_step_sizes(arguments.step_sizes, "--step-sizes")
-    out, figure = from_writer(lambda: (_checked_result_path(arguments),
-                                       _checked_figure(arguments.figure, "--figure")))
+    out, figure = from_writer(lambda: (
+        _checked_result_path(arguments),
+        None if arguments.figure is None else _checked_figure(arguments.figure, "--figure")))
     result = compare(config, step_sizes, operator=operator_matrix(arguments), progress=not arguments.quiet)
     if not is_writer():
         return 0
@@ -326,11 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--figure", help="draw the loss, observation and signal errors over time to this file "
                                            "(e.g. run.png)")
 
-    compare = _command(commands, "compare", "gradient flow vs descent for several step sizes, with a figure "
+    compare = _command(commands, "compare", "gradient flow vs descent for several step sizes "
                        "(horizon: --t-max, else --steps)", _compare, Config(method="flow"),
                        skip=("method", "step_size"))
-    compare.add_argument("--step-sizes", type=float, nargs="+", default=[1.0, 0.5, 0.1], help="descent steps η")
-    compare.add_argument("--figure", default="compare.png", help="where to write the loss-vs-time figure")
+    compare.add_argument("--step-sizes", type=float, nargs="+", default=[1.0, 0.5, 0.1],
+                         help="descent steps η, each once, in the order given")
+    compare.add_argument("--figure", help="draw the loss against time to this file (e.g. compare.png); "
+                                          "default: no figure")
     compare.add_argument("--json", action="store_true", help="print machine-readable output")
     compare.add_argument("--out", help="save the result to this .npz file (widedip plot draws it again)")
 
