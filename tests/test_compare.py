@@ -124,6 +124,36 @@ def test_save_and_load_round_trip(tiny, tmp_path):
     assert loaded.summary() == tiny.summary()
 
 
+def test_plot_draws_the_median_and_quartiles_over_all_seeds(tiny, tmp_path):
+    from matplotlib.image import imread
+
+    from wideDIP._plots import PRINT_DPI
+
+    figure = tiny.plot(tmp_path / "c.png")
+    axes = figure.axes[0]
+    finest = int(np.argmin(tiny.step_sizes))
+    expected = {"flow": (tiny.times[finest], tiny.flow_loss[finest])}
+    for e, eta in enumerate(tiny.step_sizes):
+        expected[f"descent η={eta:g}"] = (tiny.times[e], tiny.descent_loss[e])
+    medians = [line for line in axes.lines if line.get_label() != "threshold"]
+    assert len(medians) == len(expected)  # no single runs unless asked for
+    for (name, (times, losses)), line, band in zip(expected.items(), medians, axes.collections):
+        assert line.get_label().startswith(name)
+        shown = times > 0
+        held = np.array([_held(run) for run in losses])[:, shown]
+        np.testing.assert_allclose(line.get_data(), [times[shown], np.median(held, axis=0)], rtol=1e-12)
+        low, high = np.percentile(held, [25, 75], axis=0)
+        np.testing.assert_allclose(band.get_paths()[0].vertices[:, 1].min(), low.min(), rtol=1e-12)
+        np.testing.assert_allclose(band.get_paths()[0].vertices[:, 1].max(), high.max(), rtol=1e-12)
+    title = axes.get_title().replace("\n", " ")
+    for words in ("3 seeds", "horizon t = 20", "d = 6", "threshold 0.5", "k = 40", "all 3 seeds"):
+        assert words in title
+    width, height = figure.get_size_inches()
+    assert imread(tmp_path / "c.png").shape[:2] == (round(height * PRINT_DPI), round(width * PRINT_DPI))
+    runs = tiny.plot(seeds=2).axes[0].lines
+    assert len(runs) == len(medians) + 1 + 2 * len(expected)
+
+
 def test_plot_draws_a_saved_comparison(tiny, tmp_path):
     path = tiny.save(tmp_path / "comparison.npz")
     assert main(["plot", str(path)]) == 0

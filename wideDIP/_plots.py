@@ -9,9 +9,9 @@ import numpy as np
 
 QUARTILES = (25, 50, 75)
 """Every curve is the median across all seeds with the band between these percentiles."""
-SPREAD = "median and quartiles over all {seeds} seeds, stopped seeds held at their final value"
+SPREAD = "median and quartiles over all {seeds} seeds, stopped seeds held"
 PRINT_DPI = 300
-"""Resolution of the PNG files of a sweep's figures (their PDF files are vector)."""
+"""Resolution of the PNG files of every figure (their PDF files are vector)."""
 
 
 def pyplot(headless: bool):
@@ -72,7 +72,7 @@ def _quartiles(times: np.ndarray, values: np.ndarray, columns: np.ndarray | None
         return times[shown], np.percentile(held(values)[:, shown], QUARTILES, axis=0)
 
 
-def _band(axes, times: np.ndarray, values: np.ndarray, colour, label: str, columns: np.ndarray | None = None,
+def band(axes, times: np.ndarray, values: np.ndarray, colour, label: str, columns: np.ndarray | None = None,
           **style) -> np.ndarray:
     """Draw the median across all seeds (stopped seeds held, `held`) and the quartile band, at
     the times > 0 among `columns`; returns the quartiles `[3, times shown]`."""
@@ -92,11 +92,11 @@ def _title(result) -> str:
             f"converged {int(result.converged.sum())}/{c.seeds}")
 
 
-def _finish(plt, figure, path: str | Path | None):
+def finish(plt, figure, path: str | Path | None):
     """`figure` laid out, and written to `path` (then closed) when given."""
     figure.tight_layout()
     if path is not None:
-        figure.savefig(path, dpi=120)
+        figure.savefig(path, dpi=PRINT_DPI)
         plt.close(figure)
     return figure
 
@@ -111,7 +111,7 @@ def _held_curve(result, name: str, final: str | None = None) -> tuple[np.ndarray
 def _loss_panel(axes, result) -> None:
     """The loss band (each seed at `final_loss` from its stop on) and the threshold, log-log, its
     y-range set by them (so that a curve drawn afterwards, such as an envelope, cannot stretch it)."""
-    low, _, high = _band(axes, *_held_curve(result, "loss", "final_loss"), "black", "loss ½‖A g − y‖²")
+    low, _, high = band(axes, *_held_curve(result, "loss", "final_loss"), "black", "loss ½‖A g − y‖²")
     threshold = result.config.threshold
     axes.axhline(threshold, color="grey", lw=0.8, ls=":", label="threshold")
     axes.set(xscale="log", yscale="log", xlabel="time t", ylabel="loss")
@@ -147,7 +147,7 @@ def plot_run(result, path: str | Path | None = None):
     shown = times[times > 0]
     figure, (losses, observation, signal) = plt.subplots(1, 3, figsize=(16, 4.6), sharex=True)
     _loss_panel(losses, result)
-    _band(observation, *_held_curve(result, "observation_error", "final_observation_error"), "tab:blue",
+    band(observation, *_held_curve(result, "observation_error", "final_observation_error"), "tab:blue",
           "‖y(t) − ȳ‖")
     if c.noise > 0:
         observation.axhline(2 * np.median(result.noise_norm), color="tab:red", lw=0.8, ls=":",
@@ -159,7 +159,7 @@ def plot_run(result, path: str | Path | None = None):
             ("signal_error", "final_signal_error", "black", "‖x(t) − x̄‖ / ‖x̄‖"),
             ("signal_error_row_space", None, "tab:blue", "row space  ‖P(x(t) − x̄)‖ / ‖x̄‖"),
             ("signal_error_kernel", None, "tab:orange", "kernel  ‖(I − P)(x(t) − x̄)‖ / ‖x̄‖")):
-        _band(signal, *_held_curve(result, name, final), colour, label)
+        band(signal, *_held_curve(result, name, final), colour, label)
     signal.set(xscale="log", yscale="log", xlabel="time t", ylabel="relative signal error")
     signal.set_xlim(shown[0], shown[-1])  # shared: a time T beyond the run does not stretch the axes
     for axes, title in ((losses, "loss"), (observation, "observation error"), (signal, "signal error")):
@@ -167,7 +167,7 @@ def plot_run(result, path: str | Path | None = None):
         axes.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
         axes.legend(fontsize=7)
     figure.suptitle(_title(result), fontsize=10)
-    return _finish(plt, figure, path)
+    return finish(plt, figure, path)
 
 
 def plot_ntk(result, path: str | Path | None = None):
@@ -185,7 +185,7 @@ def plot_ntk(result, path: str | Path | None = None):
     for name, colour, label in (("min_lambda_K", "tab:blue", "λ_min(K)  (n×n, signal)"),
                                 ("min_lambda_H", "tab:orange", "λ_min(H)  (m×m, observation)"),
                                 ("max_lambda_H", "tab:red", "λ_max(H)")):
-        _band(kernels, result.times, result.ntk[name], colour, label, tracked, marker=None if tracked.all() else "o")
+        band(kernels, result.times, result.ntk[name], colour, label, tracked, marker=None if tracked.all() else "o")
     kernels.set(xscale="log", xlabel="time t", ylabel="eigenvalue")
     kernels.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
     kernels.set_yscale("symlog", linthresh=1e-4)
@@ -197,8 +197,8 @@ def plot_ntk(result, path: str | Path | None = None):
     certified = result.certified
     if certified is not None and certified.any():
         envelope = 0.5 * result.theory.envelope(result.times)[certified] ** 2
-        _band(losses, result.times, envelope, "tab:green", f"Theorem 2.1 envelope ({certified.sum()} certified seeds)")
+        band(losses, result.times, envelope, "tab:green", f"Theorem 2.1 envelope ({certified.sum()} certified seeds)")
     losses.legend(fontsize=8)
     losses.set_title(f"loss ({spread})", fontsize=9)
     figure.suptitle(_title(result), fontsize=10)
-    return _finish(plt, figure, path)
+    return finish(plt, figure, path)
