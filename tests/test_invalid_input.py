@@ -110,14 +110,15 @@ CLI_ROWS = {
     "sweep --workers -1": (["sweep", "fig1-quick", "--workers", "-1"], r"--workers: must be an integer >= 1, got '-1'"),
     "sweep unknown preset": (["sweep", "fig3"], r"invalid choice: 'fig3'"),
     "sweep --out /proc/x": (["sweep", "fig1-quick", "--out", "/proc/wideDIP-x"], r"cannot create the sweep directory"),
-    "sweep --n 0": (["sweep", "fig1-quick", "--n", "0", "5"], r"Config\.n must be an integer >= 1"),
+    "sweep --n 0": (["sweep", "fig1-quick", "--n", "0", "5"], r"--n must be an integer >= 1, got 0"),
     "simulate --out nodir/x.npz": (["simulate", "--out", "{tmp}/nodir/x.npz"], r"--out: the folder '.*nodir' .* does not exist"),
     "simulate --out res.json": (["simulate", "--out", "{tmp}/res.json"], r"ending in .npz"),
     "simulate --out a folder": (["simulate", "--out", "{tmp}"], r"ending in .npz|is a folder"),
-    "simulate --k 0": (["simulate", "--k", "0"], r"Config\.k must be an integer >= 1"),
+    "simulate --step-size -1": (["simulate", "--step-size", "-1"], r"error: --step-size must be > 0, got -1.0$"),
+    "simulate --k 0": (["simulate", "--k", "0"], r"--k must be an integer >= 1, got 0"),
     "simulate --figure s.xyz": (["simulate", "--figure", "{tmp}/s.xyz"], r"--figure: .*s.xyz' must end in one of .*\.png"),
     "simulate --figure nodir/s.png": (["simulate", "--figure", "{tmp}/nodir/s.png"], r"--figure: the folder .* does not exist"),
-    "simulate --t-max 5 (descent)": (["simulate", "--t-max", "5"], r"Config\.t_max applies to method='flow' only"),
+    "simulate --t-max 5 (descent)": (["simulate", "--t-max", "5"], r"--t-max applies to method='flow' only"),
     "compare --figure nodir/c.png": (["compare", "--figure", "{tmp}/nodir/c.png"], r"--figure: the folder .* does not exist"),
     "compare --figure c.xyz": (["compare", "--figure", "{tmp}/c.xyz"], r"--figure: .*c.xyz' must end in one of .*\.png"),
     "compare --step-sizes -1": (["compare", "--step-sizes", "-1", "--figure", "{tmp}/c.png"],
@@ -189,7 +190,7 @@ def test_a_bad_value_is_named_even_where_a_sweep_already_exists(tmp_path, capsys
     (tmp_path / "runs" / "fig1-quick" / "sweep.json").write_text("{}")
     with pytest.raises(SystemExit):
         main(["sweep", "fig1-quick", "--n", "0"])
-    assert "Config.n must be an integer >= 1" in capsys.readouterr().err
+    assert "--n must be an integer >= 1" in capsys.readouterr().err
 
 
 def test_save_into_a_missing_folder_is_a_value_error(tiny_result, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import shlex
 import signal
 import sys
@@ -394,13 +395,23 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = _one_line_warning
             return pool.submit(_with_compilation_cache, arguments.handler, arguments).result()
     except ValueError as error:
-        arguments.parser.error(str(error))
+        arguments.parser.error(_in_option_names(str(error), arguments))
     except OSError as error:  # a file that could not be read or written after all
         arguments.parser.error(f"{error.strerror or error}: {error.filename}" if error.filename else str(error))
     finally:
         pool.shutdown(wait=False)
         if in_main_thread:
             signal.signal(signal.SIGINT, previous)
+
+
+def _in_option_names(message: str, arguments: argparse.Namespace) -> str:
+    """`message` with each `Config.field` that this command takes as an option written as the
+    option (`Config.step_size` → `--step-size`): the Python API's messages name the fields."""
+    def option(match: re.Match) -> str:
+        name = match.group(1)
+        return "--" + name.replace("_", "-") if name in vars(arguments) else match.group(0)
+
+    return re.sub(r"\bConfig\.(\w+)", option, message)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
