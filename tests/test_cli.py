@@ -29,8 +29,8 @@ def test_summary_output(capsys):
     assert "converged" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("option, value, message", [("--k", "0", "Config.k must be an integer >= 1"),
-                                                    ("--threshold", "-1", "Config.threshold must be > 0"),
+@pytest.mark.parametrize("option, value, message", [("--k", "0", "--k must be an integer >= 1"),
+                                                    ("--threshold", "-1", "--threshold must be > 0"),
                                                     ("--activation", "swish", "invalid choice")])
 def test_bad_input_is_a_clear_error(option, value, message):
     process = subprocess.run([sys.executable, "-m", "wideDIP", "simulate", option, value],

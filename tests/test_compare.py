@@ -68,6 +68,12 @@ def test_papers_setting_large_n_is_beyond_the_stability_limit(tmp_path, capsys):
     assert float(row.split()[1]) > 2
 
 
+def test_step_sizes_keep_the_order_given():
+    from wideDIP._compare import checked_step_sizes
+
+    np.testing.assert_array_equal(checked_step_sizes([0.1, 1, 0.5]), [0.1, 1.0, 0.5])
+
+
 def test_bad_step_sizes():
     with pytest.raises(ValueError, match="step_sizes"):
         compare(SMOOTH, step_sizes=(0.1, -1.0), progress=False)
@@ -118,6 +124,36 @@ def test_save_and_load_round_trip(tiny, tmp_path):
     assert loaded.summary() == tiny.summary()
 
 
+def test_plot_draws_the_median_and_quartiles_over_all_seeds(tiny, tmp_path):
+    from matplotlib.image import imread
+
+    from wideDIP._plots import PRINT_DPI
+
+    figure = tiny.plot(tmp_path / "c.png")
+    axes = figure.axes[0]
+    finest = int(np.argmin(tiny.step_sizes))
+    expected = {"flow": (tiny.times[finest], tiny.flow_loss[finest])}
+    for e, eta in enumerate(tiny.step_sizes):
+        expected[f"descent η={eta:g}"] = (tiny.times[e], tiny.descent_loss[e])
+    medians = [line for line in axes.lines if line.get_label() != "threshold"]
+    assert len(medians) == len(expected)  # no single runs unless asked for
+    for (name, (times, losses)), line, band in zip(expected.items(), medians, axes.collections):
+        assert line.get_label().startswith(name)
+        shown = times > 0
+        held = np.array([_held(run) for run in losses])[:, shown]
+        np.testing.assert_allclose(line.get_data(), [times[shown], np.median(held, axis=0)], rtol=1e-12)
+        low, high = np.percentile(held, [25, 75], axis=0)
+        np.testing.assert_allclose(band.get_paths()[0].vertices[:, 1].min(), low.min(), rtol=1e-12)
+        np.testing.assert_allclose(band.get_paths()[0].vertices[:, 1].max(), high.max(), rtol=1e-12)
+    title = axes.get_title().replace("\n", " ")
+    for words in ("3 seeds", "horizon t = 20", "d = 6", "threshold 0.5", "k = 40", "all 3 seeds"):
+        assert words in title
+    width, height = figure.get_size_inches()
+    assert imread(tmp_path / "c.png").shape[:2] == (round(height * PRINT_DPI), round(width * PRINT_DPI))
+    runs = tiny.plot(seeds=2).axes[0].lines
+    assert len(runs) == len(medians) + 1 + 2 * len(expected)
+
+
 def test_plot_draws_a_saved_comparison(tiny, tmp_path):
     path = tiny.save(tmp_path / "comparison.npz")
     assert main(["plot", str(path)]) == 0
@@ -126,13 +162,15 @@ def test_plot_draws_a_saved_comparison(tiny, tmp_path):
     assert path.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_out_and_json(tiny, tmp_path, capsys):
-    """`widedip compare --out --json`: one JSON object on stdout, the same numbers as `compare` and as the file."""
-    out, figure = tmp_path / "c.npz", tmp_path / "c.png"
-    assert main(["compare", *TINY_OPTIONS, "--out", str(out), "--json", "--figure", str(figure)]) == 0
+def test_cli_out_and_json(tiny, tmp_path, capsys, monkeypatch):
+    """`widedip compare --out --json`: one JSON object on stdout, the same numbers as `compare` and as the
+    file; no figure without `--figure` (as `widedip simulate`)."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "c.npz"
+    assert main(["compare", *TINY_OPTIONS, "--out", str(out), "--json"]) == 0
     captured = capsys.readouterr()
     payload = json.loads(captured.out)
-    assert f"figure: {figure}" in captured.err and figure.stat().st_size > 10_000
+    assert "figure" not in captured.err and list(tmp_path.iterdir()) == [out]
     assert payload["config"] == TINY.replace(method="flow").to_dict() and payload["horizon"] == 20
     saved = wideDIP.load(out)
     for name in ("max_loss_gap", "max_relative_loss_gap", "max_state_gap", "status", "flow_status", "step_sizes"):

@@ -48,6 +48,8 @@ API_ROWS = {
     "sweep(cfg, {'k': 'ab'})": (lambda tmp, r: wideDIP.sweep(TINY, {"k": "ab"}), r"axis 'k' takes a list of values"),
     "sweep(cfg, list of pairs)": (lambda tmp, r: wideDIP.sweep(TINY, [("k", [1])]), r"axes must be a dict"),
     "sweep(cfg, {'k': []})": (lambda tmp, r: wideDIP.sweep(TINY, {"k": []}), r"axis 'k' has no values"),
+    "sweep(cfg, {'k': [20, 20]})": (lambda tmp, r: wideDIP.sweep(TINY, {"k": [20, 20]}),
+                                    r"axis 'k' repeats the value 20: give each value once"),
     "sweep(workers=0)": (lambda tmp, r: wideDIP.sweep(TINY, {"k": [4]}, workers=0), r"workers must be an integer >= 1"),
     "sweep(workers=1.5)": (lambda tmp, r: wideDIP.sweep(TINY, {"k": [4]}, workers=1.5), r"workers must be an integer"),
     "sweep(dict as base)": (lambda tmp, r: wideDIP.sweep({"k": 4}, {"k": [4]}), r"sweep expects a wideDIP.Config"),
@@ -58,6 +60,8 @@ API_ROWS = {
                                   r"step_sizes must be positive finite numbers"),
     "compare(step_sizes=[0.1, -1])": (lambda tmp, r: wideDIP.compare(TINY, step_sizes=[0.1, -1]),
                                       r"step_sizes must be positive finite numbers"),
+    "compare(step_sizes=(1, 1))": (lambda tmp, r: wideDIP.compare(TINY, step_sizes=(1, 1)),
+                                   r"compare: step_sizes repeats the value 1.0"),
     "compare(dict)": (lambda tmp, r: wideDIP.compare({"k": 4}), r"compare expects a wideDIP.Config"),
     "simulate(dict)": (lambda tmp, r: wideDIP.simulate({"k": 4}), r"simulate expects a wideDIP.Config"),
     "load('fig.png')": (lambda tmp, r: _not_a_result(tmp), r"'.*fig.png' is not a result saved by wideDIP"),
@@ -106,18 +110,21 @@ CLI_ROWS = {
     "sweep --workers -1": (["sweep", "fig1-quick", "--workers", "-1"], r"--workers: must be an integer >= 1, got '-1'"),
     "sweep unknown preset": (["sweep", "fig3"], r"invalid choice: 'fig3'"),
     "sweep --out /proc/x": (["sweep", "fig1-quick", "--out", "/proc/wideDIP-x"], r"cannot create the sweep directory"),
-    "sweep --n 0": (["sweep", "fig1-quick", "--n", "0", "5"], r"Config\.n must be an integer >= 1"),
+    "sweep --n 0": (["sweep", "fig1-quick", "--n", "0", "5"], r"--n must be an integer >= 1, got 0"),
     "simulate --out nodir/x.npz": (["simulate", "--out", "{tmp}/nodir/x.npz"], r"--out: the folder '.*nodir' .* does not exist"),
     "simulate --out res.json": (["simulate", "--out", "{tmp}/res.json"], r"ending in .npz"),
     "simulate --out a folder": (["simulate", "--out", "{tmp}"], r"ending in .npz|is a folder"),
-    "simulate --k 0": (["simulate", "--k", "0"], r"Config\.k must be an integer >= 1"),
+    "simulate --step-size -1": (["simulate", "--step-size", "-1"], r"error: --step-size must be > 0, got -1.0$"),
+    "simulate --k 0": (["simulate", "--k", "0"], r"--k must be an integer >= 1, got 0"),
     "simulate --figure s.xyz": (["simulate", "--figure", "{tmp}/s.xyz"], r"--figure: .*s.xyz' must end in one of .*\.png"),
     "simulate --figure nodir/s.png": (["simulate", "--figure", "{tmp}/nodir/s.png"], r"--figure: the folder .* does not exist"),
-    "simulate --t-max 5 (descent)": (["simulate", "--t-max", "5"], r"Config\.t_max applies to method='flow' only"),
+    "simulate --t-max 5 (descent)": (["simulate", "--t-max", "5"], r"--t-max applies to method='flow' only"),
     "compare --figure nodir/c.png": (["compare", "--figure", "{tmp}/nodir/c.png"], r"--figure: the folder .* does not exist"),
     "compare --figure c.xyz": (["compare", "--figure", "{tmp}/c.xyz"], r"--figure: .*c.xyz' must end in one of .*\.png"),
     "compare --step-sizes -1": (["compare", "--step-sizes", "-1", "--figure", "{tmp}/c.png"],
-                                r"step_sizes must be positive finite numbers"),
+                                r"--step-sizes must be positive finite numbers"),
+    "compare --step-sizes 1 1": (["compare", "--step-sizes", "1", "1"], r"--step-sizes repeats the value 1.0"),
+    "sweep --k 20 20": (["sweep", "fig1-quick", "--k", "20", "20"], r"axis 'k' repeats the value 20"),
     "ntk --out nodir/x.npz": (["ntk", "--out", "{tmp}/nodir/x.npz", "--figure", "{tmp}/n.png"], r"--out: the folder"),
     "ntk --figure nodir/n.png": (["ntk", "--figure", "{tmp}/nodir/n.png"], r"--figure: the folder"),
     "plot missing": (["plot", "{tmp}/missing"], r"no file or directory '.*missing'; wideDIP saves a sweep directory"),
@@ -183,7 +190,7 @@ def test_a_bad_value_is_named_even_where_a_sweep_already_exists(tmp_path, capsys
     (tmp_path / "runs" / "fig1-quick" / "sweep.json").write_text("{}")
     with pytest.raises(SystemExit):
         main(["sweep", "fig1-quick", "--n", "0"])
-    assert "Config.n must be an integer >= 1" in capsys.readouterr().err
+    assert "--n must be an integer >= 1" in capsys.readouterr().err
 
 
 def test_save_into_a_missing_folder_is_a_value_error(tiny_result, tmp_path):

@@ -308,4 +308,4 @@ def test_cli_trains_the_builtin_networks(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["simulate", "--hidden", "8", "--quiet"])
     assert exit_info.value.code == 2
-    assert "Config.hidden applies to network='mlp' only" in capsys.readouterr().err
+    assert "--hidden applies to network='mlp' only" in capsys.readouterr().err

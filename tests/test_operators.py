@@ -317,7 +317,7 @@ def test_operator_file_on_the_command_line(tmp_path, capsys):
     np.save(tmp_path / "B.npy", matrix[:, :7])
     for bad, message in ((["--operator-file", str(tmp_path / "B.npy")], "got (4, 7)"),
                          (["--operator-file", str(tmp_path / "missing.npy")], "cannot read"),
-                         (["--operator", "inpainting", "--m", "9", "--n", "8"], "Config.m must be <= Config.n")):
+                         (["--operator", "inpainting", "--m", "9", "--n", "8"], "--m must be <= --n")):
         with pytest.raises(SystemExit) as exit_info:
             main(["simulate", "--quiet", *bad])
         assert exit_info.value.code == 2 and message in capsys.readouterr().err

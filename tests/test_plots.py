@@ -1,5 +1,6 @@
 """Figures of a run (`SimulationResult.plot`, `plot_ntk`): every median is over all seeds, a
-stopped seed held at its last value; the Theorem 2.1 envelope stays within the loss' range."""
+stopped seed held at its final value from its stop time on; the Theorem 2.1 envelope stays within
+the loss' range."""
 
 import dataclasses
 
@@ -11,11 +12,12 @@ from wideDIP import Config, simulate
 from wideDIP._plots import held
 
 SMALL = Config(m=5, n=20, d=10, k=40, seeds=6, steps=300, dtype="float64")
-CURVES = {  # panel of `plot`: the label of each median line and the result's field it draws
-    0: {"loss ½‖A g − y‖²": "loss"},
-    1: {"‖y(t) − ȳ‖": "observation_error"},
-    2: {"‖x(t) − x̄‖ / ‖x̄‖": "signal_error", "row space  ‖P(x(t) − x̄)‖ / ‖x̄‖": "signal_error_row_space",
-        "kernel  ‖(I − P)(x(t) − x̄)‖ / ‖x̄‖": "signal_error_kernel"},
+CURVES = {  # panel of `plot`: the label of each median line, the result's field it draws and its final value
+    0: {"loss ½‖A g − y‖²": ("loss", "final_loss")},
+    1: {"‖y(t) − ȳ‖": ("observation_error", "final_observation_error")},
+    2: {"‖x(t) − x̄‖ / ‖x̄‖": ("signal_error", "final_signal_error"),
+        "row space  ‖P(x(t) − x̄)‖ / ‖x̄‖": ("signal_error_row_space", None),
+        "kernel  ‖(I − P)(x(t) − x̄)‖ / ‖x̄‖": ("signal_error_kernel", None)},
 }
 
 
@@ -27,6 +29,22 @@ def forward_filled(values: np.ndarray) -> np.ndarray:
             if np.isnan(filled[seed, checkpoint]):
                 filled[seed, checkpoint] = filled[seed, checkpoint - 1]
     return filled
+
+
+def held_to_the_stop(result, name: str, final: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The test's own held curves: on the checkpoint times and the stop times, each seed's last
+    recorded value at or before the time, its final value from its stop time on."""
+    grid = np.array(sorted(set(result.times.tolist()) | set(result.stop_time.tolist())))
+    values = getattr(result, name)
+    curves = np.empty((values.shape[0], grid.size))
+    for seed in range(values.shape[0]):
+        for column, time in enumerate(grid):
+            if final is not None and time >= result.stop_time[seed]:
+                curves[seed, column] = getattr(result, final)[seed]
+            else:
+                recorded = [v for t, v in zip(result.times, values[seed]) if t <= time and not np.isnan(v)]
+                curves[seed, column] = recorded[-1]
+    return grid, curves
 
 
 def labelled_line(axes, label: str):
@@ -63,18 +81,32 @@ def test_run_medians_are_over_all_seeds_with_stopped_seeds_held(descent, tmp_pat
     for panel, curves in CURVES.items():
         axes = figure.axes[panel]
         assert "all 6 seeds" in axes.get_title()
-        for label, name in curves.items():
-            values = getattr(descent, name)
+        for label, (name, final) in curves.items():
+            times, values = held_to_the_stop(descent, name, final)
             x, y = labelled_line(axes, label).get_data()
-            np.testing.assert_array_equal(x, descent.times[shown])
-            expected = np.median(forward_filled(values), axis=0)[shown]
+            np.testing.assert_array_equal(x, times[times > 0])
+            expected = np.median(values, axis=0)[times > 0]
             np.testing.assert_allclose(y, expected, rtol=1e-12)
             band = axes.collections[list(curves).index(label)].get_paths()[0].vertices[:, 1]
-            quartiles = np.percentile(forward_filled(values)[:, shown], [25, 75], axis=0)
+            quartiles = np.percentile(values[:, times > 0], [25, 75], axis=0)
             np.testing.assert_allclose([band.min(), band.max()], [quartiles[0].min(), quartiles[1].max()], rtol=1e-12)
     running_only = np.nanmedian(descent.loss[:, shown], axis=0)
-    assert not np.allclose(labelled_line(figure.axes[0], "loss ½‖A g − y‖²").get_ydata(), running_only)
+    x, y = labelled_line(figure.axes[0], "loss ½‖A g − y‖²").get_data()
+    assert not np.allclose(y[np.isin(x, descent.times)], running_only)
     assert f"converged {int(descent.converged.sum())}/6" in figure.get_suptitle()
+
+
+def test_converged_seeds_end_at_or_below_the_threshold():
+    """The checkpoints end before the stop: held at its last checkpoint a converged seed would stay
+    above the threshold; held at its final loss it ends at or below it."""
+    result = simulate(Config(m=3, n=20, d=10, k=100, seeds=4, steps=500, threshold=1e-4), progress=False)
+    threshold = result.config.threshold
+    assert result.converged.all()
+    assert np.any(forward_filled(result.loss)[:, -1] > threshold)  # the last checkpoints: the test has power
+    _, curves = held_to_the_stop(result, "loss", "final_loss")
+    assert np.all(curves[:, -1] <= threshold)
+    _, y = labelled_line(result.plot().axes[0], "loss ½‖A g − y‖²").get_data()
+    assert y[-1] <= threshold
 
 
 def test_flow_run_figure(tmp_path):
@@ -82,8 +114,9 @@ def test_flow_run_figure(tmp_path):
     figure = result.plot(tmp_path / "flow.pdf")
     assert (tmp_path / "flow.pdf").stat().st_size > 10_000
     assert "flow" in figure.get_suptitle()
+    times, losses = held_to_the_stop(result, "loss", "final_loss")
     x, y = labelled_line(figure.axes[0], "loss ½‖A g − y‖²").get_data()
-    np.testing.assert_allclose(y, np.median(forward_filled(result.loss), axis=0)[result.times > 0], rtol=1e-12)
+    np.testing.assert_allclose(y, np.median(losses, axis=0)[times > 0], rtol=1e-12)
 
 
 def test_noisy_run_marks_two_epsilon_and_the_early_stopping_times():
@@ -126,7 +159,7 @@ def test_plot_ntk_holds_stopped_seeds_and_keeps_the_envelope_within_the_loss_ran
                                rtol=1e-12)
     assert "all 4 seeds" in kernels.get_title() and "all 4 seeds" in losses.get_title()
     bottom, _ = losses.get_ylim()
-    data = min(np.min(forward_filled(certified.loss)[:, shown]), certified.config.threshold)
+    data = min(np.min(held_to_the_stop(certified, "loss", "final_loss")[1]), certified.config.threshold)
     labelled_line(losses, "Theorem 2.1 envelope (4 certified seeds)")
     envelope = 0.5 * certified.theory.envelope(certified.times[shown]) ** 2
     assert envelope.min() < bottom  # drawn, but clipped: left alone it would stretch the axis

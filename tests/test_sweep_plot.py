@@ -88,7 +88,7 @@ def test_the_title_names_the_fixed_settings_and_the_panels_their_own(grid, figur
     for words in ("n = 300", "d = 6", "4 seeds", "300 steps", "η = 2", "A: gaussian N(0,1/n)", "threshold 1e-05",
                   "gradient descent", "two-layer network", "φ = sigmoid", "float32"):
         assert words in title
-    assert "m = " not in title and "k = " not in title  # the axes
+    assert "m = " not in title and "k = 40" in title  # an axis, and one with one value: a fixed setting
     assert [axes.get_title() for axes in _panels(figure)] == ["root seed 0", "root seed 1"]
     assert [_panels(figure)[0].get_xlabel(), _panels(figure)[0].get_ylabel()] == ["observations m", "width k"]
 
@@ -111,7 +111,7 @@ def test_the_printed_table_names_the_fixed_settings(grid):
 
     fixed, header = sweep_summary(grid).splitlines()[:2]
     assert fixed.startswith("fixed: ") and "n = 300" in fixed and "d = 6" in fixed and "4 seeds" in fixed
-    assert "m = " not in fixed and "root seed" not in fixed
+    assert "m = " not in fixed and "root seed" not in fixed and "k = 40" in fixed
     assert header.split()[:3] == ["k", "/", "m,"]
 
 
@@ -181,3 +181,113 @@ def test_png_at_print_resolution_and_vector_pdf(grid, tmp_path):
     again = load_sweep(grid.path).plot(tmp_path / "small", formats=("png",), dpi=100)
     assert imread(tmp_path / "small.png").shape[1] == round(again.get_size_inches()[0] * 100)
     assert not (tmp_path / "small.pdf").exists()
+
+
+def _with_frequency(result, frequency: np.ndarray, axes: dict | None = None):
+    """`result` with these frequencies (shaped like the grid of `axes`, default its own)."""
+    axes = axes or result.axes
+    first = result.cells.flat[0]
+    cells = np.empty(frequency.shape, dtype=object)
+    for index in np.ndindex(frequency.shape):
+        cells[index] = {**first, "frequency": float(frequency[index])}
+    return dataclasses.replace(result, axes=axes, cells=cells)
+
+
+def test_the_contour_lies_between_the_cell_centres_in_the_drawn_geometry(grid):
+    """A step from 1 to 0 between m = 2 and m = 8 on a log axis: the 50 % line at their geometric
+    mean 4, the midpoint of the drawn cells (not at 5, the midpoint of the values)."""
+    from wideDIP._sweep_plot import CONTOUR_LABEL
+
+    axes = {"k": [10, 1000], "m": [2, 8], "seed": [0]}
+    stepped = _with_frequency(grid, np.array([[[1.0], [0.0]], [[1.0], [0.0]]]), axes)
+    panel, = _panels(stepped.plot())
+    lines = [line for line in panel.lines if line.get_label() == CONTOUR_LABEL]
+    assert len(lines) == 1
+    x, y = lines[0].get_data()
+    np.testing.assert_allclose(x, np.sqrt(2 * 8))
+    np.testing.assert_allclose(sorted(y), [10, 1000])
+    for text in panel.texts:  # the values stay legible where the line crosses them
+        if text.get_gid() == "cell value":
+            assert text.get_path_effects() and text.get_zorder() > lines[0].get_zorder()
+
+
+def test_every_statistic_has_a_label_in_words():
+    from wideDIP._captions import STATISTIC_LABELS
+    from wideDIP._statistics import PLOTTED_STATISTICS
+
+    assert set(STATISTIC_LABELS) == set(PLOTTED_STATISTICS)
+    assert all(" " in label and label != name for name, label in STATISTIC_LABELS.items())
+
+
+def test_a_statistic_not_recorded_is_an_error_naming_what_it_needs(grid, tmp_path, capsys):
+    from wideDIP._cli import main
+
+    assert np.isnan(grid.certified_fraction).all()  # no track_ntk
+    with pytest.raises(ValueError, match="'certified_fraction' was not recorded.*every cell NaN.*track_ntk=True"):
+        grid.plot(statistic="certified_fraction")
+    with pytest.raises(SystemExit) as exit:
+        main(["plot", str(grid.path), "--statistic", "certified_fraction", "--figure", str(tmp_path / "x.png")])
+    assert exit.value.code == 2 and "not recorded" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_statistic_over_many_decades_is_coloured_on_a_log_scale(grid):
+    from matplotlib.colors import LogNorm
+
+    spread = np.array([5e-8, 1.5e3, 1e-2, 1.0]).reshape(grid.shape)
+    cells = np.empty(grid.shape, dtype=object)
+    for index in np.ndindex(grid.shape):
+        cells[index] = {**grid.cells[index], "median_final_loss": float(spread[index])}
+    drawn = dataclasses.replace(grid, cells=cells).plot(statistic="median_final_loss")
+    mesh = _panels(drawn)[0].collections[0]
+    assert isinstance(mesh.norm, LogNorm) and mesh.get_clim() == pytest.approx((5e-8, 1.5e3))
+    assert not isinstance(_panels(grid.plot())[0].collections[0].norm, LogNorm)  # frequency: 0 to 1
+
+
+def test_the_median_steps_are_drawn_for_a_quartile_statistic(grid, tmp_path):
+    from wideDIP._cli import main
+
+    drawn = grid.plot(statistic="steps_to_threshold")
+    median = grid.statistic("steps_to_threshold", "median")
+    assert np.isfinite(median).any()
+    for p, axes in enumerate(_panels(drawn)):
+        colours = np.ma.filled(np.ma.asarray(axes.collections[0].get_array(), float), np.nan)
+        np.testing.assert_array_equal(colours.reshape(median[:, :, p].shape), median[:, :, p])
+    assert drawn.axes[-1].get_ylabel().startswith("median steps to the threshold")
+    assert main(["plot", str(grid.path), "--statistic", "steps_to_threshold", "--figure", str(tmp_path / "s.png")]) == 0
+
+
+def test_a_partial_sweep_says_so_and_marks_the_cells_not_run(grid, tmp_path, capsys):
+    import shutil
+
+    from wideDIP._cli import main
+    from wideDIP._sweep_plot import NOT_RUN_LABEL
+
+    directory = tmp_path / "partial"
+    shutil.copytree(grid.path, directory)
+    (directory / "cells" / "cell-0-1-1.json").unlink()  # k = 40, m = 4, second panel: as after a kill
+    partial = load_sweep(directory)
+    assert partial.computed.sum() == 3
+    drawn = partial.plot()
+    assert "3 of 4 cells computed" in drawn.get_suptitle()
+    first, second = _panels(drawn)
+    assert not any(c.get_label() == NOT_RUN_LABEL for c in first.collections)
+    hatched, = [c for c in second.collections if c.get_label() == NOT_RUN_LABEL]
+    assert hatched.get_hatch() == "//" and np.ma.count(hatched.get_array()) == 1  # the one cell missing
+    (x, y), = hatched.get_paths()[0].vertices.mean(axis=0, keepdims=True)
+    assert x > np.sqrt(2 * 4) and 40 / np.e**0.5 < y < 40 * np.e**0.5  # in the cell m = 4
+    assert NOT_RUN_LABEL in _legend_texts(drawn)
+    assert "cells computed" not in grid.plot().get_suptitle()
+    assert main(["plot", str(directory), "--figure", str(tmp_path / "partial.png")]) == 0
+    warning, = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert "3 of 4 cells computed" in warning
+
+
+def test_an_axis_with_one_value_is_named_as_fixed_and_the_note_says_it_once(grid):
+    one_column = dataclasses.replace(grid, axes={**grid.axes, "m": [2]}, cells=grid.cells[:, :1])
+    drawn = one_column.plot()
+    title = drawn.get_suptitle().replace("\n", " ")
+    assert "m = 2" in title and "k = 40" in title
+    for axes in _panels(drawn):
+        note, = [text.get_text() for text in axes.texts if text.get_gid() == "theory note"]
+        assert note.count("m = 2") == 1 and "and k ≥" not in note

@@ -20,6 +20,27 @@ AXIS_LABELS = {
 }
 """An axis in words, with its symbol (`axis_label` falls back to the field's name)."""
 
+STATISTIC_LABELS = {
+    "frequency": "frequency of reaching the threshold",
+    "median_final_loss": "median final loss ½‖A g − y‖²",
+    "total_steps": "steps run, summed over the seeds",
+    "median_stability": "median η·λmax(H(W(0)))  (> 2: beyond descent's stability limit)",
+    "median_kappa_A": "median condition number κ(A)",
+    "unstable_fraction": "fraction of seeds with η·λmax(H(W(0))) > 2",
+    "certified_fraction": "fraction of seeds certified by (5) (Theorem 2.1)",
+    "certified_observation_fraction": "fraction of seeds with the observation-space certificate",
+    "median_best_signal_error": "median best ‖x(t) − x̄‖/‖x̄‖ along the path",
+    "median_final_signal_error": "median final ‖x − x̄‖/‖x̄‖",
+    "median_signal_error_at_early_stop": "median ‖x(t) − x̄‖/‖x̄‖ at the early-stopping time T",
+    "bound_holds_fraction": "fraction of checked seeds with ‖y(t) − ȳ‖ ≤ 2‖ε‖ after T",
+    "bound_checked": "seeds on which ‖y(t) − ȳ‖ ≤ 2‖ε‖ after T was checked",
+    "median_final_error_over_noise": "median final ‖A x − ȳ‖ / ‖ε‖",
+    "steps_to_threshold": "median steps to the threshold (seeds that reach it)",
+    "time_to_threshold": "median time to the threshold (seeds that reach it)",
+}
+"""Each statistic a sweep figure can draw (docs/theory.md §6, §7), in words: its colour bar's or
+y axis' label (the quartile statistics are drawn as their median)."""
+
 _DEFAULTS = Config()
 _KEY_FIELDS = ("network", "activation", "operator", "m", "n", "d", "k", "method", "step_size", "solver", "steps",
                "t_max", "threshold", "seeds", "dtype")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import shlex
 import signal
 import sys
@@ -152,9 +153,10 @@ def _compare(arguments: argparse.Namespace) -> int:
     from ._parallel import from_writer, is_writer
 
     config = config_from_arguments(arguments, Config(method="flow"))
-    step_sizes = checked_step_sizes(arguments.step_sizes)
-    out, figure = from_writer(lambda: (_checked_result_path(arguments),
-                                       _checked_figure(arguments.figure, "--figure")))
+    step_sizes = checked_step_sizes(arguments.step_sizes, "--step-sizes")
+    out, figure = from_writer(lambda: (
+        _checked_result_path(arguments),
+        None if arguments.figure is None else _checked_figure(arguments.figure, "--figure")))
     result = compare(config, step_sizes, operator=operator_matrix(arguments), progress=not arguments.quiet)
     if not is_writer():
         return 0
@@ -224,14 +226,17 @@ def _grid_table(result, values, fmt: str) -> list[str]:
 
 
 def sweep_summary(result) -> str:
-    """The settings the grid holds fixed (as in its figure's title), then the frequency grid as a
+    """The settings the grid holds fixed (as in its figure's title; an axis with one value among
+    them), then the frequency grid as a
     table (rows = first axis, columns = the others); for a sweep with noise, also the median best
     and final signal errors (docs/theory.md §7)."""
     import numpy as np
 
     from ._captions import common_settings
 
-    fixed = common_settings(result.configs.flat, list(result.axes), operator_sha256=result.operator_sha256)
+    varying = result.varying_axes
+    fixed = common_settings(result.configs.flat, varying, [name for name in result.axes if name not in varying],
+                            result.operator_sha256)
     lines = ["fixed: " + ", ".join(fixed), *_grid_table(result, result.frequency, ".2f")]
     lines.append(f"convergence frequency per cell; {result.cells.size} cells, "
                  f"{np.nansum(result.wall_time):.1f} s of cell time")
@@ -257,6 +262,10 @@ def _plot(arguments: argparse.Namespace) -> int:
             _checked_figure(str(out.with_suffix("." + suffix)), "--figure")
     result = load(path)
     if isinstance(result, SweepResult):
+        computed = result.computed
+        if not computed.all():
+            warnings.warn(f"{path}: {int(computed.sum())} of {computed.size} cells computed, the others drawn as "
+                          "not run (widedip sweep ... --resume computes them)")
         result.plot(out, formats, arguments.statistic or "frequency", values=not arguments.no_values)
     elif arguments.statistic is not None or arguments.no_values:
         option = "--statistic" if arguments.statistic is not None else "--no-values"
@@ -306,7 +315,7 @@ def _command(commands, name: str, help: str, handler: Callable, defaults: Config
 
 def build_parser() -> argparse.ArgumentParser:
     from ._presets import PRESETS
-    from ._statistics import SCALAR_STATISTICS
+    from ._statistics import PLOTTED_STATISTICS
 
     parser = argparse.ArgumentParser(prog="widedip", description=__doc__)
     parser.add_argument("--version", action=_PrintVersions, nargs=0,
@@ -319,11 +328,13 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--figure", help="draw the loss, observation and signal errors over time to this file "
                                            "(e.g. run.png)")
 
-    compare = _command(commands, "compare", "gradient flow vs descent for several step sizes, with a figure "
+    compare = _command(commands, "compare", "gradient flow vs descent for several step sizes "
                        "(horizon: --t-max, else --steps)", _compare, Config(method="flow"),
                        skip=("method", "step_size"))
-    compare.add_argument("--step-sizes", type=float, nargs="+", default=[1.0, 0.5, 0.1], help="descent steps η")
-    compare.add_argument("--figure", default="compare.png", help="where to write the loss-vs-time figure")
+    compare.add_argument("--step-sizes", type=float, nargs="+", default=[1.0, 0.5, 0.1],
+                         help="descent steps η, each once, in the order given")
+    compare.add_argument("--figure", help="draw the loss against time to this file (e.g. compare.png); "
+                                          "default: no figure")
     compare.add_argument("--json", action="store_true", help="print machine-readable output")
     compare.add_argument("--out", help="save the result to this .npz file (widedip plot draws it again)")
 
@@ -347,8 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     plot = commands.add_parser("plot", help="draw a saved result: a sweep directory's phase diagram, a saved "
                                             "simulation's or comparison's curves (.npz of --out)")
     plot.add_argument("path", help="a sweep directory, or a .npz saved by widedip simulate/compare/ntk --out")
-    plot.add_argument("--statistic", choices=SCALAR_STATISTICS,
-                      help="sweeps only: what is drawn (default: frequency, the convergence frequency)")
+    plot.add_argument("--statistic", choices=PLOTTED_STATISTICS,
+                      help="sweeps only: what is drawn (default: frequency, the convergence frequency; "
+                           "steps_to_threshold and time_to_threshold: their median)")
     plot.add_argument("--figure", help="output file; without a suffix, both PATH.png and PATH.pdf "
                                        "(default: figure.png and figure.pdf in the sweep directory, "
                                        "RUN.png and RUN.pdf next to RUN.npz)")
@@ -383,13 +395,23 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = _one_line_warning
             return pool.submit(_with_compilation_cache, arguments.handler, arguments).result()
     except ValueError as error:
-        arguments.parser.error(str(error))
+        arguments.parser.error(_in_option_names(str(error), arguments))
     except OSError as error:  # a file that could not be read or written after all
         arguments.parser.error(f"{error.strerror or error}: {error.filename}" if error.filename else str(error))
     finally:
         pool.shutdown(wait=False)
         if in_main_thread:
             signal.signal(signal.SIGINT, previous)
+
+
+def _in_option_names(message: str, arguments: argparse.Namespace) -> str:
+    """`message` with each `Config.field` that this command takes as an option written as the
+    option (`Config.step_size` → `--step-size`): the Python API's messages name the fields."""
+    def option(match: re.Match) -> str:
+        name = match.group(1)
+        return "--" + name.replace("_", "-") if name in vars(arguments) else match.group(0)
+
+    return re.sub(r"\bConfig\.(\w+)", option, message)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from ._config import Config, value_list
+from ._captions import settings, wrapped
+from ._config import Config, refuse_repeats, value_list
 from ._operators import checked_matrix, describe, matrix_sha256
 from ._outcomes import OUTCOMES
-from ._plots import held, pyplot
+from ._plots import SPREAD, band, finish, held, pyplot
 from ._networks import Network, resolve_network
 from ._result import array_fields, environment, json_fields, json_value, save_result
 from ._simulate import (Trajectory, checkpoint_steps, make_plan, network_record, precision, prepare, run_descent,
@@ -96,33 +97,32 @@ class ComparisonResult:
         versions, device); `wideDIP.load` reads it back."""
         return save_result(self, path, "comparison", array_fields(self))
 
-    def plot(self, path: str | Path | None = None, seeds: int = 5):
-        """Loss against time, log-log: the flow (black) and descent for each `η`, for the
-        first `seeds` runs; returns the figure and writes it to `path` when given."""
+    def plot(self, path: str | Path | None = None, seeds: int = 0):
+        """Loss against time, log-log: the flow (black) and descent for each `η` (dashed), each the
+        median across all seeds with the quartile band, a stopped run held at its last value
+        (`_plots.held`), and the first `seeds` runs as thin lines; the title names the settings
+        (`_captions.settings`) and the horizon. Returns the figure and writes it to `path` (PNG at
+        `PRINT_DPI`) when given."""
         plt = pyplot(path is not None)
-        figure, axes = plt.subplots(figsize=(7, 4.5))
+        figure, axes = plt.subplots(figsize=(8, 5))
         colours = plt.cm.viridis(np.linspace(0, 0.85, len(self.step_sizes)))
-        shown = range(min(seeds, self.flow_loss.shape[1]))
-        finest = int(np.argmin(self.step_sizes))
-        positive = self.times[finest] > 0  # log axis: t = 0 is off the plot
-        for s in shown:
-            axes.plot(self.times[finest, positive], self.flow_loss[finest, s, positive], color="black", lw=1.5,
-                      label="flow" if s == 0 else None)
-        for e, eta in enumerate(self.step_sizes):
-            positive = self.times[e] > 0
-            for s in shown:
-                label = f"descent η={eta:g} (η·λmax(H0) ≈ {np.median(self.stability[e]):.2g})" if s == 0 else None
-                axes.plot(self.times[e, positive], self.descent_loss[e, s, positive], color=colours[e], lw=1,
-                          alpha=0.8, ls="--", label=label)
+        finest = int(np.argmin(self.step_sizes))  # the flow on the most times
+        curves = [(self.times[finest], self.flow_loss[finest], "black", "flow", "-")]
+        curves += [(self.times[e], self.descent_loss[e], colours[e],
+                    f"descent η={eta:g} (η·λmax(H0) ≈ {np.median(self.stability[e]):.2g})", "--")
+                   for e, eta in enumerate(self.step_sizes)]
+        for times, losses, colour, label, style in curves:
+            band(axes, times, losses, colour, label, ls=style)
+            positive = times > 0  # log axis: t = 0 is off the plot
+            for run in held(losses)[:seeds]:
+                axes.plot(times[positive], run[positive], color=colour, lw=0.5, alpha=0.5, ls=style)
         axes.axhline(self.config.threshold, color="grey", lw=0.8, ls=":", label="threshold")
         axes.set(xscale="log", yscale="log", xlabel="time t = iteration × η", ylabel="loss ½‖A g − y‖²")
-        axes.set_title(f"m={self.config.m}, n={self.config.n}, k={self.config.k}: flow vs descent", fontsize=10)
+        fixed = settings(self.config, hidden=("method", "step_size", "steps", "t_max"),
+                         operator_sha256=self.operator_sha256) + [f"horizon t = {self.config.horizon:g}"]
+        axes.set_title(f"flow vs descent: {wrapped(fixed, 95)}\n{SPREAD.format(seeds=self.config.seeds)} at their last value", fontsize=8)
         axes.legend(fontsize=8)
-        figure.tight_layout()
-        if path is not None:
-            figure.savefig(path, dpi=120)
-            plt.close(figure)
-        return figure
+        return finish(plt, figure, path)
 
 
 def _gaps(descent: Trajectory, flow_loss: np.ndarray, flow_features: np.ndarray,
@@ -145,14 +145,16 @@ def _padded(rows: list[np.ndarray], width: int) -> np.ndarray:
     return out
 
 
-def checked_step_sizes(step_sizes: Sequence[float]) -> np.ndarray:
-    """The distinct descent steps `η`, largest first; a `ValueError` unless they are a list of
-    positive finite numbers."""
-    listed = value_list(step_sizes, "compare: step_sizes", "(1.0, 0.1)")
+def checked_step_sizes(step_sizes: Sequence[float], what: str = "compare: step_sizes") -> np.ndarray:
+    """The descent steps `η`, in the order given; a `ValueError` naming `what` unless they are a
+    list of distinct positive finite numbers."""
+    listed = value_list(step_sizes, what, "(1.0, 0.1)")
     if not listed or not all(isinstance(eta, numbers.Real) and not isinstance(eta, bool) and math.isfinite(eta)
                              and eta > 0 for eta in listed):
-        raise ValueError(f"compare: step_sizes must be positive finite numbers, got {listed!r}")
-    return np.asarray(sorted(set(float(eta) for eta in listed), reverse=True))
+        raise ValueError(f"{what} must be positive finite numbers, got {listed!r}")
+    listed = [float(eta) for eta in listed]
+    refuse_repeats(listed, what)
+    return np.asarray(listed)
 
 
 def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, network: Network | None = None,

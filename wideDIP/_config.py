@@ -218,6 +218,14 @@ def value_list(values: Any, what: str, example: str) -> list[Any]:
     return list(values)
 
 
+def refuse_repeats(values: Sequence[Any], what: str) -> None:
+    """A `ValueError` naming `what` and the first value that `values` holds twice (a grid would
+    compute and draw it twice)."""
+    for i, value in enumerate(values):
+        if value in values[:i]:
+            raise ValueError(f"{what} repeats the value {value!r}: give each value once")
+
+
 def _validated(name: str, kind: str, value: Any) -> Any:
     if name == "network":
         from ._networks import NETWORKS

@@ -11,7 +11,7 @@ QUARTILES = (25, 50, 75)
 """Every curve is the median across all seeds with the band between these percentiles."""
 SPREAD = "median and quartiles over all {seeds} seeds, stopped seeds held"
 PRINT_DPI = 300
-"""Resolution of the PNG files of a sweep's figures (their PDF files are vector)."""
+"""Resolution of the PNG files of every figure (their PDF files are vector)."""
 
 
 def pyplot(headless: bool):
@@ -46,6 +46,24 @@ def held(values: np.ndarray) -> np.ndarray:
     return np.take_along_axis(values, last if values.ndim == 2 else last[..., None], axis=1)
 
 
+def held_to_the_stop(times: np.ndarray, values: np.ndarray, stop_time: np.ndarray,
+                     final: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The checkpoint `times` with every seed's stop time added, and `values` `[seeds, checkpoints]`
+    on them: each seed's recorded values held (`held`) until its stop, its `final` value (at
+    `stop_time`, e.g. `final_loss`) from then on (a NaN final, or none, keeps the last recorded value).
+    The checkpoints end before the stop: without the final value a converged seed would be held
+    above the threshold."""
+    stops = stop_time[np.isfinite(stop_time)]
+    grid = np.union1d(times, stops)
+    placed = np.full((values.shape[0], grid.size), np.nan)
+    placed[:, np.searchsorted(grid, times)] = values
+    curves = held(placed)
+    if final is not None:
+        after = (grid[None, :] >= stop_time[:, None]) & ~np.isnan(final)[:, None]
+        curves = np.where(after, np.asarray(final, float)[:, None], curves)
+    return grid, curves
+
+
 def _quartiles(times: np.ndarray, values: np.ndarray, columns: np.ndarray | None = None):
     """The times > 0 (log axis) among `columns`, and the 25th, 50th and 75th percentiles across
     all seeds of `held(values)` there."""
@@ -54,7 +72,7 @@ def _quartiles(times: np.ndarray, values: np.ndarray, columns: np.ndarray | None
         return times[shown], np.percentile(held(values)[:, shown], QUARTILES, axis=0)
 
 
-def _band(axes, times: np.ndarray, values: np.ndarray, colour, label: str, columns: np.ndarray | None = None,
+def band(axes, times: np.ndarray, values: np.ndarray, colour, label: str, columns: np.ndarray | None = None,
           **style) -> np.ndarray:
     """Draw the median across all seeds (stopped seeds held, `held`) and the quartile band, at
     the times > 0 among `columns`; returns the quartiles `[3, times shown]`."""
@@ -74,19 +92,26 @@ def _title(result) -> str:
             f"converged {int(result.converged.sum())}/{c.seeds}")
 
 
-def _finish(plt, figure, path: str | Path | None):
+def finish(plt, figure, path: str | Path | None):
     """`figure` laid out, and written to `path` (then closed) when given."""
     figure.tight_layout()
     if path is not None:
-        figure.savefig(path, dpi=120)
+        figure.savefig(path, dpi=PRINT_DPI)
         plt.close(figure)
     return figure
 
 
+def _held_curve(result, name: str, final: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The field `name` of `result` held to each seed's stop (`held_to_the_stop`), at the field
+    `final` from the stop on."""
+    return held_to_the_stop(result.times, getattr(result, name), result.stop_time,
+                            None if final is None else getattr(result, final))
+
+
 def _loss_panel(axes, result) -> None:
-    """The loss band and the threshold, log-log, its y-range set by them (so that a curve drawn
-    afterwards, such as an envelope, cannot stretch it)."""
-    low, _, high = _band(axes, result.times, result.loss, "black", "loss ½‖A g − y‖²")
+    """The loss band (each seed at `final_loss` from its stop on) and the threshold, log-log, its
+    y-range set by them (so that a curve drawn afterwards, such as an envelope, cannot stretch it)."""
+    low, _, high = band(axes, *_held_curve(result, "loss", "final_loss"), "black", "loss ½‖A g − y‖²")
     threshold = result.config.threshold
     axes.axhline(threshold, color="grey", lw=0.8, ls=":", label="threshold")
     axes.set(xscale="log", yscale="log", xlabel="time t", ylabel="loss")
@@ -111,8 +136,9 @@ def _time_marker(axes, times: np.ndarray, moments: np.ndarray, name: str, colour
 def plot_run(result, path: str | Path | None = None):
     """Three panels over time (docs/theory.md §7): the loss with the threshold; `‖y(t) − ȳ‖` with
     `2‖ε‖` and the early-stopping times `T`, `T_H` (noisy runs); `‖x(t) − x̄‖/‖x̄‖` with its
-    row-space and kernel parts. Each curve: median across all seeds, stopped seeds held at
-    their last value, and the quartile band."""
+    row-space and kernel parts. Each curve: median across all seeds, a stopped seed held at its
+    final value from its stop time on (`held_to_the_stop`; its last recorded value where there is
+    no final value), and the quartile band."""
     if result.observation_error is None:
         raise ValueError("plot needs the recovery curves: this result was saved before they existed")
     plt = pyplot(path is not None)
@@ -121,17 +147,19 @@ def plot_run(result, path: str | Path | None = None):
     shown = times[times > 0]
     figure, (losses, observation, signal) = plt.subplots(1, 3, figsize=(16, 4.6), sharex=True)
     _loss_panel(losses, result)
-    _band(observation, times, result.observation_error, "tab:blue", "‖y(t) − ȳ‖")
+    band(observation, *_held_curve(result, "observation_error", "final_observation_error"), "tab:blue",
+          "‖y(t) − ȳ‖")
     if c.noise > 0:
         observation.axhline(2 * np.median(result.noise_norm), color="tab:red", lw=0.8, ls=":",
                             label="2‖ε‖ (median)")
         _time_marker(observation, shown, result.early_stopping_time, "T", "tab:green")
         _time_marker(observation, shown, result.observation_early_stopping_time, "T_H", "tab:purple")
     observation.set(xscale="log", yscale="log", xlabel="time t", ylabel="‖A x(t) − ȳ‖")
-    for name, colour, label in (("signal_error", "black", "‖x(t) − x̄‖ / ‖x̄‖"),
-                                ("signal_error_row_space", "tab:blue", "row space  ‖P(x(t) − x̄)‖ / ‖x̄‖"),
-                                ("signal_error_kernel", "tab:orange", "kernel  ‖(I − P)(x(t) − x̄)‖ / ‖x̄‖")):
-        _band(signal, times, getattr(result, name), colour, label)
+    for name, final, colour, label in (
+            ("signal_error", "final_signal_error", "black", "‖x(t) − x̄‖ / ‖x̄‖"),
+            ("signal_error_row_space", None, "tab:blue", "row space  ‖P(x(t) − x̄)‖ / ‖x̄‖"),
+            ("signal_error_kernel", None, "tab:orange", "kernel  ‖(I − P)(x(t) − x̄)‖ / ‖x̄‖")):
+        band(signal, *_held_curve(result, name, final), colour, label)
     signal.set(xscale="log", yscale="log", xlabel="time t", ylabel="relative signal error")
     signal.set_xlim(shown[0], shown[-1])  # shared: a time T beyond the run does not stretch the axes
     for axes, title in ((losses, "loss"), (observation, "observation error"), (signal, "signal error")):
@@ -139,13 +167,13 @@ def plot_run(result, path: str | Path | None = None):
         axes.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
         axes.legend(fontsize=7)
     figure.suptitle(_title(result), fontsize=10)
-    return _finish(plt, figure, path)
+    return finish(plt, figure, path)
 
 
 def plot_ntk(result, path: str | Path | None = None):
     """λ_min(K), λ_min(H), λ_max(H) and the loss with its predicted envelope
     `½ exp(−σ_A² σ_0² t/2) ‖r(0)‖²` (Theorem 2.1, certified seeds only) over time; medians and
-    quartiles over all seeds, stopped seeds held at their last value."""
+    quartiles over all seeds, stopped seeds held (the loss at `final_loss` from the stop on)."""
     if result.ntk is None:
         raise ValueError("plot_ntk needs a result simulated with Config.track_ntk=True")
     plt = pyplot(path is not None)
@@ -157,7 +185,7 @@ def plot_ntk(result, path: str | Path | None = None):
     for name, colour, label in (("min_lambda_K", "tab:blue", "λ_min(K)  (n×n, signal)"),
                                 ("min_lambda_H", "tab:orange", "λ_min(H)  (m×m, observation)"),
                                 ("max_lambda_H", "tab:red", "λ_max(H)")):
-        _band(kernels, result.times, result.ntk[name], colour, label, tracked, marker=None if tracked.all() else "o")
+        band(kernels, result.times, result.ntk[name], colour, label, tracked, marker=None if tracked.all() else "o")
     kernels.set(xscale="log", xlabel="time t", ylabel="eigenvalue")
     kernels.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
     kernels.set_yscale("symlog", linthresh=1e-4)
@@ -169,8 +197,8 @@ def plot_ntk(result, path: str | Path | None = None):
     certified = result.certified
     if certified is not None and certified.any():
         envelope = 0.5 * result.theory.envelope(result.times)[certified] ** 2
-        _band(losses, result.times, envelope, "tab:green", f"Theorem 2.1 envelope ({certified.sum()} certified seeds)")
+        band(losses, result.times, envelope, "tab:green", f"Theorem 2.1 envelope ({certified.sum()} certified seeds)")
     losses.legend(fontsize=8)
     losses.set_title(f"loss ({spread})", fontsize=9)
     figure.suptitle(_title(result), fontsize=10)
-    return _finish(plt, figure, path)
+    return finish(plt, figure, path)

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._batches import batch_of, group_cells
-from ._config import Config, value_list
+from ._config import Config, refuse_repeats, value_list
 from ._networks import Network, resolve_network
 from ._operators import checked_matrix, matrix_sha256
 from ._outcomes import OUTCOMES
@@ -113,7 +113,9 @@ def normalised_axes(base: Config, axes: Mapping[str, Sequence[Any]]) -> dict[str
         for value in values:
             base.replace(**{name: value})  # validates each value, naming the field
         normalised[name] = [getattr(base.replace(**{name: v}), name) for v in values]
+        refuse_repeats(normalised[name], f"sweep: axis {name!r}")
     return normalised
+
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -159,6 +161,16 @@ class SweepResult:
             return np.nan if entry is None else entry
 
         return np.vectorize(value, otypes=[float])(self.cells)
+
+    @property
+    def varying_axes(self) -> list[str]:
+        """The axes with more than one value (an axis with one is a fixed setting in the captions)."""
+        return [name for name, values in self.axes.items() if len(values) > 1]
+
+    @property
+    def computed(self) -> np.ndarray:
+        """Whether each cell has been computed (False: not yet, e.g. a sweep killed before it)."""
+        return np.vectorize(lambda cell: cell is not None, otypes=[bool])(self.cells)
 
     @property
     def frequency(self) -> np.ndarray:

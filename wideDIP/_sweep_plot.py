@@ -11,23 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.colors import Normalize
+from matplotlib.colors import ListedColormap, LogNorm, Normalize
+from matplotlib.patheffects import withStroke
 from matplotlib.ticker import NullLocator
 
-from ._captions import axis_label, common_settings, wrapped
+from ._captions import STATISTIC_LABELS, axis_label, common_settings, wrapped
 from ._operators import operator
 from ._plots import PRINT_DPI, pyplot
-from ._statistics import SCALAR_STATISTICS
+from ._statistics import NEEDS, PLOTTED_STATISTICS, QUARTILE_STATISTICS
 from ._theory import width_bound
 
-_STATISTIC_LABELS = {
-    "frequency": "frequency of reaching the threshold",
-    "median_best_signal_error": "median best ‖x(t) − x̄‖/‖x̄‖ along the path",
-    "median_final_signal_error": "median final ‖x − x̄‖/‖x̄‖",
-    "median_signal_error_at_early_stop": "median ‖x(t) − x̄‖/‖x̄‖ at the early-stopping time T",
-    "bound_holds_fraction": "fraction of checked seeds with ‖y(t) − ȳ‖ ≤ 2‖ε‖ after T",
-    "median_final_error_over_noise": "median final ‖A x − ȳ‖ / ‖ε‖",
-}
 _INTEGER_AXES = ("n", "m")
 _BOUND_COLUMNS = ("n", "m", "condition_number", "blur_width")
 WILSON_Z = 1.96
@@ -39,7 +32,13 @@ _PANEL = (4.3, 3.9)
 """Inches of a heatmap panel (axes and tick labels)."""
 _CHARACTERS_PER_INCH = 14
 """About how many characters of a 9-point caption fill an inch (where captions break)."""
+CONTOUR_LABEL = "50 % of seeds reach the threshold"
+NOT_RUN_LABEL = "not run (no result yet)"
 UNSTABLE_LABEL = "descent unstable: η·λmax(H(W(0))) > 2 for most seeds"
+
+
+LOG_COLOURS_FROM = 1e3
+"""A statistic whose positive values span more than this ratio is coloured on a log scale."""
 
 
 def _is_number(value: Any) -> bool:
@@ -129,8 +128,9 @@ def _is_fraction(statistic: str) -> bool:
 
 def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"),
                statistic: str = "frequency", values: bool = True, dpi: int = PRINT_DPI):
-    """`statistic` (a name of `SCALAR_STATISTICS`, default the convergence frequency) over the
-    grid. Two numeric axes (rows, columns): a heatmap, one panel per value of any other axis (e.g.
+    """`statistic` (a name of `SCALAR_STATISTICS`, default the convergence frequency, or of
+    `QUARTILE_STATISTICS`, drawn as its median) over the grid; a `ValueError` where no cell holds it
+    (e.g. `certified_fraction` without `track_ntk`). Two numeric axes (rows, columns): a heatmap, one panel per value of any other axis (e.g.
     `method`), all on one colour scale with one colour bar, each cell's value written in it
     (`values`; with its seed count when under `FULL_SEEDS`), the 50 % contour (frequency only), the
     width bound of Theorem 2.1(ii) (dashed where it falls on the chart, else a note under the
@@ -140,12 +140,16 @@ def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = 
     frequency has 95 % Wilson score intervals as error bars (`wilson_interval`). Axes are drawn as
     `axis_scale` says (log for the paper's grids, categorical for e.g. noise 0, 0.1, 1) and named
     in words (`_captions.AXIS_LABELS`); the title names every setting the grid holds fixed
-    (`_captions.settings`), the legend is outside the axes. Writes `path` in `formats` (PNG at
+    (`_captions.settings`) and, for a sweep not finished, how many cells are computed (the others
+    hatched grey, "not run"); the legend is outside the axes. Writes `path` in `formats` (PNG at
     `dpi`)."""
-    if statistic not in SCALAR_STATISTICS:
-        raise ValueError(f"plot_sweep: statistic must be one of {SCALAR_STATISTICS}, got {statistic!r}")
-    grid = result.statistic(statistic)
-    label = _STATISTIC_LABELS.get(statistic, statistic)
+    if statistic not in PLOTTED_STATISTICS:
+        raise ValueError(f"plot_sweep: statistic must be one of {PLOTTED_STATISTICS}, got {statistic!r}")
+    grid = result.statistic(statistic, "median" if statistic in QUARTILE_STATISTICS else None)
+    if np.isnan(grid).all():
+        needs = f": it needs {NEEDS[statistic]}" if statistic in NEEDS else ""
+        raise ValueError(f"plot_sweep: statistic {statistic!r} was not recorded in this sweep (every cell NaN){needs}")
+    label = STATISTIC_LABELS[statistic]
     fraction = _is_fraction(statistic)
     limits = (0, 1) if fraction else (None, None)
     plt, front = pyplot(path is not None), _coordinates(result)
@@ -200,9 +204,17 @@ def _cell_values(result, values: np.ndarray, fmt: str) -> np.ndarray:
 
 
 def _caption(result, hidden: Sequence[str], configs: np.ndarray) -> list[str]:
-    """The settings shared by the cells `configs`, but those of the axes `hidden`."""
-    return common_settings(configs.flat, hidden, [name for name in result.axes if name not in hidden],
+    """The settings shared by the cells `configs`, but those of the axes `hidden` that take more
+    than one value (an axis with one value is a fixed setting, named)."""
+    varying = [name for name in hidden if name in result.varying_axes]
+    return common_settings(configs.flat, varying, [name for name in result.axes if name not in varying],
                            result.operator_sha256)
+
+
+def _progress(result) -> list[str]:
+    """"k of N cells computed" for a sweep with cells still missing, else nothing."""
+    computed = result.computed
+    return [] if computed.all() else [f"{int(computed.sum())} of {computed.size} cells computed"]
 
 
 def _lines(plt, result, x_name: str, series: list[tuple[np.ndarray, tuple | None, str, str]], label: str,
@@ -227,7 +239,7 @@ def _lines(plt, result, x_name: str, series: list[tuple[np.ndarray, tuple | None
         pad = 0.04 * (limits[1] - limits[0])
         axes.set_ylim(limits[0] - pad, limits[1] + pad)
     axes.set_ylabel(label)
-    caption = _caption(result, list(result.axes), result.configs)
+    caption = _progress(result) + _caption(result, list(result.axes), result.configs)
     figure.suptitle(wrapped(caption, int(size[0] * _CHARACTERS_PER_INCH)), fontsize=9)
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
@@ -246,17 +258,18 @@ def _heatmaps(plt, result, front: list[str], values: np.ndarray, label: str, lim
     configs = _arranged(result, result.configs, front)[0]
     words = None if text is None else _arranged(result, text, front)[0]
     unstable = _unstable_cells(result, front)
+    missing = _arranged(result, ~result.computed, front)[0]
     rows, columns = result.axes[row_name], result.axes[column_name]
     scales = axis_scale(columns), axis_scale(rows)
     x, y = _edges(columns, scales[0]), _edges(rows, scales[1])
     centres = _positions(columns, scales[0]), _positions(rows, scales[1])
     bounded = "categorical" not in scales and _has_bound(row_name, column_name)
-    norm = Normalize(*_colour_range(grid, limits))
+    norm = _colour_norm(grid, limits)
     own = [_caption(result, front, configs[:, :, p]) for p in range(len(panels))]
     shared = [words for words in own[0] if all(words in other for other in own[1:])]
     own = [[words for words in panel if words not in shared] for panel in own]
     size = (_PANEL[0] * len(panels) + 1.6, _PANEL[1] + 1.0 + 0.5 * bounded)
-    title = wrapped(shared, int(size[0] * _CHARACTERS_PER_INCH))
+    title = wrapped(_progress(result) + shared, int(size[0] * _CHARACTERS_PER_INCH))
     titles = [wrapped(panel, int(_PANEL[0] * _CHARACTERS_PER_INCH)) for panel in own]
     size = (size[0], size[1] + 0.17 * (title.count("\n") + max(t.count("\n") + 1 for t in titles)))
     figure, axes_list = plt.subplots(1, len(panels), figsize=size, squeeze=False, layout="constrained")
@@ -264,10 +277,13 @@ def _heatmaps(plt, result, front: list[str], values: np.ndarray, label: str, lim
     for p, axes in enumerate(axes_list[0]):
         panel = grid[:, :, p]
         mesh = axes.pcolormesh(x, y, panel, cmap=COLOUR_MAP, norm=norm)
+        if missing[:, :, p].any():  # hatched grey, unlike a computed cell without a value (blank)
+            axes.pcolor(x, y, np.ma.masked_where(~missing[:, :, p], np.zeros(panel.shape)), cmap=ListedColormap(["0.85"]), hatch="//",
+                        edgecolor="0.55", lw=0, label=NOT_RUN_LABEL)
         finite = panel[np.isfinite(panel)]
         if contour and min(panel.shape) >= 2 and finite.size and finite.min() < 0.5 < finite.max():
-            axes.contour(*centres, panel, levels=[0.5], colors="red", linewidths=1.5)
-            axes.plot([], [], color="red", label="50 % of seeds reach the threshold")
+            for line in contour_lines(centres, scales, panel, 0.5):
+                axes.plot(*line.T, color="red", lw=1.5, label=CONTOUR_LABEL)
         if words is not None:
             _write_cells(axes, mesh, panel, words[:, :, p], centres, fontsize)
         if unstable is not None and unstable[:, :, p].any():
@@ -284,6 +300,28 @@ def _heatmaps(plt, result, front: list[str], values: np.ndarray, label: str, lim
     figure.suptitle(title, fontsize=9)
     _legend_below(figure, axes_list[0])
     return figure
+
+
+def contour_lines(centres: tuple[np.ndarray, np.ndarray], scales: tuple[str, str], values: np.ndarray,
+                  level: float) -> list[np.ndarray]:
+    """The lines `[points, 2]` (x, y) where `values` (rows, columns at the `centres` of the column
+    and row axes) cross `level`, interpolated linearly in the drawn coordinates (`_warp`: log on a
+    log axis), so that on the chart they run between the cell centres."""
+    import contourpy
+
+    (x_to, x_back), (y_to, y_back) = _warp(scales[0]), _warp(scales[1])
+    generator = contourpy.contour_generator(x_to(centres[0]), y_to(centres[1]), np.ma.masked_invalid(values),
+                                            line_type="Separate")
+    return [np.column_stack([x_back(line[:, 0]), y_back(line[:, 1])]) for line in generator.lines(level)]
+
+
+def _colour_norm(values: np.ndarray, limits: tuple[float | None, float | None]) -> Normalize:
+    """The colour scale of every panel (`_colour_range`): logarithmic when no limit is given and
+    the finite values are positive and span more than `LOG_COLOURS_FROM` (e.g. a median final loss
+    from 1e-8 to 1e3), else linear."""
+    low, high = _colour_range(values, limits)
+    logarithmic = limits == (None, None) and low > 0 and high / low > LOG_COLOURS_FROM
+    return (LogNorm if logarithmic else Normalize)(low, high)
 
 
 def _colour_range(values: np.ndarray, limits: tuple[float | None, float | None]) -> tuple[float, float]:
@@ -317,11 +355,14 @@ def _contrasting(colour) -> str:
 
 def _write_cells(axes, mesh, panel: np.ndarray, words: np.ndarray, centres: tuple[np.ndarray, np.ndarray],
                  fontsize: float) -> None:
+    """Each cell's text at its centre, in black or white (`_contrasting`) with a thin outline in the
+    other, above the contour and the theory curve, so that a line crossing it leaves it legible."""
     for (i, j), word in np.ndenumerate(words):
         if word:
             colour = _contrasting(mesh.cmap(mesh.norm(panel[i, j]))) if np.isfinite(panel[i, j]) else "black"
+            outline = withStroke(linewidth=1.5, foreground="white" if colour == "black" else "black")
             axes.text(centres[0][j], centres[1][i], word, ha="center", va="center", fontsize=fontsize, color=colour,
-                      gid="cell value")
+                      gid="cell value", path_effects=[outline], zorder=4)
 
 
 def _unstable_cells(result, front: list[str]) -> np.ndarray | None:
@@ -397,7 +438,9 @@ def _theory_curve(result, axes, row_name: str, column_name: str, columns: np.nda
         axes.set_ylim(low, high)
         return
     symbol = {"condition_number": "κ", "blur_width": "w"}.get(column_name, column_name)
-    axes.annotate(f"Theorem 2.1(ii) asks for k ≥ {ks[0]:.2g} at {symbol} = {columns[0]:g}\n"
-                  f"and k ≥ {ks[-1]:.2g} at {symbol} = {columns[-1]:g}: {'above' if ks[0] > high else 'below'} "
-                  "the chart", xy=(0.5, 0), xycoords=axes.xaxis.label, xytext=(0, -4), textcoords="offset points",
+    where = f"k ≥ {ks[0]:.2g} at {symbol} = {columns[0]:g}"
+    if columns[-1] != columns[0]:  # one column: said once
+        where += f"\nand k ≥ {ks[-1]:.2g} at {symbol} = {columns[-1]:g}"
+    axes.annotate(f"Theorem 2.1(ii) asks for {where}: {'above' if ks[0] > high else 'below'} the chart",
+                  xy=(0.5, 0), xycoords=axes.xaxis.label, xytext=(0, -4), textcoords="offset points",
                   ha="center", va="top", fontsize=8, color="0.15", gid="theory note")
