@@ -429,13 +429,7 @@ def main() -> None:
 
 def machine() -> dict:
     """Date, processor, cores, JAX devices (this process) and versions."""
-    from importlib import metadata
-
-    def version(name: str) -> str:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return "not installed"
+    from wideDIP._cli import installed_version as version
 
     processor = platform.processor() or platform.machine()
     if Path("/proc/cpuinfo").exists():

@@ -25,16 +25,17 @@ REPORTED_PACKAGES = ("widedip", "jax", "jaxlib", "optax", "diffrax", "equinox", 
                      "pytest-xdist")
 
 
+def installed_version(name: str) -> str:
+    """The installed version of the distribution `name`, or "not installed"."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def versions() -> str:
     """The installed versions of wideDIP and of what it runs on, one `name version` per line."""
-
-    def installed(name: str) -> str:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
-    return "\n".join(f"{name} {installed(name)}" for name in REPORTED_PACKAGES)
+    return "\n".join(f"{name} {installed_version(name)}" for name in REPORTED_PACKAGES)
 
 
 class _PrintVersions(argparse.Action):
