@@ -45,7 +45,26 @@ def test_the_papers_setting_keeps_its_bits(name):
     assert result.stop_step.tolist() == stop_step
     np.testing.assert_array_equal(result.final_loss, _floats(final_loss))
     np.testing.assert_array_equal(result.final_signal_error, _floats(signal_error))
-    np.testing.assert_array_equal(result.stability, _floats(PINNED_STABILITY))
+    # The stability number η λ_max(H(W(0))) is not the dynamics: its last bits are those of a
+    # float32 eigensolver, which differ between CPUs (LAPACK kernels chosen at run time; on the
+    # AMD EPYC of 2026-12 three of the four pinned values moved by 1-2 ulps, the dynamics' bits
+    # above did not). It is checked against its pinned values to a few ulps, and against an
+    # independent float64 computation from the same draws.
+    np.testing.assert_allclose(result.stability, _floats(PINNED_STABILITY), rtol=1e-6)
+    np.testing.assert_allclose(result.stability, _stability_in_float64(config), rtol=2e-6)
+
+
+def _stability_in_float64(config):
+    """`η λ_max(B diag(σ'(z)²) Bᵀ)`, `B = A V/√k`, `z = W(0) u`, in NumPy float64 from the
+    seeds' float32 draws (sigmoid: σ' = σ(1 − σ))."""
+    values = []
+    for key in seed_keys(config):
+        problem = draw_problem(config, key)
+        operator, layer = (np.asarray(a, np.float64) for a in (problem.operator, problem.layer))
+        sigmoid = 1 / (1 + np.exp(-np.asarray(problem.features, np.float64)))
+        scaled = operator @ layer / np.sqrt(config.k) * (sigmoid * (1 - sigmoid))
+        values.append(config.step_size * np.linalg.eigvalsh(scaled @ scaled.T)[-1])
+    return np.array(values)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,7 +297,7 @@ def test_bad_user_networks_are_value_errors(call, message):
 
 
 def test_sweep_with_a_users_network_refuses_another_on_resume(tmp_path):
-    config = COMPARED.replace(method="descent", t_max=None, steps=10, step_size=0.2)
+    config = SMALL.replace(steps=10, step_size=0.2)  # COMPARED under descent
     result = wideDIP.sweep(config, {"seed": [0]}, tmp_path, network=USER_MLP, progress=False)
     direct = simulate(config.replace(network="mlp", hidden=(4,)), progress=False)
     assert result.cells[0]["median_final_loss"] == float(np.median(direct.final_loss))
