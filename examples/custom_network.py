@@ -1,7 +1,7 @@
 """A generator network of one's own, written as two plain JAX functions, trained by wideDIP's engine
 with its NTK tracked over time through its Jacobian (docs/theory.md §3, §9).
 
-    python examples/custom_network.py [--out DIR] [--seeds 20]
+    python examples/custom_network.py [--out DIR] [--seeds 10]
 
 The network is a three-layer perceptron in the NTK parametrisation,
 `g(u, θ) = W_3 tanh(W_2 tanh(W_1 u)/√h)/√h`, `θ = (W_1, W_2, W_3)`, all trained, written below as
@@ -9,7 +9,8 @@ The network is a three-layer perceptron in the NTK parametrisation,
 it on `config.seeds` random problems at once (descent; `jax.grad` of the loss, `vmap` over seeds)
 and, with `track_ntk=True`, computes `λ_min(K)`, `λ_min(H)`, `λ_max(H)` and the Jacobian's
 Lipschitz ratio from `J = ∂g/∂θ` (`jax.jacrev`) at `ntk_checkpoints` checkpoints. Figure:
-DIR/custom_network.png. A table compares it with the built-in networks at the same width.
+DIR/custom_network.png (DIR: examples/out/ unless given). A table compares it with the built-in
+networks at the same width.
 """
 
 import argparse
@@ -20,6 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import wideDIP
+
+import _command_line  # next to this file
 
 D, H, N = 20, 100, 50  # input size d, hidden width h (= k), signal size n
 
@@ -47,12 +50,17 @@ def train(out: Path, seeds: int = 10) -> wideDIP.SimulationResult:
     return result
 
 
+def parser() -> argparse.ArgumentParser:
+    """This example's command line."""
+    arguments = _command_line.parser(__doc__)
+    _command_line.add_out(arguments)
+    arguments.add_argument("--seeds", type=int, default=10, help="seeds (default 10)")
+    return arguments
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="examples/out")
-    parser.add_argument("--seeds", type=int, default=10)
-    arguments = parser.parse_args()
-    out = Path(arguments.out)
+    arguments = parser().parse_args()
+    out = arguments.out
     out.mkdir(parents=True, exist_ok=True)
 
     result = train(out, arguments.seeds)

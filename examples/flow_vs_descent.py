@@ -1,10 +1,11 @@
 """Gradient flow vs gradient descent in the paper's setting (docs/theory.md §6: sigmoid, A ~ N(0,1),
 η = 1) at m = 10, k = 500, for a small signal (n = 20) and a large one (n = 500).
 
-    python examples/flow_vs_descent.py [--out DIR] [--seeds 50]
+    python examples/flow_vs_descent.py [--out DIR] [--seeds 50] [--steps 25000]
 
-Writes DIR/flow_vs_descent_n20.png and _n500.png and prints, per n and step size, the
-stability number η λ_max(H(W(0))) (§5: above 2 the linearised descent step is unstable).
+Writes DIR/flow_vs_descent_n20.png and _n500.png (DIR: examples/out/ unless given) and prints,
+per n and step size, the stability number η λ_max(H(W(0))) (§5: above 2 the linearised descent
+step is unstable).
 """
 
 import argparse
@@ -13,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 import wideDIP
+
+import _command_line  # next to this file
 
 
 def flow_vs_descent(n: int, out: Path, seeds: int = 50, steps: int = 25000) -> wideDIP.ComparisonResult:
@@ -24,13 +27,18 @@ def flow_vs_descent(n: int, out: Path, seeds: int = 50, steps: int = 25000) -> w
     return result
 
 
+def parser() -> argparse.ArgumentParser:
+    """This example's command line."""
+    arguments = _command_line.parser(__doc__)
+    _command_line.add_out(arguments)
+    arguments.add_argument("--seeds", type=int, default=50, help="seeds per comparison (default 50)")
+    arguments.add_argument("--steps", type=int, default=25000, help="descent steps at η = 1 (default 25000)")
+    return arguments
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="examples/out")
-    parser.add_argument("--seeds", type=int, default=50)
-    parser.add_argument("--steps", type=int, default=25000)
-    arguments = parser.parse_args()
-    out = Path(arguments.out)
+    arguments = parser().parse_args()
+    out = arguments.out
     out.mkdir(parents=True, exist_ok=True)
     for n in (20, 500):
         result = flow_vs_descent(n, out, arguments.seeds, arguments.steps)

@@ -1,15 +1,18 @@
-"""Every figure the README shows, drawn again into docs/ by the example (or the library call) the
-README names next to it: one producer per figure, called from here.
+"""Every figure the README shows, drawn again by the example (or the library call) the README
+names next to it: one producer per figure, called from here.
 
-    python examples/gallery.py [--quick] [--out docs]
+    python examples/gallery.py [--quick] [--out DIR]   # into DIR (examples/out/gallery/ unless given)
+    python examples/gallery.py --docs                  # into docs/: the README's figures themselves
 
 Without --quick: the settings the README reports (the paper's Figure 1, the κ and operator
 sweeps at 50 seeds: most of an hour on this project's 2-core machine; the sweeps are kept under
 runs/ and resume, and the κ and operator sweeps share their directories with
-`examples/operators.py`). With --quick: the same figures from small grids, few seeds and short
-budgets, written to the same file names, in a few minutes — a check that every figure is still
-drawn, not figures to publish. Phase diagrams are drawn at `DOCS_DPI` (the library's PNGs are
-at 300 dpi, for print), which keeps each PNG in docs/ under about 200 kB.
+`examples/operators.py`). --docs writes these over the README's figures in docs/ (the only way
+an example writes there; not with --quick or --out). With --quick: the same figures from small
+grids, few seeds and short budgets, in a few minutes — a check that every figure is still
+drawn, not figures to publish. Phase diagrams are drawn at `DOCS_DPI` and the run figures
+resampled to it (the library's PNGs are at 300 dpi, for print), which keeps each PNG under
+about 200 kB.
 """
 
 import argparse
@@ -19,7 +22,8 @@ from pathlib import Path
 
 import wideDIP
 
-import custom_network  # the examples next to this file
+import _command_line  # the examples next to this file
+import custom_network
 import early_stopping
 import flow_vs_descent
 import ntk_tracking
@@ -27,7 +31,7 @@ import operators
 import paper_figures
 
 DOCS_DPI = 100
-"""Resolution of the phase diagrams in docs/."""
+"""Resolution of the README's figures in docs/ (and of the gallery's)."""
 
 
 def fig1(out: Path, quick: bool, runs: Path | None, **overrides) -> wideDIP.SweepResult:
@@ -42,7 +46,7 @@ def fig1(out: Path, quick: bool, runs: Path | None, **overrides) -> wideDIP.Swee
 def producers(out: Path, quick: bool) -> dict[str, Callable[[], object]]:
     """The README's figures (file names in `out`, the first of each group being the one shown) and
     what draws them."""
-    runs = None if quick else Path("runs")  # quick sweeps are not kept: their settings are not the README's
+    runs = None if quick else _command_line.RUNS  # quick sweeps are not kept: their settings are not the README's
     small = {"seeds": 8, "steps": 1000} if quick else {}
     seeds = 8 if quick else 50
     return {
@@ -71,21 +75,33 @@ def at_docs_resolution(path: Path) -> None:
     smaller.save(path, dpi=(DOCS_DPI, DOCS_DPI), optimize=True)
 
 
+def parser() -> argparse.ArgumentParser:
+    """This example's command line: `--out DIR` or `--docs`, and `--quick`."""
+    arguments = _command_line.parser(__doc__)
+    where = arguments.add_mutually_exclusive_group()
+    _command_line.add_out(where, _command_line.RUN_FOLDER / "gallery")
+    where.add_argument("--docs", action="store_true",
+                       help="write into docs/: the README's figures, at the README's settings (not with --quick)")
+    arguments.add_argument("--quick", action="store_true", help="small grids, few seeds, short budgets")
+    return arguments
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="docs", type=Path)
-    parser.add_argument("--quick", action="store_true", help="small grids, few seeds, short budgets")
-    arguments = parser.parse_args()
-    arguments.out.mkdir(parents=True, exist_ok=True)
+    command_line = parser()
+    arguments = command_line.parse_args()
+    if arguments.docs and arguments.quick:
+        command_line.error("--docs redraws the README's figures at the README's settings: not with --quick")
+    out = _command_line.DOCS if arguments.docs else arguments.out
+    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    for names, produce in producers(arguments.out, arguments.quick).items():
+    for names, produce in producers(out, arguments.quick).items():
         begun = time.perf_counter()
         produce()
         for name in names.split():
-            at_docs_resolution(arguments.out / name)
-        sizes = ", ".join(f"{name} {(arguments.out / name).stat().st_size / 1000:.0f} kB" for name in names.split())
+            at_docs_resolution(out / name)
+        sizes = ", ".join(f"{name} {(out / name).stat().st_size / 1000:.0f} kB" for name in names.split())
         print(f"{time.perf_counter() - begun:6.0f} s  {sizes}", flush=True)
-    print(f"{time.perf_counter() - started:6.0f} s in all; figures in {arguments.out}")
+    print(f"{time.perf_counter() - started:6.0f} s in all; figures in {out}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
     python examples/ntk_tracking.py [--out DIR] [--seeds 50]
 
+Writes its figures into DIR (examples/out/ unless given).
+
 1. k < n (m = 10, n = 200, k = 100, gradient flow): λ_min(K) = 0 for every seed, yet
    λ_min(H) > 0 and most seeds converge. Figure DIR/ntk_k_below_n.png.
 2. How loose the theorem is: for a few widths, the fraction of seeds certified by (5), by the
@@ -16,6 +18,8 @@ import numpy as np
 
 import wideDIP
 
+import _command_line  # next to this file
+
 
 def narrower_than_n(out: Path, seeds: int = 50) -> wideDIP.SimulationResult:
     """Part 1: m = 10, n = 200, k = 100 under the flow up to t = 300, NTK tracked; draws
@@ -26,12 +30,17 @@ def narrower_than_n(out: Path, seeds: int = 50) -> wideDIP.SimulationResult:
     return result
 
 
+def parser() -> argparse.ArgumentParser:
+    """This example's command line."""
+    arguments = _command_line.parser(__doc__)
+    _command_line.add_out(arguments)
+    arguments.add_argument("--seeds", type=int, default=50, help="seeds per run (default 50)")
+    return arguments
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="examples/out")
-    parser.add_argument("--seeds", type=int, default=50)
-    arguments = parser.parse_args()
-    out = Path(arguments.out)
+    arguments = parser().parse_args()
+    out = arguments.out
     out.mkdir(parents=True, exist_ok=True)
 
     result = narrower_than_n(out, arguments.seeds)

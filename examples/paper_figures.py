@@ -2,13 +2,14 @@
 the literal protocol (A ~ N(0,1), descent with η = 1), `operator_scale="sqrt_n"`
 (A ~ N(0, 1/n), same descent), and the gradient flow of the theorem (A ~ N(0,1)).
 
-    python examples/paper_figures.py [--out docs] [--full] [--dpi 300]
+    python examples/paper_figures.py [--out DIR] [--full] [--dpi 300]
 
 Without --full it runs the quick presets (3 × 3 cells, 20 seeds, 5000 steps; a few minutes
 in all, the flow being the slow part); with --full the paper's 7 × 7 and 7 × 6 grids with
 50 seeds and 25000 steps. Sweeps are stored under runs/ and resume if interrupted. Writes
-OUT/{fig1,fig2}_{literal,sqrt_n,flow}.png and prints each frequency table, headed by the settings
-it holds fixed. `python examples/gallery.py` draws these figures into docs/ through `draw`.
+DIR/{fig1,fig2}_{literal,sqrt_n,flow}.png (DIR: examples/out/ unless given) and prints each
+frequency table, headed by the settings it holds fixed. `python examples/gallery.py --docs`
+draws these figures into docs/ through `draw`.
 """
 
 import argparse
@@ -18,6 +19,8 @@ import wideDIP
 from wideDIP._cli import sweep_summary
 from wideDIP._plots import PRINT_DPI
 
+import _command_line  # next to this file
+
 READINGS = {
     "literal": {},
     "sqrt_n": {"operator_scale": "sqrt_n"},
@@ -25,7 +28,7 @@ READINGS = {
 }
 
 
-def draw(out: Path, full: bool = False, runs: Path | None = Path("runs"), dpi: int = PRINT_DPI,
+def draw(out: Path, full: bool = False, runs: Path | None = _command_line.RUNS, dpi: int = PRINT_DPI,
          **overrides) -> dict[str, wideDIP.SweepResult]:
     """Both figures under the three readings, each drawn to OUT/{fig1,fig2}_{reading}.png at `dpi`
     and kept under `runs` (None: not kept); `overrides` (e.g. seeds=5) change every preset."""
@@ -40,15 +43,15 @@ def draw(out: Path, full: bool = False, runs: Path | None = Path("runs"), dpi: i
     return results
 
 
+def parser() -> argparse.ArgumentParser:
+    """This example's command line."""
+    return _command_line.figure_parser(__doc__, "--full", "the paper's grids instead of the quick presets")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="docs")
-    parser.add_argument("--full", action="store_true", help="the paper's grids instead of the quick presets")
-    parser.add_argument("--dpi", type=int, default=PRINT_DPI, help=f"PNG resolution (default {PRINT_DPI})")
-    arguments = parser.parse_args()
-    out = Path(arguments.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, result in draw(out, arguments.full, dpi=arguments.dpi).items():
+    arguments = parser().parse_args()
+    arguments.out.mkdir(parents=True, exist_ok=True)
+    for name, result in draw(arguments.out, arguments.full, dpi=arguments.dpi).items():
         print(f"{name}:")
         print(sweep_summary(result), "\n")
 

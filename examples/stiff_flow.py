@@ -22,6 +22,8 @@ import wideDIP
 from wideDIP._outcomes import OUTCOMES
 from wideDIP._simulate import prepare
 
+import _command_line  # next to this file
+
 CONFIG = wideDIP.Config(m=10, n=500, k=10, method="flow")
 
 
@@ -53,10 +55,15 @@ def solve(solver, wide, mixing, observation, start, max_steps):
                 int(solution.stats["num_rejected_steps"]))
 
 
+def parser() -> argparse.ArgumentParser:
+    """This example's command line (it prints, and writes nothing)."""
+    arguments = _command_line.parser(__doc__)
+    arguments.add_argument("--seeds", type=int, default=4, help="seeds, the first ones of the cell (default 4)")
+    return arguments
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=4)
-    arguments = parser.parse_args()
+    arguments = parser().parse_args()
     config = CONFIG.replace(seeds=arguments.seeds)
     prepared = prepare(config)  # float32 draws, cast to float64 where asked
     mixing, observation, starts = (np.asarray(a) for a in (prepared.dynamics.mixing, prepared.dynamics.observation,
