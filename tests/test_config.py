@@ -1,9 +1,11 @@
 import math
+import re
 
 import pytest
 
 import wideDIP
 from wideDIP import Config
+from wideDIP._config import descent_of
 
 
 def test_defaults_are_the_papers_protocol():
@@ -73,6 +75,38 @@ def test_t_max_is_for_the_flow_only():
         Config(t_max=3.0)
 
 
+@pytest.mark.parametrize(
+    "changes, field, why",
+    [
+        (dict(solver="kvaerno5"), "solver", "applies to method='flow' only"),
+        (dict(rtol=1e-3), "rtol", "applies to method='flow' only"),
+        (dict(atol=1e-3), "atol", "applies to method='flow' only"),
+        (dict(max_solver_steps=10), "max_solver_steps", "applies to method='flow' only"),
+        (dict(method="flow", rtol=5.0), "rtol", "must be < 1"),
+        (dict(method="flow", rtol=1.0), "rtol", "must be < 1"),
+        (dict(method="flow", solver="euler", rtol=1e-3), "rtol", "applies to the adaptive solvers only"),
+        (dict(method="flow", solver="euler", atol=1e-3), "atol", "applies to the adaptive solvers only"),
+        (dict(network="mlp", v_law="rademacher"), "v_law", "network='mlp' draws every weight"),
+        (dict(ntk_checkpoints=5), "ntk_checkpoints", "applies only when Config.track_ntk is set"),
+    ],
+)
+def test_options_that_would_change_nothing_are_refused(changes, field, why):
+    """An option that the run would not use is a one-line error naming it and why."""
+    with pytest.raises(ValueError, match=rf"^Config\.{field} .*{re.escape(why)}") as info:
+        Config(**changes)
+    assert "\n" not in str(info.value)
+
+
+def test_the_refused_options_apply_where_they_are_used():
+    flow = Config(method="flow", solver="kvaerno5", rtol=1e-3, atol=1e-5, max_solver_steps=10, t_max=3.0)
+    assert (flow.solver, flow.rtol, flow.atol, flow.max_solver_steps) == ("kvaerno5", 1e-3, 1e-5, 10)
+    assert Config(method="flow", solver="euler", max_solver_steps=10).max_solver_steps == 10
+    assert Config(network="two_layer_both", v_law="rademacher").v_law == "rademacher"
+    assert Config(track_ntk=True, ntk_checkpoints=5).ntk_checkpoints == 5
+    descent = descent_of(flow, step_size=0.5)
+    assert descent == Config(step_size=0.5)  # the flow's fields back at their defaults
+
+
 def test_unknown_field_in_replace():
     with pytest.raises(ValueError, match="no field 'width'"):
         Config().replace(width=3)
@@ -86,3 +120,14 @@ def test_simulate_rejects_non_config():
 def test_auto_resolves_to_reduced():
     assert Config().resolved_parametrization == "reduced"
     assert Config(parametrization="full").resolved_parametrization == "full"
+
+
+def test_a_saved_config_is_read_with_the_fields_that_applied_to_nothing_at_their_defaults():
+    """Files written before such fields were refused still load: under descent the flow's solver and
+    tolerances did nothing, so they are read at their defaults; under the flow they are kept."""
+    saved = {**Config().to_dict(), "solver": "kvaerno5", "rtol": 1e-3, "ntk_checkpoints": 7}
+    with pytest.raises(ValueError, match="solver"):
+        Config(**{**saved, "hidden": ()})
+    assert Config.from_dict(saved) == Config()
+    flow = Config.from_dict({**saved, "method": "flow", "track_ntk": True})
+    assert (flow.solver, flow.rtol, flow.ntk_checkpoints) == ("kvaerno5", 1e-3, 7)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from wideDIP import Config, simulate
+from wideDIP._config import descent_of
 from wideDIP._theory import activation_constants, lemma2_probability, width_bound
 
 # Wide network, tiny problem: hypothesis (5) holds for most seeds (found by a search; tanh, D = 1).
@@ -79,7 +80,7 @@ def test_k_below_n_has_singular_k_and_positive_h():
 
 
 def test_noise_gives_an_early_stopping_time():
-    result = simulate(CERTIFIABLE.replace(noise=0.1, m=3, n=2, method="descent", steps=2, seeds=3), progress=False)
+    result = simulate(descent_of(CERTIFIABLE, noise=0.1, m=3, n=2, steps=2, seeds=3), progress=False)
     time = result.theory.early_stopping_time
     expected = 4 * np.log(result.theory.initial_error / result.theory.noise_norm) / (
         result.theory.sigma_A**2 * result.theory.min_lambda_K)

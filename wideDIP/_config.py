@@ -41,6 +41,12 @@ _AT_LEAST_TWO = ("ntk_checkpoints",)
 _POSITIVE = ("step_size", "threshold", "rtol", "atol", "t_max", "blur_width")
 _AT_LEAST_ONE_REAL = ("condition_number",)
 _NON_NEGATIVE = ("noise",)
+_BELOW_ONE = ("rtol",)
+FLOW_ONLY = ("solver", "rtol", "atol", "t_max", "max_solver_steps")
+"""The fields of the flow's integration (docs/theory.md §10): descent refuses them unless at
+their defaults (`descent_of` resets them)."""
+_ADAPTIVE_ONLY = ("rtol", "atol")
+"""The adaptive solvers' tolerances: solver="euler" (a constant step) refuses them unless at their defaults."""
 
 
 def _unknown_fields_raise_value_error(cls: type) -> type:
@@ -74,7 +80,8 @@ class Config:
     `seeds` random draws at once.
 
     Every field is validated on construction; an invalid value raises `ValueError`
-    naming the field and what is allowed.
+    naming the field and what is allowed, and so does a field set where it would change
+    nothing (the flow's `FLOW_ONLY` under descent, ...: `_refuse_unused_fields`).
     """
 
     m: int = 10
@@ -88,7 +95,8 @@ class Config:
     activation: str = "sigmoid"
     """`φ`: sigmoid, tanh, softplus satisfy A-4; relu and identity are allowed but break A-4."""
     v_law: str = "gaussian"
-    """Law of the entries of the fixed layer `V`, each of unit variance (A-3)."""
+    """Law of the entries of the layer `V` of the two-layer networks, each of unit variance (A-3);
+    network="mlp", which has no such layer, refuses any other than the default."""
     operator_scale: str = "none"
     """Entries of `A`: N(0,1) ("none", the paper), N(0,1/n) ("sqrt_n") or N(0,1/m) ("sqrt_m");
     for "conditioned", `‖A‖ = s(√n + √m)` with `s` that standard deviation."""
@@ -137,7 +145,7 @@ class Config:
     kvaerno5 (implicit, for stiff, badly conditioned problems; reduced parametrization
     advised), or euler (constant step `step_size`: reproduces gradient descent)."""
     rtol: float = 1e-6
-    """Relative tolerance of the adaptive flow solver."""
+    """Relative tolerance of the adaptive flow solver (0 < rtol < 1)."""
     atol: float = 1e-8
     """Absolute tolerance of the adaptive flow solver."""
     t_max: float | None = None
@@ -160,25 +168,47 @@ class Config:
     "jacobian" (`jax.jacfwd`/`jax.jacrev` of the network: any network), "auto" = the closed form
     where one exists."""
     ntk_checkpoints: int = 20
-    """At how many of the checkpoints (evenly spaced in index, the first and last included) the
-    kernels are evaluated when they need more than `z = W u`: the Jacobian route, and the closed
-    form of "two_layer_both". The parameters are recorded there: `p × ntk_checkpoints × seeds`
-    numbers in memory. The paper's network's closed form uses every checkpoint."""
+    """With `track_ntk` (refused without): at how many of the checkpoints (evenly spaced in index,
+    the first and last included) the kernels are evaluated when they need more than `z = W u`: the
+    Jacobian route, and the closed form of "two_layer_both". The parameters are recorded there:
+    `p × ntk_checkpoints × seeds` numbers in memory. The paper's network's closed form uses every
+    checkpoint."""
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             object.__setattr__(self, field.name, _validated(field.name, field.type, value))
         OPERATORS[self.operator].validate(self)
-        if self.method == "descent" and self.t_max is not None:
-            raise ValueError("Config.t_max applies to method='flow' only: descent runs `steps` steps of size `step_size`")
-        if self.hidden and self.network != "mlp":
-            raise ValueError(f"Config.hidden applies to network='mlp' only (got network={self.network!r})")
+        self._refuse_unused_fields()
         from ._networks import builtin_network, resolved_ntk_implementation, resolved_parametrization
 
         built = builtin_network(self)  # cheap: no array; names the field when the network lacks a path
         resolved_parametrization(self, built)
         resolved_ntk_implementation(self, built)
+
+    def _refuse_unused_fields(self) -> None:
+        """A `ValueError` naming the first field set away from its default where it would change
+        nothing: the flow's integration under descent, a tolerance of the constant-step Euler
+        solver, `V`'s law for the MLP (which has no fixed layer `V`), `hidden` for the other
+        networks, `ntk_checkpoints` without `track_ntk`."""
+        if self.method == "descent":
+            for name in FLOW_ONLY:
+                if _set(self, name):
+                    raise ValueError(f"Config.{name} applies to method='flow' only: descent runs `steps` steps of "
+                                     f"size `step_size` (got {name}={getattr(self, name)!r})")
+        elif self.solver == "euler":
+            for name in _ADAPTIVE_ONLY:
+                if _set(self, name):
+                    raise ValueError(f"Config.{name} applies to the adaptive solvers only: solver='euler' takes "
+                                     f"constant steps of size `step_size` (got {name}={getattr(self, name)!r})")
+        if self.hidden and self.network != "mlp":
+            raise ValueError(f"Config.hidden applies to network='mlp' only (got network={self.network!r})")
+        if self.network == "mlp" and _set(self, "v_law"):
+            raise ValueError(f"Config.v_law applies to the two-layer networks' layer V only: network='mlp' draws "
+                             f"every weight N(0, 1) (got v_law={self.v_law!r})")
+        if not self.track_ntk and _set(self, "ntk_checkpoints"):
+            raise ValueError(f"Config.ntk_checkpoints applies only when Config.track_ntk is set (the kernels tracked "
+                             f"along the run; got ntk_checkpoints={self.ntk_checkpoints})")
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some fields changed (validated like the constructor)."""
@@ -190,8 +220,22 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
+        """The config saved as `to_dict()`; the fields that applied to nothing in its run (which
+        files written before `_refuse_unused_fields` existed may hold) are read at their defaults."""
         if not isinstance(data, dict):
             raise ValueError(f"Config.from_dict expects a dict of fields, got {type(data).__name__}")
+        data = dict(data)
+        unused = []
+        if data.get("method", cls.method) == "descent":
+            unused += FLOW_ONLY
+        elif data.get("solver", cls.solver) == "euler":
+            unused += _ADAPTIVE_ONLY
+        if data.get("network", cls.network) == "mlp":
+            unused.append("v_law")
+        if not data.get("track_ntk", cls.track_ntk):
+            unused.append("ntk_checkpoints")
+        for name in unused:
+            data.pop(name, None)
         return cls().replace(**data)
 
     @property
@@ -206,6 +250,17 @@ class Config:
         from ._networks import builtin_network, resolved_parametrization
 
         return resolved_parametrization(self, builtin_network(self))
+
+
+def _set(config: Config, name: str) -> bool:
+    """Whether the field `name` of `config` differs from its default."""
+    return getattr(config, name) != getattr(Config, name)
+
+
+def descent_of(config: Config, **changes: Any) -> Config:
+    """`config` as gradient descent (with `changes`): `method="descent"`, the flow's fields
+    (`FLOW_ONLY`) at their defaults."""
+    return config.replace(**{"method": "descent", **{name: getattr(Config, name) for name in FLOW_ONLY}, **changes})
 
 
 def value_list(values: Any, what: str, example: str) -> list[Any]:
@@ -272,5 +327,7 @@ def _validated(name: str, kind: str, value: Any) -> Any:
             raise ValueError(f"Config.{name} must be >= 0, got {value}")
         if name in _AT_LEAST_ONE_REAL and value < 1:
             raise ValueError(f"Config.{name} must be >= 1, got {value}")
+        if name in _BELOW_ONE and value >= 1:
+            raise ValueError(f"Config.{name} must be < 1 (a tolerance relative to the state's size), got {value:g}")
         return value
     raise AssertionError(f"unhandled field type {kind!r} for {name}")
