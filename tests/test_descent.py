@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from wideDIP import Config, checkpoint_steps, draw_problem, initial_weights, seed_keys, simulate
+from wideDIP import Config, FunctionNetwork, checkpoint_steps, draw_problem, initial_weights, seed_keys, simulate
 
 SMALL = Config(m=4, n=12, d=6, k=40, seeds=5, steps=2000, step_size=0.5, operator_scale="sqrt_n", threshold=1e-6)
 
@@ -111,3 +111,35 @@ def test_end_errors_are_consistent_with_the_loss():
 def test_dtypes_follow_the_config():
     assert simulate(SMALL.replace(steps=2), progress=False).loss.dtype == np.float32
     assert simulate(SMALL.replace(steps=2, dtype="float64"), progress=False).loss.dtype == np.float64
+
+
+NAN_NETWORK = FunctionNetwork(lambda key: jax.random.normal(key, (6, 4)), lambda theta, u: theta @ u * np.nan,
+                              name="nan_output")
+"""A network of one's own whose output is NaN from the start (n = 6, d = 4)."""
+
+
+def test_a_network_whose_output_is_nan_diverges_at_once():
+    """README, "Outcomes": a non-finite loss is `diverged`; nothing along the path is recorded, so the
+    recovery statistics are NaN, and the summary says so without an exception."""
+    result = simulate(Config(m=3, n=6, d=4, k=5, seeds=2, steps=20, noise=0.1), network=NAN_NETWORK, progress=False)
+    assert list(result.status) == ["diverged"] * 2 and list(result.stop_step) == [0, 0]
+    assert np.isnan(result.oracle_time).all() and np.isnan(result.best_signal_error).all()
+    assert np.isnan(result.best_reconstruction).all()
+    assert "diverged 2" in result.summary()
+
+
+def test_the_progress_bar_ends_at_the_last_stop(monkeypatch):
+    """When every seed stops early, the bar ends at the steps run (100 %), not short of the budget."""
+    from wideDIP import _simulate
+
+    bars = []
+
+    class Recorded(_simulate.tqdm):
+        def close(self):
+            bars.append((self.n, self.total))
+            super().close()
+
+    monkeypatch.setattr(_simulate, "tqdm", Recorded)
+    result = simulate(SMALL.replace(seeds=2, threshold=0.1), progress=True)
+    assert result.converged.all() and result.stop_step.max() < SMALL.steps
+    assert bars and set(bars) == {(result.stop_step.max(), result.stop_step.max())}  # (closed once or twice)

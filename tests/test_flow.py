@@ -1,9 +1,10 @@
 """Gradient flow (3) with diffrax: a closed form, descent as its Euler scheme, outcomes."""
 
+import jax
 import numpy as np
 import pytest
 
-from wideDIP import Config, checkpoint_steps, simulate
+from wideDIP import Config, FunctionNetwork, checkpoint_steps, simulate
 from wideDIP._simulate import precision, prepare
 
 
@@ -156,3 +157,15 @@ def test_auto_on_fig1s_stiff_corner():
                   "solver_steps", "final_signal_error"):
         np.testing.assert_array_equal(getattr(auto, field)[kept], getattr(explicit, field)[kept], err_msg=field)
     assert not np.array_equal(auto.solver_steps[~kept], explicit.solver_steps[~kept])  # the others went on
+
+
+def test_a_network_whose_output_is_nan_diverges_at_once():
+    """README, "Outcomes": as under descent, a network whose output is NaN from the start ends
+    `diverged` at t = 0, with nothing recorded along the path (no solver step was taken: not
+    diffrax's fill value either)."""
+    network = FunctionNetwork(lambda key: jax.random.normal(key, (6, 4)), lambda theta, u: theta @ u * np.nan,
+                              name="nan_output")
+    result = simulate(Config(m=3, n=6, d=4, k=5, seeds=2, steps=20, method="flow"), network=network, progress=False)
+    assert list(result.status) == ["diverged"] * 2 and list(result.stop_time) == [0, 0]
+    assert np.isnan(result.loss).all() and np.isnan(result.reconstructions).all()
+    assert np.isnan(result.oracle_time).all() and "diverged 2" in result.summary()

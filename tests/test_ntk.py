@@ -78,3 +78,35 @@ def test_probe_matches_direct_eigenvalues_and_jacobian_differences():
     function = lambda w: network(w, problem.input, problem.layer, "softplus")  # noqa: E731
     change = np.linalg.norm(np.asarray(jacobian(function, moved) - jacobian(function, weights)), 2)
     np.testing.assert_allclose(stats["jacobian_lipschitz_ratio"], change / np.linalg.norm(moved - weights), rtol=1e-10)
+
+
+def test_spread_states_keep_bounded_evenly_spread_checkpoints():
+    """`SpreadStates`: at most 2 × count + 3 states held whatever the run's length, and `count`
+    checkpoints chosen up to the last stop, evenly spread, the first and the last included."""
+    from wideDIP._simulate import SpreadStates
+
+    spread = SpreadStates(5)
+    for index in range(1000):
+        spread.add(index, f"state {index}")
+        assert len({**spread.kept, **spread.latest}) <= 2 * 5 + 3
+    chosen, states = spread.chosen(998)
+    assert chosen.size == 5 and chosen[0] == 0 and chosen[-1] == 998
+    assert states == [f"state {index}" for index in chosen]
+    gaps = np.diff(chosen)
+    assert gaps.max() <= 2 * gaps.min()
+
+
+def test_a_descent_that_stops_early_gets_every_kernel_checkpoint():
+    """`ntk_checkpoints` are spread over the steps the run takes, not over the whole budget: a run
+    that stops at step ~80 of 400 has its kernels at all 20, the last at its last recorded checkpoint."""
+    from wideDIP import simulate
+
+    config = Config(m=3, n=6, d=4, k=5, seeds=3, steps=400, step_size=0.5, operator_scale="sqrt_n", threshold=0.1,
+                    dtype="float64", track_ntk=True, ntk_implementation="jacobian", ntk_checkpoints=20)
+    result = simulate(config, progress=False)
+    longest = int(np.argmax(result.stop_step))
+    assert result.converged.all() and result.stop_step[longest] < config.steps / 4
+    tracked = np.isfinite(result.ntk["max_lambda_H"][longest])
+    recorded = np.flatnonzero(~np.isnan(result.loss[longest]))
+    assert tracked.sum() == config.ntk_checkpoints
+    assert tracked[0] and tracked[recorded[-1]] and not tracked[recorded[-1] + 1:].any()

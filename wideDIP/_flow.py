@@ -172,9 +172,12 @@ def _solve(dyn: eqx.Module, problem: Problem, start: PyTree, origin: PyTree, t0:
         progress_meter=diffrax.TqdmProgressMeter() if settings.progress else diffrax.NoProgressMeter(),
     )
     stop_time = solution.ts[1][0]
+    # a solve that took no step (an event at t0, e.g. a NaN loss from the start; a solve of length
+    # zero) saved nothing, not even at t0
+    stepped = solution.stats["num_steps"] > 0
 
     def inside(at, leaf):  # diffrax fills the slots after an early stop with inf: "not recorded"
-        kept = (at >= t0) & (at <= stop_time)
+        kept = (at >= t0) & (at <= stop_time) & stepped
         return jnp.where(kept.reshape((-1,) + (1,) * (leaf.ndim - 1)), leaf, jnp.nan)
 
     saved = (jax.tree.map(lambda leaf: inside(times, leaf), solution.ys[0]),

@@ -43,11 +43,31 @@ def recovery_curves(problems: Problem, signals: np.ndarray, dtype: str) -> dict[
     return {name: np.asarray(values) for name, values in _curves(problems, jnp.asarray(signals, dtype)).items()}
 
 
+def first_index_at_or_after(times: np.ndarray, recorded: np.ndarray, moment: np.ndarray) -> np.ndarray:
+    """Per seed, the index of the first checkpoint with time ≥ `moment` where `recorded`
+    (`[seeds, checkpoints]`) holds; −1 if none."""
+    eligible = (times[None, :] >= moment[:, None]) & recorded
+    return np.where(eligible.any(axis=1), np.argmax(eligible, axis=1), -1)
+
+
 def first_at_or_after(times: np.ndarray, values: np.ndarray, moment: np.ndarray) -> np.ndarray:
     """Per seed, `values` at the first recorded checkpoint with time ≥ `moment` (NaN if none)."""
-    eligible = (times[None, :] >= moment[:, None]) & ~np.isnan(values)
-    index = np.argmax(eligible, axis=1)
-    return np.where(eligible.any(axis=1), values[np.arange(len(values)), index], np.nan)
+    return at_checkpoint(values, first_index_at_or_after(times, ~np.isnan(values), moment))
+
+
+def best_checkpoint(values: np.ndarray) -> np.ndarray:
+    """Per seed, the index of the checkpoint where `values` (`[seeds, checkpoints]`, NaN where not
+    recorded) is smallest, the first if tied; −1 where no value is recorded (a network whose output is
+    NaN from the start: that seed diverged at step 0)."""
+    recorded = ~np.isnan(values)
+    return np.where(recorded.any(axis=1), np.argmin(np.where(recorded, values, np.inf), axis=1), -1)
+
+
+def at_checkpoint(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Per seed `s`, `values[s, index[s]]` (`values`: `[seeds, checkpoints, ...]`), NaN where `index`
+    is −1."""
+    picked = values[np.arange(len(values)), np.maximum(index, 0)]
+    return np.where((index >= 0).reshape(index.shape + (1,) * (picked.ndim - 1)), picked, np.nan)
 
 
 def path_statistics(times: np.ndarray, curves: dict[str, np.ndarray], noise_norm: np.ndarray,
@@ -55,7 +75,8 @@ def path_statistics(times: np.ndarray, curves: dict[str, np.ndarray], noise_norm
     """Per seed: the oracle stop (`oracle_time`, the checkpoint where `‖y(t) − ȳ‖` is smallest),
     the best observation and signal errors along the path, the signal error at the first
     checkpoint at or after `T`, and `bound_holds`: `‖y(t) − ȳ‖ ≤ 2‖ε‖` at every recorded
-    checkpoint at or after `T` — True/False for a certified seed that ran past `T`, else None."""
+    checkpoint at or after `T` — True/False for a certified seed that ran past `T`, else None.
+    NaN where no error was recorded (an output NaN from the start)."""
     observation, signal = curves["observation_error"], curves["signal_error"]
     with np.errstate(invalid="ignore"):
         after = (times[None, :] >= early_stopping_time[:, None]) & ~np.isnan(observation)
@@ -67,11 +88,11 @@ def path_statistics(times: np.ndarray, curves: dict[str, np.ndarray], noise_norm
     bound_holds = np.array([bool(h) if c else None for h, c in zip(holds, checked)], dtype=object)
     if certified is None:
         bound_holds[:] = None
-    best = np.nanargmin(observation, axis=1)  # checkpoint 0 is always recorded
+    best = best_checkpoint(observation)
     return {
-        "oracle_time": times[best],
-        "best_observation_error": np.nanmin(observation, axis=1),
-        "best_signal_error": np.nanmin(signal, axis=1),
+        "oracle_time": at_checkpoint(np.broadcast_to(times, observation.shape), best),
+        "best_observation_error": at_checkpoint(observation, best),
+        "best_signal_error": at_checkpoint(signal, best_checkpoint(signal)),
         "signal_error_at_early_stop": first_at_or_after(times, signal, early_stopping_time),
         "bound_holds": bound_holds,
     }

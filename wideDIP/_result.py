@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._captions import compact_shape, unused_note
 from ._config import Config
 from ._operators import describe
 from ._outcomes import OUTCOMES
@@ -22,12 +23,15 @@ if TYPE_CHECKING:
     from ._compare import ComparisonResult
     from ._sweep import SweepResult
 
-FORMAT_VERSION = 3
-READABLE_FORMATS = (1, 2, 3)
+FORMAT_VERSION = 4
+READABLE_FORMATS = (1, 2, 3, 4)
 """Format 2 added the recovery curves and statistics (docs/theory.md §7) and renamed format 1's
 `signal_error` and `observation_error` (end of run) to `final_signal_error`, `final_observation_error`.
 Format 3 added the header's `kind`, so that a wideDIP that reads format 2 refuses a saved comparison
-instead of misreading it; files of formats 1 and 2 hold simulations."""
+instead of misreading it; files of formats 1 and 2 hold simulations. Format 4 added a simulation's
+problem (`signal`, `observation`, `clean_observation`, `operator_matrix`) and reconstructions: a
+wideDIP that reads format 3 refuses such a file by its format instead of failing on arrays it does
+not know."""
 KINDS = ("simulation", "comparison")
 """What a saved `.npz` holds (its header's `kind`): a `SimulationResult` or a `ComparisonResult`."""
 
@@ -132,6 +136,24 @@ class SimulationResult:
     """Per seed: `‖y(t) − ȳ‖ ≤ 2‖ε‖` at every checkpoint at or after `T` (True/False, an object
     array), None where the seed is not certified by (5) or stopped before `T`. The theorem is
     about the flow; for descent this checks the discrete path against it."""
+    # The problem and the reconstructions `x(t) = g(u, θ(t))` (docs/theory.md §1, §7); None in files
+    # saved before they existed, and the two large ones in files saved without them (`save`).
+    signal: np.ndarray | None = None
+    """`x̄` per seed, `[seeds, n]`."""
+    observation: np.ndarray | None = None
+    """`y = ȳ + ε` per seed, `[seeds, m]`."""
+    clean_observation: np.ndarray | None = None
+    """`ȳ = A x̄` per seed, `[seeds, m]`."""
+    operator_matrix: np.ndarray | None = None
+    """`A` per seed, `[seeds, m, n]` (large: saved by `save(..., operator_matrix=True)` only)."""
+    reconstructions: np.ndarray | None = None
+    """`x(t)` at the checkpoints, `[seeds, checkpoints, n]`, NaN after the stop (as `loss`): the
+    outputs the curves are computed from (large: saved by `save(..., reconstructions=True)` only)."""
+    best_reconstruction: np.ndarray | None = None
+    """`x(t)` at the checkpoint where `‖x(t) − x̄‖/‖x̄‖` is smallest (`best_signal_error`), `[seeds, n]`:
+    an oracle, chosen knowing `x̄`. For the stop chosen knowing `ȳ` only, `reconstruction_at(oracle_time)`."""
+    final_reconstruction: np.ndarray | None = None
+    """`x` from the final parameters, at the stop (`stop_step`), `[seeds, n]` (`final_signal_error`)."""
 
     def _theory(self, name: str) -> np.ndarray:
         if self.theory is None:
@@ -186,8 +208,9 @@ class SimulationResult:
         network = "" if self.network_name == "two_layer" else f"network {self.network_description}  "
         return "\n".join(
             [
-                f"wideDIP  m={c.m} n={c.n} d={c.d} k={c.k}  {c.activation}  A: {self.operator_label}  {network}"
+                f"wideDIP  {'  '.join(compact_shape(c, self.network))}  A: {self.operator_label}  {network}"
                 f"{self.parametrization} {method}  eta={c.step_size:g}  threshold={c.threshold:g}",
+                *unused_note(c, self.network),
                 f"converged        {int(self.converged.sum())}/{c.seeds}  (frequency {self.frequency:.2f})",
                 f"outcomes         {counts}",
                 f"median steps     {median}  time {median_time}  (converged seeds)",
@@ -243,8 +266,33 @@ class SimulationResult:
             names = [f.name for f in dataclasses.fields(self)
                      if isinstance(getattr(self, f.name), np.ndarray) and getattr(self, f.name).shape == self.loss.shape]
             raise ValueError(f"at_time: curve must be one of {names}, got {curve!r}")
-        moments = np.broadcast_to(np.asarray(moments, float), self.final_loss.shape)
-        return first_at_or_after(self.times, values, moments)
+        return first_at_or_after(self.times, values, self._per_seed_moments("at_time", moments))
+
+    def reconstruction_at(self, moments: np.ndarray | float) -> np.ndarray:
+        """Per seed, the reconstruction `x(t)` (`[seeds, n]`) at the first recorded checkpoint at or after
+        `moments` (one time, or one per seed, such as `oracle_time` or `early_stopping_time`), as
+        `at_time` picks it; NaN where there is none. Needs `reconstructions`."""
+        from ._recovery import at_checkpoint, first_index_at_or_after
+
+        if self.reconstructions is None:
+            raise ValueError("reconstruction_at needs the reconstructions at the checkpoints: this result was saved "
+                             "without them (save it with reconstructions=True)")
+        recorded = ~np.isnan(self.reconstructions).any(axis=2)  # where `signal_error` is recorded
+        index = first_index_at_or_after(self.times, recorded, self._per_seed_moments("reconstruction_at", moments))
+        return at_checkpoint(self.reconstructions, index)
+
+    def _per_seed_moments(self, caller: str, moments: np.ndarray | float) -> np.ndarray:
+        """`moments` as one time per seed; a `ValueError` naming `caller` unless it is one number or
+        one per seed."""
+        seeds = self.final_loss.shape
+        try:
+            values = np.asarray(moments, float)
+        except (TypeError, ValueError):
+            values = None
+        if values is None or values.shape not in ((), seeds):
+            found = f"shape {values.shape}" if values is not None else repr(moments)
+            raise ValueError(f"{caller}: moments must be one time or one per seed (shape {seeds}), got {found}")
+        return np.broadcast_to(values, seeds)
 
     @property
     def early_stopping_reason(self) -> np.ndarray:
@@ -255,7 +303,7 @@ class SimulationResult:
 
     @property
     def operator_label(self) -> str:
-        """The operator as the summary names it ("conditioned κ=100", "custom sha256:1a2b3c4d")."""
+        """The operator as the summary names it ("conditioned, κ(A) = 100, ‖A‖ = √n + √m", "custom sha256:1a2b3c4d")."""
         label = describe(self.config)
         return label if self.operator_sha256 is None else f"{label} sha256:{self.operator_sha256[:8]}"
 
@@ -316,23 +364,38 @@ class SimulationResult:
             return self.config.network
         return f"{self.network['description']} ({self.network['parameters']} parameters)"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, reconstructions: bool = False, operator_matrix: bool = False) -> dict[str, Any]:
         """Every field of the result as JSON values (arrays as nested lists, NaN and inf as null;
-        the theory report with its derived quantities), with `frequency`, `counts`, `operator`."""
-        fields = json_fields(self)
+        the theory report with its derived quantities), with `frequency`, `counts`, `operator` (its label);
+        the large `reconstructions` and `operator_matrix` only when asked for (as `save`)."""
+        left_out = _left_out(reconstructions, operator_matrix)
+        fields = {name: value for name, value in json_fields(self).items() if name not in left_out}
         if self.theory is not None:
             fields["theory"] = self.theory.to_json()
         return json_value({"frequency": self.frequency, "counts": self.counts(), "operator": self.operator_label,
                            "early_stopping_reason": self.early_stopping_reason, **fields})
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike, *, reconstructions: bool = False, operator_matrix: bool = False) -> Path:
         """Write one `.npz` holding the arrays and a JSON header (config, versions, device); `wideDIP.load`
-        reads it back."""
-        arrays = {name: _encoded(name, values) for name, values in array_fields(self).items()}
+        reads it back. Its size, in numbers: about `seeds × checkpoints × 10` for the curves (at most 100
+        checkpoints) and `seeds × (3 n + 2 m)` for `x̄`, `y`, `ȳ` and the best and final reconstructions;
+        with `reconstructions`, `seeds × checkpoints × n` more for `x(t)` at every checkpoint, and with
+        `operator_matrix`, `seeds × m × n` more for `A` (left out, they load as None)."""
+        left_out = _left_out(reconstructions, operator_matrix)
+        arrays = {name: _encoded(name, values) for name, values in array_fields(self).items() if name not in left_out}
         arrays.update({f"ntk__{name}": values for name, values in (self.ntk or {}).items()})
         if self.theory is not None:
             arrays.update({f"theory__{name}": values for name, values in self.theory.to_arrays().items()})
         return save_result(self, path, "simulation", arrays)
+
+
+def _left_out(reconstructions: bool, operator_matrix: bool) -> tuple[str, ...]:
+    """The large fields of a `SimulationResult` that `save` and `to_json` leave out unless asked for."""
+    asked = {"reconstructions": reconstructions, "operator_matrix": operator_matrix}
+    for name, value in asked.items():
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False (whether to include the field {name!r}), got {value!r}")
+    return tuple(name for name, kept in asked.items() if not kept)
 
 
 def json_fields(result: Any) -> dict[str, Any]:
@@ -438,14 +501,18 @@ def load(path: str | os.PathLike) -> SimulationResult | ComparisonResult | Sweep
             raise ValueError(f"load: {str(path)!r} is a folder but not a sweep directory (no {HEADER}); {_SAVED_KINDS}")
         return load_sweep(path)
     header, arrays = _read_result_file(path)
-    fields = {"config": Config.from_dict(header["config"]), **{name: header.get(name) for name in HEADER_FIELDS}}
+    config = Config.from_dict(header["config"])
+    fields = {"config": config, **{name: header.get(name) for name in HEADER_FIELDS}}
     if header["kind"] == "comparison":
         from ._compare import ComparisonResult
 
-        return ComparisonResult(**fields, **arrays)
+        _check_arrays(path, "comparison", config, arrays)
+        return ComparisonResult.from_saved(fields, arrays)
     if header["format"] == 1:  # its end-of-run errors had the names the curves have now
         for name in ("signal_error", "observation_error"):
-            arrays[f"final_{name}"] = arrays.pop(name)
+            if name in arrays:
+                arrays[f"final_{name}"] = arrays.pop(name)
+    _check_arrays(path, "simulation", config, arrays)
     arrays = {name: _decoded(name, values) for name, values in arrays.items()}
     grouped = {prefix: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays) if name.startswith(prefix + "__")}
                for prefix in ("ntk", "theory")}
@@ -455,6 +522,98 @@ def load(path: str | os.PathLike) -> SimulationResult | ComparisonResult | Sweep
         theory=TheoryReport.from_arrays(grouped["theory"]) if grouped["theory"] else None,
         **arrays,
     )
+
+
+_PER_SEED = ("seeds",)
+_CURVE = ("seeds", "checkpoints")
+SIMULATION_AXES: dict[str, tuple[str, ...]] = {
+    "times": ("checkpoints",),
+    **dict.fromkeys(("loss", "weight_distance", "observation_error", "signal_error", "signal_error_row_space",
+                     "signal_error_kernel"), _CURVE),
+    **dict.fromkeys(("status", "steps_to_threshold", "stop_step", "stop_time", "time_to_threshold", "solver_steps",
+                     "initial_loss", "final_loss", "final_signal_error", "final_observation_error", "stability", "norm_A",
+                     "sigma_A", "kappa_A", "noise_norm", "early_stopping_time", "observation_early_stopping_time",
+                     "oracle_time", "best_observation_error", "best_signal_error", "signal_error_at_early_stop",
+                     "bound_holds"), _PER_SEED),
+    **dict.fromkeys(("signal", "best_reconstruction", "final_reconstruction"), ("seeds", "n")),
+    **dict.fromkeys(("observation", "clean_observation"), ("seeds", "m")),
+    "operator_matrix": ("seeds", "m", "n"),
+    "reconstructions": ("seeds", "checkpoints", "n"),
+}
+"""The axes of every array of a saved simulation (`ntk__NAME`: those of the curves; `theory__NAME`:
+one per seed); their sizes come from its header's config (`seeds`, `m`, `n`) and its `times`."""
+COMPARISON_AXES: dict[str, tuple[str, ...]] = {
+    "step_sizes": ("step_sizes",),
+    "times": ("step_sizes", "checkpoints"),
+    **dict.fromkeys(("flow_loss", "descent_loss"), ("step_sizes", "seeds", "checkpoints")),
+    **dict.fromkeys(("max_loss_gap", "max_relative_loss_gap", "max_state_gap", "stability", "status"),
+                    ("step_sizes", "seeds")),
+    "flow_status": _PER_SEED,
+}
+"""The axes of every array of a saved comparison (`FIELD__NAME` of its kernel fields: those of the
+losses); sizes from its header's config (`seeds`), its `step_sizes` and its `times`."""
+
+
+def _expected_axes(kind: str, name: str) -> tuple[str, ...] | None:
+    """The axes of the array `name` in a saved result of `kind`; None for a name it never holds."""
+    prefix, _, statistic = name.partition("__")
+    if kind == "comparison":
+        from ._compare import KERNEL_FIELDS
+
+        return COMPARISON_AXES.get(name) or (("step_sizes", "seeds", "checkpoints") if prefix in KERNEL_FIELDS else None)
+    if prefix == "ntk" and statistic:
+        return _CURVE
+    if prefix == "theory":
+        known = {field.name for field in dataclasses.fields(TheoryReport)}
+        return None if statistic not in known else () if statistic == "lipschitz_bound_known" else _PER_SEED
+    return SIMULATION_AXES.get(name)
+
+
+def _required_arrays(kind: str, arrays: dict[str, np.ndarray]) -> list[str]:
+    """The arrays that every saved result of `kind` holds (its dataclass's fields without a default;
+    those of the theory report when a simulation holds one)."""
+    def without_default(cls: type) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.name not in ("config", *HEADER_FIELDS)]
+
+    if kind == "comparison":
+        from ._compare import ComparisonResult
+
+        return without_default(ComparisonResult)
+    theory = any(name.startswith("theory__") for name in arrays)
+    return without_default(SimulationResult) + [f"theory__{name}" for name in without_default(TheoryReport) if theory]
+
+
+_AXIS_ORIGINS = {"seeds": "the config's seeds", "m": "the config's m", "n": "the config's n",
+                 "checkpoints": "the length of times", "step_sizes": "the number of step_sizes"}
+
+
+def _check_arrays(path: Path, kind: str, config: Config, arrays: dict[str, np.ndarray]) -> None:
+    """A `ValueError` naming the file and the array unless `arrays` are those a saved result of `kind`
+    holds, each of the shape its header gives (`SIMULATION_AXES`, `COMPARISON_AXES`): a file cut short
+    or edited is refused rather than read as data."""
+    damaged = f"load: {str(path)!r} is damaged or not a {kind} saved by wideDIP"
+    for name in arrays:
+        if _expected_axes(kind, name) is None:
+            raise ValueError(f"{damaged}: it holds an array {name!r} that a saved {kind} does not have")
+    for name in _required_arrays(kind, arrays):
+        if name not in arrays:
+            raise ValueError(f"{damaged}: the array {name!r} is missing")
+    for name, values in arrays.items():
+        axes = _expected_axes(kind, name)
+        if np.ndim(values) != len(axes):
+            expected = f"the axes [{', '.join(axes)}]" if axes else "a single value"
+            raise ValueError(f"{damaged}: the array {name!r} has shape {np.shape(values)}, expected {expected}")
+    sizes = {"seeds": config.seeds, "m": config.m, "n": config.n, "checkpoints": np.shape(arrays["times"])[-1]}
+    if kind == "comparison":
+        sizes["step_sizes"] = len(arrays["step_sizes"])
+    for name, values in arrays.items():
+        axes = _expected_axes(kind, name)
+        expected = tuple(sizes[axis] for axis in axes)
+        if np.shape(values) != expected:
+            spelled = ", ".join(f"{axis} = {sizes[axis]} ({_AXIS_ORIGINS[axis]})" for axis in axes)
+            raise ValueError(f"{damaged}: the array {name!r} has shape {np.shape(values)}, expected {expected} "
+                             f"[{spelled}]")
 
 
 def _read_result_file(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from . import _descent, _flow
 from ._batches import Batch
-from ._config import Config
+from ._config import Config, descent_of
 from ._model import GenericDynamics
 from ._networks import (Network, describe, has_lipschitz_bound, resolve_network, resolved_ntk_implementation,
                         resolved_parametrization)
@@ -27,7 +27,7 @@ from ._operators import checked_matrix, matrix_sha256, placeholders, realised_sp
 from ._outcomes import CONVERGED, DIVERGENCE_FACTOR, OUTCOMES
 from ._parallel import over_seeds, padded_seeds, placed_over_seeds
 from ._problem import Problem, draw_problem_with, problem_arrays, seed_keys
-from ._recovery import path_statistics, recovery_curves
+from ._recovery import at_checkpoint, best_checkpoint, path_statistics, recovery_curves
 from ._result import SimulationResult, environment
 from ._theory import TheoryReport, generic_theory_inputs
 
@@ -63,9 +63,8 @@ def _structure(config: Config) -> Config:
     """The fields that shape the compiled setup; the others are passed as arrays or unused
     (the operator's numbers, such as `condition_number`, and the noise level travel in
     `problem_arrays`)."""
-    return config.replace(seed=0, steps=1, step_size=1.0, threshold=1.0, method="descent", t_max=None, noise=0.0,
-                          stop_at_threshold=True, track_ntk=False, ntk_checkpoints=Config.ntk_checkpoints,
-                          **placeholders())
+    return descent_of(config, seed=0, steps=1, step_size=1.0, threshold=1.0, noise=0.0, stop_at_threshold=True,
+                      track_ntk=False, ntk_checkpoints=Config.ntk_checkpoints, **placeholders())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,14 +94,21 @@ def make_plan(config: Config, network: Network, track: bool | None = None) -> Pl
 def recorded_checkpoints(config: Config, network: Network, plan: Plan) -> np.ndarray | None:
     """The checkpoints (indices) at which the state is recorded for the kernels: every one for a
     closed form that needs only `z` (the paper's network), else `ntk_checkpoints` of them, evenly
-    spaced in index (so log-spaced in time), the first and the last included."""
+    spaced in index (so log-spaced in time) over the whole budget, the first and the last included
+    (the flow's; descent spreads them over the checkpoints its run reaches: `descent_recording`)."""
     if not plan.track:
         return None
     count = checkpoint_steps(config.steps).size
     wanted = network.kernel_checkpoints(config, plan.kernels)
     if wanted is None or wanted >= count:
         return np.arange(count)
-    return np.unique(np.round(np.linspace(0, count - 1, wanted)).astype(np.int64))
+    return evenly_spread(np.arange(count), wanted)
+
+
+def evenly_spread(indices: np.ndarray, count: int) -> np.ndarray:
+    """`count` of the sorted `indices` (all of them if there are fewer), evenly spread over their
+    positions, the first and the last included."""
+    return indices[np.unique(np.round(np.linspace(0, indices.size - 1, count)).astype(np.int64))]
 
 
 @eqx.filter_jit
@@ -163,13 +169,14 @@ def _setup(structure: Config, network: Network, plan: Plan, keys, arrays, shared
 
 @eqx.filter_jit
 def _final_errors(problems, dynamics, parameters):
-    """`‖x − x̄‖/‖x̄‖` and `‖A x − ȳ‖` per seed at the final parameters."""
+    """`‖x − x̄‖/‖x̄‖`, `‖A x − ȳ‖` and the reconstruction `x` per seed at the final parameters."""
 
     def one(problem, dyn, p):
         signal = dyn.signal(p, problem)
         return (
             jnp.linalg.norm(signal - problem.signal) / jnp.linalg.norm(problem.signal),
             jnp.linalg.norm(problem.operator @ signal - problem.clean_observation),
+            signal,
         )
 
     return jax.vmap(one)(problems, dynamics, parameters)
@@ -314,9 +321,55 @@ def _stacked_states(config: Config, states: list, count: int) -> np.ndarray:
     return np.stack([np.asarray(x)[: config.seeds] for x in states], axis=1)
 
 
-def run_descent(config: Config, prepared: Prepared, progress: bool, record: np.ndarray | None = None) -> Trajectory:
+class SpreadStates:
+    """The states of a run at `count` of the checkpoints it reaches, spread evenly (in index, so
+    log-spaced in time) up to its last stop, in bounded memory: the checkpoints whose index is a
+    multiple of `stride` are kept, and when more than `2 × count` are, every other one is dropped
+    (the first kept) and `stride` doubles; the last two reached are kept too (the last stop is at
+    one of them). At most `2 × count + 3` states are held."""
+
+    def __init__(self, count: int):
+        self.count, self.stride = count, 1
+        self.kept: dict[int, Any] = {}
+        self.latest: dict[int, Any] = {}
+
+    def add(self, index: int, state: Any) -> None:
+        """The state at checkpoint `index`, reached after all those before it."""
+        self.latest = {**dict(list(self.latest.items())[-1:]), index: state}
+        if index % self.stride == 0:
+            self.kept[index] = state
+            if len(self.kept) > 2 * self.count:
+                self.stride *= 2
+                self.kept = {i: kept for i, kept in self.kept.items() if i % self.stride == 0}
+
+    def chosen(self, last: int) -> tuple[np.ndarray, list]:
+        """`count` of the checkpoints held up to index `last` (fewer if fewer are held), evenly spread,
+        the first and the last of them included; and their states."""
+        held = {**self.kept, **self.latest}
+        indices = np.array(sorted(i for i in held if i <= last))
+        picked = evenly_spread(indices, self.count)
+        return picked, [held[i] for i in picked]
+
+
+def last_checkpoint_reached(checkpoints: np.ndarray, stop_step: np.ndarray) -> int:
+    """The index of the last of the `checkpoints` (steps) at or before the last seed's stop `stop_step`."""
+    return int(np.searchsorted(checkpoints, np.max(stop_step), side="right")) - 1
+
+
+def descent_recording(config: Config, network: Network, plan: Plan) -> np.ndarray | int | None:
+    """What `run_descent` records for the kernels (`record`): every checkpoint (indices) where all are
+    needed, else `ntk_checkpoints`, spread over the checkpoints the run reaches; None without tracking."""
+    record = recorded_checkpoints(config, network, plan)
+    if record is None or record.size == checkpoint_steps(config.steps).size:
+        return record
+    return record.size
+
+
+def run_descent(config: Config, prepared: Prepared, progress: bool, record: np.ndarray | int | None = None) -> Trajectory:
     """Gradient descent, in chunks between checkpoints (progress bar, early exit); the state is
-    recorded at the checkpoints `record` (indices) when given."""
+    recorded at the checkpoints `record` when given: indices, or a count of checkpoints spread evenly
+    over those the run reaches up to its last stop (`SpreadStates`: a run that stops early still gets
+    them all). When every seed stops early, the progress bar ends at the steps run."""
     # split over the devices once, not at every chunk (the problems hold V: n × k per seed)
     dynamics, problems = placed_over_seeds((prepared.dynamics, prepared.problems))
     step_size = jnp.asarray(config.step_size, jnp.dtype(config.dtype))
@@ -325,7 +378,8 @@ def run_descent(config: Config, prepared: Prepared, progress: bool, record: np.n
     advance = over_seeds(_descent.advance, (True, True, True, False, False, False))
     features = over_seeds(_descent.features, (True, True))
     checkpoints = checkpoint_steps(config.steps)
-    recording = set() if record is None else set(np.asarray(record).tolist())
+    spread = SpreadStates(record) if isinstance(record, numbers.Integral) else None
+    recording = set() if record is None or spread is not None else set(np.asarray(record).tolist())
     recorded, states = [], []
     with tqdm(total=config.steps, unit="step", delay=2.0, disable=not progress, desc="descent", leave=False) as bar:
         for index, checkpoint in enumerate(checkpoints):
@@ -333,16 +387,23 @@ def run_descent(config: Config, prepared: Prepared, progress: bool, record: np.n
             recorded.append(snapshot)
             if index in recording:
                 states.append(features(dynamics, state.parameters))
+            elif spread is not None:
+                spread.add(index, features(dynamics, state.parameters))
             bar.update(int(jnp.max(state.step)) - bar.n)
-            if not bool(jnp.any(state.running)):
+            if not bool(jnp.any(state.running[: config.seeds])):  # (the padding's seeds are dropped)
                 break
-    state = _descent.finish(dynamics, state, rule)
+        state = _descent.finish(dynamics, state, rule)
+        state = jax.tree.map(lambda leaf: leaf[: config.seeds], state)  # drop the padding
+        stop_step = np.asarray(state.stop_step)
+        if stop_step.max() < config.steps:  # every seed stopped early: the bar ends at the last stop
+            bar.total = bar.n = int(stop_step.max())
+            bar.refresh()
     # after an early exit every seed has stopped: the later checkpoints are not recorded
     recorded += [recorded[-1]] * (len(checkpoints) - len(recorded))
-    state = jax.tree.map(lambda leaf: leaf[: config.seeds], state)  # drop the padding
     snapshots = jax.tree.map(lambda *leaves: np.stack([np.asarray(x)[: config.seeds] for x in leaves], axis=1), *recorded)
-    stop_step = np.asarray(state.stop_step)
     crossing_step = np.asarray(state.crossing_step)
+    if spread is not None:
+        record, states = spread.chosen(last_checkpoint_reached(checkpoints, stop_step))
     if record is not None:
         stacked = _stacked_states(config, states, len(record))
         stacked[checkpoints[record][None, :] > stop_step[:, None]] = np.nan
@@ -439,34 +500,39 @@ def _simulate_together(batch: Batch, network: Network | None, operator: np.ndarr
         descriptions = [network_record(config, resolve_network(config, network, "simulate"), plan)  # checks it first
                         for config in batch.configs]
         prepared = prepare_batch(batch, resolved, plan, operator)
-        record = recorded_checkpoints(shape, resolved, plan)
         if shape.method == "descent":
-            run = run_descent(run_config, prepared, progress, record)
-        else:
-            run = run_flow(run_config, prepared, progress, record=record)
+            run = run_descent(run_config, prepared, progress, descent_recording(shape, resolved, plan))
+        else:  # diffrax saves at times fixed before the solve: spread over the whole horizon
+            run = run_flow(run_config, prepared, progress, record=recorded_checkpoints(shape, resolved, plan))
         prepared = prepared.head(batch.seeds)
         errors = _final_errors(prepared.problems, prepared.dynamics, run.final_parameters)
-        final_signal_error, final_observation_error = (np.asarray(e) for e in errors)
+        final_signal_error, final_observation_error, final_reconstruction = (np.asarray(e) for e in errors)
         with LAPACK_LOCK:
             curves = recovery_curves(prepared.problems, run.snapshots.signal, shape.dtype)
         kernel = None
         if plan.track:
             kernel = kernel_curves(run_config, prepared.probe, run)
         host = jax.tree.map(np.asarray, (prepared.largest_eigenvalue, prepared.norm_A, prepared.sigma_A, prepared.theory))
+        problem = {name: np.asarray(getattr(prepared.problems, name))
+                   for name in ("signal", "observation", "clean_observation", "operator")}
     elapsed = time.perf_counter() - started
     results = []
     for config, (begin, end), description in zip(batch.configs, batch.bounds(), descriptions):
         cell = lambda tree: jax.tree.map(lambda leaf: leaf[begin:end], tree)  # noqa: E731
         results.append(_result(config, resolved, plan, run.seeds(begin, end), cell(final_signal_error), cell(final_observation_error),
-                               cell(curves), cell(kernel), cell(host), operator, elapsed * config.seeds / batch.seeds,
-                               description))
+                               cell(final_reconstruction), cell(curves), cell(kernel), cell(host), cell(problem), operator,
+                               elapsed * config.seeds / batch.seeds, description))
     return results
 
 
 def _result(config: Config, network: Network, plan: Plan, run: Trajectory, final_signal_error, final_observation_error,
-            curves, kernel, host, matrix, wall_time: float, description: dict) -> SimulationResult:
-    """One cell's `SimulationResult` from its slice of a batch's run."""
+            final_reconstruction, curves, kernel, host, problem, matrix, wall_time: float,
+            description: dict) -> SimulationResult:
+    """One cell's `SimulationResult` from its slice of a batch's run (`problem`: `x̄`, `y`, `ȳ` and `A`
+    per seed, at the batch's shape: padded beyond the cell's `m` and `n`, `wideDIP._batches`)."""
     largest, norm_A, sigma_A, inputs = host
+    m, n = config.m, config.n
+    reconstructions = run.snapshots.signal[..., :n]
     theory = None
     if inputs is not None:
         certificate = has_lipschitz_bound(network) and "min_lambda_K" in inputs
@@ -513,6 +579,13 @@ def _result(config: Config, network: Network, plan: Plan, run: Trajectory, final
         wall_time=wall_time,
         environment=environment(),
         network=description,
+        signal=problem["signal"][:, :n],
+        observation=problem["observation"][:, :m],
+        clean_observation=problem["clean_observation"][:, :m],
+        operator_matrix=problem["operator"][:, :m, :n],
+        reconstructions=reconstructions,
+        best_reconstruction=at_checkpoint(reconstructions, best_checkpoint(curves["signal_error"])),
+        final_reconstruction=final_reconstruction[:, :n],
     )
 
 
