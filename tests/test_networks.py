@@ -1,6 +1,7 @@
 """Networks beyond the paper's (docs/theory.md §9): built-ins, a user's own, one engine for all,
 and the NTK tracked through the Jacobian."""
 
+import dataclasses
 import json
 
 import equinox as eqx
@@ -14,7 +15,7 @@ import wideDIP
 from wideDIP import (MLP, Config, FunctionNetwork, TwoLayerBoth, draw_problem, jacobian_ntk, network_jacobian,
                      seed_keys, simulate)
 from wideDIP._ntk import BothKernelProbe, jacobian_extremes
-from wideDIP._cli import main
+from wideDIP._cli import main, sweep_summary
 
 # The paper's setting (sigmoid, A and V ~ N(0,1), η = 1, float32) at a small shape. These bits
 # were recorded with the code as it was before any network but the paper's existed, when "full"
@@ -211,12 +212,17 @@ def test_mlp_kernel_at_initialisation_matches_finite_differences(mlp_tracked):
 COMPARED = SMALL.replace(method="flow", t_max=2.0, rtol=1e-10, atol=1e-12)
 
 
-def test_user_network_as_plain_functions_is_the_builtin_mlp_under_descent_and_flow():
+@pytest.fixture(scope="module")
+def user_comparison():
+    return wideDIP.compare(COMPARED, step_sizes=(0.2, 0.1), network=USER_MLP, progress=False)
+
+
+def test_user_network_as_plain_functions_is_the_builtin_mlp_under_descent_and_flow(user_comparison):
     """`compare` runs the flow and descent (η = 0.2, 0.1) for both, from the same draws: the
     user's two functions give the built-in MLP's runs; and explicit Euler's global error is O(η)
     for this network too (‖θ_GD − θ_GF‖ halves with η)."""
     builtin = wideDIP.compare(COMPARED.replace(network="mlp", hidden=(4,)), step_sizes=(0.2, 0.1), progress=False)
-    user = wideDIP.compare(COMPARED, step_sizes=(0.2, 0.1), network=USER_MLP, progress=False)
+    user = user_comparison
     for name in ("flow_loss", "descent_loss", "max_loss_gap", "max_state_gap"):
         np.testing.assert_allclose(getattr(user, name), getattr(builtin, name), rtol=1e-12, err_msg=name)
     np.testing.assert_array_equal(user.status, builtin.status)
@@ -252,6 +258,47 @@ def test_networks_without_a_lipschitz_bound_report_no_certificate(mlp_tracked, t
     assert json.loads(json.dumps(result.to_json()))["network"]["name"] == "mlp"
     result.plot_ntk(tmp_path / "ntk.png")
     assert (tmp_path / "ntk.png").stat().st_size > 10_000
+
+
+def _says_what_ran(text: str, network: dict) -> None:
+    """`text` names the user's network and its parameter count, and none of the settings it does
+    not read (COMPARED: k = 5, sigmoid, the paper's two-layer network)."""
+    text = text.replace("\n", " ")
+    assert f"my_mlp ({network['parameters']} parameters)" in text
+    for unread in ("two-layer", "k=5", "k = 5", "sigmoid", "φ = "):
+        assert unread not in text, unread
+
+
+def test_labels_come_from_the_users_network_not_from_the_config(user_comparison, tmp_path):
+    """The comparison's summary and figure, and a simulation's summary and figure, name the network
+    that ran; the `Config` fields it does not read (k, activation, v_law) are named once, as unused;
+    the state-gap column is the parameter distance `‖θ_GD − θ_GF‖` (the paper's network: `‖z_GD − z_GF‖`)."""
+    summary = user_comparison.summary()
+    _says_what_ran(summary.split("unused by this network")[0], user_comparison.network)
+    assert "unused by this network: k, activation, v_law" in summary and "median max ||theta_GD - theta_GF||" in summary
+    _says_what_ran(user_comparison.plot().axes[0].get_title(), user_comparison.network)
+    simulated = simulate(SMALL.replace(steps=10, step_size=0.2), network=USER_MLP, progress=False)  # the sweep's below
+    summary = simulated.summary()
+    _says_what_ran(summary.split("unused by this network")[0], simulated.network)
+    assert summary.count("unused by this network: k, activation, v_law") == 1
+    _says_what_ran(simulated.plot().get_suptitle(), simulated.network)
+    paper = dataclasses.replace(user_comparison, network=None).summary()  # as a file saved without the record reads
+    assert "k=5  sigmoid" in paper and "||z_GD - z_GF||" in paper and "unused" not in paper
+
+
+def test_a_comparison_figure_path_is_checked_before_drawing(user_comparison, tmp_path):
+    with pytest.raises(ValueError, match=r"ComparisonResult\.plot: path: the folder '/nonexistent/dir' .* does not exist"):
+        user_comparison.plot("/nonexistent/dir/out.png")
+    with pytest.raises(ValueError, match=r"ComparisonResult\.plot: path: '.*out\.xyz' must end in one of .*\.png"):
+        user_comparison.plot(tmp_path / "out.xyz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_builtin_mlp_names_what_it_reads_and_the_v_law_it_does_not(mlp_tracked):
+    summary = mlp_tracked.summary()
+    assert "k=5  sigmoid" in summary and "unused by this network: v_law" in summary
+    title = mlp_tracked.plot().get_suptitle()
+    assert "network mlp 4 x 4 x 5 x 6 sigmoid" in title and "k=5 sigmoid" in title
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -302,6 +349,8 @@ def test_sweep_with_a_users_network_refuses_another_on_resume(tmp_path):
     direct = simulate(config.replace(network="mlp", hidden=(4,)), progress=False)
     assert result.cells[0]["median_final_loss"] == float(np.median(direct.final_loss))
     assert json.loads((tmp_path / "sweep.json").read_text())["network"] == "my_mlp"
+    fixed = sweep_summary(result).splitlines()[0]  # the printed table names the network that ran
+    assert "network my_mlp" in fixed and "two-layer" not in fixed and "k = " not in fixed
     with pytest.raises(ValueError, match=r"holds a sweep of network 'my_mlp', not 'given by the config'"):
         wideDIP.sweep(config, {"seed": [0]}, tmp_path, progress=False)
     with pytest.raises(ValueError, match=r"holds a sweep of network 'my_mlp', not 'other'"):

@@ -85,9 +85,9 @@ def test_realised_spectrum_is_in_every_result():
     np.testing.assert_allclose(result.norm_A, singular[:, 0], rtol=1e-12)
     np.testing.assert_allclose(result.sigma_A, singular[:, -1], rtol=1e-10)
     assert result.theory is None  # the spectrum does not need track_ntk
-    assert "A: conditioned κ=37 s=1/√n" in result.summary() and "kappa(A) 37" in result.summary()
+    assert "A: conditioned, κ(A) = 37, ‖A‖ = 1 + √(m/n)" in result.summary() and "kappa(A) 37" in result.summary()
     payload = json.loads(json.dumps(result.to_json()))
-    assert payload["operator"] == "conditioned κ=37 s=1/√n"
+    assert payload["operator"] == "conditioned, κ(A) = 37, ‖A‖ = 1 + √(m/n)"
     assert payload["kappa_A"] == pytest.approx([37.0] * 3, rel=1e-8)
 
 
@@ -169,8 +169,8 @@ def test_custom_matrix_is_recorded_and_survives_save_and_load(tmp_path):
     np.testing.assert_array_equal(loaded.kappa_A, result.kappa_A)
     assert f"sha256:{result.operator_sha256[:8]}" in loaded.summary()
     assert result.to_json()["operator_sha256"] == result.operator_sha256
-    smooth = Config(m=3, n=8, d=4, k=30, seeds=2, steps=2, step_size=0.1, threshold=1e-30, rtol=1e-10, atol=1e-12,
-                    dtype="float64", operator="custom")  # test_compare's shape
+    smooth = Config(m=3, n=8, d=4, k=30, seeds=2, steps=2, step_size=0.1, threshold=1e-30, method="flow", rtol=1e-10,
+                    atol=1e-12, dtype="float64", operator="custom")  # test_compare's shape
     comparison = compare(smooth, step_sizes=(0.3,), operator=matrix[:3, :8], progress=False)
     assert "A: custom" in comparison.summary()
     assert comparison.operator_sha256 == matrix_sha256(matrix[:3, :8].astype(np.float64))
@@ -300,7 +300,8 @@ def test_kappa_sweep_from_the_command_line_with_its_figure(tmp_path, capsys):
     np.testing.assert_allclose(result.statistic("median_kappa_A"), [[1, 30]], rtol=1e-4)  # float32 SVD
     figure = result.plot()
     axes = figure.axes[0]
-    assert axes.get_xscale() == "log" and "κ" in axes.get_xlabel() and "A: conditioned s=1/√n" in figure.get_suptitle()
+    assert axes.get_xscale() == "log" and "κ" in axes.get_xlabel()
+    assert "A: conditioned, ‖A‖ = 1 + √(m/n)" in figure.get_suptitle()
     np.testing.assert_array_equal(np.asarray(axes.collections[0].get_array()).reshape(1, 2), result.frequency)
 
 

@@ -119,8 +119,13 @@ def test_flow_run_figure(tmp_path):
     np.testing.assert_allclose(y, np.median(losses, axis=0)[times > 0], rtol=1e-12)
 
 
-def test_noisy_run_marks_two_epsilon_and_the_early_stopping_times():
-    result = simulate(SMALL.replace(noise=0.1, stop_at_threshold=False), progress=False)
+@pytest.fixture(scope="module")
+def noisy():
+    return simulate(SMALL.replace(noise=0.1, stop_at_threshold=False), progress=False)
+
+
+def test_noisy_run_marks_two_epsilon_and_the_early_stopping_times(noisy):
+    result = noisy
     observation = result.plot().axes[1]
     two_epsilon = labelled_line(observation, "2‖ε‖ (median)")
     np.testing.assert_allclose(two_epsilon.get_ydata(), 2 * np.median(result.noise_norm))
@@ -164,3 +169,113 @@ def test_plot_ntk_holds_stopped_seeds_and_keeps_the_envelope_within_the_loss_ran
     envelope = 0.5 * certified.theory.envelope(certified.times[shown]) ** 2
     assert envelope.min() < bottom  # drawn, but clipped: left alone it would stretch the axis
     assert bottom >= data / 2
+
+
+def _time_markers(axes) -> dict[str, float]:
+    """The early-stopping markers of a panel, by name ("T", "T_H"): where each is drawn."""
+    return {line.get_label().split(" ")[0]: line.get_xdata()[0] for line in axes.lines
+            if line.get_label().split(" ")[0] in ("T", "T_H")}
+
+
+def test_the_noisy_figure_marks_T_on_the_signal_panel_too_at_a_printable_width(noisy, descent, tmp_path):
+    """The question is the signal error at `T`: `T` and `T_H` are marked on its panel as on the
+    observation panel; the figure is at most 2500 px wide at the print resolution (it was 4800)."""
+    from matplotlib.image import imread
+
+    figure = noisy.plot(tmp_path / "noisy.png")
+    observation, signal = figure.axes[1], figure.axes[2]
+    assert signal.get_ylabel() == "relative signal error"
+    assert _time_markers(signal) == _time_markers(observation)
+    for name, moments in (("T", noisy.early_stopping_time), ("T_H", noisy.observation_early_stopping_time)):
+        assert _time_markers(signal)[name] == pytest.approx(np.median(moments[np.isfinite(moments)]))
+    assert imread(tmp_path / "noisy.png").shape[1] <= 2500
+    assert _time_markers(descent.plot().axes[2]) == {}  # no noise, no T
+
+
+def test_plot_ntk_marks_only_the_checkpoints_where_the_kernels_were_evaluated(certified):
+    """The Jacobian route evaluates the kernels at some checkpoints only (here every fifth): markers
+    there, none on the values held after the last seed stopped, which a dotted line marks."""
+    from wideDIP._plots import EVALUATED_LABEL, HELD_LABEL
+
+    evaluated = np.zeros(certified.times.size, bool)
+    evaluated[::5] = True
+    sparse = dataclasses.replace(certified, ntk={name: np.where(evaluated, values, np.nan)
+                                                 for name, values in certified.ntk.items()})
+    kernels = sparse.plot_ntk().axes[0]
+    last_stop = certified.stop_time.max()
+    measured = evaluated & (certified.times > 0) & (certified.times <= last_stop)
+    assert (certified.times > last_stop).sum() >= 2  # values held after the stop: the test has power
+    for label in ("λ_min(K)  (n×n, signal)", "λ_max(H)"):
+        line = labelled_line(kernels, label)
+        x, marked = line.get_xdata(), np.asarray(line.get_markevery(), bool)
+        assert line.get_marker() == "o"
+        np.testing.assert_array_equal(x[marked], certified.times[measured])
+        assert np.all(x[~marked] > last_stop) and x[-1] == certified.times[-1]  # held: drawn without markers
+    held_line, = [line for line in kernels.lines if line.get_label() == HELD_LABEL]
+    assert held_line.get_xdata()[0] == last_stop
+    assert EVALUATED_LABEL in [text.get_text() for text in kernels.get_legend().get_texts()]
+
+
+@pytest.mark.parametrize("method", ["plot", "plot_ntk"])
+def test_a_figure_path_is_checked_before_drawing(certified, tmp_path, method):
+    draw = getattr(certified, method)
+    with pytest.raises(ValueError, match=rf"SimulationResult\.{method}: path: the folder '/nonexistent/dir' .* does not exist"):
+        draw("/nonexistent/dir/out.png")
+    with pytest.raises(ValueError, match=rf"SimulationResult\.{method}: path: '.*out\.xyz' must end in one of .*\.pdf.*\.png"):
+        draw(tmp_path / "out.xyz")
+    with pytest.raises(ValueError, match=rf"SimulationResult\.{method}: path: .* is a folder"):
+        draw(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _notes(axes) -> list[str]:
+    """The words written across a panel (`note_when_empty`), each on one line."""
+    return [" ".join(text.get_text().split()) for text in axes.texts]
+
+
+def _legend(axes) -> list[str]:
+    return [text.get_text() for text in axes.get_legend().get_texts()]
+
+
+def test_a_run_that_recorded_nothing_is_drawn_with_a_note(tmp_path):
+    """Every seed diverged at its first step (a network whose output is NaN, as in test_descent): each
+    panel of both figures says so in words, each curve's label says it has nothing to draw, and the
+    files are written (matplotlib found nothing to place a log scale on)."""
+    import jax
+
+    from wideDIP import FunctionNetwork
+
+    network = FunctionNetwork(lambda key: jax.random.normal(key, (6, 4)), lambda theta, u: theta @ u * np.nan,
+                              name="nan_output")
+    result = simulate(Config(m=3, n=6, d=4, k=5, seeds=2, steps=20, noise=0.1, track_ntk=True), network=network,
+                      progress=False)
+    assert list(result.status) == ["diverged"] * 2
+    note = "nothing recorded: every seed diverged at its first step"
+    for method, panels in (("plot", 3), ("plot_ntk", 2)):
+        figure = getattr(result, method)(tmp_path / f"{method}.png")
+        assert (tmp_path / f"{method}.png").stat().st_size > 10_000
+        for axes in figure.axes[:panels]:
+            assert _notes(axes) == [note]
+            curves = [label for label in _legend(axes) if label.startswith(("loss", "‖", "row", "kernel", "λ"))]
+            assert curves and all(label.endswith(": nothing to draw") for label in curves)
+            bottom, top = axes.get_ylim()
+            assert 0 < bottom < top < np.inf
+
+
+def test_a_curve_with_nothing_to_draw_says_so_beside_those_drawn(descent):
+    """A panel whose curves are only partly all-NaN draws the others, without a note; one seed that
+    recorded nothing makes the loss' median NaN: the panel says why."""
+    silent = descent.loss.copy()
+    silent[0] = np.nan
+    status = descent.status.copy()
+    status[0] = "diverged"
+    changed = dataclasses.replace(descent, signal_error_kernel=np.full_like(descent.signal_error_kernel, np.nan),
+                                  loss=silent, final_loss=np.where(np.arange(descent.config.seeds) == 0, np.nan,
+                                                                   descent.final_loss), status=status)
+    losses, observation, signal = changed.plot().axes[:3]
+    kernel = "kernel  ‖(I − P)(x(t) − x̄)‖ / ‖x̄‖"
+    assert f"{kernel}: nothing to draw" in _legend(signal) and "‖x(t) − x̄‖ / ‖x̄‖" in _legend(signal)
+    assert _notes(signal) == [] and _notes(observation) == []
+    assert np.isfinite(labelled_line(signal, "‖x(t) − x̄‖ / ‖x̄‖").get_ydata()).all()
+    assert _notes(losses) == [f"no median: 1 of {descent.config.seeds} seeds diverged at their first step "
+                              "and recorded nothing"]

@@ -5,6 +5,7 @@ scale, and the files are written."""
 
 import dataclasses
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.image import imread
@@ -96,12 +97,13 @@ def test_the_title_names_the_fixed_settings_and_the_panels_their_own(grid, figur
 def test_fields_that_differ_from_the_defaults_are_named_where_they_matter():
     from wideDIP._captions import settings
 
-    descent = settings(Config(signal="rademacher", seed=3, noise=0.1, rtol=1e-9, condition_number=30.0), hidden=["k"])
+    descent = settings(Config(signal="rademacher", seed=3, noise=0.1, condition_number=30.0), hidden=["k"])
     for words in ("x̄: rademacher", "root seed 3", "noise σ = 0.1", "η = 1", "25000 steps", "n = 100", "m = 10"):
         assert words in descent
     assert not any("rtol" in words or "κ" in words or "k = " in words for words in descent)  # descent, gaussian A
     flow = settings(Config(method="flow", rtol=1e-9, t_max=50.0, operator="conditioned", condition_number=30.0))
-    for words in ("gradient flow", "solver auto", "rtol 1e-09", "horizon t = 50", "A: conditioned κ=30", "k = 500"):
+    for words in ("gradient flow", "solver auto", "rtol 1e-09", "horizon t = 50",
+                  "A: conditioned, κ(A) = 30, ‖A‖ = √n + √m", "k = 500"):
         assert words in flow
     assert not any(words.startswith("η") or words.endswith("steps") for words in flow)
 
@@ -291,3 +293,67 @@ def test_an_axis_with_one_value_is_named_as_fixed_and_the_note_says_it_once(grid
     for axes in _panels(drawn):
         note, = [text.get_text() for text in axes.texts if text.get_gid() == "theory note"]
         assert note.count("m = 2") == 1 and "and k ≥" not in note
+
+
+def test_the_title_says_in_words_what_no_stability_marker_shows_and_names_the_grid_and_preset(grid, monkeypatch):
+    """`widedip sweep fig1-quick`: descent is beyond its stability limit in every cell, so no marker
+    is drawn; the title says it in words (and that it is within it in every cell, the other case
+    without markers), the grid's size, and the preset's name where the sweep is one."""
+    from wideDIP import _presets
+
+    def title(result) -> str:
+        figure = result.plot()
+        plt.close(figure)
+        return figure.get_suptitle().replace("\n", " ")
+
+    everywhere = title(_with_unstable(grid, np.ones(grid.shape, bool)))
+    assert "descent beyond its stability limit in every cell (η·λmax(H(W(0))) > 2 for most seeds)" in everywhere
+    assert "1 × 2 × 2 grid (k × m × seed)" in everywhere and "preset" not in everywhere
+    assert "descent within its stability limit in every cell" in title(grid)  # no cell unstable
+    one = np.zeros(grid.shape, bool)
+    one[0, 0, 1] = True
+    assert "stability limit in every" not in title(_with_unstable(grid, one))  # the marker says it
+    monkeypatch.setitem(_presets.PRESETS, "tiny", (BASE, AXES))
+    assert "preset tiny, 1 × 2 × 2 grid (k × m × seed)" in title(load_sweep(grid.path))
+    changed = title(dataclasses.replace(grid, base=BASE.replace(seeds=3, method="flow")))
+    assert "preset tiny with seeds, method changed, 1 × 2 × 2 grid" in changed
+    assert "preset" not in title(dataclasses.replace(grid, axes={**AXES, "seed": [0, 2]}))  # another grid
+
+
+def test_the_title_names_the_network_that_ran_and_leaves_out_the_fields_it_does_not_read(grid):
+    """A sweep of one's own network (`sweep(..., network=)`): its name, and no `k`, `φ` or
+    "two-layer network", which it does not read; a directory keeps the name only."""
+    own = dataclasses.replace(grid, network={"name": "tanh_skip", "config_fields": ["n", "d"]}).plot()
+    plt.close(own)
+    title = own.get_suptitle().replace("\n", " ")
+    assert "network tanh_skip" in title and "n = 300" in title and "d = 6" in title
+    assert "two-layer" not in title and "φ = " not in title and "k = 40" not in title
+    assert "k = 40" in grid.plot().get_suptitle().replace("\n", " ")  # the paper's network reads k
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(path="/nonexistent/dir/phase"), r"SweepResult\.plot: path: the folder '/nonexistent/dir' .* does not exist"),
+    (dict(path="phase", formats=("png", "xyz")), r"SweepResult\.plot: formats must be among .*pdf.*png.*; got 'xyz'"),
+    (dict(path="phase", formats="png"), r"SweepResult\.plot: formats must be a list of file formats"),
+    (dict(dpi=0), r"SweepResult\.plot: dpi must be a positive number, got 0"),
+])
+def test_bad_figure_paths_are_value_errors_naming_the_argument(grid, tmp_path, monkeypatch, arguments, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        grid.plot(**arguments)
+    with pytest.raises(ValueError, match=message.replace("plot", "plot_recovery", 1)):
+        grid.plot_recovery(**arguments)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_operators_are_described_in_words_not_internal_symbols():
+    """Titles and summaries say what `A` is ("conditioned s=1/√n" named an internal `s`)."""
+    from wideDIP._operators import OPERATORS, describe
+
+    conditioned = Config(operator="conditioned", operator_scale="sqrt_n", condition_number=10.0)
+    assert describe(conditioned) == "conditioned, κ(A) = 10, ‖A‖ = 1 + √(m/n)"
+    assert describe(conditioned, parameters=False) == "conditioned, ‖A‖ = 1 + √(m/n)"  # κ on an axis
+    assert describe(conditioned.replace(operator_scale="none")) == "conditioned, κ(A) = 10, ‖A‖ = √n + √m"
+    assert describe(Config(operator="blur", blur_width=3.0)) == "Gaussian blur of width 3 samples"
+    for name in OPERATORS:
+        assert not any(symbol in describe(Config(operator=name)) for symbol in ("s=", "w=", "1/√"))

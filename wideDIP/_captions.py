@@ -4,9 +4,11 @@ words with its symbol, and every setting that a grid holds fixed, in words."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
 
 from ._config import Config
+from ._networks import NETWORK_FIELDS, recorded_config_fields
 from ._operators import OPERATORS, describe, operator
 
 AXIS_LABELS = {
@@ -51,7 +53,6 @@ _OPERATOR_PARAMETERS = {name for op in OPERATORS.values() for name in op.paramet
 _NETWORKS = {"two_layer": "two-layer network (W trained)", "two_layer_both": "two-layer network (W and V trained)",
              "mlp": "MLP"}
 _PHRASES: dict[str, Callable[[Config], str]] = {
-    "network": lambda c: _NETWORKS.get(c.network, c.network),
     "hidden": lambda c: f"hidden widths {', '.join(map(str, c.hidden))} before k",
     "activation": lambda c: f"φ = {c.activation}",
     "v_law": lambda c: f"V: {c.v_law} entries",
@@ -75,7 +76,8 @@ _PHRASES: dict[str, Callable[[Config], str]] = {
     "ntk_implementation": lambda c: f"NTK by {c.ntk_implementation}",
     "ntk_checkpoints": lambda c: f"NTK at {c.ntk_checkpoints} checkpoints",
 }
-"""A field's setting in words; a field without an entry is written `name = value`."""
+"""A field's setting in words (the network's: `network_phrase`); a field without an entry is
+written `name = value`."""
 _ORDER = ("network", "hidden", "activation", "v_law", "operator", "signal", "noise", "m", "n", "d", "k", "method",
           "step_size", "solver", "rtol", "atol", "steps", "t_max", "max_solver_steps", "threshold",
           "stop_at_threshold", "seeds", "seed", "parametrization", "dtype", "track_ntk", "ntk_implementation",
@@ -87,8 +89,51 @@ def axis_label(name: str) -> str:
     return AXIS_LABELS.get(name, name)
 
 
-def _relevant(config: Config, name: str, hidden: Collection[str]) -> bool:
-    """Whether the field `name` changes what `config` simulates (e.g. `rtol` only for the flow)."""
+def described_network(config: Config, network: Mapping[str, Any] | None = None) -> str:
+    """The network as summaries and a run's title name it: its description and parameter count,
+    where recorded ("network mlp 4 x 8 x 5 x 6 sigmoid (110 parameters)"); `network` is the result's
+    record (`describe` in `_networks`; None: the built-in of `config.network`)."""
+    if network is None:
+        return f"network {config.network}"
+    count = f" ({network['parameters']} parameters)" if "parameters" in network else ""
+    return f"network {network.get('description', network['name'])}{count}"
+
+
+def network_phrase(config: Config, network: Mapping[str, Any] | None = None) -> str:
+    """The network that ran in words, for captions: a built-in's phrase ("two-layer network (W
+    trained)"; its shape is in the other settings), one's own as `described_network` names it."""
+    name = config.network if network is None else network["name"]
+    return _NETWORKS[name] if name in _NETWORKS else described_network(config, network)
+
+
+def unused_fields(config: Config, network: Mapping[str, Any] | None = None) -> list[str]:
+    """The fields of `NETWORK_FIELDS` that the network `network` (as in `described_network`) does not
+    read (`hidden` only where set): left out of labels, named as unused in summaries."""
+    read = recorded_config_fields(network, config)
+    return [name for name in NETWORK_FIELDS if name not in read and (name != "hidden" or config.hidden)]
+
+
+def unused_note(config: Config, network: Mapping[str, Any] | None = None) -> list[str]:
+    """"unused by this network: k, activation, v_law" for a summary (nothing where every field is
+    read); `k` still lays out each seed's random draws, so another `k` draws another input `u`."""
+    unused = unused_fields(config, network)
+    if not unused:
+        return []
+    layout = " (k still changes which input u each seed draws)" if "k" in unused else ""
+    return [f"unused by this network: {', '.join(unused)}{layout}"]
+
+
+def compact_shape(config: Config, network: Mapping[str, Any] | None = None) -> list[str]:
+    """`m=… n=… d=…` with `k=…`, and the activation, where the network reads them (summaries and
+    a run's title)."""
+    read = recorded_config_fields(network, config)
+    sizes = f"m={config.m} n={config.n} d={config.d}" + (f" k={config.k}" if "k" in read else "")
+    return [sizes] + ([config.activation] if "activation" in read else [])
+
+
+def _relevant(config: Config, name: str, hidden: Collection[str], read: Collection[str]) -> bool:
+    """Whether the field `name` changes what `config` simulates (e.g. `rtol` only for the flow, `k`
+    only for a network that reads it: `read`)."""
     if name in _FLOW_ONLY:
         return config.method == "flow" and (name != "t_max" or config.t_max is not None) and not (
             name in ("rtol", "atol") and config.solver == "euler")
@@ -100,26 +145,30 @@ def _relevant(config: Config, name: str, hidden: Collection[str]) -> bool:
         return config.track_ntk
     if name in _OPERATOR_PARAMETERS:
         return name in operator(config.operator).parameters
-    if name == "hidden":
-        return config.network == "mlp"
+    if name in NETWORK_FIELDS:
+        return name in read
     return True
 
 
 def settings(config: Config, hidden: Collection[str] = (), shown: Collection[str] = (),
-             operator_sha256: str | None = None) -> list[str]:
+             operator_sha256: str | None = None, network: Mapping[str, Any] | None = None) -> list[str]:
     """The settings of `config` in words (in the order `_ORDER`, then the other fields), but
     those of the fields `hidden` (a figure's or table's axes): each field of `_KEY_FIELDS`
     (network, activation, operator, m, n, d, k, method, η or solver, steps or horizon, threshold,
     seeds, dtype), the fields `shown` (a panel's own values), and every other field that differs
     from `Config()`, each where it matters (`rtol` for the flow only, `condition_number` for its
-    operator only, ...). The operator is one phrase with its parameters (`describe`) and the
-    custom matrix's SHA-256."""
+    operator only, `k` and `activation` for a network that reads them, ...). The network is the
+    one that ran (`network_phrase`; `network` is the result's record); the operator is one
+    phrase with its parameters (`describe`) and the custom matrix's SHA-256."""
     words = []
+    read = recorded_config_fields(network, config)
     for name in [*_ORDER, *(f.name for f in dataclasses.fields(Config) if f.name not in _ORDER)]:
         value = getattr(config, name)
-        if name in hidden or not _relevant(config, name, hidden):
+        if name in hidden or not _relevant(config, name, hidden, read):
             continue
-        if name == "operator":
+        if name == "network":
+            words.append(network_phrase(config, network))
+        elif name == "operator":
             parameters = not set(operator(config.operator).parameters) & set(hidden)
             label = config.operator if "operator_scale" in hidden else describe(config, parameters)
             words.append(f"A: {label}" + (f" sha256:{operator_sha256[:8]}" if operator_sha256 else ""))
@@ -131,9 +180,9 @@ def settings(config: Config, hidden: Collection[str] = (), shown: Collection[str
 
 
 def common_settings(configs: Iterable[Config], hidden: Collection[str] = (), shown: Collection[str] = (),
-                    operator_sha256: str | None = None) -> list[str]:
+                    operator_sha256: str | None = None, network: Mapping[str, Any] | None = None) -> list[str]:
     """The `settings` shared by every one of `configs` (in the order of the first)."""
-    lists = [settings(config, hidden, shown, operator_sha256) for config in configs]
+    lists = [settings(config, hidden, shown, operator_sha256, network) for config in configs]
     return [words for words in lists[0] if all(words in other for other in lists[1:])]
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -30,6 +30,12 @@ from ._problem import Problem, draw_problem, initial_weights
 NETWORK_STREAM = 100
 """`fold_in(seed key, NETWORK_STREAM)` is the key a network's own `init` receives. The problem's
 draws (`_problem`) use the streams 0, 1, 2, ... of the same key; keep this one clear of them."""
+
+
+NETWORK_FIELDS = ("k", "activation", "v_law", "hidden")
+"""The `Config` fields that shape a network and that not every network reads (every network
+reads `n`, the size of its output, and `d`, that of its input `u`): summaries and figures name
+those the network that ran reads (`Network.config_fields`), and the others as unused."""
 
 
 def network_key(key: PRNGKeyArray) -> PRNGKeyArray:
@@ -58,6 +64,12 @@ class Network(eqx.Module):
     - `theory_inputs`: a Lipschitz bound of the Jacobian for the certificate (5) (default: None,
       none is known).
     """
+
+    config_fields: ClassVar[tuple[str, ...]] = ("n", "d")
+    """The `Config` fields this network reads: `n` (its output size) and `d` (its input `u ∈ R^d`)
+    for any network; a subclass built from more of them (a width `k`, an `activation`) declares
+    them here, so that summaries and figures name them (the others of `NETWORK_FIELDS` are named
+    as unused)."""
 
     def init(self, key: PRNGKeyArray) -> PyTree:
         """Random initial parameters `θ(0)`."""
@@ -149,6 +161,7 @@ class _TwoLayerShape(Network):
     """What both two-layer networks (4) are made of: sizes `n`, `d`, width `k`, activation `φ`
     (docs/theory.md §2)."""
 
+    config_fields: ClassVar[tuple[str, ...]] = ("n", "d", "k", "activation", "v_law")
     n: int = eqx.field(static=True)
     d: int = eqx.field(static=True)
     k: int = eqx.field(static=True)
@@ -261,6 +274,7 @@ class MLP(Network):
     `hidden + (k,)`, all weights iid N(0,1) at initialisation (from the seed's network stream).
     `θ` is the tuple `(W_1, …, W_L)`."""
 
+    config_fields: ClassVar[tuple[str, ...]] = ("n", "d", "k", "hidden", "activation")
     n: int = eqx.field(static=True)
     d: int = eqx.field(static=True)
     widths: tuple[int, ...] = eqx.field(static=True)
@@ -338,12 +352,11 @@ class FunctionNetwork(Network):
         return self.apply_function(parameters, input)
 
 
-NETWORKS: dict[str, Callable[[Config], Network]] = {
-    "two_layer": TwoLayer.from_config,
-    "two_layer_both": TwoLayerBoth.from_config,
-    "mlp": MLP.from_config,
-}
-"""The built-ins by `Config.network` name: adding a network is adding a line here."""
+BUILTINS: dict[str, type[TwoLayer | TwoLayerBoth | MLP]] = {"two_layer": TwoLayer, "two_layer_both": TwoLayerBoth,
+                                                           "mlp": MLP}
+"""The built-in network classes by `Config.network` name: adding a network is adding an entry here."""
+NETWORKS: dict[str, Callable[[Config], Network]] = {name: cls.from_config for name, cls in BUILTINS.items()}
+"""The built-ins by `Config.network` name, each made from a config."""
 
 
 def builtin_network(config: Config) -> Network:
@@ -412,4 +425,15 @@ def describe(config: Config, network: Network) -> dict[str, Any]:
     if not leaves or not all(jnp.issubdtype(leaf.dtype, jnp.floating) for leaf in leaves):
         raise ValueError(f"network {network.name!r}: init must return a pytree of floating-point arrays")
     return {"name": network.name, "description": network.description, "repr": network.recorded_repr,
-            "parameters": int(sum(leaf.size for leaf in leaves))}
+            "parameters": int(sum(leaf.size for leaf in leaves)), "config_fields": list(network.config_fields)}
+
+
+def recorded_config_fields(record: Mapping[str, Any] | None, config: Config) -> tuple[str, ...]:
+    """The `Config` fields read by the network a result records (`describe`'s dict; None: the
+    built-in of `config.network`): as recorded, else (a record saved before they were) those of
+    the built-in of its name, else those of any network (`n`, `d`)."""
+    if record is None:
+        return BUILTINS[config.network].config_fields
+    if "config_fields" in record:
+        return tuple(record["config_fields"])
+    return BUILTINS.get(record["name"], Network).config_fields

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from ._config import Config
 
 _SCALE_LABELS = {"none": "N(0,1)", "sqrt_n": "N(0,1/n)", "sqrt_m": "N(0,1/m)"}
+_NORM_LABELS = {"none": "√n + √m", "sqrt_n": "1 + √(m/n)", "sqrt_m": "1 + √(n/m)"}
+"""`‖A‖ = s(√n + √m)` of the "conditioned" operator for each `Config.operator_scale`."""
 
 
 def entry_scale(config: Config) -> float:
@@ -67,8 +69,9 @@ class Operator:
         raise NotImplementedError
 
     def describe(self, config: Config, parameters: bool = True) -> str:
-        """A short label for summaries and figure titles, e.g. "conditioned κ=100"; without the
-        values of `parameters` when `parameters=False` (a figure whose axis varies them)."""
+        """A short label in words for summaries and figure titles, e.g. "conditioned, κ(A) = 100,
+        ‖A‖ = √n + √m"; without the values of `parameters` when `parameters=False` (a figure whose
+        axis varies them)."""
         return self.name
 
     def spectrum(self, config: Config) -> dict[str, float] | None:
@@ -127,8 +130,9 @@ class Conditioned(Operator):
         return (left * singular) @ right.T
 
     def describe(self, config, parameters=True):
-        scale = "" if config.operator_scale == "none" else f" s=1/√{config.operator_scale[-1]}"
-        return f"conditioned{f' κ={config.condition_number:g}' if parameters else ''}{scale}"
+        """"conditioned, κ(A) = 10, ‖A‖ = 1 + √(m/n)": its `κ(A)` and `‖A‖ = s(√n + √m)` in words."""
+        kappa = f", κ(A) = {config.condition_number:g}" if parameters else ""
+        return f"conditioned{kappa}, ‖A‖ = {_NORM_LABELS[config.operator_scale]}"
 
     def spectrum(self, config):
         top = _top_singular_value(config)
@@ -189,7 +193,7 @@ class Blur(Operator):
         return kernel[(rows[:, None] - np.arange(n)[None, :]) % n]  # (C x)_i = Σ_j h_{i−j} x_j
 
     def describe(self, config, parameters=True):
-        return f"blur w={config.blur_width:g}" if parameters else "blur"
+        return f"Gaussian blur of width {config.blur_width:g} samples" if parameters else "Gaussian blur"
 
     def spectrum(self, config):
         with jax.enable_x64(True):
@@ -276,7 +280,7 @@ def operator(name: str) -> Operator:
 
 
 def describe(config: Config, parameters: bool = True) -> str:
-    """`config`'s operator as a short label ("gaussian N(0,1)", "conditioned κ=100", ...)."""
+    """`config`'s operator as a short label ("gaussian N(0,1)", "conditioned, κ(A) = 100, ‖A‖ = √n + √m", ...)."""
     return operator(config.operator).describe(config, parameters)
 
 

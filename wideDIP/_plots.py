@@ -3,9 +3,14 @@ Theorem 2.1's envelope (docs/theory.md §3, §5)."""
 
 from __future__ import annotations
 
+import os
+import textwrap
 from pathlib import Path
 
 import numpy as np
+
+from ._captions import compact_shape, described_network, wrapped
+from ._result import check_writable
 
 QUARTILES = (25, 50, 75)
 """Every curve is the median across all seeds with the band between these percentiles."""
@@ -25,15 +30,32 @@ def pyplot(headless: bool):
     return plt
 
 
+def figure_formats() -> list[str]:
+    """The file formats matplotlib writes figures in ("png", "pdf", "svg", ...), sorted."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return sorted(FigureCanvasBase.get_supported_filetypes())
+
+
 def check_figure_path(path: Path, what: str) -> Path:
     """`path` if matplotlib can write a figure in the format its suffix names; else a
     `ValueError` naming `what` and the formats allowed (checked before a long computation)."""
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    formats = FigureCanvasBase.get_supported_filetypes()
+    formats = figure_formats()
     if path.suffix.lstrip(".").lower() not in formats:
-        raise ValueError(f"{what}: {str(path)!r} must end in one of {', '.join('.' + f for f in sorted(formats))}")
+        raise ValueError(f"{what}: {str(path)!r} must end in one of {', '.join('.' + f for f in formats)}")
     return path
+
+
+def checked_figure_file(path: str | os.PathLike | None, caller: str) -> Path | None:
+    """The argument `path` of the plot method `caller`, checked before anything is drawn: a file
+    can be created there (`check_writable`) in the format its suffix names (`check_figure_path`);
+    else a `ValueError` naming `caller`'s `path`. None (no file) stays None."""
+    if path is None:
+        return None
+    what = f"{caller}: path"
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"{what} must be a file name (str or pathlib.Path), got {type(path).__name__}")
+    return check_figure_path(check_writable(path, what), what)
 
 
 def held(values: np.ndarray) -> np.ndarray:
@@ -72,24 +94,68 @@ def _quartiles(times: np.ndarray, values: np.ndarray, columns: np.ndarray | None
         return times[shown], np.percentile(held(values)[:, shown], QUARTILES, axis=0)
 
 
+NOTHING_TO_DRAW = "nothing to draw"
+"""Added to the legend label of a curve whose median is nowhere finite (`band`)."""
+
+
 def band(axes, times: np.ndarray, values: np.ndarray, colour, label: str, columns: np.ndarray | None = None,
           **style) -> np.ndarray:
     """Draw the median across all seeds (stopped seeds held, `held`) and the quartile band, at
-    the times > 0 among `columns`; returns the quartiles `[3, times shown]`."""
+    the times > 0 among `columns`, the label saying so where the median is nowhere finite (a seed
+    that recorded nothing makes it NaN: `nothing_drawn_note` says why); returns the quartiles
+    `[3, times shown]`."""
     shown, (low, median, high) = _quartiles(times, values, columns)
+    label = label if np.isfinite(median).any() else f"{label}: {NOTHING_TO_DRAW}"
     axes.plot(shown, median, color=colour, lw=1.6, label=label, ms=3, **style)
     axes.fill_between(shown, low, high, color=colour, alpha=0.2, lw=0)
     return np.stack([low, median, high])
 
 
-def _title(result) -> str:
-    """The config's essentials and the converged count."""
+def nothing_drawn_note(loss: np.ndarray, status: np.ndarray) -> str:
+    """Why a band of a run with the curves `loss` `[..., seeds, checkpoints]` and outcomes `status`
+    `[..., seeds]` has nothing to draw, for the figure: the seeds that diverged at their first step
+    record nothing (the median over all seeds is then NaN); else the values themselves are NaN."""
+    silent = (np.asarray(status) == "diverged") & np.isnan(loss).all(axis=-1)
+    if silent.all():
+        return "nothing recorded: every seed diverged at its first step"
+    if silent.any():
+        return (f"no median: {int(silent.sum())} of {silent.size} seeds diverged at their first step "
+                "and recorded nothing")
+    return "nothing recorded"
+
+
+def note_when_empty(axes, quartiles: list[np.ndarray], times: np.ndarray, note: str,
+                    references: tuple[float, ...] = ()) -> None:
+    """Where none of the bands `quartiles` (`band`'s) drawn on `axes` has a finite value: `note` across
+    the panel, time over the `times` > 0, and the y-range around the finite positive `references`
+    (the values of lines drawn across, such as the threshold, at mid-height; the note is under them),
+    else a decade without ticks (matplotlib finds nothing in NaN curves to place a log scale on)."""
+    from matplotlib.ticker import NullLocator
+
+    if any(np.isfinite(quartile).any() for quartile in quartiles):
+        return
+    axes.text(0.5, 0.25, textwrap.fill(note, 30), transform=axes.transAxes, ha="center", va="center", fontsize=9,
+              bbox={"facecolor": "white", "edgecolor": "0.6"})  # under the reference lines, centred
+    shown = times[times > 0]
+    axes.set_xlim(shown[0], shown[-1])
+    finite = [value for value in references if np.isfinite(value) and value > 0]
+    if finite:
+        axes.set_ylim(min(finite) / 2, max(finite) * 2)
+    else:
+        axes.set_ylim(1, 10)
+        axes.yaxis.set_major_locator(NullLocator())
+        axes.yaxis.set_minor_locator(NullLocator())
+
+
+def _title(result, width: int) -> str:
+    """The settings that ran in short (the network where it is not the paper's, `described_network`;
+    `k` and `φ` where it reads them) and the converged count, in lines of about `width` characters."""
     c = result.config
-    network = "" if result.network_name == "two_layer" else f"{result.network_name} "
+    network = [] if result.network_name == "two_layer" else [described_network(c, result.network)]
     method = f"descent η={c.step_size:g}" if c.method == "descent" else f"flow ({c.solver})"
-    noise = f", noise {c.noise:g}" if c.noise > 0 else ""
-    return (f"{network}m={c.m} n={c.n} d={c.d} k={c.k} {c.activation}, A: {result.operator_label}, {method}{noise}: "
-            f"converged {int(result.converged.sum())}/{c.seeds}")
+    noise = [f"noise {c.noise:g}"] if c.noise > 0 else []
+    return wrapped([*network, " ".join(compact_shape(c, result.network)), f"A: {result.operator_label}", method, *noise,
+                    f"converged {int(result.converged.sum())}/{c.seeds}"], width)
 
 
 def finish(plt, figure, path: str | Path | None):
@@ -110,14 +176,22 @@ def _held_curve(result, name: str, final: str | None = None) -> tuple[np.ndarray
 
 def _loss_panel(axes, result) -> None:
     """The loss band (each seed at `final_loss` from its stop on) and the threshold, log-log, its
-    y-range set by them (so that a curve drawn afterwards, such as an envelope, cannot stretch it)."""
-    low, _, high = band(axes, *_held_curve(result, "loss", "final_loss"), "black", "loss ½‖A g − y‖²")
+    y-range set by them (so that a curve drawn afterwards, such as an envelope, cannot stretch it);
+    without a loss to draw, the note why (`note_when_empty`)."""
+    quartiles = band(axes, *_held_curve(result, "loss", "final_loss"), "black", "loss ½‖A g − y‖²")
+    low, _, high = quartiles
     threshold = result.config.threshold
     axes.axhline(threshold, color="grey", lw=0.8, ls=":", label="threshold")
     axes.set(xscale="log", yscale="log", xlabel="time t", ylabel="loss")
     values = np.concatenate([low, high, [threshold]])
     values = values[np.isfinite(values) & (values > 0)]
     axes.set_ylim(values.min() / 2, values.max() * 2)
+    note_when_empty(axes, [quartiles], result.times, _nothing_drawn(result), (threshold,))
+
+
+def _nothing_drawn(result) -> str:
+    """`nothing_drawn_note` of a simulation `result`."""
+    return nothing_drawn_note(result.loss, result.status)
 
 
 def _time_marker(axes, times: np.ndarray, moments: np.ndarray, name: str, colour) -> None:
@@ -133,72 +207,112 @@ def _time_marker(axes, times: np.ndarray, moments: np.ndarray, name: str, colour
     axes.axvline(moment, color=colour, lw=1, ls="--", label=f"{name} = {moment:.3g}{outside}, median; {count}")
 
 
+RUN_FIGURE_SIZE = (8.0, 7.0)
+"""Inches of `plot_run`'s figure: 2400 px wide at `PRINT_DPI`."""
+NTK_FIGURE_SIZE = (8.0, 4.2)
+"""Inches of `plot_ntk`'s figure."""
+_TITLE_CHARACTERS = 95
+"""About how many characters of a 10-point title fill the width of these figures."""
+
+
+def _panel_title(axes, what: str, seeds: int) -> None:
+    """`what`, and over a second line how every curve is made (`SPREAD`)."""
+    axes.set_title(f"{what}\n({SPREAD.format(seeds=seeds)})", fontsize=8)
+
+
 def plot_run(result, path: str | Path | None = None):
-    """Three panels over time (docs/theory.md §7): the loss with the threshold; `‖y(t) − ȳ‖` with
-    `2‖ε‖` and the early-stopping times `T`, `T_H` (noisy runs); `‖x(t) − x̄‖/‖x̄‖` with its
-    row-space and kernel parts. Each curve: median across all seeds, a stopped seed held at its
-    final value from its stop time on (`held_to_the_stop`; its last recorded value where there is
-    no final value), and the quartile band."""
+    """Three panels over time (docs/theory.md §7): the loss with the threshold and `‖y(t) − ȳ‖`
+    with `2‖ε‖` side by side, `‖x(t) − x̄‖/‖x̄‖` with its row-space and kernel parts across the
+    width under them; a noisy run's early-stopping times `T`, `T_H` are marked on both the
+    observation and the signal panel. Each curve: median across all seeds, a stopped seed held at
+    its final value from its stop time on (`held_to_the_stop`; its last recorded value where there
+    is no final value), and the quartile band; a panel with nothing to draw says why in words
+    (`note_when_empty`). `path` is checked before anything is drawn."""
+    path = checked_figure_file(path, "SimulationResult.plot")
     if result.observation_error is None:
         raise ValueError("plot needs the recovery curves: this result was saved before they existed")
     plt = pyplot(path is not None)
     c = result.config
     times = result.times
     shown = times[times > 0]
-    figure, (losses, observation, signal) = plt.subplots(1, 3, figsize=(16, 4.6), sharex=True)
+    figure = plt.figure(figsize=RUN_FIGURE_SIZE)
+    grid = figure.add_gridspec(2, 2)
+    losses = figure.add_subplot(grid[0, 0])
+    observation = figure.add_subplot(grid[0, 1], sharex=losses)
+    signal = figure.add_subplot(grid[1, :], sharex=losses)
     _loss_panel(losses, result)
-    band(observation, *_held_curve(result, "observation_error", "final_observation_error"), "tab:blue",
-          "‖y(t) − ȳ‖")
+    observed = band(observation, *_held_curve(result, "observation_error", "final_observation_error"), "tab:blue",
+                    "‖y(t) − ȳ‖")
+    signal_bands = [band(signal, *_held_curve(result, name, final), colour, label) for name, final, colour, label in (
+        ("signal_error", "final_signal_error", "black", "‖x(t) − x̄‖ / ‖x̄‖"),
+        ("signal_error_row_space", None, "tab:blue", "row space  ‖P(x(t) − x̄)‖ / ‖x̄‖"),
+        ("signal_error_kernel", None, "tab:orange", "kernel  ‖(I − P)(x(t) − x̄)‖ / ‖x̄‖"))]
+    noise_lines = ()
     if c.noise > 0:
-        observation.axhline(2 * np.median(result.noise_norm), color="tab:red", lw=0.8, ls=":",
-                            label="2‖ε‖ (median)")
-        _time_marker(observation, shown, result.early_stopping_time, "T", "tab:green")
-        _time_marker(observation, shown, result.observation_early_stopping_time, "T_H", "tab:purple")
+        noise_lines = (2 * np.median(result.noise_norm),)
+        observation.axhline(noise_lines[0], color="tab:red", lw=0.8, ls=":", label="2‖ε‖ (median)")
+        for axes in (observation, signal):
+            _time_marker(axes, shown, result.early_stopping_time, "T", "tab:green")
+            _time_marker(axes, shown, result.observation_early_stopping_time, "T_H", "tab:purple")
     observation.set(xscale="log", yscale="log", xlabel="time t", ylabel="‖A x(t) − ȳ‖")
-    for name, final, colour, label in (
-            ("signal_error", "final_signal_error", "black", "‖x(t) − x̄‖ / ‖x̄‖"),
-            ("signal_error_row_space", None, "tab:blue", "row space  ‖P(x(t) − x̄)‖ / ‖x̄‖"),
-            ("signal_error_kernel", None, "tab:orange", "kernel  ‖(I − P)(x(t) − x̄)‖ / ‖x̄‖")):
-        band(signal, *_held_curve(result, name, final), colour, label)
     signal.set(xscale="log", yscale="log", xlabel="time t", ylabel="relative signal error")
     signal.set_xlim(shown[0], shown[-1])  # shared: a time T beyond the run does not stretch the axes
+    note_when_empty(observation, [observed], times, _nothing_drawn(result), noise_lines)
+    note_when_empty(signal, signal_bands, times, _nothing_drawn(result))
     for axes, title in ((losses, "loss"), (observation, "observation error"), (signal, "signal error")):
-        axes.set_title(f"{title} ({SPREAD.format(seeds=c.seeds)})", fontsize=9)
+        _panel_title(axes, title, c.seeds)
         axes.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
         axes.legend(fontsize=7)
-    figure.suptitle(_title(result), fontsize=10)
+    figure.suptitle(_title(result, _TITLE_CHARACTERS), fontsize=10)
     return finish(plt, figure, path)
+
+
+EVALUATED_LABEL = "markers: checkpoints where the kernels were evaluated"
+HELD_LABEL = "every seed stopped: the kernels are held from here on"
 
 
 def plot_ntk(result, path: str | Path | None = None):
     """λ_min(K), λ_min(H), λ_max(H) and the loss with its predicted envelope
     `½ exp(−σ_A² σ_0² t/2) ‖r(0)‖²` (Theorem 2.1, certified seeds only) over time; medians and
-    quartiles over all seeds, stopped seeds held (the loss at `final_loss` from the stop on)."""
+    quartiles over all seeds, stopped seeds held (the loss at `final_loss` from the stop on).
+    Where the kernels are evaluated at some checkpoints only (the Jacobian route), markers show
+    those; a dotted line marks where the last seed stopped, after which nothing is measured; a panel
+    with nothing to draw says why in words (`note_when_empty`). `path` is checked before anything is
+    drawn."""
+    path = checked_figure_file(path, "SimulationResult.plot_ntk")
     if result.ntk is None:
         raise ValueError("plot_ntk needs a result simulated with Config.track_ntk=True")
     plt = pyplot(path is not None)
-    figure, (kernels, losses) = plt.subplots(1, 2, figsize=(11, 4.6))
+    figure, (kernels, losses) = plt.subplots(1, 2, figsize=NTK_FIGURE_SIZE)
     # the Jacobian route evaluates the kernels at `ntk_checkpoints` of the checkpoints only: the
     # others are left out while a seed runs (once all have stopped, every checkpoint holds them)
+    times = result.times
     running = ~np.isnan(result.loss).all(axis=0)
-    tracked = ~(running & np.isnan(result.ntk["max_lambda_H"]).all(axis=0))
-    for name, colour, label in (("min_lambda_K", "tab:blue", "λ_min(K)  (n×n, signal)"),
-                                ("min_lambda_H", "tab:orange", "λ_min(H)  (m×m, observation)"),
-                                ("max_lambda_H", "tab:red", "λ_max(H)")):
-        band(kernels, result.times, result.ntk[name], colour, label, tracked, marker=None if tracked.all() else "o")
+    evaluated = np.isfinite(result.ntk["max_lambda_H"]).any(axis=0)
+    tracked = evaluated | ~running
+    markers = {} if tracked.all() else {"marker": "o", "markevery": evaluated[(times > 0) & tracked].tolist()}
+    kernel_bands = [band(kernels, times, result.ntk[name], colour, label, tracked, **markers)
+                    for name, colour, label in (("min_lambda_K", "tab:blue", "λ_min(K)  (n×n, signal)"),
+                                                ("min_lambda_H", "tab:orange", "λ_min(H)  (m×m, observation)"),
+                                                ("max_lambda_H", "tab:red", "λ_max(H)"))]
+    if markers:
+        kernels.plot([], [], ls="none", marker="o", ms=3, color="0.3", label=EVALUATED_LABEL)
+    last_stop = np.max(result.stop_time)
+    if times[times > 0][0] < last_stop < times[-1]:
+        kernels.axvline(last_stop, color="0.4", lw=0.8, ls=":", label=HELD_LABEL)
     kernels.set(xscale="log", xlabel="time t", ylabel="eigenvalue")
     kernels.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
     kernels.set_yscale("symlog", linthresh=1e-4)
     kernels.set_ylim(bottom=0)  # kernels are positive semi-definite
-    kernels.legend(fontsize=8)
-    spread = SPREAD.format(seeds=result.config.seeds)
-    kernels.set_title(f"NTK extremes ({spread})", fontsize=9)
+    note_when_empty(kernels, kernel_bands, times, _nothing_drawn(result))
+    kernels.legend(fontsize=7)
+    _panel_title(kernels, "NTK extremes", result.config.seeds)
     _loss_panel(losses, result)  # the y-range of the data: the envelope is drawn within it
     certified = result.certified
     if certified is not None and certified.any():
-        envelope = 0.5 * result.theory.envelope(result.times)[certified] ** 2
-        band(losses, result.times, envelope, "tab:green", f"Theorem 2.1 envelope ({certified.sum()} certified seeds)")
-    losses.legend(fontsize=8)
-    losses.set_title(f"loss ({spread})", fontsize=9)
-    figure.suptitle(_title(result), fontsize=10)
+        envelope = 0.5 * result.theory.envelope(times)[certified] ** 2
+        band(losses, times, envelope, "tab:green", f"Theorem 2.1 envelope ({certified.sum()} certified seeds)")
+    losses.legend(fontsize=7)
+    _panel_title(losses, "loss", result.config.seeds)
+    figure.suptitle(_title(result, _TITLE_CHARACTERS), fontsize=10)
     return finish(plt, figure, path)

@@ -133,6 +133,9 @@ class SweepResult:
     path: Path | None = None
     operator_sha256: str | None = None
     """SHA-256 of the custom operator matrix the cells used (docs/theory.md §8), if any."""
+    network: dict[str, Any] | None = None
+    """One's own network (`sweep(..., network=)`), for the figures' words: its `name` and the `Config`
+    fields it reads (`config_fields`; a directory keeps the name only); None: `Config.network`'s."""
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -407,7 +410,8 @@ def sweep(
     finally:  # after Ctrl-C, cells not yet started are dropped; running ones still finish and are saved
         pool.shutdown(wait=False, cancel_futures=True)
     return SweepResult(base=base, axes=axes, cells=cells, wall_time=wall_time,
-                       environment=header["environment"], path=directory, operator_sha256=sha256)
+                       environment=header["environment"], path=directory, operator_sha256=sha256,
+                       network=None if network is None else {"name": name, "config_fields": list(network.config_fields)})
 
 
 def _checked_sweep_matrix(base: Config, axes: dict[str, list[Any]], operator: Any) -> np.ndarray | None:
@@ -516,4 +520,5 @@ def load_sweep(path: str | os.PathLike) -> SweepResult:
                           "widedip sweep … --resume) sets the file aside and computes that cell again") from None
     return SweepResult(base=base, axes=axes, cells=cells, wall_time=wall_time,
                        environment=header["environment"], path=directory,
-                       operator_sha256=header.get("operator_sha256"))
+                       operator_sha256=header.get("operator_sha256"),
+                       network=None if header.get("network") is None else {"name": header["network"]})

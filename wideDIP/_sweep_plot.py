@@ -5,7 +5,9 @@ final signal error). Every figure names the settings its grid holds fixed (`_cap
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,9 @@ from matplotlib.ticker import NullLocator
 
 from ._captions import STATISTIC_LABELS, axis_label, common_settings, wrapped
 from ._operators import operator
-from ._plots import PRINT_DPI, pyplot
+from ._plots import PRINT_DPI, figure_formats, pyplot
+from ._presets import PRESETS
+from ._result import check_writable
 from ._statistics import NEEDS, PLOTTED_STATISTICS, QUARTILE_STATISTICS
 from ._theory import width_bound
 
@@ -34,7 +38,9 @@ _CHARACTERS_PER_INCH = 14
 """About how many characters of a 9-point caption fill an inch (where captions break)."""
 CONTOUR_LABEL = "50 % of seeds reach the threshold"
 NOT_RUN_LABEL = "not run (no result yet)"
-UNSTABLE_LABEL = "descent unstable: η·λmax(H(W(0))) > 2 for most seeds"
+STABILITY_LIMIT = "η·λmax(H(W(0))) > 2 for most seeds"
+"""What puts a cell beyond descent's stability limit (docs/theory.md §5), as the captions say it."""
+UNSTABLE_LABEL = f"descent unstable: {STABILITY_LIMIT}"
 
 
 LOG_COLOURS_FROM = 1e3
@@ -136,13 +142,17 @@ def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = 
     width bound of Theorem 2.1(ii) (dashed where it falls on the chart, else a note under the
     axes; not on a categorical axis), and a marker on the descent cells where most seeds have
     `η λ_max(H(W(0))) > 2` (beyond descent's stability limit; drawn only where this varies over
-    the grid). One numeric axis (or none): lines over it, one per value of the other axes; a
-    frequency has 95 % Wilson score intervals as error bars (`wilson_interval`). Axes are drawn as
+    the grid; where it does not, the title says in words that descent is beyond, or within, its
+    stability limit in every cell). One numeric axis (or none): lines over it, one per value of the
+    other axes; a frequency has 95 % Wilson score intervals as error bars (`wilson_interval`); the
+    title says in how many cells descent is beyond its stability limit. Axes are drawn as
     `axis_scale` says (log for the paper's grids, categorical for e.g. noise 0, 0.1, 1) and named
-    in words (`_captions.AXIS_LABELS`); the title names every setting the grid holds fixed
-    (`_captions.settings`) and, for a sweep not finished, how many cells are computed (the others
+    in words (`_captions.AXIS_LABELS`); the title names the grid's size (and its preset, where it is
+    one: `_presets.PRESETS`), every setting the grid holds fixed (`_captions.settings`, with the
+    network that ran) and, for a sweep not finished, how many cells are computed (the others
     hatched grey, "not run"); the legend is outside the axes. Writes `path` in `formats` (PNG at
-    `dpi`)."""
+    `dpi`), all checked before anything is drawn."""
+    files = _checked_files(path, formats, dpi, "SweepResult.plot")
     if statistic not in PLOTTED_STATISTICS:
         raise ValueError(f"plot_sweep: statistic must be one of {PLOTTED_STATISTICS}, got {statistic!r}")
     grid = result.statistic(statistic, "median" if statistic in QUARTILE_STATISTICS else None)
@@ -159,7 +169,7 @@ def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = 
     else:
         errors = wilson_interval(grid, result.seeds) if statistic == "frequency" else None
         figure = _lines(plt, result, front[0], [(grid, errors, "", "-")], label, limits)
-    return _saved(plt, figure, path, formats, dpi)
+    return _saved(plt, figure, files, dpi)
 
 
 def plot_recovery(result, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"),
@@ -168,7 +178,9 @@ def plot_recovery(result, path: str | Path | None = None, formats: Sequence[str]
     §7). Two numeric axes: a heatmap of the ratio best/final (at most 1, which means stopping at the
     best point would gain nothing; the colours span the smallest ratio to 1), each cell labelled
     with the two medians, panels, title and legend as in `plot_sweep`. One axis: two lines, final
-    (solid) and best (dashed). Writes `path` in `formats` (PNG at `dpi`)."""
+    (solid) and best (dashed). Writes `path` in `formats` (PNG at `dpi`), checked before anything is
+    drawn."""
+    files = _checked_files(path, formats, dpi, "SweepResult.plot_recovery")
     best, final = result.median_best_signal_error, result.median_final_signal_error
     plt, front = pyplot(path is not None), _coordinates(result)
     if len(front) == 2:
@@ -180,14 +192,33 @@ def plot_recovery(result, path: str | Path | None = None, formats: Sequence[str]
     else:
         figure = _lines(plt, result, front[0], [(final, None, "final", "-"), (best, None, "best along the path", "--")],
                         "median ‖x − x̄‖/‖x̄‖", (None, None))
-    return _saved(plt, figure, path, formats, dpi)
+    return _saved(plt, figure, files, dpi)
 
 
-def _saved(plt, figure, path: str | Path | None, formats: Sequence[str], dpi: int):
-    if path is not None:
-        path = Path(path)
-        for suffix in formats:
-            figure.savefig(path.with_suffix("." + suffix), dpi=dpi)
+def _checked_files(path: str | os.PathLike | None, formats: Sequence[str], dpi: float, caller: str) -> list[Path]:
+    """The files a sweep figure is written to, `path` with each suffix of `formats` (none without
+    `path`), checked before anything is drawn: `formats` are formats matplotlib writes, `dpi` is
+    positive, and each file can be created; else a `ValueError` naming `caller`'s argument."""
+    allowed = figure_formats()
+    if isinstance(formats, str) or not isinstance(formats, Sequence) or not formats:
+        raise ValueError(f"{caller}: formats must be a list of file formats such as ('png', 'pdf'), got {formats!r}")
+    unknown = [f for f in formats if not isinstance(f, str) or f.lower() not in allowed]
+    if unknown:
+        raise ValueError(f"{caller}: formats must be among {', '.join(allowed)}; got {', '.join(map(repr, unknown))}")
+    if not _is_number(dpi) or not dpi > 0:
+        raise ValueError(f"{caller}: dpi must be a positive number, got {dpi!r}")
+    if path is None:
+        return []
+    if not isinstance(path, (str, os.PathLike)) or not Path(path).name:
+        raise ValueError(f"{caller}: path must be a file name (str or pathlib.Path), got {path!r}")
+    return [check_writable(Path(path).with_suffix("." + suffix), f"{caller}: path") for suffix in formats]
+
+
+def _saved(plt, figure, files: list[Path], dpi: float):
+    """`figure` written to each of `files` (then closed) when there are any."""
+    if files:
+        for file in files:
+            figure.savefig(file, dpi=dpi)
         plt.close(figure)
     return figure
 
@@ -208,13 +239,40 @@ def _caption(result, hidden: Sequence[str], configs: np.ndarray) -> list[str]:
     than one value (an axis with one value is a fixed setting, named)."""
     varying = [name for name in hidden if name in result.varying_axes]
     return common_settings(configs.flat, varying, [name for name in result.axes if name not in varying],
-                           result.operator_sha256)
+                           result.operator_sha256, result.network)
+
+
+def _preset(result) -> str | None:
+    """"preset fig1-quick" for a sweep over a preset's grid (`_presets.PRESETS`), with the fields of
+    its base config that this sweep changed ("preset fig1 with method changed"); None for any other."""
+    if result.network is not None:
+        return None
+    for name, (base, axes) in PRESETS.items():
+        if result.axes == {axis: list(values) for axis, values in axes.items()}:
+            changed = [f.name for f in dataclasses.fields(base) if getattr(base, f.name) != getattr(result.base, f.name)]
+            return f"preset {name}" + (f" with {', '.join(changed)} changed" if changed else "")
+    return None
+
+
+def _grid(result) -> str:
+    """"preset fig1-quick, 3 × 3 grid (k × n)": the grid's size over its axes, and its preset (`_preset`)."""
+    preset = _preset(result)
+    size = f"{' × '.join(map(str, result.shape))} grid ({' × '.join(result.axes)})"
+    return size if preset is None else f"{preset}, {size}"
 
 
 def _progress(result) -> list[str]:
     """"k of N cells computed" for a sweep with cells still missing, else nothing."""
     computed = result.computed
     return [] if computed.all() else [f"{int(computed.sum())} of {computed.size} cells computed"]
+
+
+def _about(result, marked: bool) -> list[str]:
+    """What a sweep figure's title says before the settings: the grid (`_grid`), how many cells are
+    computed (`_progress`), and descent's stability in words (`_stability`) unless the cells are
+    `marked` where it varies."""
+    stability = _stability(result, marked)
+    return [_grid(result), *_progress(result), *([stability] if stability else [])]
 
 
 def _lines(plt, result, x_name: str, series: list[tuple[np.ndarray, tuple | None, str, str]], label: str,
@@ -239,7 +297,7 @@ def _lines(plt, result, x_name: str, series: list[tuple[np.ndarray, tuple | None
         pad = 0.04 * (limits[1] - limits[0])
         axes.set_ylim(limits[0] - pad, limits[1] + pad)
     axes.set_ylabel(label)
-    caption = _progress(result) + _caption(result, list(result.axes), result.configs)
+    caption = _about(result, marked=False) + _caption(result, list(result.axes), result.configs)
     figure.suptitle(wrapped(caption, int(size[0] * _CHARACTERS_PER_INCH)), fontsize=9)
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
@@ -258,6 +316,7 @@ def _heatmaps(plt, result, front: list[str], values: np.ndarray, label: str, lim
     configs = _arranged(result, result.configs, front)[0]
     words = None if text is None else _arranged(result, text, front)[0]
     unstable = _unstable_cells(result, front)
+    about = _about(result, marked=True)
     missing = _arranged(result, ~result.computed, front)[0]
     rows, columns = result.axes[row_name], result.axes[column_name]
     scales = axis_scale(columns), axis_scale(rows)
@@ -269,7 +328,7 @@ def _heatmaps(plt, result, front: list[str], values: np.ndarray, label: str, lim
     shared = [words for words in own[0] if all(words in other for other in own[1:])]
     own = [[words for words in panel if words not in shared] for panel in own]
     size = (_PANEL[0] * len(panels) + 1.6, _PANEL[1] + 1.0 + 0.5 * bounded)
-    title = wrapped(_progress(result) + shared, int(size[0] * _CHARACTERS_PER_INCH))
+    title = wrapped(about + shared, int(size[0] * _CHARACTERS_PER_INCH))
     titles = [wrapped(panel, int(_PANEL[0] * _CHARACTERS_PER_INCH)) for panel in own]
     size = (size[0], size[1] + 0.17 * (title.count("\n") + max(t.count("\n") + 1 for t in titles)))
     figure, axes_list = plt.subplots(1, len(panels), figsize=size, squeeze=False, layout="constrained")
@@ -365,17 +424,41 @@ def _write_cells(axes, mesh, panel: np.ndarray, words: np.ndarray, centres: tupl
                       gid="cell value", path_effects=[outline], zorder=4)
 
 
-def _unstable_cells(result, front: list[str]) -> np.ndarray | None:
-    """The descent cells where most seeds start beyond descent's linear stability limit,
-    `η λ_max(H(W(0))) > 2` (docs/theory.md §5), arranged as `_arranged` does; None unless some
-    descent cells are and some are not (drawn everywhere, the marker would say nothing)."""
+def _descent_stability(result) -> tuple[np.ndarray, np.ndarray]:
+    """Shaped like the grid: the descent cells whose stability is known, and those of them where
+    most seeds start beyond descent's linear stability limit, `η λ_max(H(W(0))) > 2` (docs/theory.md §5)."""
     descent = np.vectorize(lambda config: config.method == "descent", otypes=[bool])(result.configs)
     fraction = result.unstable_fraction
     known = descent & np.isfinite(fraction)
-    unstable = known & (fraction > 0.5)
+    return known, known & (fraction > 0.5)
+
+
+def _unstable_cells(result, front: list[str]) -> np.ndarray | None:
+    """The descent cells beyond descent's stability limit (`_descent_stability`), arranged as
+    `_arranged` does; None unless some descent cells are and some are not (drawn everywhere, the
+    marker would say nothing: `_stability` says it in words)."""
+    known, unstable = _descent_stability(result)
     if not unstable.any() or unstable[known].all():
         return None
     return _arranged(result, unstable, front)[0]
+
+
+def _stability(result, marked: bool) -> str | None:
+    """Descent's stability limit in words, where no marker says it: beyond it in every descent cell,
+    within it in every one, or (not `marked`: a figure without markers) beyond it in so many of them;
+    None without descent cells whose stability is known, or where `marked` cells show it."""
+    known, unstable = _descent_stability(result)
+    if not known.any():
+        return None
+    cells = "cell" if all(config.method == "descent" for config in result.configs.flat) else "descent cell"
+    if unstable[known].all():
+        return f"descent beyond its stability limit in every {cells} ({STABILITY_LIMIT})"
+    if not unstable.any():
+        return f"descent within its stability limit in every {cells} ({STABILITY_LIMIT} in none)"
+    if marked:
+        return None
+    share = f"{int(unstable.sum())} of {int(known.sum())} {cells}s"
+    return f"descent beyond its stability limit in {share} ({STABILITY_LIMIT})"
 
 
 def _mark_unstable(axes, unstable: np.ndarray, x: np.ndarray, y: np.ndarray, scales: tuple[str, str]) -> None:
