@@ -108,3 +108,54 @@ def test_plot_names_the_kinds_it_draws_when_the_path_is_none(what, tmp_path, cap
     error = capsys.readouterr().err
     assert exit_info.value.code == 2 and f"'{path}'" in error and "Traceback" not in error
     assert "sweep directory" in error and "a simulation or a comparison" in error
+
+
+@pytest.mark.parametrize("buffered", [True, False])
+def test_a_reader_that_stops_reading_ends_the_command_quietly(buffered):
+    """`widedip simulate ... | head -1`: the reader closes the pipe (here before the summary is
+    written, so that the write certainly finds it closed); exit status 0, nothing on stderr, with
+    stdout buffered (the error comes at the flush) or not (at the print)."""
+    import os
+
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    if not buffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    process = subprocess.Popen([sys.executable, "-m", "wideDIP", "simulate", "--m", "2", "--n", "4", "--d", "4",
+                                "--k", "4", "--seeds", "2", "--steps", "5", "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait(timeout=120) == 0 and err == ""
+
+
+def test_an_internal_failure_is_not_presented_as_a_usage_error(monkeypatch):
+    """A `ValueError` raised inside a library (here NumPy's, from within the run) is wideDIP's failure:
+    it propagates with its traceback instead of becoming `usage: ... error:` with exit code 2."""
+    import numpy as np
+
+    monkeypatch.setattr("wideDIP._simulate.simulate", lambda *args, **kwargs: np.nanargmin([np.nan]))
+    with pytest.raises(ValueError, match="All-NaN slice encountered"):
+        main(ARGS)
+
+
+def test_simulate_saves_and_prints_the_large_fields_when_asked(tmp_path, capsys):
+    """`--reconstructions`, `--operator-matrix`: `x(t)` and `A` in the file of `--out` and in the JSON
+    of `--json`, each only when asked for (left out, they load as None)."""
+    import numpy as np
+
+    saved = tmp_path / "r.npz"
+    assert main(ARGS + ["--reconstructions", "--json", "--out", str(saved)]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    loaded = wideDIP.load(saved)
+    assert loaded.reconstructions is not None and loaded.reconstructions.shape[::2] == (3, 12)
+    np.testing.assert_array_equal(np.array(payload["reconstructions"], float), loaded.reconstructions)
+    assert loaded.operator_matrix is None and "operator_matrix" not in payload
+
+
+@pytest.mark.parametrize("option", ["--reconstructions", "--operator-matrix"])
+def test_a_large_field_without_out_or_json_is_refused(option, capsys):
+    """Without `--out` or `--json` the option would do nothing: exit code 2, naming it, before any run."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", option, "--quiet"])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and option in error and "--out" in error and "Traceback" not in error

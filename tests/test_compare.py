@@ -12,7 +12,7 @@ import wideDIP
 from wideDIP import ComparisonResult, Config, compare, draw_problem, initial_weights, network, seed_keys
 from wideDIP._cli import main
 
-SMOOTH = Config(m=3, n=8, d=4, k=30, seeds=3, steps=40, step_size=0.1, operator_scale="sqrt_n",
+SMOOTH = Config(m=3, n=8, d=4, k=30, seeds=3, steps=40, step_size=0.1, operator_scale="sqrt_n", method="flow",
                 threshold=1e-30, rtol=1e-10, atol=1e-12, dtype="float64")
 TINY = Config(m=4, n=12, d=6, k=40, seeds=3, steps=20, threshold=0.5)
 """Horizon t = 20, which η = 0.3 overshoots (67 steps: t = 20.1); seed 0 reaches the threshold."""
@@ -176,3 +176,70 @@ def test_cli_out_and_json(tiny, tmp_path, capsys, monkeypatch):
     for name in ("max_loss_gap", "max_relative_loss_gap", "max_state_gap", "status", "flow_status", "step_sizes"):
         np.testing.assert_array_equal(np.asarray(payload[name]), getattr(tiny, name), err_msg=name)
         np.testing.assert_array_equal(getattr(saved, name), getattr(tiny, name), err_msg=name)
+
+
+def test_track_ntk_tracks_the_kernels_on_both_legs(tmp_path):
+    """With `track_ntk`, the kernels along the flow and along each descent: both start from the same
+    θ(0) (equal at t = 0, and equal to `simulate`'s), and the smallest step ends near the flow."""
+    config = SMOOTH.replace(seeds=2, solver="dopri5", track_ntk=True)  # a flow's solver: reset for the descent legs
+    result = compare(config, step_sizes=(0.4, 0.1), progress=False)
+    assert result.config == config and np.all(result.status == "stalled")
+    simulated = wideDIP.simulate(config, progress=False).ntk
+    assert set(result.flow_ntk) == set(result.descent_ntk) == set(simulated)
+    for name in simulated:
+        assert result.flow_ntk[name].shape == result.descent_ntk[name].shape == result.flow_loss.shape
+    for leg in (result.flow_ntk, result.descent_ntk):
+        at_start = leg["min_lambda_H"][:, :, 0]
+        np.testing.assert_allclose(at_start, np.broadcast_to(simulated["min_lambda_H"][:, 0], at_start.shape),
+                                   rtol=1e-12)
+    last = int(np.sum(~np.isnan(result.times[1]))) - 1  # η = 0.1: t = 4
+    assert result.times[1, last] == pytest.approx(config.horizon)
+    for name in ("min_lambda_H", "max_lambda_H"):
+        flow, descent = result.flow_ntk[name][1, :, last], result.descent_ntk[name][1, :, last]
+        assert np.all(flow != descent) and np.allclose(descent, flow, rtol=1e-2)  # moved, and alike
+    loaded = wideDIP.load(result.save(tmp_path / "tracked.npz"))
+    for field in ("flow_ntk", "descent_ntk"):
+        for name, values in getattr(result, field).items():
+            np.testing.assert_array_equal(getattr(loaded, field)[name], values, err_msg=f"{field} {name}")
+
+
+def test_kernels_evaluated_at_ntk_checkpoints_are_at_the_same_times_on_both_legs(tiny):
+    """A network whose kernels need the parameters (`ntk_checkpoints` of them): the flow's are taken
+    where descent's are; without `track_ntk` there are none."""
+    assert tiny.flow_ntk is None and tiny.descent_ntk is None
+    config = SMOOTH.replace(seeds=1, network="two_layer_both", track_ntk=True, ntk_checkpoints=4)
+    result = compare(config, step_sizes=(0.4, 0.2), progress=False)
+    for e in range(len(result.step_sizes)):
+        evaluated = ~np.isnan(result.descent_ntk["max_lambda_H"][e, 0])
+        assert evaluated.sum() == 4 and evaluated[0]
+        np.testing.assert_array_equal(~np.isnan(result.flow_ntk["max_lambda_H"][e, 0]), evaluated)
+
+
+def test_a_descent_that_stops_early_gets_every_kernel_checkpoint_before_its_stop():
+    """`ntk_checkpoints` are spread over the checkpoints each descent reaches before its last stop
+    (as `simulate`'s), not over the whole budget; the flow's are at the same times while it runs."""
+    config = SMOOTH.replace(seeds=1, network="two_layer_both", track_ntk=True, ntk_checkpoints=4, threshold=0.5)
+    result = compare(config, step_sizes=(0.4, 0.2), progress=False)
+    for e in range(len(result.step_sizes)):
+        reached = np.flatnonzero(~np.isnan(result.descent_loss[e, 0]))
+        assert result.status[e, 0] == "converged" and reached[-1] < np.sum(~np.isnan(result.times[e])) / 2
+        evaluated = ~np.isnan(result.descent_ntk["max_lambda_H"][e, 0])
+        assert evaluated.sum() == 4 and evaluated[0] and evaluated[reached[-1]]
+        flow_running = ~np.isnan(result.flow_loss[e, 0])
+        np.testing.assert_array_equal(~np.isnan(result.flow_ntk["max_lambda_H"][e, 0]), evaluated & flow_running)
+
+
+def test_a_comparison_that_recorded_nothing_says_so():
+    """A network whose output is NaN from the start (as in test_descent): every run diverges at its
+    first step; the figure is drawn with a note saying so, the summary has no gap to give ("-")."""
+    network = wideDIP.FunctionNetwork(lambda key: jax.random.normal(key, (6, 4)), lambda theta, u: theta @ u * np.nan,
+                                      name="nan_output")
+    result = compare(Config(m=3, n=6, d=4, k=5, seeds=2, steps=20, method="flow"), step_sizes=(1.0,),
+                     network=network, progress=False)
+    assert np.all(result.status == "diverged") and np.all(result.flow_status == "diverged")
+    assert np.isnan(result.max_loss_gap).all() and np.isnan(result.max_state_gap).all()
+    axes = result.plot().axes[0]
+    assert [" ".join(text.get_text().split()) for text in axes.texts] == [
+        "nothing recorded: every seed diverged at its first step"]
+    row = result.summary().splitlines()[4].split()
+    assert row[0] == "1" and row[2:5] == ["-", "-", "-"]

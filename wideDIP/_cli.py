@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import re
 import shlex
 import signal
@@ -120,16 +121,17 @@ def _checked_result_path(arguments: argparse.Namespace) -> Path | None:
     return _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out")
 
 
-def _report(result, arguments: argparse.Namespace, out: Path | None, figure: Path | None) -> int:
+def _report(result, arguments: argparse.Namespace, out: Path | None, figure: Path | None, **large: bool) -> int:
     """Save `result` to `out` and draw it to `figure` (either may be None), then print its summary or,
-    with `--json`, one JSON object (stdout stays that object: the other lines go to stderr)."""
+    with `--json`, one JSON object (stdout stays that object: the other lines go to stderr); `large`:
+    the large fields that the file and the JSON include (`SimulationResult.save`'s keywords)."""
     if out is not None:
-        result.save(out)
+        result.save(out, **large)
         if not arguments.json:
             print(f"saved {out}", file=sys.stderr)
     if figure is not None:
         result.plot(figure)
-    print(json.dumps(result.to_json()) if arguments.json else result.summary())
+    print(json.dumps(result.to_json(**large)) if arguments.json else result.summary())
     if figure is not None:
         print(f"figure: {figure}", file=sys.stderr if arguments.json else sys.stdout)
     return 0
@@ -140,13 +142,26 @@ def _simulate(arguments: argparse.Namespace) -> int:
     from ._simulate import simulate
 
     config = config_from_arguments(arguments)
+    large = _large_fields(arguments)
     out, figure = from_writer(lambda: (
         _checked_result_path(arguments),
         None if arguments.figure is None else _checked_figure(arguments.figure, "--figure")))
     result = simulate(config, operator=operator_matrix(arguments), progress=not arguments.quiet)
     if not is_writer():  # several processes: process 0 saves and prints
         return 0
-    return _report(result, arguments, out, figure)
+    return _report(result, arguments, out, figure, **large)
+
+
+def _large_fields(arguments: argparse.Namespace) -> dict[str, bool]:
+    """`SimulationResult.save`'s and `to_json`'s keywords from `--reconstructions` and
+    `--operator-matrix`; a `ValueError` naming the option when neither `--out` nor `--json` is there
+    to take the field."""
+    large = {"reconstructions": arguments.reconstructions, "operator_matrix": arguments.operator_matrix}
+    for name, asked in large.items():
+        if asked and arguments.out is None and not arguments.json:
+            raise ValueError(f"--{name.replace('_', '-')} adds a field to the file of --out or to the output "
+                             f"of --json: give one of them")
+    return large
 
 
 def _compare(arguments: argparse.Namespace) -> int:
@@ -227,8 +242,8 @@ def _grid_table(result, values, fmt: str) -> list[str]:
 
 
 def sweep_summary(result) -> str:
-    """The settings the grid holds fixed (as in its figure's title; an axis with one value among
-    them), then the frequency grid as a
+    """The settings the grid holds fixed (as in its figure's title, the network that ran included; an
+    axis with one value among them), then the frequency grid as a
     table (rows = first axis, columns = the others); for a sweep with noise, also the median best
     and final signal errors (docs/theory.md §7)."""
     import numpy as np
@@ -237,7 +252,7 @@ def sweep_summary(result) -> str:
 
     varying = result.varying_axes
     fixed = common_settings(result.configs.flat, varying, [name for name in result.axes if name not in varying],
-                            result.operator_sha256)
+                            result.operator_sha256, result.network)
     lines = ["fixed: " + ", ".join(fixed), *_grid_table(result, result.frequency, ".2f")]
     lines.append(f"convergence frequency per cell; {result.cells.size} cells, "
                  f"{np.nansum(result.wall_time):.1f} s of cell time")
@@ -326,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = _command(commands, "simulate", "train all seeds of one configuration and print a summary", _simulate)
     simulate.add_argument("--json", action="store_true", help="print machine-readable output")
     simulate.add_argument("--out", help="save the result to this .npz file")
+    simulate.add_argument("--reconstructions", action="store_true",
+                          help="with --out or --json: include x(t) at every checkpoint, seeds x checkpoints x n "
+                               "numbers (the best and final reconstructions are always there)")
+    simulate.add_argument("--operator-matrix", action="store_true",
+                          help="with --out or --json: include each seed's operator A, seeds x m x n numbers")
     simulate.add_argument("--figure", help="draw the loss, observation and signal errors over time to this file "
                                            "(e.g. run.png)")
 
@@ -394,8 +414,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
-            return pool.submit(_with_compilation_cache, arguments.handler, arguments).result()
+            status = pool.submit(_with_compilation_cache, arguments.handler, arguments).result()
+        sys.stdout.flush()  # a reader that has gone shows here when the output was buffered
+        return status
+    except BrokenPipeError:  # `widedip ... | head`: a normal way to stop reading
+        return _stdout_closed()
     except ValueError as error:
+        if not _raised_by_wideDIP(error):  # an internal failure, not the user's mistake: its traceback
+            raise
         arguments.parser.error(_in_option_names(str(error), arguments))
     except OSError as error:  # a file that could not be read or written after all
         arguments.parser.error(f"{error.strerror or error}: {error.filename}" if error.filename else str(error))
@@ -403,6 +429,23 @@ def main(argv: list[str] | None = None) -> int:
         pool.shutdown(wait=False)
         if in_main_thread:
             signal.signal(signal.SIGINT, previous)
+
+
+def _stdout_closed() -> int:
+    """Exit status 0, quietly, once stdout's reader has gone: stdout now writes to os.devnull, so
+    that nothing more (the flush at exit included) raises (the Python docs' note on SIGPIPE)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0
+
+
+def _raised_by_wideDIP(error: BaseException) -> bool:
+    """Whether `error` was raised in wideDIP's own code, whose `ValueError`s name a bad input (one
+    raised inside NumPy, JAX, ... is a failure of wideDIP, not the user's mistake)."""
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    return traceback is not None and Path(traceback.tb_frame.f_code.co_filename).parent == Path(__file__).parent
 
 
 def _in_option_names(message: str, arguments: argparse.Namespace) -> str:

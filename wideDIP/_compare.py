@@ -14,15 +14,18 @@ from typing import Any
 
 import numpy as np
 
-from ._captions import settings, wrapped
-from ._config import Config, refuse_repeats, value_list
+from ._captions import compact_shape, described_network, settings, unused_note, wrapped
+from ._config import Config, descent_of, refuse_repeats, value_list
 from ._operators import checked_matrix, describe, matrix_sha256
 from ._outcomes import OUTCOMES
-from ._plots import SPREAD, band, finish, held, pyplot
+from ._plots import SPREAD, band, checked_figure_file, finish, held, note_when_empty, nothing_drawn_note, pyplot
 from ._networks import Network, resolve_network
 from ._result import array_fields, environment, json_fields, json_value, save_result
-from ._simulate import (Trajectory, checkpoint_steps, make_plan, network_record, precision, prepare, run_descent,
-                        run_flow)
+from ._simulate import (Plan, Trajectory, checkpoint_steps, evenly_spread, kernel_curves, last_checkpoint_reached,
+                        make_plan, network_record, precision, prepare, recorded_checkpoints, run_descent, run_flow)
+
+KERNEL_FIELDS = ("flow_ntk", "descent_ntk")
+"""The fields holding the kernel statistics (`Config.track_ntk`), saved as `FIELD__statistic` arrays."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -51,8 +54,10 @@ class ComparisonResult:
     is where a run stops, its value there is not dynamics, and a flow loss of 0 would divide by 0.
     Where both runs have converged the ratio is at most about 1 (README, "flow vs descent")."""
     max_state_gap: np.ndarray
-    """`max_t ‖z_GD(t) − z_GF(t)‖` (= `‖W_GD − W_GF‖_F`), or `‖θ_GD − θ_GF‖` for other networks
-    (their recorded states, docs/theory.md §9), `[step sizes, seeds]`."""
+    """`[step sizes, seeds]`: for the paper's network `max_t ‖z_GD(t) − z_GF(t)‖` (= `‖W_GD − W_GF‖_F`,
+    §4), for any other network `max_t ‖θ_GD(t) − θ_GF(t)‖`, the distance between its recorded states
+    (its parameters; `(z, V)` for "two_layer_both", the same distance: docs/theory.md §9). The
+    summary's column names which."""
     stability: np.ndarray
     """`η λ_max(H(W(0)))`, `[step sizes, seeds]`: above 2 descent has left the flow's regime."""
     status: np.ndarray
@@ -66,26 +71,46 @@ class ComparisonResult:
     """SHA-256 of the custom operator matrix (docs/theory.md §8); None for the drawn operators."""
     network: dict[str, Any] | None = None
     """The network compared: `name`, `description`, `parameters`, and the `parametrization` used."""
+    flow_ntk: dict[str, np.ndarray] | None = None
+    """With `Config.track_ntk`: the kernel statistics of `SimulationResult.ntk` (`min_lambda_K`,
+    `min_lambda_H`, `max_lambda_H`, `jacobian_lipschitz_ratio`; docs/theory.md §3) along the flow,
+    `[step sizes, seeds, checkpoints]` at `times` (as `flow_loss`), evaluated where descent's are
+    and NaN elsewhere; None without `track_ntk`."""
+    descent_ntk: dict[str, np.ndarray] | None = None
+    """With `Config.track_ntk`: the same statistics along descent, `[step sizes, seeds, checkpoints]`,
+    at every checkpoint for a closed form that needs only `z` (the paper's network), else at
+    `ntk_checkpoints` of them, spread over those each descent reaches before its last stop (as
+    `simulate`'s), NaN at the others and after a run's stop; None without `track_ntk`."""
 
     def summary(self) -> str:
         c = self.config
         flow = ", ".join(f"{name} {int(np.sum(self.flow_status == name))}" for name in OUTCOMES[1:])
+        record = self.network
+        network = "" if (record or {}).get("name", c.network) == "two_layer" else f"{described_network(c, record)}  "
+        gap = f"median max {self._state_gap_name()}"
         lines = [
-            f"flow vs descent  m={c.m} n={c.n} d={c.d} k={c.k}  {c.activation}  A: {describe(c)}  "
+            f"flow vs descent  {'  '.join(compact_shape(c, record))}  A: {describe(c)}  {network}"
             f"horizon t={c.horizon:g}  {c.seeds} seeds",
+            *unused_note(c, record),
             f"flow ({c.solver}): {flow}",
             f"{'eta':>8} {'median eta*lmax(H0)':>20} {'median max loss gap':>20} {'(relative)':>11} "
-            f"{'median max |z gap|':>19}  descent outcomes",
+            f"{gap}  descent outcomes",
         ]
         for e, eta in enumerate(self.step_sizes):
             outcomes = ", ".join(f"{name} {int(np.sum(self.status[e] == name))}" for name in OUTCOMES[1:4])
             lines.append(
-                f"{eta:>8g} {np.median(self.stability[e]):>20.3g} {np.nanmedian(self.max_loss_gap[e]):>20.3g} "
-                f"{np.nanmedian(self.max_relative_loss_gap[e]):>11.3g} {np.nanmedian(self.max_state_gap[e]):>19.3g}  "
-                f"{outcomes}"
+                f"{eta:>8g} {np.median(self.stability[e]):>20.3g} {_median(self.max_loss_gap[e]):>20} "
+                f"{_median(self.max_relative_loss_gap[e]):>11} "
+                f"{_median(self.max_state_gap[e]):>{len(gap)}}  {outcomes}"
             )
         lines.append("relative: the loss gap over the flow's loss max(L_GF(t), threshold), largest over time")
         return "\n".join(lines)
+
+    def _state_gap_name(self) -> str:
+        """What `max_state_gap` measures, as the summary's column names it: `||z_GD - z_GF||` for
+        the paper's network, `||theta_GD - theta_GF||` for any other."""
+        paper = (self.network["name"] if self.network else self.config.network) == "two_layer"
+        return "||z_GD - z_GF||" if paper else "||theta_GD - theta_GF||"
 
     def to_json(self) -> dict[str, Any]:
         """Every field as JSON values (arrays as nested lists, NaN and inf as null), with the
@@ -95,14 +120,28 @@ class ComparisonResult:
     def save(self, path: str | os.PathLike) -> Path:
         """Write one `.npz` holding the arrays and a JSON header (kind "comparison", config,
         versions, device); `wideDIP.load` reads it back."""
-        return save_result(self, path, "comparison", array_fields(self))
+        arrays = array_fields(self)
+        for field in KERNEL_FIELDS:
+            arrays.update({f"{field}__{name}": values for name, values in (getattr(self, field) or {}).items()})
+        return save_result(self, path, "comparison", arrays)
+
+    @classmethod
+    def from_saved(cls, fields: dict[str, Any], arrays: dict[str, np.ndarray]) -> ComparisonResult:
+        """The result that `save` wrote: `fields` from the file's header, `arrays` from the file (the
+        kernel statistics as `FIELD__statistic`, regrouped)."""
+        arrays = dict(arrays)
+        kernels = {field: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays)
+                           if name.startswith(field + "__")} or None for field in KERNEL_FIELDS}
+        return cls(**fields, **arrays, **kernels)
 
     def plot(self, path: str | Path | None = None, seeds: int = 0):
         """Loss against time, log-log: the flow (black) and descent for each `η` (dashed), each the
         median across all seeds with the quartile band, a stopped run held at its last value
-        (`_plots.held`), and the first `seeds` runs as thin lines; the title names the settings
-        (`_captions.settings`) and the horizon. Returns the figure and writes it to `path` (PNG at
-        `PRINT_DPI`) when given."""
+        (`_plots.held`), and the first `seeds` runs as thin lines; the title names the network that
+        ran and the settings (`_captions.settings`) and the horizon; with nothing to draw, a note says
+        why (`_plots.note_when_empty`). Returns the figure and writes it
+        to `path` (PNG at `PRINT_DPI`) when given, checked before anything is drawn."""
+        path = checked_figure_file(path, "ComparisonResult.plot")
         plt = pyplot(path is not None)
         figure, axes = plt.subplots(figsize=(8, 5))
         colours = plt.cm.viridis(np.linspace(0, 0.85, len(self.step_sizes)))
@@ -111,31 +150,77 @@ class ComparisonResult:
         curves += [(self.times[e], self.descent_loss[e], colours[e],
                     f"descent η={eta:g} (η·λmax(H0) ≈ {np.median(self.stability[e]):.2g})", "--")
                    for e, eta in enumerate(self.step_sizes)]
+        drawn = []
         for times, losses, colour, label, style in curves:
-            band(axes, times, losses, colour, label, ls=style)
+            drawn.append(band(axes, times, losses, colour, label, ls=style))
             positive = times > 0  # log axis: t = 0 is off the plot
             for run in held(losses)[:seeds]:
                 axes.plot(times[positive], run[positive], color=colour, lw=0.5, alpha=0.5, ls=style)
         axes.axhline(self.config.threshold, color="grey", lw=0.8, ls=":", label="threshold")
         axes.set(xscale="log", yscale="log", xlabel="time t = iteration × η", ylabel="loss ½‖A g − y‖²")
+        note_when_empty(axes, drawn, self.times[finest], nothing_drawn_note(
+            np.concatenate([self.flow_loss[finest][None], self.descent_loss]),
+            np.concatenate([self.flow_status[None], self.status])), (self.config.threshold,))
         fixed = settings(self.config, hidden=("method", "step_size", "steps", "t_max"),
-                         operator_sha256=self.operator_sha256) + [f"horizon t = {self.config.horizon:g}"]
+                         operator_sha256=self.operator_sha256, network=self.network) + [
+            f"horizon t = {self.config.horizon:g}"]
         axes.set_title(f"flow vs descent: {wrapped(fixed, 95)}\n{SPREAD.format(seeds=self.config.seeds)} at their last value", fontsize=8)
         axes.legend(fontsize=8)
         return finish(plt, figure, path)
+
+
+def _median(values: np.ndarray) -> str:
+    """The median of the values of `values` that are not NaN, as the summary writes it; "-" where
+    there are none (every seed diverged at its first step on both legs: no gap was measured)."""
+    return "-" if np.isnan(values).all() else f"{np.nanmedian(values):.3g}"
 
 
 def _gaps(descent: Trajectory, flow_loss: np.ndarray, flow_features: np.ndarray,
           threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Maximum gaps in loss, in loss relative to the flow's (floored at `threshold`) and in state,
     over the times at which either run is still running, each run held at its stopping point
-    once it has stopped."""
+    once it has stopped; NaN for a seed that neither run recorded at any time."""
     either = ~np.isnan(descent.snapshots.loss) | ~np.isnan(flow_loss)
     held_flow_loss = held(flow_loss)
     loss_gap = np.abs(held(descent.snapshots.loss) - held_flow_loss)
     relative_loss_gap = loss_gap / np.maximum(held_flow_loss, threshold)
     state_gap = np.linalg.norm(held(descent.states) - held(flow_features), axis=2)
-    return tuple(np.where(either, gap, -np.inf).max(axis=1) for gap in (loss_gap, relative_loss_gap, state_gap))
+    recorded = either.any(axis=1)
+    return tuple(np.where(recorded, np.where(either, gap, -np.inf).max(axis=1), np.nan)
+                 for gap in (loss_gap, relative_loss_gap, state_gap))
+
+
+def _kernel_checkpoints(config: Config, network: Network, plan: Plan, run: Trajectory) -> np.ndarray:
+    """The checkpoints (indices) at which the kernels along the descent `run` of `config` are evaluated:
+    every one for a closed form that needs only `z` (`recorded_checkpoints`), else `ntk_checkpoints` of
+    them, spread evenly over those it reaches up to its last stop (as `simulate`'s: `run_descent`)."""
+    every = recorded_checkpoints(config, network, plan)
+    checkpoints = checkpoint_steps(config.steps)
+    if every.size == checkpoints.size:
+        return every
+    return evenly_spread(np.arange(last_checkpoint_reached(checkpoints, run.stop_step) + 1), every.size)
+
+
+def _at(run: Trajectory, recorded: np.ndarray) -> Trajectory:
+    """`run` with its state kept at the checkpoints `recorded` only (it was recorded at every one)."""
+    return dataclasses.replace(run, states=run.states[:, recorded], recorded=recorded)
+
+
+def _kernels(flow_config: Config, descents: list[Config], recorded: list[np.ndarray], probe, flow: Trajectory,
+             runs: list[Trajectory], columns: list[np.ndarray], width: int) -> dict[str, dict[str, np.ndarray]]:
+    """`flow_ntk` and `descent_ntk` (`ComparisonResult`): the kernel statistics along each descent
+    at its checkpoints `recorded`, and along the flow at the same times (`columns` of its time grid),
+    each `[step sizes, seeds, checkpoints]`, NaN-padded to `width` (call inside `precision`)."""
+    descent = [kernel_curves(c, probe, _at(run, kept)) for c, run, kept in zip(descents, runs, recorded)]
+    evaluated = np.unique(np.concatenate([column[kept] for column, kept in zip(columns, recorded)]))
+    along_flow = kernel_curves(flow_config, probe, _at(flow, evaluated))
+    flow_legs = []
+    for column, kept in zip(columns, recorded):
+        where = np.zeros(column.size, bool)
+        where[kept] = True
+        flow_legs.append({name: np.where(where, values[:, column], np.nan) for name, values in along_flow.items()})
+    return {field: {name: _padded([leg[name] for leg in legs], width) for name in legs[0]}
+            for field, legs in (("flow_ntk", flow_legs), ("descent_ntk", descent))}
 
 
 def _padded(rows: list[np.ndarray], width: int) -> np.ndarray:
@@ -163,36 +248,40 @@ def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, ne
     `config.horizon` (`t_max`, or `steps × step_size`), for the network of `config` or `network`;
     `operator`: the matrix of `Config.operator="custom"` (docs/theory.md §8). The state gap needs
     the recorded states at every checkpoint: `z` for the paper's network, the parameters (`p`
-    numbers per checkpoint and seed) for the generic path."""
+    numbers per checkpoint and seed) for the generic path. Descent runs with the flow's fields
+    (`solver`, `rtol`, ...) at their defaults (`descent_of`); with `config.track_ntk`, the kernels
+    are computed from those states along both (`flow_ntk`, `descent_ntk`, docs/theory.md §3)."""
     if not isinstance(config, Config):
         raise ValueError(f"compare expects a wideDIP.Config, got {type(config).__name__}")
     matrix = checked_matrix(config, operator)
     step_sizes = checked_step_sizes(step_sizes)
     network = resolve_network(config, network, "compare")
     horizon = config.horizon
-    descents = [
-        config.replace(method="descent", t_max=None, step_size=float(eta), steps=max(1, int(round(horizon / eta))))
-        for eta in step_sizes
-    ]
+    descents = [descent_of(config, step_size=float(eta), steps=max(1, int(round(horizon / eta)))) for eta in step_sizes]
     grids = [checkpoint_steps(c.steps) * c.step_size for c in descents]
     union = np.unique(np.concatenate(grids))
+    columns = [np.searchsorted(union, grid) for grid in grids]  # exact: the union is made of these very floats
     flow_config = config.replace(method="flow", t_max=float(union[-1]))
+    width = max(len(grid) for grid in grids)
     started = time.perf_counter()
     with precision(config):
-        plan = make_plan(config, network, track=False)
+        plan = make_plan(config, network)
         description = network_record(config, network, plan)
         prepared = prepare(config, network=network, plan=plan, matrix=matrix)
         flow = run_flow(flow_config, prepared, progress, times=union, record=np.arange(union.size))
         runs = [run_descent(c, prepared, progress, record=np.arange(checkpoint_steps(c.steps).size)) for c in descents]
-        largest = np.asarray(prepared.largest_eigenvalue)[: config.seeds]
+        prepared = prepared.head(config.seeds)
+        largest = np.asarray(prepared.largest_eigenvalue)
+        kernels = {}
+        if plan.track:
+            recorded = [_kernel_checkpoints(c, network, plan, run) for c, run in zip(descents, runs)]
+            kernels = _kernels(flow_config, descents, recorded, prepared.probe, flow, runs, columns, width)
     flow_loss, descent_loss, gaps = [], [], []
-    for grid, run in zip(grids, runs):
-        columns = np.searchsorted(union, grid)  # exact: the union is made of these very floats
-        flow_loss.append(flow.snapshots.loss[:, columns])
+    for column, run in zip(columns, runs):
+        flow_loss.append(flow.snapshots.loss[:, column])
         descent_loss.append(run.snapshots.loss)
-        gaps.append(_gaps(run, flow_loss[-1], flow.states[:, columns], config.threshold))
+        gaps.append(_gaps(run, flow_loss[-1], flow.states[:, column], config.threshold))
     loss_gaps, relative_loss_gaps, state_gaps = zip(*gaps)
-    width = max(len(grid) for grid in grids)
     return ComparisonResult(
         config=config,
         step_sizes=step_sizes,
@@ -209,4 +298,5 @@ def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, ne
         environment=environment(),
         operator_sha256=matrix_sha256(matrix if config.operator == "custom" else None),
         network=description,
+        **kernels,
     )
