@@ -13,7 +13,7 @@ All rates: warm-up first (compilation excluded), median of several repetitions, 
 measured in this one process on one JAX device (one core), the all-cores rows in child
 processes. The goal rows run in fresh processes with the compilation cache off. Prints tables
 and writes benchmarks/out/results.json, results.md (the tables, with machine, versions and
-date: the README includes it) and throughput_vs_k.png.
+date: docs/performance.md includes it) and throughput_vs_k.png.
 """
 
 from __future__ import annotations
@@ -74,23 +74,37 @@ def descent_rate(config: Config, steps: int, repeats: int) -> float:
     advance = over_seeds(_descent.advance, (True, True, True, False, False, False))
     stop_at, rule = jnp.asarray(steps, jnp.int32), _never_rule(config)
     seeds = jax.tree.leaves(prepared.parameters)[0].shape[0]
-    return seeds * steps / median_time(lambda: jax.block_until_ready(
-        advance(prepared.dynamics, prepared.problems, state, stop_at, step_size, rule)), repeats)
+    return (
+        seeds
+        * steps
+        / median_time(
+            lambda: jax.block_until_ready(
+                advance(prepared.dynamics, prepared.problems, state, stop_at, step_size, rule)
+            ),
+            repeats,
+        )
+    )
 
 
 def flow_rate(config: Config, repeats: int) -> tuple[float, float]:
     """Seed-time-units per second of the flow over `t_max`, and median solver steps."""
     prepared = prepare(config)
     settings = _flow.FlowSettings(
-        rtol=jnp.asarray(config.rtol, config.dtype), atol=jnp.asarray(config.atol, config.dtype),
-        horizon=jnp.asarray(config.t_max, config.dtype), step_size=jnp.asarray(config.step_size, config.dtype),
-        solver=config.solver, max_steps=config.max_solver_steps, progress=False)
+        rtol=jnp.asarray(config.rtol, config.dtype),
+        atol=jnp.asarray(config.atol, config.dtype),
+        horizon=jnp.asarray(config.t_max, config.dtype),
+        step_size=jnp.asarray(config.step_size, config.dtype),
+        solver=config.solver,
+        max_steps=config.max_solver_steps,
+        progress=False,
+    )
     times = jnp.asarray(checkpoint_times(config), config.dtype)
     steps = []
 
     def run():
-        solution = _flow.integrate(prepared.dynamics, prepared.problems, prepared.parameters, times, _never_rule(config),
-                                   settings)
+        solution = _flow.integrate(
+            prepared.dynamics, prepared.problems, prepared.parameters, times, _never_rule(config), settings
+        )
         steps.append(float(jnp.median(solution.solver_steps)))
 
     return config.seeds * config.t_max / median_time(run, repeats), steps[-1]
@@ -121,8 +135,13 @@ def _plain_problem(config: Config, seed: int):
     a = rng.standard_normal((config.m, config.n), np.float32)
     v = rng.standard_normal((config.n, config.k), np.float32)
     u = rng.standard_normal(config.d).astype(np.float32)
-    return a, v, u / np.linalg.norm(u), a @ rng.standard_normal(config.n).astype(np.float32), \
-        rng.standard_normal((config.k, config.d)).astype(np.float32)
+    return (
+        a,
+        v,
+        u / np.linalg.norm(u),
+        a @ rng.standard_normal(config.n).astype(np.float32),
+        rng.standard_normal((config.k, config.d)).astype(np.float32),
+    )
 
 
 def numpy_rate(config: Config, steps: int, repeats: int, seeds: int) -> float:
@@ -193,11 +212,16 @@ def child_environment(devices: str) -> dict[str, str]:
     return environment
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def child_loop_rate(devices: str, seeds: int, mode: tuple[str, ...]) -> tuple[float, int]:
     """The reduced loop rate at (10, 1000, 500, 1000) and the device count, in a fresh process."""
-    child = subprocess.run([sys.executable, __file__, "--loop-only", "--devices", devices, "--loop-seeds", str(seeds),
-                            *mode], capture_output=True, text=True, check=True, env=child_environment(devices))
+    child = subprocess.run(
+        [sys.executable, __file__, "--loop-only", "--devices", devices, "--loop-seeds", str(seeds), *mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=child_environment(devices),
+    )
     result = json.loads(child.stdout.strip().splitlines()[-1])
     return result["rate"], result["devices"]
 
@@ -214,8 +238,13 @@ def timed_sweep(command: list[str], directory: Path, mode: tuple[str, ...]) -> t
         with contextlib.redirect_stdout(io.StringIO()):
             assert widedip(arguments) == 0
     else:
-        subprocess.run([sys.executable, "-m", "wideDIP", *arguments], capture_output=True, text=True, check=True,
-                       env=child_environment("all"))
+        subprocess.run(
+            [sys.executable, "-m", "wideDIP", *arguments],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=child_environment("all"),
+        )
     return time.perf_counter() - started, wideDIP.load_sweep(directory)
 
 
@@ -243,8 +272,11 @@ def goals(rows: list, mode: tuple[str, ...], torch_big: float | None) -> None:
     measure overhead more than the work) and not scored against the goals."""
     tiny = ["--seeds", "2", "--steps", "50", "--k", "20"]
     if "--smoke" in mode:  # the code paths only: one tiny cell each
-        sweeps = [("fig1-quick", [*tiny, "--n", "20"]), ("fig2-quick", [*tiny, "--m", "2"]),
-                  ("fig1-quick", [*tiny, "--n", "20", "--method", "flow"])]
+        sweeps = [
+            ("fig1-quick", [*tiny, "--n", "20"]),
+            ("fig2-quick", [*tiny, "--m", "2"]),
+            ("fig1-quick", [*tiny, "--n", "20", "--method", "flow"]),
+        ]
     elif "--quick" in mode:
         sweeps = [("fig1-quick", []), ("fig2-quick", []), ("fig1-quick", ["--method", "flow"])]
     else:
@@ -259,39 +291,78 @@ def goals(rows: list, mode: tuple[str, ...], torch_big: float | None) -> None:
     with tempfile.TemporaryDirectory() as directory:
         for index, (name, (preset, options), target) in enumerate(zip(names, sweeps, (12.0, 12.0, 60.0))):
             seconds, result = timed_sweep([preset, *options], Path(directory) / str(index), mode)
-            note = f"widedip sweep {' '.join([preset, *options])}: " + ("in this process (smoke)" if "--smoke" in mode
-                                                                        else "a fresh process on all cores, cache off")
+            note = f"widedip sweep {' '.join([preset, *options])}: " + (
+                "in this process (smoke)" if "--smoke" in mode else "a fresh process on all cores, cache off"
+            )
             if preset != name.split()[0]:
                 note += f"; {preset} stands in for {name.split()[0]} in this mode"
-            row(rows, "goals", goal=f"{name} (s)", measured=seconds, target=f"<= {target:g}",
-                met=met(seconds <= target), note=note)
+            row(
+                rows,
+                "goals",
+                goal=f"{name} (s)",
+                measured=seconds,
+                target=f"<= {target:g}",
+                met=met(seconds <= target),
+                note=note,
+            )
             if "flow" in options:
                 failed = int(result.counts("solver_failed").sum())
-                row(rows, "goals", goal="fig1 flow, solver_failed seeds", measured=failed, target="0",
-                    met=met(failed == 0), note=f"of {int(result.seeds.sum())} seeds; {note}")
+                row(
+                    rows,
+                    "goals",
+                    goal="fig1 flow, solver_failed seeds",
+                    measured=failed,
+                    target="0",
+                    met=met(failed == 0),
+                    note=f"of {int(result.seeds.sum())} seeds; {note}",
+                )
     seeds = 2 if "--smoke" in mode else 50
     one, _ = child_loop_rate("1", seeds, mode)
     every, devices = child_loop_rate("all", seeds, mode)
     steps = loop_steps("--smoke" in mode or "--quick" in mode)
-    row(rows, "goals", goal="reduced loop (10, 1000): all cores / one core", measured=every / one, target=">= 2",
-        met=met(every / one >= 2), note=f"{devices} CPU devices {every:.3g}, one {one:.3g} seed-steps/s; "
-                                        f"{seeds} seeds, {steps} steps, fresh processes")
+    row(
+        rows,
+        "goals",
+        goal="reduced loop (10, 1000): all cores / one core",
+        measured=every / one,
+        target=">= 2",
+        met=met(every / one >= 2),
+        note=f"{devices} CPU devices {every:.3g}, one {one:.3g} seed-steps/s; "
+        f"{seeds} seeds, {steps} steps, fresh processes",
+    )
     if torch_big is None:
-        row(rows, "goals", goal="reduced loop / PyTorch loop at (10, 1000, 500, 1000)", measured=None,
-            target=">= 500", met="skipped", note="torch is not installed (pip install -e '.[bench]')")
+        row(
+            rows,
+            "goals",
+            goal="reduced loop / PyTorch loop at (10, 1000, 500, 1000)",
+            measured=None,
+            target=">= 500",
+            met="skipped",
+            note="torch is not installed (pip install -e '.[bench]')",
+        )
     else:
         import torch
 
-        row(rows, "goals", goal="reduced loop / PyTorch loop at (10, 1000, 500, 1000)", measured=every / torch_big,
-            target=">= 500", met=met(every / torch_big >= 500),
-            note=f"wideDIP on all cores; PyTorch {torch_big:.3g} seed-steps/s ({torch.get_num_threads()} threads)")
+        row(
+            rows,
+            "goals",
+            goal="reduced loop / PyTorch loop at (10, 1000, 500, 1000)",
+            measured=every / torch_big,
+            target=">= 500",
+            met=met(every / torch_big >= 500),
+            note=f"wideDIP on all cores; PyTorch {torch_big:.3g} seed-steps/s ({torch.get_num_threads()} threads)",
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer points, steps and repetitions")
-    parser.add_argument("--smoke", action="store_true", help="--quick with one repetition, one point per section and tiny "
-                        "sweeps in this process: checks that every section runs (the test suite's run; its numbers mean nothing)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="--quick with one repetition, one point per section and tiny "
+        "sweeps in this process: checks that every section runs (the test suite's run; its numbers mean nothing)",
+    )
     parser.add_argument("--goals", action="store_true", help="only the goal rows (with --quick or --smoke: theirs)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "out"))
     parser.add_argument("--devices", help="(internal) this many CPU devices for JAX, or all (wideDIP's default)")
@@ -314,8 +385,11 @@ def main() -> None:
     mode = ("--smoke",) if arguments.smoke else ("--quick",) if quick else ()
     report = {**machine(), "mode": mode[0].strip("-") if mode else "full", "seeds": seeds, "rows": []}
     rows = report["rows"]
-    print(f"wideDIP benchmarks on {report['device']} ({report['cores']} cores), jax {jax.__version__}, "
-          f"{seeds} seeds, float32", flush=True)
+    print(
+        f"wideDIP benchmarks on {report['device']} ({report['cores']} cores), jax {jax.__version__}, "
+        f"{seeds} seeds, float32",
+        flush=True,
+    )
     if arguments.goals:
         goals(rows, mode, torch_rate(big, 5 if quick else 20, repeats, 2 if quick else 5))
         write(report, Path(arguments.out))
@@ -325,9 +399,11 @@ def main() -> None:
     for shape in (dict(m=10, n=100, d=500, k=100), dict(m=10, n=1000, d=500, k=1000)):
         config = Config(**shape, seeds=seeds, **NEVER)
         few = 5 if quick else 20
-        rates = {"wideDIP reduced": descent_rate(config.replace(parametrization="reduced"), 300 if quick else 3000, repeats),
-                 "wideDIP full": descent_rate(config.replace(parametrization="full"), few, repeats),
-                 "NumPy loop": numpy_rate(config, few, repeats, 2 if quick else 5)}
+        rates = {
+            "wideDIP reduced": descent_rate(config.replace(parametrization="reduced"), 300 if quick else 3000, repeats),
+            "wideDIP full": descent_rate(config.replace(parametrization="full"), few, repeats),
+            "NumPy loop": numpy_rate(config, few, repeats, 2 if quick else 5),
+        }
         torch = torch_rate(config, few, repeats, 2 if quick else 5)
         if torch is None:
             print("torch is not importable: the PyTorch peer is skipped (pip install -e '.[bench]')")
@@ -335,14 +411,26 @@ def main() -> None:
             rates["PyTorch loop"] = torch
         torch_big = torch  # the last shape: (10, 1000, 500, 1000)
         for name, rate in rates.items():
-            row(rows, "peers", shape=str(tuple(shape.values())), implementation=name, seed_steps_per_s=rate,
-                reduced_over_this=rates["wideDIP reduced"] / rate)
+            row(
+                rows,
+                "peers",
+                shape=str(tuple(shape.values())),
+                implementation=name,
+                seed_steps_per_s=rate,
+                reduced_over_this=rates["wideDIP reduced"] / rate,
+            )
 
     # all cores: the same loop with the CPU split into one JAX device per core (shard_map), wideDIP's default
     if jax.devices()[0].platform == "cpu":
         rate, devices = child_loop_rate("all", seeds, mode)
-        row(rows, "peers", shape="(10, 1000, 500, 1000)", implementation=f"wideDIP reduced, {devices} CPU devices",
-            seed_steps_per_s=rate, reduced_over_this=None)
+        row(
+            rows,
+            "peers",
+            shape="(10, 1000, 500, 1000)",
+            implementation=f"wideDIP reduced, {devices} CPU devices",
+            seed_steps_per_s=rate,
+            reduced_over_this=None,
+        )
 
     # 2. scaling of the reduced descent (k, m, seeds) and of the full path (d); setup cost
     def points(full: tuple, fewer: tuple) -> tuple:
@@ -354,19 +442,37 @@ def main() -> None:
     for m in points((2, 10, 50, 100), (2, 50)):
         row(rows, "scaling m", m=m, seed_steps_per_s=descent_rate(big.replace(m=m), 200 if quick else 2000, repeats))
     for count in points((10, 50, 200, 1000), (10, 100)):
-        row(rows, "scaling seeds", seeds=count,
-            seed_steps_per_s=descent_rate(big.replace(seeds=count, n=100), 200 if quick else 2000, repeats))
+        row(
+            rows,
+            "scaling seeds",
+            seeds=count,
+            seed_steps_per_s=descent_rate(big.replace(seeds=count, n=100), 200 if quick else 2000, repeats),
+        )
     for d in points((10, 100, 500, 2000), (10, 500)):
-        row(rows, "scaling d (full)", d=d, seed_steps_per_s=descent_rate(
-            Config(m=10, n=100, d=d, k=100, seeds=seeds, parametrization="full", **NEVER), 10 if quick else 50, repeats))
+        row(
+            rows,
+            "scaling d (full)",
+            d=d,
+            seed_steps_per_s=descent_rate(
+                Config(m=10, n=100, d=d, k=100, seeds=seeds, parametrization="full", **NEVER),
+                10 if quick else 50,
+                repeats,
+            ),
+        )
     setup = median_time(lambda: jax.block_until_ready(prepare(big)), repeats)
     row(rows, "setup", shape="(10, 1000, 500, 1000)", seconds=setup, note="draws + B = A V / sqrt(k), all seeds")
     custom = np.random.default_rng(0).standard_normal((big.m, big.n))
     for name in wideDIP.OPERATORS:  # the same setup with each forward operator (docs/theory.md §8)
         config, matrix = big.replace(operator=name), custom if name == "custom" else None
-        seconds = median_time(lambda: jax.block_until_ready(prepare(config, matrix=matrix)), repeats)
-        row(rows, "setup per operator", shape="(10, 1000, 500, 1000)", operator=name, seconds=seconds,
-            note="draws, A's SVD, B = A V / sqrt(k), all seeds")
+        seconds = median_time(lambda: jax.block_until_ready(prepare(config, matrix=matrix)), repeats)  # noqa: B023
+        row(
+            rows,
+            "setup per operator",
+            shape="(10, 1000, 500, 1000)",
+            operator=name,
+            seconds=seconds,
+            note="draws, A's SVD, B = A V / sqrt(k), all seeds",
+        )
 
     # 3. flow vs descent (eta = 1) on the same horizon
     horizon = 100.0 if quick else 1000.0
@@ -374,47 +480,96 @@ def main() -> None:
         config = Config(m=10, n=100, d=500, k=k, seeds=seeds, **NEVER)
         rate, steps = flow_rate(config.replace(method="flow", t_max=horizon), repeats)
         row(rows, "flow vs descent", k=k, method="flow tsit5", seed_time_per_s=rate, steps_per_seed=steps)
-        row(rows, "flow vs descent", k=k, method="descent eta=1",
-            seed_time_per_s=descent_rate(config, int(horizon), repeats), steps_per_seed=horizon)
+        row(
+            rows,
+            "flow vs descent",
+            k=k,
+            method="descent eta=1",
+            seed_time_per_s=descent_rate(config, int(horizon), repeats),
+            steps_per_seed=horizon,
+        )
 
     # 3b. networks: the generic path (jax.grad on the literal parameters) against the fast paths
     #     (the two-layer rows reuse the peers' compiled code: same shape)
     shape = dict(m=10, n=100, d=500, k=100)
-    variants = [("two_layer", "reduced", ()), ("two_layer", "full", ()), ("two_layer_both", "reduced", ()),
-                ("two_layer_both", "full", ()), ("mlp", "full", ()), ("mlp", "full", (100,))]
+    variants = [
+        ("two_layer", "reduced", ()),
+        ("two_layer", "full", ()),
+        ("two_layer_both", "reduced", ()),
+        ("two_layer_both", "full", ()),
+        ("mlp", "full", ()),
+        ("mlp", "full", (100,)),
+    ]
     if quick:  # the two-layer rows are compiled already (peers)
         variants = variants[:2]
     for network, parametrization, hidden in variants:
         config = Config(**shape, seeds=seeds, network=network, parametrization=parametrization, hidden=hidden, **NEVER)
         steps = (300 if quick else 3000) if parametrization == "reduced" else (5 if quick else 20)
-        parameters = jax.eval_shape(lambda: builtin_network(config).init(jax.random.PRNGKey(0)))
-        row(rows, "networks", shape=str(tuple(shape.values())), network=network, hidden=str(hidden),
-            parametrization=parametrization, parameters=sum(x.size for x in jax.tree.leaves(parameters)),
-            seed_steps_per_s=descent_rate(config, steps, repeats))
+        parameters = jax.eval_shape(lambda: builtin_network(config).init(jax.random.PRNGKey(0)))  # noqa: B023
+        row(
+            rows,
+            "networks",
+            shape=str(tuple(shape.values())),
+            network=network,
+            hidden=str(hidden),
+            parametrization=parametrization,
+            parameters=sum(x.size for x in jax.tree.leaves(parameters)),
+            seed_steps_per_s=descent_rate(config, steps, repeats),
+        )
 
     # 3c. NTK tracking: cost per checkpoint and seed, Jacobian route against the closed form
     checkpoints = 5 if quick else 10
-    shapes = ((dict(m=10, n=50, d=20, k=50),) if quick else
-              (dict(m=10, n=100, d=50, k=100), dict(m=10, n=100, d=200, k=200), dict(m=10, n=400, d=50, k=100)))
-    routes = [("two_layer", "closed_form"), ("two_layer", "jacobian"), ("two_layer_both", "closed_form"),
-              ("two_layer_both", "jacobian"), ("mlp", "jacobian")]
+    shapes = (
+        (dict(m=10, n=50, d=20, k=50),)
+        if quick
+        else (dict(m=10, n=100, d=50, k=100), dict(m=10, n=100, d=200, k=200), dict(m=10, n=400, d=50, k=100))
+    )
+    routes = [
+        ("two_layer", "closed_form"),
+        ("two_layer", "jacobian"),
+        ("two_layer_both", "closed_form"),
+        ("two_layer_both", "jacobian"),
+        ("mlp", "jacobian"),
+    ]
     for shape in shapes:
         for network, implementation in routes[:2] if quick else routes:
-            config = Config(**shape, seeds=min(seeds, 4), network=network, track_ntk=True,
-                            ntk_implementation=implementation, **NEVER)
-            row(rows, "ntk tracking", shape=str(tuple(shape.values())), network=network, implementation=implementation,
-                seconds_per_checkpoint_and_seed=tracking_cost(config, checkpoints, repeats))
+            config = Config(
+                **shape,
+                seeds=min(seeds, 4),
+                network=network,
+                track_ntk=True,
+                ntk_implementation=implementation,
+                **NEVER,
+            )
+            row(
+                rows,
+                "ntk tracking",
+                shape=str(tuple(shape.values())),
+                network=network,
+                implementation=implementation,
+                seconds_per_checkpoint_and_seed=tracking_cost(config, checkpoints, repeats),
+            )
 
     # 4. roofline of one reduced step at m = 10, k = 1000
     m, k = 10, 1000
     bytes_per_step = 4 * (2 * m * k + 4 * k + 2 * m)  # B read twice; z read, written; updates; y, residual
     flops_per_step = 4 * m * k + 12 * k
-    rate = next(r["seed_steps_per_s"] for r in rows if r.get("implementation") == "wideDIP reduced"
-                and r["shape"] == "(10, 1000, 500, 1000)")
+    rate = next(
+        r["seed_steps_per_s"]
+        for r in rows
+        if r.get("implementation") == "wideDIP reduced" and r["shape"] == "(10, 1000, 500, 1000)"
+    )
     bandwidth = memory_bandwidth(repeats)
-    row(rows, "roofline", bytes_per_seed_step=bytes_per_step, flops_per_seed_step=flops_per_step,
-        measured_bandwidth_GBps=bandwidth / 1e9, achieved_GBps=rate * bytes_per_step / 1e9,
-        achieved_fraction=rate * bytes_per_step / bandwidth, achieved_GFLOPs=rate * flops_per_step / 1e9)
+    row(
+        rows,
+        "roofline",
+        bytes_per_seed_step=bytes_per_step,
+        flops_per_seed_step=flops_per_step,
+        measured_bandwidth_GBps=bandwidth / 1e9,
+        achieved_GBps=rate * bytes_per_step / 1e9,
+        achieved_fraction=rate * bytes_per_step / bandwidth,
+        achieved_GFLOPs=rate * flops_per_step / 1e9,
+    )
 
     # 5. the paper-scale Figure 1 sweep in a fresh process (cold: it compiles every shape), the
     #    same sweep again in that process (warm: nothing compiles), and what PyTorch would need
@@ -423,12 +578,24 @@ def main() -> None:
         if arguments.smoke:  # the code path only, in this process
             timing = sweep_timing(name, Path(directory), smoke=True)
         else:
-            child = subprocess.run([sys.executable, __file__, "--sweep-only", name, "--out", directory, "--devices",
-                                    "all"], capture_output=True, text=True, check=True, env=child_environment("all"))
+            child = subprocess.run(
+                [sys.executable, __file__, "--sweep-only", name, "--out", directory, "--devices", "all"],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=child_environment("all"),
+            )
             timing = json.loads(child.stdout.strip().splitlines()[-1])
         result = wideDIP.load_sweep(Path(directory) / "cold")
-    row(rows, "figure 1 sweep", preset=name, cells=int(result.cells.size), wall_s=timing["cold"],
-        wall_s_compiled=timing["warm"], compile_fraction=1 - timing["warm"] / timing["cold"])
+    row(
+        rows,
+        "figure 1 sweep",
+        preset=name,
+        cells=int(result.cells.size),
+        wall_s=timing["cold"],
+        wall_s_compiled=timing["warm"],
+        compile_fraction=1 - timing["warm"] / timing["cold"],
+    )
     base, axes = result.base, result.axes
     if torch_rate(base.replace(k=10, n=10, **NEVER), 2, 1, 1) is not None:
         total = 0.0
@@ -436,8 +603,14 @@ def main() -> None:
             cell = base.replace(**{n: v[i] for (n, v), i in zip(axes.items(), index)}, **NEVER)
             per_step = 1 / torch_rate(cell, 3 if quick else 10, 1, 1)
             total += per_step * result.cells[index]["total_steps"]
-        row(rows, "figure 1 sweep", preset=name, implementation="PyTorch loop (extrapolated)", wall_s=total,
-            note="measured seconds per step at each cell's shape x the steps the sweep took")
+        row(
+            rows,
+            "figure 1 sweep",
+            preset=name,
+            implementation="PyTorch loop (extrapolated)",
+            wall_s=total,
+            note="measured seconds per step at each cell's shape x the steps the sweep took",
+        )
 
     goals(rows, mode, torch_big)
     out = Path(arguments.out)
@@ -452,13 +625,21 @@ def machine() -> dict:
 
     processor = platform.processor() or platform.machine()
     if Path("/proc/cpuinfo").exists():
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
         processor = names[0] if names else processor
     device = jax.devices()[0]
-    return {"date": time.strftime("%Y-%m-%d"), "processor": processor, "cores": os.cpu_count(),
-            "device": f"{device.platform}:{device.device_kind} x{jax.device_count()}", "python": platform.python_version(),
-            **{name: version(name) for name in ("widedip", "jax", "jaxlib", "torch")}}
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "processor": processor,
+        "cores": os.cpu_count(),
+        "device": f"{device.platform}:{device.device_kind} x{jax.device_count()}",
+        "python": platform.python_version(),
+        **{name: version(name) for name in ("widedip", "jax", "jaxlib", "torch")},
+    }
 
 
 def _shown(value) -> str:
@@ -469,9 +650,12 @@ def markdown(report: dict) -> str:
     """The report as markdown: a header (date, machine, versions, mode), the goal rows first, then one
     table per section."""
     command = "python benchmarks/run.py" + ("" if report["mode"] == "full" else f" --{report['mode']}")
-    lines = [f"Measured {report['date']} by `{command}` on {report['processor']} ({report['cores']} cores; JAX devices of the main process: {report['device']}); "
-             f"wideDIP {report['widedip']}, jax {report['jax']}, jaxlib {report['jaxlib']}, torch {report['torch']}, "
-             f"Python {report['python']}.", ""]
+    lines = [
+        f"Measured {report['date']} by `{command}` on {report['processor']} ({report['cores']} cores; JAX devices of the main process: {report['device']}); "
+        f"wideDIP {report['widedip']}, jax {report['jax']}, jaxlib {report['jaxlib']}, torch {report['torch']}, "
+        f"Python {report['python']}.",
+        "",
+    ]
     sections = sorted(dict.fromkeys(r["section"] for r in report["rows"]), key=lambda name: name != "goals")
     for section in sections:
         table = [r for r in report["rows"] if r["section"] == section]
@@ -503,13 +687,17 @@ def plot_throughput(rows: list, path: Path) -> None:
 
     figure, axes = plt.subplots(figsize=(6, 4))
     scaling = [r for r in rows if r["section"] == "scaling k"]
-    axes.plot([r["k"] for r in scaling], [r["seed_steps_per_s"] for r in scaling], "o-", label="wideDIP reduced (n=1000)")
+    axes.plot(
+        [r["k"] for r in scaling], [r["seed_steps_per_s"] for r in scaling], "o-", label="wideDIP reduced (n=1000)"
+    )
     for name, marker in (("wideDIP full", "s"), ("NumPy loop", "^"), ("PyTorch loop", "v")):
         points = [r for r in rows if r.get("implementation") == name]
         if points:
             ks = [int(r["shape"].strip("()").split(",")[3]) for r in points]
             axes.plot(ks, [r["seed_steps_per_s"] for r in points], marker + "--", label=f"{name} (n = k)")
-    axes.set(xscale="log", yscale="log", xlabel="width k", ylabel="seed-steps per second", title="descent throughput, m = 10")
+    axes.set(
+        xscale="log", yscale="log", xlabel="width k", ylabel="seed-steps per second", title="descent throughput, m = 10"
+    )
     axes.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)

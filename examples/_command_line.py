@@ -1,6 +1,6 @@
 """What the examples' command lines share: the whole docstring as `--help`, and folders that git
 ignores for what they write, so that running an example leaves the checkout clean. Only
-`gallery.py --docs` writes the README's figures into docs/."""
+`gallery.py --docs` writes the docs' figures into docs/."""
 
 import argparse
 from pathlib import Path
@@ -12,7 +12,7 @@ RUN_FOLDER = EXAMPLES / "out"
 RUNS = REPOSITORY / "runs"
 """Where the examples keep the sweeps they resume (ignored by git; `widedip sweep`'s default too)."""
 DOCS = REPOSITORY / "docs"
-"""The README's figures: written by `gallery.py --docs` only."""
+"""The docs' figures: written by `gallery.py --docs` only."""
 
 
 def shown(path: Path) -> str:
@@ -28,8 +28,13 @@ def parser(doc: str) -> argparse.ArgumentParser:
 def add_out(arguments: argparse._ActionsContainer, default: Path = RUN_FOLDER) -> None:
     """`--out DIR` on `arguments` (a parser or a group of it): the folder the figures are written to,
     `default` unless given."""
-    arguments.add_argument("--out", type=Path, default=default, metavar="DIR",
-                           help=f"folder for the figures (default: {shown(default)}/, which git ignores)")
+    arguments.add_argument(
+        "--out",
+        type=Path,
+        default=default,
+        metavar="DIR",
+        help=f"folder for the figures (default: {shown(default)}/, which git ignores)",
+    )
 
 
 def figure_parser(doc: str, switch: str, switch_help: str) -> argparse.ArgumentParser:

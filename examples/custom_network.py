@@ -16,13 +16,12 @@ networks at the same width.
 import argparse
 from pathlib import Path
 
+import _command_line  # next to this file
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import wideDIP
-
-import _command_line  # next to this file
 
 D, H, N = 20, 100, 50  # input size d, hidden width h (= k), signal size n
 
@@ -42,8 +41,19 @@ def apply(parameters, u):
 
 def train(out: Path, seeds: int = 10) -> wideDIP.SimulationResult:
     """The network of this file on `seeds` problems, its NTK tracked; draws OUT/custom_network.png."""
-    config = wideDIP.Config(m=10, n=N, d=D, k=H, activation="tanh", operator_scale="sqrt_n", steps=400,
-                            step_size=0.5, seeds=seeds, track_ntk=True, ntk_checkpoints=20)
+    config = wideDIP.Config(
+        m=10,
+        n=N,
+        d=D,
+        k=H,
+        activation="tanh",
+        operator_scale="sqrt_n",
+        steps=400,
+        step_size=0.5,
+        seeds=seeds,
+        track_ntk=True,
+        ntk_checkpoints=20,
+    )
     network = wideDIP.FunctionNetwork(init, apply, name="tanh_mlp3")
     result = wideDIP.simulate(config, network=network, progress=False)
     result.plot_ntk(out / "custom_network.png")
@@ -67,19 +77,26 @@ def main() -> None:
     config = result.config
     print(result.summary(), "\n")
 
-    print(f"{'network':<28}{'parameters':>11}{'converged':>11}{'median steps':>14}{'λmin(K(0))':>12}"
-          f"{'λmin(H(0))':>12}{'certified':>11}{'Lip ratio':>11}{'wall s':>8}")
+    print(
+        f"{'network':<28}{'parameters':>11}{'converged':>11}{'median steps':>14}{'λmin(K(0))':>12}"
+        f"{'λmin(H(0))':>12}{'certified':>11}{'Lip ratio':>11}{'wall s':>8}"
+    )
     rows = {"tanh_mlp3 (this file)": result}
-    for name, changes in (("two_layer (paper)", {}), ("two_layer_both", {"network": "two_layer_both"}),
-                          (f"mlp, hidden ({H},)", {"network": "mlp", "hidden": (H,)})):
+    for name, changes in (
+        ("two_layer (paper)", {}),
+        ("two_layer_both", {"network": "two_layer_both"}),
+        (f"mlp, hidden ({H},)", {"network": "mlp", "hidden": (H,)}),
+    ):
         rows[name] = wideDIP.simulate(config.replace(**changes), progress=False)
     for name, r in rows.items():
         steps = r.steps_to_threshold[r.converged]
         certified = "n/a" if r.certified is None else f"{r.certified.mean():.2f}"
-        print(f"{name:<28}{r.network['parameters']:>11}{r.frequency:>11.2f}"
-              f"{(np.median(steps) if steps.size else np.nan):>14.0f}{np.median(r.min_lambda_K):>12.3g}"
-              f"{np.median(r.min_lambda_H):>12.3g}{certified:>11}{np.nanmedian(r.theory.measured_lipschitz_ratio):>11.3g}"
-              f"{r.wall_time:>8.1f}")
+        print(
+            f"{name:<28}{r.network['parameters']:>11}{r.frequency:>11.2f}"
+            f"{(np.median(steps) if steps.size else np.nan):>14.0f}{np.median(r.min_lambda_K):>12.3g}"
+            f"{np.median(r.min_lambda_H):>12.3g}{certified:>11}{np.nanmedian(r.theory.measured_lipschitz_ratio):>11.3g}"
+            f"{r.wall_time:>8.1f}"
+        )
     print(f"\nfigure: {out / 'custom_network.png'}")
 
 

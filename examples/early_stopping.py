@@ -25,15 +25,26 @@ budgets) about 1 (62 s).
 import argparse
 from pathlib import Path
 
+import _command_line  # next to this file
 import numpy as np
 
 from wideDIP import Config, simulate
 
-import _command_line  # next to this file
-
 PAPER = Config(m=10, n=100, d=500, k=1000, steps=25000, threshold=1e-7)
-CERTIFIED = Config(m=3, n=6, d=5, k=50_000, activation="tanh", v_law="rademacher", method="flow", steps=400,
-                   threshold=1e-12, rtol=1e-8, atol=1e-10, dtype="float64")
+CERTIFIED = Config(
+    m=3,
+    n=6,
+    d=5,
+    k=50_000,
+    activation="tanh",
+    v_law="rademacher",
+    method="flow",
+    steps=400,
+    threshold=1e-12,
+    rtol=1e-8,
+    atol=1e-10,
+    dtype="float64",
+)
 
 
 def bound_after_T(result) -> tuple[int, int]:
@@ -55,24 +66,30 @@ def row(name: str, stopping, going_on) -> str:
     certified_held = sum(v is True for v in going_on.bound_holds)
     certified_checked = sum(v is not None for v in going_on.bound_holds)
     gain = (signal_threshold - signal_T)[finite] / signal_threshold[finite]
-    return (f"| {name} | {np.median(going_on.noise_norm):.3g} | {np.median(going_on.early_stopping_time):.3g} | "
-            f"{int(going_on.certified.sum())}/{going_on.certified.size} | {certified_held}/{certified_checked} | "
-            f"{held}/{checked} | {np.median(signal_threshold):.4f} / {np.median(signal_T[finite]):.4f} / "
-            f"{np.median(going_on.best_signal_error):.4f} | {np.mean(gain > 0):.0%}, median {np.median(gain):+.2%} | "
-            f"{np.median(ratio_threshold):.3f} / {np.nanmedian(ratio_T):.3f} / "
-            f"{np.median(going_on.best_observation_error / going_on.noise_norm):.3f} |")
+    return (
+        f"| {name} | {np.median(going_on.noise_norm):.3g} | {np.median(going_on.early_stopping_time):.3g} | "
+        f"{int(going_on.certified.sum())}/{going_on.certified.size} | {certified_held}/{certified_checked} | "
+        f"{held}/{checked} | {np.median(signal_threshold):.4f} / {np.median(signal_T[finite]):.4f} / "
+        f"{np.median(going_on.best_signal_error):.4f} | {np.mean(gain > 0):.0%}, median {np.median(gain):+.2%} | "
+        f"{np.median(ratio_threshold):.3f} / {np.nanmedian(ratio_T):.3f} / "
+        f"{np.median(going_on.best_observation_error / going_on.noise_norm):.3f} |"
+    )
 
 
-HEADER = ("| setting | median ‖ε‖ | median T | certified by (5) | bound held: certified seeds | "
-          "bound held: all seeds past T | signal error: threshold / T / oracle best | stopping at T better "
-          "(seeds, median relative gain) | ‖y − ȳ‖/‖ε‖: threshold / T / oracle best |\n" + "|---" * 9 + "|")
+HEADER = (
+    "| setting | median ‖ε‖ | median T | certified by (5) | bound held: certified seeds | "
+    "bound held: all seeds past T | signal error: threshold / T / oracle best | stopping at T better "
+    "(seeds, median relative gain) | ‖y − ȳ‖/‖ε‖: threshold / T / oracle best |\n" + "|---" * 9 + "|"
+)
 
 
 def settings(quick: bool = False) -> list[tuple[str, Config]]:
     """The settings of the table (the first one is the figure's), by name."""
     seeds = 10 if quick else 50
-    paper = [(f"paper, σ = {noise:g}", PAPER.replace(noise=noise, seeds=seeds, steps=5000 if quick else PAPER.steps))
-             for noise in (0.1, 1.0)]
+    paper = [
+        (f"paper, σ = {noise:g}", PAPER.replace(noise=noise, seeds=seeds, steps=5000 if quick else PAPER.steps))
+        for noise in (0.1, 1.0)
+    ]
     return paper + [("certified, σ = 0.1", CERTIFIED.replace(noise=0.1, seeds=10 if quick else 20))]
 
 

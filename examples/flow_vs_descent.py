@@ -11,11 +11,10 @@ step is unstable).
 import argparse
 from pathlib import Path
 
+import _command_line  # next to this file
 import numpy as np
 
 import wideDIP
-
-import _command_line  # next to this file
 
 
 def flow_vs_descent(n: int, out: Path, seeds: int = 50, steps: int = 25000) -> wideDIP.ComparisonResult:
@@ -44,8 +43,10 @@ def main() -> None:
         result = flow_vs_descent(n, out, arguments.seeds, arguments.steps)
         print(result.summary())
         for eta, stability in zip(result.step_sizes, result.stability):
-            print(f"n={n} eta={eta:g}: eta*lambda_max(H(0)) median {np.median(stability):.3g}, "
-                  f"range [{stability.min():.3g}, {stability.max():.3g}], below 2 for {(stability < 2).mean():.0%}")
+            print(
+                f"n={n} eta={eta:g}: eta*lambda_max(H(0)) median {np.median(stability):.3g}, "
+                f"range [{stability.min():.3g}, {stability.max():.3g}], below 2 for {(stability < 2).mean():.0%}"
+            )
         print(f"figure: {out / f'flow_vs_descent_n{n}.png'}\n")
 
 

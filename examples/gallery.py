@@ -1,13 +1,13 @@
-"""Every figure the README shows, drawn again by the example (or the library call) the README
+"""Every figure the docs show, drawn again by the example (or the library call) the page
 names next to it: one producer per figure, called from here.
 
     python examples/gallery.py [--quick] [--out DIR]   # into DIR (examples/out/gallery/ unless given)
-    python examples/gallery.py --docs                  # into docs/: the README's figures themselves
+    python examples/gallery.py --docs                  # into docs/: the docs' figures themselves
 
-Without --quick: the settings the README reports (the paper's Figure 1, the κ and operator
+Without --quick: the settings the docs report (the paper's Figure 1, the κ and operator
 sweeps at 50 seeds: most of an hour on this project's 2-core machine; the sweeps are kept under
 runs/ and resume, and the κ and operator sweeps share their directories with
-`examples/operators.py`). --docs writes these over the README's figures in docs/ (the only way
+`examples/operators.py`). --docs writes these over the docs' figures in docs/ (the only way
 an example writes there; not with --quick or --out). With --quick: the same figures from small
 grids, few seeds and short budgets, in a few minutes — a check that every figure is still
 drawn, not figures to publish. Phase diagrams are drawn at `DOCS_DPI` and the run figures
@@ -20,8 +20,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import wideDIP
-
 import _command_line  # the examples next to this file
 import custom_network
 import early_stopping
@@ -30,8 +28,10 @@ import ntk_tracking
 import operators
 import paper_figures
 
+import wideDIP
+
 DOCS_DPI = 100
-"""Resolution of the README's figures in docs/ (and of the gallery's)."""
+"""Resolution of the docs' figures in docs/ (and of the gallery's)."""
 
 
 def fig1(out: Path, quick: bool, runs: Path | None, **overrides) -> wideDIP.SweepResult:
@@ -44,9 +44,9 @@ def fig1(out: Path, quick: bool, runs: Path | None, **overrides) -> wideDIP.Swee
 
 
 def producers(out: Path, quick: bool) -> dict[str, Callable[[], object]]:
-    """The README's figures (file names in `out`, the first of each group being the one shown) and
+    """The docs' figures (file names in `out`, the first of each group being the one shown) and
     what draws them."""
-    runs = None if quick else _command_line.RUNS  # quick sweeps are not kept: their settings are not the README's
+    runs = None if quick else _command_line.RUNS  # quick sweeps are not kept: their settings are not the docs'
     small = {"seeds": 8, "steps": 1000} if quick else {}
     seeds = 8 if quick else 50
     return {
@@ -55,8 +55,9 @@ def producers(out: Path, quick: bool) -> dict[str, Callable[[], object]]:
         "early_stopping.png": lambda: early_stopping.run_to_the_end(early_stopping.settings(quick)[0][1], out),
         "custom_network.png": lambda: custom_network.train(out, 4 if quick else 10),
         "fig1.png": lambda: fig1(out, quick, runs, **small),
-        "fig1_literal.png fig1_sqrt_n.png fig1_flow.png fig2_literal.png fig2_sqrt_n.png fig2_flow.png":
-            lambda: paper_figures.draw(out, runs=runs, dpi=DOCS_DPI, **small),
+        "fig1_literal.png fig1_sqrt_n.png fig1_flow.png fig2_literal.png fig2_sqrt_n.png fig2_flow.png": lambda: (
+            paper_figures.draw(out, runs=runs, dpi=DOCS_DPI, **small)
+        ),
         "kappa.png": lambda: operators.kappa_methods(out, quick, runs, DOCS_DPI, **small),
         "operators.png": lambda: operators.operator_grid(out, quick, runs, DOCS_DPI, **small),
     }
@@ -80,8 +81,11 @@ def parser() -> argparse.ArgumentParser:
     arguments = _command_line.parser(__doc__)
     where = arguments.add_mutually_exclusive_group()
     _command_line.add_out(where, _command_line.RUN_FOLDER / "gallery")
-    where.add_argument("--docs", action="store_true",
-                       help="write into docs/: the README's figures, at the README's settings (not with --quick)")
+    where.add_argument(
+        "--docs",
+        action="store_true",
+        help="write into docs/: the docs' figures, at the docs' settings (not with --quick)",
+    )
     arguments.add_argument("--quick", action="store_true", help="small grids, few seeds, short budgets")
     return arguments
 
@@ -90,7 +94,7 @@ def main() -> None:
     command_line = parser()
     arguments = command_line.parse_args()
     if arguments.docs and arguments.quick:
-        command_line.error("--docs redraws the README's figures at the README's settings: not with --quick")
+        command_line.error("--docs redraws the docs' figures at the docs' settings: not with --quick")
     out = _command_line.DOCS if arguments.docs else arguments.out
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

@@ -14,11 +14,10 @@ Writes its figures into DIR (examples/out/ unless given).
 import argparse
 from pathlib import Path
 
+import _command_line  # next to this file
 import numpy as np
 
 import wideDIP
-
-import _command_line  # next to this file
 
 
 def narrower_than_n(out: Path, seeds: int = 50) -> wideDIP.SimulationResult:
@@ -46,23 +45,40 @@ def main() -> None:
     result = narrower_than_n(out, arguments.seeds)
     print(result.summary())
     converged = result.converged
-    print(f"k < n: lambda_min(K) is 0 for all seeds (max over the run: {np.nanmax(result.ntk['min_lambda_K']):.3g}); "
-          f"lambda_min(H) along converged runs: min {np.nanmin(result.ntk['min_lambda_H'][converged]):.3g}, "
-          f"at W(0) median {np.median(result.min_lambda_H):.3g}\n")
+    print(
+        f"k < n: lambda_min(K) is 0 for all seeds (max over the run: {np.nanmax(result.ntk['min_lambda_K']):.3g}); "
+        f"lambda_min(H) along converged runs: min {np.nanmin(result.ntk['min_lambda_H'][converged]):.3g}, "
+        f"at W(0) median {np.median(result.min_lambda_H):.3g}\n"
+    )
 
     settings = {
         "paper: sigmoid, A ~ N(0,1), m=10, n=100": (
-            wideDIP.Config(m=10, n=100, d=500, method="flow", t_max=1000.0, track_ntk=True), (100, 500, 2000, 10000)),
+            wideDIP.Config(m=10, n=100, d=500, method="flow", t_max=1000.0, track_ntk=True),
+            (100, 500, 2000, 10000),
+        ),
         "tiny: tanh, Rademacher V, m=1, n=2": (
-            wideDIP.Config(m=1, n=2, d=5, activation="tanh", v_law="rademacher", method="flow", t_max=1000.0,
-                           track_ntk=True, dtype="float64"), (20, 100, 500, 2000)),
+            wideDIP.Config(
+                m=1,
+                n=2,
+                d=5,
+                activation="tanh",
+                v_law="rademacher",
+                method="flow",
+                t_max=1000.0,
+                track_ntk=True,
+                dtype="float64",
+            ),
+            (20, 100, 500, 2000),
+        ),
     }
     print(f"{'setting':<42}{'k':>7}{'certified (5)':>15}{'certified obs.':>16}{'converged':>11}{'k asked, median':>17}")
     for name, (base, widths) in settings.items():
         for k in widths:
             r = wideDIP.simulate(base.replace(k=k, seeds=arguments.seeds), progress=False)
-            print(f"{name:<42}{k:>7}{r.certified.mean():>15.2f}{r.certified_observation.mean():>16.2f}"
-                  f"{r.converged.mean():>11.2f}{np.median(r.theory.required_width):>17.3g}")
+            print(
+                f"{name:<42}{k:>7}{r.certified.mean():>15.2f}{r.certified_observation.mean():>16.2f}"
+                f"{r.converged.mean():>11.2f}{np.median(r.theory.required_width):>17.3g}"
+            )
         if name.startswith("tiny"):
             r.plot_ntk(out / "ntk_certified.png")
 

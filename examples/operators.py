@@ -26,13 +26,12 @@ import argparse
 import time
 from pathlib import Path
 
+import _command_line  # next to this file
 import numpy as np
 
 import wideDIP
 from wideDIP._cli import sweep_summary
 from wideDIP._plots import PRINT_DPI
-
-import _command_line  # next to this file
 
 
 def table(result, statistic: str, quartile: str | None = None, fmt: str = "{:>9.3g}") -> str:
@@ -46,20 +45,26 @@ def table(result, statistic: str, quartile: str | None = None, fmt: str = "{:>9.
     return "\n".join(lines)
 
 
-def kappa_methods(out: Path, quick: bool = False, runs: Path | None = _command_line.RUNS, dpi: int = PRINT_DPI,
-                  **overrides) -> wideDIP.SweepResult:
+def kappa_methods(
+    out: Path, quick: bool = False, runs: Path | None = _command_line.RUNS, dpi: int = PRINT_DPI, **overrides
+) -> wideDIP.SweepResult:
     """Part 1: the kappa preset (kappa-quick if `quick`; `overrides` change it) under descent and
     the flow, drawn to OUT/kappa.png at `dpi`; kept under `runs` (None: not kept)."""
     suffix = "-quick" if quick else ""
     base, axes = wideDIP.preset("kappa" + suffix, **overrides)
-    kappa = wideDIP.sweep(base, {**axes, "method": ["descent", "flow"]},
-                          None if runs is None else runs / f"kappa{suffix}-both", progress=False)
+    kappa = wideDIP.sweep(
+        base,
+        {**axes, "method": ["descent", "flow"]},
+        None if runs is None else runs / f"kappa{suffix}-both",
+        progress=False,
+    )
     kappa.plot(out / "kappa", formats=("png",), dpi=dpi)
     return kappa
 
 
-def operator_grid(out: Path, quick: bool = False, runs: Path | None = _command_line.RUNS, dpi: int = PRINT_DPI,
-                  **overrides) -> wideDIP.SweepResult:
+def operator_grid(
+    out: Path, quick: bool = False, runs: Path | None = _command_line.RUNS, dpi: int = PRINT_DPI, **overrides
+) -> wideDIP.SweepResult:
     """Part 3: k × n × operator (inpainting, partial DCT, blur) at m = 10, drawn to
     OUT/operators.png at `dpi`; kept under `runs` (None: not kept); `overrides` change the base."""
     widths = [10, 100, 1000] if quick else [10, 30, 100, 300, 1000]
@@ -95,13 +100,18 @@ def main() -> None:
     widths = [100, 1000] if arguments.quick else [30, 100, 300, 1000]
     for condition_number in [30.0] if arguments.quick else [30.0, 100.0]:
         base, _ = wideDIP.preset("kappa" + suffix)
-        base = base.replace(method="flow", condition_number=condition_number, t_max=25000 * (condition_number / 10) ** 2)
-        long = wideDIP.sweep(base, {"k": widths}, _command_line.RUNS / f"kappa{suffix}-long-{condition_number:g}",
-                             progress=False)
+        base = base.replace(
+            method="flow", condition_number=condition_number, t_max=25000 * (condition_number / 10) ** 2
+        )
+        long = wideDIP.sweep(
+            base, {"k": widths}, _command_line.RUNS / f"kappa{suffix}-long-{condition_number:g}", progress=False
+        )
         for k, frequency, median in zip(widths, long.frequency, long.statistic("time_to_threshold", "median")):
-            print(f"   κ = {condition_number:g}, t_max = {base.t_max:.3g}, k = {k:>5}: frequency {frequency:.2f}, "
-                  f"median time {median:.3g}, outcomes " + ", ".join(
-                      f"{o} {int(long.counts(o)[widths.index(k)])}" for o in ("stalled", "solver_failed")))
+            print(
+                f"   κ = {condition_number:g}, t_max = {base.t_max:.3g}, k = {k:>5}: frequency {frequency:.2f}, "
+                f"median time {median:.3g}, outcomes "
+                + ", ".join(f"{o} {int(long.counts(o)[widths.index(k)])}" for o in ("stalled", "solver_failed"))
+            )
     print(f"   ({time.perf_counter() - started:.0f} s)\n")
 
     started = time.perf_counter()

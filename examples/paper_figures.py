@@ -15,11 +15,11 @@ draws these figures into docs/ through `draw`.
 import argparse
 from pathlib import Path
 
+import _command_line  # next to this file
+
 import wideDIP
 from wideDIP._cli import sweep_summary
 from wideDIP._plots import PRINT_DPI
-
-import _command_line  # next to this file
 
 READINGS = {
     "literal": {},
@@ -28,8 +28,9 @@ READINGS = {
 }
 
 
-def draw(out: Path, full: bool = False, runs: Path | None = _command_line.RUNS, dpi: int = PRINT_DPI,
-         **overrides) -> dict[str, wideDIP.SweepResult]:
+def draw(
+    out: Path, full: bool = False, runs: Path | None = _command_line.RUNS, dpi: int = PRINT_DPI, **overrides
+) -> dict[str, wideDIP.SweepResult]:
     """Both figures under the three readings, each drawn to OUT/{fig1,fig2}_{reading}.png at `dpi`
     and kept under `runs` (None: not kept); `overrides` (e.g. seeds=5) change every preset."""
     results = {}

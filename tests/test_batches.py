@@ -23,7 +23,9 @@ def test_padded_draws_are_the_flat_draws_numbers_with_zeros_around(dtype, true, 
         key = seed_keys(config)[3]
         flat = _gaussian_blocks(config, key, {})
         sizes = {"m": jnp.int32(true[0]), "n": jnp.int32(true[1])}
-        wide = jax.jit(lambda key, sizes: _gaussian_blocks(config.replace(m=padded[0], n=padded[1]), key, sizes))(key, sizes)
+        wide = jax.jit(lambda key, sizes: _gaussian_blocks(config.replace(m=padded[0], n=padded[1]), key, sizes))(
+            key, sizes
+        )
     for name, block in flat.items():
         block, padded_block = np.asarray(block), np.asarray(wide[name])
         inner = tuple(slice(0, size) for size in block.shape)
@@ -54,8 +56,9 @@ def test_a_padded_cell_gives_the_statistics_of_the_cell_alone():
         np.testing.assert_array_equal(padded.status, alone.status)
         np.testing.assert_array_equal(padded.steps_to_threshold, alone.steps_to_threshold)
         for field in ("final_loss", "final_signal_error", "sigma_A", "norm_A", "stability", "loss", "signal_error"):
-            np.testing.assert_allclose(getattr(padded, field), getattr(alone, field), rtol=1e-9, atol=1e-15,
-                                       err_msg=field)
+            np.testing.assert_allclose(
+                getattr(padded, field), getattr(alone, field), rtol=1e-9, atol=1e-15, err_msg=field
+            )
 
 
 def test_cells_grouped_without_padding_give_the_bits_of_the_cell_alone():

@@ -9,15 +9,36 @@ import pytest
 import wideDIP
 from wideDIP._cli import main
 
-ARGS = ["simulate", "--m", "4", "--n", "12", "--d", "6", "--k", "40", "--seeds", "3", "--steps", "300",
-        "--operator-scale", "sqrt_n", "--step-size", "2", "--threshold", "1e-5", "--quiet"]
+ARGS = [
+    "simulate",
+    "--m",
+    "4",
+    "--n",
+    "12",
+    "--d",
+    "6",
+    "--k",
+    "40",
+    "--seeds",
+    "3",
+    "--steps",
+    "300",
+    "--operator-scale",
+    "sqrt_n",
+    "--step-size",
+    "2",
+    "--threshold",
+    "1e-5",
+    "--quiet",
+]
 
 
 def test_json_output_and_save(tmp_path, capsys):
     assert main(ARGS + ["--json", "--out", str(tmp_path / "r.npz")]) == 0
     payload = json.loads(capsys.readouterr().out)
-    config = wideDIP.Config(m=4, n=12, d=6, k=40, seeds=3, steps=300, operator_scale="sqrt_n", step_size=2.0,
-                            threshold=1e-5)
+    config = wideDIP.Config(
+        m=4, n=12, d=6, k=40, seeds=3, steps=300, operator_scale="sqrt_n", step_size=2.0, threshold=1e-5
+    )
     assert payload["config"] == config.to_dict()
     assert wideDIP.load(tmp_path / "r.npz").status.tolist() == payload["status"]
     direct = wideDIP.simulate(config, progress=False)
@@ -29,21 +50,53 @@ def test_summary_output(capsys):
     assert "converged" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("option, value, message", [("--k", "0", "--k must be an integer >= 1"),
-                                                    ("--threshold", "-1", "--threshold must be > 0"),
-                                                    ("--activation", "swish", "invalid choice")])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--k", "0", "--k must be an integer >= 1"),
+        ("--threshold", "-1", "--threshold must be > 0"),
+        ("--activation", "swish", "invalid choice"),
+    ],
+)
 def test_bad_input_is_a_clear_error(option, value, message):
-    process = subprocess.run([sys.executable, "-m", "wideDIP", "simulate", option, value],
-                             capture_output=True, text=True, timeout=120)
+    process = subprocess.run(
+        [sys.executable, "-m", "wideDIP", "simulate", option, value], capture_output=True, text=True, timeout=120
+    )
     assert process.returncode == 2
     assert message in process.stderr and "Traceback" not in process.stderr
 
 
 def test_ntk_command_writes_the_figure_and_reports_the_theorem(tmp_path, capsys):
     figure = tmp_path / "ntk.png"
-    assert main(["ntk", "--m", "1", "--n", "2", "--d", "3", "--k", "2000", "--activation", "tanh",
-                 "--v-law", "rademacher", "--method", "flow", "--seeds", "4", "--t-max", "100",
-                 "--figure", str(figure), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "ntk",
+                "--m",
+                "1",
+                "--n",
+                "2",
+                "--d",
+                "3",
+                "--k",
+                "2000",
+                "--activation",
+                "tanh",
+                "--v-law",
+                "rademacher",
+                "--method",
+                "flow",
+                "--seeds",
+                "4",
+                "--t-max",
+                "100",
+                "--figure",
+                str(figure),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert figure.exists() and figure.stat().st_size > 10_000
     assert "certified by (5)" in out and "lambda_min(H)" in out
@@ -68,9 +121,24 @@ def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(delay):
     import signal
     import time
 
-    process = subprocess.Popen([sys.executable, "-m", "wideDIP",
-                                "simulate", "--k", "1000", "--threshold", "1e-30", "--steps", "2000000", "--quiet"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wideDIP",
+            "simulate",
+            "--k",
+            "1000",
+            "--threshold",
+            "1e-30",
+            "--steps",
+            "2000000",
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
@@ -120,9 +188,31 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(buffered):
     env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
     if not buffered:
         env["PYTHONUNBUFFERED"] = "1"
-    process = subprocess.Popen([sys.executable, "-m", "wideDIP", "simulate", "--m", "2", "--n", "4", "--d", "4",
-                                "--k", "4", "--seeds", "2", "--steps", "5", "--quiet"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wideDIP",
+            "simulate",
+            "--m",
+            "2",
+            "--n",
+            "4",
+            "--d",
+            "4",
+            "--k",
+            "4",
+            "--seeds",
+            "2",
+            "--steps",
+            "5",
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     process.stdout.close()
     err = process.stderr.read()
     assert process.wait(timeout=120) == 0 and err == ""

@@ -12,12 +12,43 @@ import wideDIP
 from wideDIP import ComparisonResult, Config, compare, draw_problem, initial_weights, network, seed_keys
 from wideDIP._cli import main
 
-SMOOTH = Config(m=3, n=8, d=4, k=30, seeds=3, steps=40, step_size=0.1, operator_scale="sqrt_n", method="flow",
-                threshold=1e-30, rtol=1e-10, atol=1e-12, dtype="float64")
+SMOOTH = Config(
+    m=3,
+    n=8,
+    d=4,
+    k=30,
+    seeds=3,
+    steps=40,
+    step_size=0.1,
+    operator_scale="sqrt_n",
+    method="flow",
+    threshold=1e-30,
+    rtol=1e-10,
+    atol=1e-12,
+    dtype="float64",
+)
 TINY = Config(m=4, n=12, d=6, k=40, seeds=3, steps=20, threshold=0.5)
 """Horizon t = 20, which η = 0.3 overshoots (67 steps: t = 20.1); seed 0 reaches the threshold."""
-TINY_OPTIONS = ["--m", "4", "--n", "12", "--d", "6", "--k", "40", "--seeds", "3", "--steps", "20", "--threshold", "0.5",
-                "--step-sizes", "1", "0.3", "--quiet"]
+TINY_OPTIONS = [
+    "--m",
+    "4",
+    "--n",
+    "12",
+    "--d",
+    "6",
+    "--k",
+    "40",
+    "--seeds",
+    "3",
+    "--steps",
+    "20",
+    "--threshold",
+    "0.5",
+    "--step-sizes",
+    "1",
+    "0.3",
+    "--quiet",
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +81,7 @@ def test_stability_number_matches_a_jacobian_computed_independently():
         for s, key in enumerate(seed_keys(config)):
             problem = draw_problem(config, key)
             weights = initial_weights(config, key, problem)
-            jacobian = jax.jacfwd(lambda w: network(w, problem.input, problem.layer, config.activation))(weights)
+            jacobian = jax.jacfwd(lambda w: network(w, problem.input, problem.layer, config.activation))(weights)  # noqa: B023
             j = problem.operator @ jacobian.reshape(config.n, -1)
             expected = 0.3 * float(jnp.linalg.eigvalsh(j @ j.T)[-1])  # a Python float: pytest.approx takes no JAX array
             assert result.stability[0, s] == pytest.approx(expected, rel=1e-10)
@@ -60,8 +91,29 @@ def test_papers_setting_large_n_is_beyond_the_stability_limit(tmp_path, capsys):
     """docs/theory.md §5: with A ~ N(0,1), λ_max(H(0)) ≈ C_φ'² (√n + √m)² grows with n; η = 1 is far
     beyond 2 at n = 500. The CLI writes the figure and the table."""
     figure = tmp_path / "compare.png"
-    assert main(["compare", "--m", "10", "--n", "500", "--k", "500", "--seeds", "8", "--steps", "300",
-                 "--step-sizes", "1", "--figure", str(figure), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--m",
+                "10",
+                "--n",
+                "500",
+                "--k",
+                "500",
+                "--seeds",
+                "8",
+                "--steps",
+                "300",
+                "--step-sizes",
+                "1",
+                "--figure",
+                str(figure),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert figure.exists() and figure.stat().st_size > 10_000
     row = next(line for line in out.splitlines() if line.split() and line.split()[0] == "1")
@@ -190,8 +242,9 @@ def test_track_ntk_tracks_the_kernels_on_both_legs(tmp_path):
         assert result.flow_ntk[name].shape == result.descent_ntk[name].shape == result.flow_loss.shape
     for leg in (result.flow_ntk, result.descent_ntk):
         at_start = leg["min_lambda_H"][:, :, 0]
-        np.testing.assert_allclose(at_start, np.broadcast_to(simulated["min_lambda_H"][:, 0], at_start.shape),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(
+            at_start, np.broadcast_to(simulated["min_lambda_H"][:, 0], at_start.shape), rtol=1e-12
+        )
     last = int(np.sum(~np.isnan(result.times[1]))) - 1  # η = 0.1: t = 4
     assert result.times[1, last] == pytest.approx(config.horizon)
     for name in ("min_lambda_H", "max_lambda_H"):
@@ -232,14 +285,17 @@ def test_a_descent_that_stops_early_gets_every_kernel_checkpoint_before_its_stop
 def test_a_comparison_that_recorded_nothing_says_so():
     """A network whose output is NaN from the start (as in test_descent): every run diverges at its
     first step; the figure is drawn with a note saying so, the summary has no gap to give ("-")."""
-    network = wideDIP.FunctionNetwork(lambda key: jax.random.normal(key, (6, 4)), lambda theta, u: theta @ u * np.nan,
-                                      name="nan_output")
-    result = compare(Config(m=3, n=6, d=4, k=5, seeds=2, steps=20, method="flow"), step_sizes=(1.0,),
-                     network=network, progress=False)
+    network = wideDIP.FunctionNetwork(
+        lambda key: jax.random.normal(key, (6, 4)), lambda theta, u: theta @ u * np.nan, name="nan_output"
+    )
+    result = compare(
+        Config(m=3, n=6, d=4, k=5, seeds=2, steps=20, method="flow"), step_sizes=(1.0,), network=network, progress=False
+    )
     assert np.all(result.status == "diverged") and np.all(result.flow_status == "diverged")
     assert np.isnan(result.max_loss_gap).all() and np.isnan(result.max_state_gap).all()
     axes = result.plot().axes[0]
     assert [" ".join(text.get_text().split()) for text in axes.texts] == [
-        "nothing recorded: every seed diverged at its first step"]
+        "nothing recorded: every seed diverged at its first step"
+    ]
     row = result.summary().splitlines()[4].split()
     assert row[0] == "1" and row[2:5] == ["-", "-", "-"]

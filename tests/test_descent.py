@@ -113,13 +113,14 @@ def test_dtypes_follow_the_config():
     assert simulate(SMALL.replace(steps=2, dtype="float64"), progress=False).loss.dtype == np.float64
 
 
-NAN_NETWORK = FunctionNetwork(lambda key: jax.random.normal(key, (6, 4)), lambda theta, u: theta @ u * np.nan,
-                              name="nan_output")
+NAN_NETWORK = FunctionNetwork(
+    lambda key: jax.random.normal(key, (6, 4)), lambda theta, u: theta @ u * np.nan, name="nan_output"
+)
 """A network of one's own whose output is NaN from the start (n = 6, d = 4)."""
 
 
 def test_a_network_whose_output_is_nan_diverges_at_once():
-    """README, "Outcomes": a non-finite loss is `diverged`; nothing along the path is recorded, so the
+    """docs/configuration.md, "Outcomes": a non-finite loss is `diverged`; nothing along the path is recorded, so the
     recovery statistics are NaN, and the summary says so without an exception."""
     result = simulate(Config(m=3, n=6, d=4, k=5, seeds=2, steps=20, noise=0.1), network=NAN_NETWORK, progress=False)
     assert list(result.status) == ["diverged"] * 2 and list(result.stop_step) == [0, 0]

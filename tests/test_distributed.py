@@ -12,15 +12,35 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wideDIP import Config, load, simulate, sweep
-from wideDIP import _parallel
+from wideDIP import Config, _parallel, load, simulate, sweep
 
 BASE = Config(m=4, n=12, d=6, k=40, seeds=5, steps=300, operator_scale="sqrt_n", step_size=2.0, threshold=1e-6)
 CONFIGS = {"descent": BASE, "flow": BASE.replace(method="flow", max_solver_steps=500)}
 FIELDS = ("loss", "final_loss", "stop_step", "solver_steps", "signal_error", "stability")
 AXES = {"step_size": [1.0, 2.0]}  # the shape of the descent above: nothing more to compile
-COMMAND = ["simulate", "--m", "4", "--n", "12", "--d", "6", "--k", "40", "--seeds", "5", "--steps", "300",
-           "--operator-scale", "sqrt_n", "--step-size", "2", "--threshold", "1e-6", "--quiet", "--json"]
+COMMAND = [
+    "simulate",
+    "--m",
+    "4",
+    "--n",
+    "12",
+    "--d",
+    "6",
+    "--k",
+    "40",
+    "--seeds",
+    "5",
+    "--steps",
+    "300",
+    "--operator-scale",
+    "sqrt_n",
+    "--step-size",
+    "2",
+    "--threshold",
+    "1e-6",
+    "--quiet",
+    "--json",
+]
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = """
@@ -52,11 +72,23 @@ def _free_port() -> int:
 
 def test_two_processes_give_the_bits_of_one_and_only_process_0_writes(tmp_path):
     environment = {name: value for name, value in os.environ.items() if name != "XLA_FLAGS"}
-    environment.update(JAX_PLATFORMS="cpu", WIDEDIP_CPU_DEVICES="1", WIDEDIP_PROCESS_COUNT="2",
-                       WIDEDIP_COORDINATOR=f"127.0.0.1:{_free_port()}")
-    processes = [subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path)], cwd=ROOT, text=True,
-                                  env={**environment, "WIDEDIP_PROCESS_ID": str(index)},
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for index in range(2)]
+    environment.update(
+        JAX_PLATFORMS="cpu",
+        WIDEDIP_CPU_DEVICES="1",
+        WIDEDIP_PROCESS_COUNT="2",
+        WIDEDIP_COORDINATOR=f"127.0.0.1:{_free_port()}",
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, str(tmp_path)],
+            cwd=ROOT,
+            text=True,
+            env={**environment, "WIDEDIP_PROCESS_ID": str(index)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for index in range(2)
+    ]
     try:  # the one-process references while the two processes run
         references = {name: simulate(config, progress=False) for name, config in CONFIGS.items()}
         cells = [json.dumps(cell) for cell in sweep(BASE, AXES, progress=False).cells]
@@ -73,8 +105,9 @@ def test_two_processes_give_the_bits_of_one_and_only_process_0_writes(tmp_path):
         got = np.load(tmp_path / f"results{index}.npz")
         for name, reference in references.items():
             for field in FIELDS:
-                np.testing.assert_array_equal(got[f"{name}_{field}"], getattr(reference, field),
-                                              err_msg=f"process {index} {name} {field}")
+                np.testing.assert_array_equal(
+                    got[f"{name}_{field}"], getattr(reference, field), err_msg=f"process {index} {name} {field}"
+                )
         assert list(got["sweep"]) == cells + cells
     assert json.loads(printed[0][0])["final_loss"] == references["descent"].final_loss.tolist()
 
@@ -86,15 +119,22 @@ def test_two_processes_give_the_bits_of_one_and_only_process_0_writes(tmp_path):
     assert references["descent"].counts()["converged"] > 0 and references["flow"].counts()["converged"] > 0
 
 
-@pytest.mark.parametrize("settings, named", [
-    ({"WIDEDIP_COORDINATOR": "localhost"}, "WIDEDIP_COORDINATOR"),
-    ({"WIDEDIP_COORDINATOR": "localhost:1234", "WIDEDIP_PROCESS_COUNT": "0", "WIDEDIP_PROCESS_ID": "0"},
-     "WIDEDIP_PROCESS_COUNT"),
-    ({"WIDEDIP_COORDINATOR": "localhost:1234", "WIDEDIP_PROCESS_COUNT": "2", "WIDEDIP_PROCESS_ID": "2"},
-     "WIDEDIP_PROCESS_ID"),
-    ({"WIDEDIP_COORDINATOR": "localhost:1234", "WIDEDIP_PROCESS_COUNT": "2"}, "WIDEDIP_PROCESS_ID"),
-    ({"WIDEDIP_PROCESS_ID": "1"}, "WIDEDIP_PROCESS_ID is set but WIDEDIP_COORDINATOR is not"),
-])
+@pytest.mark.parametrize(
+    "settings, named",
+    [
+        ({"WIDEDIP_COORDINATOR": "localhost"}, "WIDEDIP_COORDINATOR"),
+        (
+            {"WIDEDIP_COORDINATOR": "localhost:1234", "WIDEDIP_PROCESS_COUNT": "0", "WIDEDIP_PROCESS_ID": "0"},
+            "WIDEDIP_PROCESS_COUNT",
+        ),
+        (
+            {"WIDEDIP_COORDINATOR": "localhost:1234", "WIDEDIP_PROCESS_COUNT": "2", "WIDEDIP_PROCESS_ID": "2"},
+            "WIDEDIP_PROCESS_ID",
+        ),
+        ({"WIDEDIP_COORDINATOR": "localhost:1234", "WIDEDIP_PROCESS_COUNT": "2"}, "WIDEDIP_PROCESS_ID"),
+        ({"WIDEDIP_PROCESS_ID": "1"}, "WIDEDIP_PROCESS_ID is set but WIDEDIP_COORDINATOR is not"),
+    ],
+)
 def test_bad_process_settings_are_value_errors_naming_the_variable(monkeypatch, settings, named):
     for name in ("WIDEDIP_COORDINATOR", "WIDEDIP_PROCESS_ID", "WIDEDIP_PROCESS_COUNT"):
         monkeypatch.delenv(name, raising=False)

@@ -31,9 +31,23 @@ def linear_flow_losses(config):
 
 
 def test_linear_flow_matches_its_closed_form():
-    config = Config(m=4, n=9, d=3, k=7, seeds=3, steps=100, t_max=6.0, activation="identity",
-                    operator_scale="sqrt_n", method="flow", rtol=1e-11, atol=1e-13, threshold=1e-30,
-                    parametrization="reduced", dtype="float64")
+    config = Config(
+        m=4,
+        n=9,
+        d=3,
+        k=7,
+        seeds=3,
+        steps=100,
+        t_max=6.0,
+        activation="identity",
+        operator_scale="sqrt_n",
+        method="flow",
+        rtol=1e-11,
+        atol=1e-13,
+        threshold=1e-30,
+        parametrization="reduced",
+        dtype="float64",
+    )
     result = simulate(config, progress=False)
     assert list(result.status) == ["stalled"] * 3  # ran the whole horizon
     np.testing.assert_allclose(result.loss, linear_flow_losses(config), rtol=1e-6)
@@ -42,8 +56,19 @@ def test_linear_flow_matches_its_closed_form():
 
 @pytest.mark.parametrize("parametrization", ["reduced", "full"])
 def test_euler_with_step_eta_is_gradient_descent(parametrization):
-    config = Config(m=4, n=12, d=6, k=40, seeds=4, steps=1500, step_size=0.5, operator_scale="sqrt_n",
-                    threshold=1e-6, parametrization=parametrization, dtype="float64")
+    config = Config(
+        m=4,
+        n=12,
+        d=6,
+        k=40,
+        seeds=4,
+        steps=1500,
+        step_size=0.5,
+        operator_scale="sqrt_n",
+        threshold=1e-6,
+        parametrization=parametrization,
+        dtype="float64",
+    )
     descent = simulate(config, progress=False)
     euler = simulate(config.replace(method="flow", solver="euler"), progress=False)
     assert descent.converged.any()
@@ -56,8 +81,22 @@ def test_euler_with_step_eta_is_gradient_descent(parametrization):
 
 
 def test_full_and_reduced_flows_agree():
-    config = Config(m=5, n=30, d=7, k=20, seeds=3, steps=100, t_max=20.0, operator_scale="sqrt_n", method="flow",
-                    rtol=1e-10, atol=1e-12, threshold=1e-12, noise=0.1, dtype="float64")
+    config = Config(
+        m=5,
+        n=30,
+        d=7,
+        k=20,
+        seeds=3,
+        steps=100,
+        t_max=20.0,
+        operator_scale="sqrt_n",
+        method="flow",
+        rtol=1e-10,
+        atol=1e-12,
+        threshold=1e-12,
+        noise=0.1,
+        dtype="float64",
+    )
     full = simulate(config.replace(parametrization="full"), progress=False)
     reduced = simulate(config.replace(parametrization="reduced"), progress=False)
     np.testing.assert_array_equal(full.status, reduced.status)
@@ -78,15 +117,27 @@ def test_flow_converges_in_the_papers_setting_and_stops_under_the_threshold():
 
 
 def test_step_budget_is_a_solver_failure_not_an_exception():
-    result = simulate(Config(m=4, n=12, d=6, k=40, seeds=3, method="flow", solver="tsit5", max_solver_steps=2),
-                      progress=False)
+    result = simulate(
+        Config(m=4, n=12, d=6, k=40, seeds=3, method="flow", solver="tsit5", max_solver_steps=2), progress=False
+    )
     assert list(result.status) == ["solver_failed"] * 3
     assert np.all(result.steps_to_threshold == -1) and np.all(np.isnan(result.time_to_threshold))
 
 
 def test_stiff_solver_runs_the_flow():
-    config = Config(m=4, n=12, d=6, k=40, seeds=2, steps=100, t_max=200.0, operator_scale="sqrt_n", method="flow",
-                    threshold=1e-6, dtype="float64")
+    config = Config(
+        m=4,
+        n=12,
+        d=6,
+        k=40,
+        seeds=2,
+        steps=100,
+        t_max=200.0,
+        operator_scale="sqrt_n",
+        method="flow",
+        threshold=1e-6,
+        dtype="float64",
+    )
     explicit = simulate(config, progress=False)
     implicit = simulate(config.replace(solver="kvaerno5"), progress=False)
     np.testing.assert_array_equal(implicit.status, explicit.status)
@@ -111,16 +162,19 @@ def reference_losses(config, result):
         prepared = prepare(config)
     losses = np.full(result.loss.shape, np.nan)
     for s in range(config.seeds):
-        b, y, z0 = (np.asarray(a[s], np.float64) for a in (prepared.dynamics.mixing, prepared.dynamics.observation,
-                                                              prepared.parameters))
+        b, y, z0 = (
+            np.asarray(a[s], np.float64)
+            for a in (prepared.dynamics.mixing, prepared.dynamics.observation, prepared.parameters)
+        )
 
         def field(t, z):
             phi = 1 / (1 + np.exp(-z))
-            return -(phi * (1 - phi)) * ((b @ phi - y) @ b)
+            return -(phi * (1 - phi)) * ((b @ phi - y) @ b)  # noqa: B023 (solved within the iteration)
 
         until = result.times <= result.stop_time[s]
-        solution = solve_ivp(field, (0.0, result.stop_time[s]), z0, method="Radau", t_eval=result.times[until],
-                             rtol=1e-10, atol=1e-12)
+        solution = solve_ivp(
+            field, (0.0, result.stop_time[s]), z0, method="Radau", t_eval=result.times[until], rtol=1e-10, atol=1e-12
+        )
         phi = 1 / (1 + np.exp(-solution.y))
         losses[s, until] = 0.5 * np.sum((b @ phi - y[:, None]) ** 2, axis=0)
     return losses
@@ -153,18 +207,28 @@ def test_auto_on_fig1s_stiff_corner():
     stiff = STIFF.horizon * auto.stability / 3 > STIFF.max_solver_steps  # step_size = 1: stability = λ_max
     kept = ~stiff & ~failed
     assert stiff.any() and kept.any()
-    for field in ("status", "loss", "weight_distance", "signal_error", "final_loss", "stop_time", "stop_step",
-                  "solver_steps", "final_signal_error"):
+    for field in (
+        "status",
+        "loss",
+        "weight_distance",
+        "signal_error",
+        "final_loss",
+        "stop_time",
+        "stop_step",
+        "solver_steps",
+        "final_signal_error",
+    ):
         np.testing.assert_array_equal(getattr(auto, field)[kept], getattr(explicit, field)[kept], err_msg=field)
     assert not np.array_equal(auto.solver_steps[~kept], explicit.solver_steps[~kept])  # the others went on
 
 
 def test_a_network_whose_output_is_nan_diverges_at_once():
-    """README, "Outcomes": as under descent, a network whose output is NaN from the start ends
+    """docs/configuration.md, "Outcomes": as under descent, a network whose output is NaN from the start ends
     `diverged` at t = 0, with nothing recorded along the path (no solver step was taken: not
     diffrax's fill value either)."""
-    network = FunctionNetwork(lambda key: jax.random.normal(key, (6, 4)), lambda theta, u: theta @ u * np.nan,
-                              name="nan_output")
+    network = FunctionNetwork(
+        lambda key: jax.random.normal(key, (6, 4)), lambda theta, u: theta @ u * np.nan, name="nan_output"
+    )
     result = simulate(Config(m=3, n=6, d=4, k=5, seeds=2, steps=20, method="flow"), network=network, progress=False)
     assert list(result.status) == ["diverged"] * 2 and list(result.stop_time) == [0, 0]
     assert np.isnan(result.loss).all() and np.isnan(result.reconstructions).all()

@@ -12,10 +12,19 @@ import numpy as np
 import pytest
 
 import wideDIP
-from wideDIP import (MLP, Config, FunctionNetwork, TwoLayerBoth, draw_problem, jacobian_ntk, network_jacobian,
-                     seed_keys, simulate)
-from wideDIP._ntk import BothKernelProbe, jacobian_extremes
+from wideDIP import (
+    MLP,
+    Config,
+    FunctionNetwork,
+    TwoLayerBoth,
+    draw_problem,
+    jacobian_ntk,
+    network_jacobian,
+    seed_keys,
+    simulate,
+)
 from wideDIP._cli import main, sweep_summary
+from wideDIP._ntk import BothKernelProbe, jacobian_extremes
 
 # The paper's setting (sigmoid, A and V ~ N(0,1), η = 1, float32) at a small shape. These bits
 # were recorded with the code as it was before any network but the paper's existed, when "full"
@@ -24,12 +33,18 @@ from wideDIP._cli import main, sweep_summary
 # bits were checked to be unchanged as well, once.)
 PINNED_BASE = Config(m=10, n=20, d=50, k=100, seeds=4, steps=300)
 PINNED = {
-    "descent": (PINNED_BASE, [235, 170, 300, 110],
-                ["0x1.98ab9cp-24", "0x1.a2846ep-24", "0x1.3ebcacp-8", "0x1.8fb0e0p-24"],
-                ["0x1.888f2cp-1", "0x1.99cefep-1", "0x1.7008e4p-1", "0x1.dfb516p-1"]),
-    "full": (PINNED_BASE.replace(parametrization="full", steps=60), [60, 60, 60, 60],
-             ["0x1.42e798p-7", "0x1.7cd528p-9", "0x1.578996p-3", "0x1.eec76ap-15"],
-             ["0x1.8874b0p-1", "0x1.9996fap-1", "0x1.6d240ap-1", "0x1.dfb692p-1"]),
+    "descent": (
+        PINNED_BASE,
+        [235, 170, 300, 110],
+        ["0x1.98ab9cp-24", "0x1.a2846ep-24", "0x1.3ebcacp-8", "0x1.8fb0e0p-24"],
+        ["0x1.888f2cp-1", "0x1.99cefep-1", "0x1.7008e4p-1", "0x1.dfb516p-1"],
+    ),
+    "full": (
+        PINNED_BASE.replace(parametrization="full", steps=60),
+        [60, 60, 60, 60],
+        ["0x1.42e798p-7", "0x1.7cd528p-9", "0x1.578996p-3", "0x1.eec76ap-15"],
+        ["0x1.8874b0p-1", "0x1.9996fap-1", "0x1.6d240ap-1", "0x1.dfb692p-1"],
+    ),
 }
 PINNED_STABILITY = ["0x1.1e0e24p+1", "0x1.38fedap+1", "0x1.11e488p+1", "0x1.5f25e0p+1"]
 
@@ -72,8 +87,9 @@ def _stability_in_float64(config):
 # One small float64 shape for everything below, so that compiled code is shared between tests.
 # k = 5 < n = 6: K of the paper's network is singular, that of the both-layers network is not.
 
-SMALL = Config(m=3, n=6, d=4, k=5, seeds=3, steps=150, step_size=0.5, operator_scale="sqrt_n", threshold=1e-9,
-               dtype="float64")
+SMALL = Config(
+    m=3, n=6, d=4, k=5, seeds=3, steps=150, step_size=0.5, operator_scale="sqrt_n", threshold=1e-9, dtype="float64"
+)
 TRACKED = SMALL.replace(track_ntk=True)
 KERNELS = ("min_lambda_K", "min_lambda_H", "max_lambda_H", "jacobian_lipschitz_ratio")
 
@@ -84,7 +100,7 @@ def _mlp_init(key):
     flat = jax.random.normal(key, (sum(r * c for r, c in shapes),))
     out, start = [], 0
     for rows, columns in shapes:
-        out.append(flat[start: start + rows * columns].reshape(rows, columns))
+        out.append(flat[start : start + rows * columns].reshape(rows, columns))
         start += rows * columns
     return tuple(out)
 
@@ -122,7 +138,9 @@ def _same_runs(a, b, rtol):
 def test_two_layer_jacobian_route_equals_the_closed_form_at_every_checkpoint(two_layer_closed_form):
     closed = two_layer_closed_form
     jacobian = simulate(TRACKED.replace(ntk_checkpoints=1000, ntk_implementation="jacobian"), progress=False)
-    assert closed.network["ntk_implementation"] == "closed_form" and jacobian.network["ntk_implementation"] == "jacobian"
+    assert (
+        closed.network["ntk_implementation"] == "closed_form" and jacobian.network["ntk_implementation"] == "jacobian"
+    )
     recorded = ~np.isnan(closed.loss)
     assert recorded.sum() > 3 * 50
     for name in KERNELS:
@@ -185,7 +203,9 @@ def _finite_difference_jacobian(network, parameters, u, step=1e-6):
     flat, unflatten = jax.flatten_util.ravel_pytree(parameters)
 
     def column(e):
-        return (network.apply(unflatten(flat + step * e), u) - network.apply(unflatten(flat - step * e), u)) / (2 * step)
+        return (network.apply(unflatten(flat + step * e), u) - network.apply(unflatten(flat - step * e), u)) / (
+            2 * step
+        )
 
     return jax.vmap(column, out_axes=1)(jnp.eye(flat.size))
 
@@ -201,8 +221,12 @@ def test_mlp_kernel_at_initialisation_matches_finite_differences(mlp_tracked):
             j = np.asarray(_finite_difference_jacobian(seed_network, parameters, problem.input))
             kernel = j @ j.T
             assert j.shape == (6, 4 * 4 + 5 * 4 + 6 * 5)
-            np.testing.assert_allclose(eqx.filter_jit(jacobian_ntk)(seed_network, parameters, problem.input), kernel, rtol=1e-6,
-                                       atol=1e-6 * np.abs(kernel).max())
+            np.testing.assert_allclose(
+                eqx.filter_jit(jacobian_ntk)(seed_network, parameters, problem.input),
+                kernel,
+                rtol=1e-6,
+                atol=1e-6 * np.abs(kernel).max(),
+            )
             a = np.asarray(problem.operator)
             h = np.linalg.eigvalsh(a @ kernel @ a.T)
             measured = [result.ntk[name][s, 0] for name in ("min_lambda_K", "min_lambda_H", "max_lambda_H")]
@@ -243,7 +267,9 @@ def test_networks_without_a_lipschitz_bound_report_no_certificate(mlp_tracked, t
     np.testing.assert_allclose(theory.initial_error, np.sqrt(2 * result.initial_loss), rtol=1e-10)
     np.testing.assert_allclose(theory.rate_bound, theory.sigma_A**2 * theory.min_lambda_K / 4)
     assert np.all(theory.min_lambda_K > 0) and np.all(theory.measured_lipschitz_ratio > 0)
-    np.testing.assert_array_equal(theory.measured_lipschitz_ratio, np.nanmax(result.ntk["jacobian_lipschitz_ratio"], axis=1))
+    np.testing.assert_array_equal(
+        theory.measured_lipschitz_ratio, np.nanmax(result.ntk["jacobian_lipschitz_ratio"], axis=1)
+    )
     assert "no certificate" in result.summary() and "network mlp 4 x 4 x 5 x 6" in result.summary()
     paper = two_layer_closed_form
     assert paper.certified is not None and paper.theory.lipschitz_bound_known
@@ -287,7 +313,9 @@ def test_labels_come_from_the_users_network_not_from_the_config(user_comparison,
 
 
 def test_a_comparison_figure_path_is_checked_before_drawing(user_comparison, tmp_path):
-    with pytest.raises(ValueError, match=r"ComparisonResult\.plot: path: the folder '/nonexistent/dir' .* does not exist"):
+    with pytest.raises(
+        ValueError, match=r"ComparisonResult\.plot: path: the folder '/nonexistent/dir' .* does not exist"
+    ):
         user_comparison.plot("/nonexistent/dir/out.png")
     with pytest.raises(ValueError, match=r"ComparisonResult\.plot: path: '.*out\.xyz' must end in one of .*\.png"):
         user_comparison.plot(tmp_path / "out.xyz")
@@ -301,16 +329,22 @@ def test_the_builtin_mlp_names_what_it_reads_and_the_v_law_it_does_not(mlp_track
     assert "network mlp 4 x 4 x 5 x 6 sigmoid" in title and "k=5 sigmoid" in title
 
 
-@pytest.mark.parametrize("changes, message", [
-    (dict(network="resnet"), r"Config\.network must be one of \('two_layer', 'two_layer_both', 'mlp'\)"),
-    (dict(hidden=(4,)), r"Config\.hidden applies to network='mlp' only"),
-    (dict(network="mlp", hidden=(0,)), r"Config\.hidden must be a list of integers >= 1"),
-    (dict(network="mlp", hidden="64"), r"Config\.hidden must be a list of integers >= 1"),
-    (dict(network="mlp", parametrization="reduced"), r"Config\.parametrization='reduced' needs .* 'mlp' has none"),
-    (dict(network="mlp", ntk_implementation="closed_form"), r"Config\.ntk_implementation='closed_form' needs"),
-    (dict(ntk_implementation="fast"), r"Config\.ntk_implementation must be one of \('auto', 'jacobian', 'closed_form'\)"),
-    (dict(ntk_checkpoints=1), r"Config\.ntk_checkpoints must be an integer >= 2"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(network="resnet"), r"Config\.network must be one of \('two_layer', 'two_layer_both', 'mlp'\)"),
+        (dict(hidden=(4,)), r"Config\.hidden applies to network='mlp' only"),
+        (dict(network="mlp", hidden=(0,)), r"Config\.hidden must be a list of integers >= 1"),
+        (dict(network="mlp", hidden="64"), r"Config\.hidden must be a list of integers >= 1"),
+        (dict(network="mlp", parametrization="reduced"), r"Config\.parametrization='reduced' needs .* 'mlp' has none"),
+        (dict(network="mlp", ntk_implementation="closed_form"), r"Config\.ntk_implementation='closed_form' needs"),
+        (
+            dict(ntk_implementation="fast"),
+            r"Config\.ntk_implementation must be one of \('auto', 'jacobian', 'closed_form'\)",
+        ),
+        (dict(ntk_checkpoints=1), r"Config\.ntk_checkpoints must be an integer >= 2"),
+    ],
+)
 def test_bad_network_settings_name_the_field(changes, message):
     with pytest.raises(ValueError, match=message):
         Config(**changes)
@@ -320,24 +354,38 @@ def test_config_network_fields_are_json_and_hashable():
     config = Config(network="mlp", hidden=[8, 8])
     assert config.hidden == (8, 8) and hash(config) == hash(Config(network="mlp", hidden=(8, 8)))
     assert Config.from_dict(json.loads(json.dumps(config.to_dict()))) == config
-    assert config.resolved_parametrization == "full" and Config(network="two_layer_both").resolved_parametrization == "reduced"
+    assert (
+        config.resolved_parametrization == "full"
+        and Config(network="two_layer_both").resolved_parametrization == "reduced"
+    )
 
 
 def _wrong_size(parameters, u):
     return jnp.concatenate([_mlp_apply(parameters, u), jnp.zeros(1)])
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: simulate(SMALL, network=_mlp_apply), r"network must be a wideDIP\.Network \(wrap plain functions"),
-    (lambda: simulate(SMALL, network=FunctionNetwork(_mlp_init, _wrong_size)),
-     r"must map u ∈ R\^4 to x ∈ R\^n with n = Config\.n = 6; its apply returns shape \(7,\)"),
-    (lambda: simulate(SMALL.replace(parametrization="reduced"), network=USER_MLP), r"parametrization='reduced' .*'my_mlp'"),
-    (lambda: simulate(TRACKED.replace(ntk_implementation="closed_form"), network=USER_MLP), r"'closed_form' .*'my_mlp'"),
-    (lambda: simulate(SMALL.replace(network="mlp"), network=USER_MLP), r"network= replaces Config\.network"),
-    (lambda: wideDIP.compare(SMALL, network=3), r"compare: network must be a wideDIP\.Network"),
-    (lambda: wideDIP.sweep(SMALL, {"k": [5]}, network="mlp"), r"sweep: network must be a wideDIP\.Network"),
-    (lambda: FunctionNetwork(3, _mlp_apply), r"FunctionNetwork: init must be a function"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: simulate(SMALL, network=_mlp_apply), r"network must be a wideDIP\.Network \(wrap plain functions"),
+        (
+            lambda: simulate(SMALL, network=FunctionNetwork(_mlp_init, _wrong_size)),
+            r"must map u ∈ R\^4 to x ∈ R\^n with n = Config\.n = 6; its apply returns shape \(7,\)",
+        ),
+        (
+            lambda: simulate(SMALL.replace(parametrization="reduced"), network=USER_MLP),
+            r"parametrization='reduced' .*'my_mlp'",
+        ),
+        (
+            lambda: simulate(TRACKED.replace(ntk_implementation="closed_form"), network=USER_MLP),
+            r"'closed_form' .*'my_mlp'",
+        ),
+        (lambda: simulate(SMALL.replace(network="mlp"), network=USER_MLP), r"network= replaces Config\.network"),
+        (lambda: wideDIP.compare(SMALL, network=3), r"compare: network must be a wideDIP\.Network"),
+        (lambda: wideDIP.sweep(SMALL, {"k": [5]}, network="mlp"), r"sweep: network must be a wideDIP\.Network"),
+        (lambda: FunctionNetwork(3, _mlp_apply), r"FunctionNetwork: init must be a function"),
+    ],
+)
 def test_bad_user_networks_are_value_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
@@ -354,23 +402,51 @@ def test_sweep_with_a_users_network_refuses_another_on_resume(tmp_path):
     with pytest.raises(ValueError, match=r"holds a sweep of network 'my_mlp', not 'given by the config'"):
         wideDIP.sweep(config, {"seed": [0]}, tmp_path, progress=False)
     with pytest.raises(ValueError, match=r"holds a sweep of network 'my_mlp', not 'other'"):
-        wideDIP.sweep(config, {"seed": [0]}, tmp_path, network=FunctionNetwork(_mlp_init, _mlp_apply, "other"),
-                      progress=False)
+        wideDIP.sweep(
+            config, {"seed": [0]}, tmp_path, network=FunctionNetwork(_mlp_init, _mlp_apply, "other"), progress=False
+        )
 
 
 def test_cli_trains_the_builtin_networks(tmp_path, capsys):
-    shape = ["--m", "3", "--n", "6", "--d", "4", "--k", "5", "--seeds", "3", "--steps", "150", "--step-size", "0.5",
-             "--operator-scale", "sqrt_n", "--threshold", "1e-9", "--dtype", "float64", "--quiet"]
-    assert main(["simulate", *shape, "--network", "mlp", "--hidden", "4", "--track-ntk", "--ntk-checkpoints", "6",
-                 "--json"]) == 0
+    shape = [
+        "--m",
+        "3",
+        "--n",
+        "6",
+        "--d",
+        "4",
+        "--k",
+        "5",
+        "--seeds",
+        "3",
+        "--steps",
+        "150",
+        "--step-size",
+        "0.5",
+        "--operator-scale",
+        "sqrt_n",
+        "--threshold",
+        "1e-9",
+        "--dtype",
+        "float64",
+        "--quiet",
+    ]
+    assert (
+        main(
+            ["simulate", *shape, "--network", "mlp", "--hidden", "4", "--track-ntk", "--ntk-checkpoints", "6", "--json"]
+        )
+        == 0
+    )
     payload = json.loads(capsys.readouterr().out)
     assert payload["config"]["hidden"] == [4] and payload["network"]["name"] == "mlp"
     assert payload["network"]["ntk_implementation"] == "jacobian" and payload["network"]["parametrization"] == "full"
     assert main(["simulate", *shape, "--network", "two_layer_both"]) == 0
     assert "network two_layer_both (50 parameters)  reduced descent" in capsys.readouterr().out
     out = tmp_path / "sweep"
-    assert main(["sweep", "fig1-quick", *shape, "--network", "two_layer_both", "--k", "5", "--n", "6",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["sweep", "fig1-quick", *shape, "--network", "two_layer_both", "--k", "5", "--n", "6", "--out", str(out)])
+        == 0
+    )
     assert json.loads((out / "sweep.json").read_text())["base"]["network"] == "two_layer_both"
     assert wideDIP.load_sweep(out).cells.size == 1
     with pytest.raises(SystemExit) as exit_info:

@@ -12,9 +12,23 @@ from wideDIP import Config, draw_problem, seed_keys, simulate
 from wideDIP._cli import main
 
 # Wide network, tiny problem: hypothesis (5) holds for most seeds (tanh, D = 1), as in test_theory.py.
-CERTIFIABLE = Config(m=1, n=2, d=5, k=2000, seeds=8, activation="tanh", v_law="rademacher", method="flow",
-                     rtol=1e-10, atol=1e-12, threshold=1e-12, dtype="float64", noise=0.2, stop_at_threshold=False,
-                     steps=300)
+CERTIFIABLE = Config(
+    m=1,
+    n=2,
+    d=5,
+    k=2000,
+    seeds=8,
+    activation="tanh",
+    v_law="rademacher",
+    method="flow",
+    rtol=1e-10,
+    atol=1e-12,
+    threshold=1e-12,
+    dtype="float64",
+    noise=0.2,
+    stop_at_threshold=False,
+    steps=300,
+)
 SMALL = Config(m=4, n=12, d=6, k=200, seeds=6, steps=1000, step_size=0.3, threshold=1e-10, dtype="float64")
 
 
@@ -60,8 +74,9 @@ def test_early_stopping_times_match_an_independent_numpy_computation(certified_r
         mu_0 = np.linalg.eigvalsh(p.operator @ kernel @ p.operator.T).min()
         np.testing.assert_allclose(result.noise_norm[seed], noise, rtol=1e-12)
         expected = max(np.log(start / noise), 0.0)
-        np.testing.assert_allclose(result.early_stopping_time[seed],
-                                   4 * expected / (sigma_a**2 * np.linalg.eigvalsh(kernel).min()), rtol=1e-8)
+        np.testing.assert_allclose(
+            result.early_stopping_time[seed], 4 * expected / (sigma_a**2 * np.linalg.eigvalsh(kernel).min()), rtol=1e-8
+        )
         np.testing.assert_allclose(result.observation_early_stopping_time[seed], 4 * expected / mu_0, rtol=1e-8)
 
 
@@ -90,9 +105,11 @@ def test_recovery_curves_are_consistent(noisy_descent):
         recorded = ~np.isnan(result.signal_error[seed])
         row = result.signal_error_row_space[seed, recorded] * signal_norm
         assert np.all(row <= result.observation_error[seed, recorded] / result.sigma_A[seed] * (1 + 1e-10))
-        np.testing.assert_allclose(result.signal_error_row_space[seed, recorded] ** 2
-                                   + result.signal_error_kernel[seed, recorded] ** 2,
-                                   result.signal_error[seed, recorded] ** 2, rtol=1e-10)
+        np.testing.assert_allclose(
+            result.signal_error_row_space[seed, recorded] ** 2 + result.signal_error_kernel[seed, recorded] ** 2,
+            result.signal_error[seed, recorded] ** 2,
+            rtol=1e-10,
+        )
     assert np.all(result.stop_step == SMALL.steps)  # the budget's end is the last checkpoint
     np.testing.assert_allclose(result.signal_error[:, -1], result.final_signal_error, rtol=1e-10)
     np.testing.assert_allclose(result.best_signal_error, np.nanmin(result.signal_error, axis=1))
@@ -191,9 +208,25 @@ def test_recovery_survives_save_and_load_and_format_1_still_loads(certified_run,
         arrays = {name: data[name] for name in data.files}
     header = json.loads(str(arrays.pop("header")))
     header["format"] = 1
-    old = {name: values for name, values in arrays.items() if name in
-           ("status", "steps_to_threshold", "stop_step", "stop_time", "time_to_threshold", "solver_steps",
-            "initial_loss", "final_loss", "times", "loss", "weight_distance", "stability")}
+    old = {
+        name: values
+        for name, values in arrays.items()
+        if name
+        in (
+            "status",
+            "steps_to_threshold",
+            "stop_step",
+            "stop_time",
+            "time_to_threshold",
+            "solver_steps",
+            "initial_loss",
+            "final_loss",
+            "times",
+            "loss",
+            "weight_distance",
+            "stability",
+        )
+    }
     old.update(signal_error=arrays["final_signal_error"], observation_error=arrays["final_observation_error"])
     np.savez(tmp_path / "old.npz", header=np.array(json.dumps(header)), **old)
     loaded = wideDIP.load(tmp_path / "old.npz")
@@ -202,7 +235,29 @@ def test_recovery_survives_save_and_load_and_format_1_still_loads(certified_run,
 
 
 def test_command_line_reports_the_noise(capsys):
-    assert main(["simulate", "--m", "4", "--n", "12", "--d", "6", "--k", "60", "--seeds", "3", "--steps", "200",
-                 "--noise", "0.1", "--no-stop-at-threshold", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "--m",
+                "4",
+                "--n",
+                "12",
+                "--d",
+                "6",
+                "--k",
+                "60",
+                "--seeds",
+                "3",
+                "--steps",
+                "200",
+                "--noise",
+                "0.1",
+                "--no-stop-at-threshold",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "median ||epsilon||" in out and "early stopping" in out and "bound after T" in out

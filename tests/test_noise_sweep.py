@@ -29,8 +29,11 @@ def noisy(tmp_path_factory):
 @pytest.fixture(scope="module")
 def direct():
     """Each cell of `noisy`, simulated on its own."""
-    return {(i, j): simulate(BASE.replace(k=k, noise=noise), progress=False)
-            for i, k in enumerate(AXES["k"]) for j, noise in enumerate(AXES["noise"])}
+    return {
+        (i, j): simulate(BASE.replace(k=k, noise=noise), progress=False)
+        for i, k in enumerate(AXES["k"])
+        for j, noise in enumerate(AXES["noise"])
+    }
 
 
 def test_noise_statistics_are_those_of_the_cell_simulated_alone(noisy, direct):
@@ -39,7 +42,8 @@ def test_noise_statistics_are_those_of_the_cell_simulated_alone(noisy, direct):
         assert noisy.median_final_signal_error[i, j] == pytest.approx(np.median(result.final_signal_error), rel=1e-6)
         at_stop = result.signal_error_at_early_stop[np.isfinite(result.signal_error_at_early_stop)]
         assert noisy.median_signal_error_at_early_stop[i, j] == pytest.approx(
-            np.median(at_stop) if at_stop.size else np.nan, rel=1e-6, nan_ok=True)
+            np.median(at_stop) if at_stop.size else np.nan, rel=1e-6, nan_ok=True
+        )
         checked = [holds for holds in result.bound_holds if holds is not None]
         assert noisy.statistic("bound_checked")[i, j] == len(checked)
         assert noisy.bound_holds_fraction[i, j] == pytest.approx(np.mean(checked) if checked else np.nan, nan_ok=True)
@@ -66,15 +70,26 @@ def test_bound_statistics_count_the_checked_seeds_only(direct):
     unchecked = cell_statistics(dataclasses.replace(direct[1, 1], bound_holds=np.full(6, None, dtype=object)))
     assert unchecked["bound_checked"] == 0 and unchecked["bound_holds_fraction"] is None
     assert {name for name, value in statistics.items() if not isinstance(value, (list, dict))} == set(SCALAR_STATISTICS)
-    assert {name for name, value in statistics.items()
-            if isinstance(value, dict) and list(value) == list(QUARTILES)} == set(QUARTILE_STATISTICS)
+    assert {
+        name for name, value in statistics.items() if isinstance(value, dict) and list(value) == list(QUARTILES)
+    } == set(QUARTILE_STATISTICS)
 
 
-@pytest.mark.parametrize("values, scale", [(WIDTHS, "log"), ([0.01, 0.03, 0.1, 0.3, 1.0], "log"), ([8, 40], "log"),
-                                           ([0.0, 0.01, 0.03, 0.1, 0.3, 1.0], "categorical"),
-                                           ([0.0, 0.1, 1.0], "categorical"), ([0.0, 0.1, 0.3], "linear"),
-                                           ([100, 200, 300, 400], "linear"), ([40, 20], "categorical"),
-                                           (["descent", "flow"], "categorical"), ([True, False], "categorical")])
+@pytest.mark.parametrize(
+    "values, scale",
+    [
+        (WIDTHS, "log"),
+        ([0.01, 0.03, 0.1, 0.3, 1.0], "log"),
+        ([8, 40], "log"),
+        ([0.0, 0.01, 0.03, 0.1, 0.3, 1.0], "categorical"),
+        ([0.0, 0.1, 1.0], "categorical"),
+        ([0.0, 0.1, 0.3], "linear"),
+        ([100, 200, 300, 400], "linear"),
+        ([40, 20], "categorical"),
+        (["descent", "flow"], "categorical"),
+        ([True, False], "categorical"),
+    ],
+)
 def test_axis_scale(values, scale):
     assert axis_scale(values) == scale
 
@@ -107,8 +122,10 @@ def test_one_numeric_axis_draws_frequency_lines_with_wilson_intervals(tmp_path):
     assert (tmp_path / "lines.png").exists()
     axes = figure.axes[0]
     assert axes.get_xscale() == "log" and len(axes.containers) == 2
-    assert [text.get_text() for text in axes.get_legend().get_texts()] == ["stop_at_threshold=False",
-                                                                           "stop_at_threshold=True"]
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == [
+        "stop_at_threshold=False",
+        "stop_at_threshold=True",
+    ]
     for line, container in enumerate(axes.containers):
         data, _, (bars,) = container.lines
         frequency = result.frequency[:, line]
@@ -129,9 +146,15 @@ def test_the_recovery_figure_shows_best_and_final_signal_errors(noisy, tmp_path)
     np.testing.assert_allclose(ratio, noisy.median_best_signal_error / noisy.median_final_signal_error)
     assert np.all(ratio <= 1)
     assert f"{noisy.median_best_signal_error[0, 1]:.3g}\n{noisy.median_final_signal_error[0, 1]:.3g}" in [
-        text.get_text() for text in axes.texts]
-    column = dataclasses.replace(noisy, axes={"k": AXES["k"]}, cells=noisy.cells[:, 1], wall_time=noisy.wall_time[:, 1],
-                                 base=BASE.replace(noise=0.3))
+        text.get_text() for text in axes.texts
+    ]
+    column = dataclasses.replace(
+        noisy,
+        axes={"k": AXES["k"]},
+        cells=noisy.cells[:, 1],
+        wall_time=noisy.wall_time[:, 1],
+        base=BASE.replace(noise=0.3),
+    )
     lines = column.plot_recovery(tmp_path / "recovery-lines").axes[0].containers
     np.testing.assert_array_equal(lines[0].lines[0].get_ydata(), noisy.median_final_signal_error[:, 1])
     np.testing.assert_array_equal(lines[1].lines[0].get_ydata(), noisy.median_best_signal_error[:, 1])
@@ -142,8 +165,13 @@ def test_a_cell_written_before_the_noise_statistics_loads_and_is_kept(noisy, tmp
     cell = directory / "cells" / "cell-1-1.json"
     record = json.loads(cell.read_text())
     statistics = record["statistics"]
-    for name in ("median_best_signal_error", "median_signal_error_at_early_stop", "bound_holds_fraction",
-                 "bound_checked", "median_final_error_over_noise"):
+    for name in (
+        "median_best_signal_error",
+        "median_signal_error_at_early_stop",
+        "bound_holds_fraction",
+        "bound_checked",
+        "median_final_error_over_noise",
+    ):
         del statistics[name]
     statistics["median_signal_error"] = statistics.pop("median_final_signal_error")  # its former name
     cell.write_text(json.dumps(record))
@@ -160,8 +188,18 @@ def test_a_cell_written_before_the_noise_statistics_loads_and_is_kept(noisy, tmp
 
 def test_noise_presets():
     base, axes = preset("noise")
-    assert (base.m, base.n, base.d, base.activation, base.method, base.step_size, base.threshold, base.steps,
-            base.seeds, base.stop_at_threshold) == (10, 100, 500, "sigmoid", "descent", 1.0, 1e-7, 25000, 50, False)
+    assert (
+        base.m,
+        base.n,
+        base.d,
+        base.activation,
+        base.method,
+        base.step_size,
+        base.threshold,
+        base.steps,
+        base.seeds,
+        base.stop_at_threshold,
+    ) == (10, 100, 500, "sigmoid", "descent", 1.0, 1e-7, 25000, 50, False)
     assert axes == {"k": [10, 20, 50, 100, 200, 500, 1000], "noise": [0.0, 0.01, 0.03, 0.1, 0.3, 1.0]}
     base, axes = preset("noise-quick")
     assert (base.seeds, base.steps, base.stop_at_threshold) == (20, 5000, False)
@@ -171,19 +209,51 @@ def test_noise_presets():
 def test_cli_noise_sweep_prints_the_signal_errors_and_draws_both_figures(noisy, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["sweep", "noise-quick", "--help"])
-    assert exit_info.value.code == 0 and "grid (an axis of this preset); default: 0.0 0.1 1.0" in capsys.readouterr().out
+    assert (
+        exit_info.value.code == 0 and "grid (an axis of this preset); default: 0.0 0.1 1.0" in capsys.readouterr().out
+    )
     out = tmp_path / "noise"
-    assert main(["sweep", "noise-quick", "--k", "20", "40", "--noise", "0", "0.3", "--m", "5", "--n", "20", "--d", "10",
-                 "--seeds", "6", "--steps", "300", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "noise-quick",
+                "--k",
+                "20",
+                "40",
+                "--noise",
+                "0",
+                "0.3",
+                "--m",
+                "5",
+                "--n",
+                "20",
+                "--d",
+                "10",
+                "--seeds",
+                "6",
+                "--steps",
+                "300",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     for name in ("figure", "recovery"):
         assert (out / f"{name}.png").stat().st_size > 10_000 and (out / f"{name}.pdf").exists()
     assert f"{out / 'recovery.png'}" in printed
-    for which, values in (("best along the path", noisy.median_best_signal_error),
-                          ("final", noisy.median_final_signal_error)):
+    for which, values in (
+        ("best along the path", noisy.median_best_signal_error),
+        ("final", noisy.median_final_signal_error),
+    ):
         table = printed.split(f"median signal error ||x - x_bar||/||x_bar||, {which}:\n", 1)[1].splitlines()
         assert table[0].split() == ["k", "/", "noise", "0.0", "0.3"]
         for row, k, expected in zip(table[1:3], AXES["k"], values):
             assert row.split() == [str(k)] + [f"{v:.3g}" for v in expected]
-    assert main(["plot", str(out), "--statistic", "median_final_signal_error", "--figure", str(tmp_path / "f.png")]) == 0
+    assert (
+        main(["plot", str(out), "--statistic", "median_final_signal_error", "--figure", str(tmp_path / "f.png")]) == 0
+    )
     assert (tmp_path / "f.png").exists()

@@ -55,8 +55,9 @@ def test_expected_signal_ntk_at_initialisation_is_c_squared_identity():
     errors (estimated from the draws) of C_φ'² I."""
     config = Config(m=2, n=4, d=3, k=30, seeds=400, dtype="float64")
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(7), i))(jnp.arange(config.seeds))
-    kernels = jax.vmap(lambda key: ntk(draw_problem(config, key), initial_weights(config, key, draw_problem(config, key)),
-                                       "sigmoid"))(keys)
+    kernels = jax.vmap(
+        lambda key: ntk(draw_problem(config, key), initial_weights(config, key, draw_problem(config, key)), "sigmoid")
+    )(keys)
     kernels = np.asarray(kernels)
     mean, error = kernels.mean(axis=0), kernels.std(axis=0) / np.sqrt(config.seeds)
     _, c_derivative = activation_constants("sigmoid")
@@ -101,12 +102,25 @@ def test_a_descent_that_stops_early_gets_every_kernel_checkpoint():
     that stops at step ~80 of 400 has its kernels at all 20, the last at its last recorded checkpoint."""
     from wideDIP import simulate
 
-    config = Config(m=3, n=6, d=4, k=5, seeds=3, steps=400, step_size=0.5, operator_scale="sqrt_n", threshold=0.1,
-                    dtype="float64", track_ntk=True, ntk_implementation="jacobian", ntk_checkpoints=20)
+    config = Config(
+        m=3,
+        n=6,
+        d=4,
+        k=5,
+        seeds=3,
+        steps=400,
+        step_size=0.5,
+        operator_scale="sqrt_n",
+        threshold=0.1,
+        dtype="float64",
+        track_ntk=True,
+        ntk_implementation="jacobian",
+        ntk_checkpoints=20,
+    )
     result = simulate(config, progress=False)
     longest = int(np.argmax(result.stop_step))
     assert result.converged.all() and result.stop_step[longest] < config.steps / 4
     tracked = np.isfinite(result.ntk["max_lambda_H"][longest])
     recorded = np.flatnonzero(~np.isnan(result.loss[longest]))
     assert tracked.sum() == config.ntk_checkpoints
-    assert tracked[0] and tracked[recorded[-1]] and not tracked[recorded[-1] + 1:].any()
+    assert tracked[0] and tracked[recorded[-1]] and not tracked[recorded[-1] + 1 :].any()

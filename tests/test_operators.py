@@ -46,30 +46,58 @@ def dct_matrix(n):
 def test_the_default_path_keeps_its_bits():
     """Values recorded with the code as it was before operators existed (same machine type):
     the Gaussian operator still uses the shared threefry block and nothing else moved."""
-    config = Config(m=4, n=12, d=6, k=40, seeds=3, steps=300, step_size=2.0, operator_scale="sqrt_n",
-                    threshold=1e-5, dtype="float64")
+    config = Config(
+        m=4,
+        n=12,
+        d=6,
+        k=40,
+        seeds=3,
+        steps=300,
+        step_size=2.0,
+        operator_scale="sqrt_n",
+        threshold=1e-5,
+        dtype="float64",
+    )
     result = simulate(config, progress=False)
     assert [v.hex() for v in result.final_loss.tolist()] == [
-        "0x1.4c9220b55580ap-17", "0x1.12f1b17879493p-9", "0x1.438000bf942e1p-17"]
+        "0x1.4c9220b55580ap-17",
+        "0x1.12f1b17879493p-9",
+        "0x1.438000bf942e1p-17",
+    ]
     assert result.stop_step.tolist() == [243, 300, 225]
     assert [v.hex() for v in result.stability.tolist()] == [
-        "0x1.809991783ef67p-3", "0x1.512d5a5041169p-4", "0x1.6c3acb75e812ap-3"]
+        "0x1.809991783ef67p-3",
+        "0x1.512d5a5041169p-4",
+        "0x1.6c3acb75e812ap-3",
+    ]
     problems = setup_draws(config)  # the same bits as draw_problem's (test_problem.py draws those)
-    for name, digest in (("operator", "ce04ee45aef8a2c59ac9ce9b915e5a7c65888867cc76b2ffef3e0e089c904e1c"),
-                         ("layer", "4eb564a0c619e0a8bca03467d7322b48d001df992eb2dd1e8aa5a2030ad4e259"),
-                         ("observation", "4b53b31ecce600ae1e32489d7fac6bc32e4dbc6e8ee130753da59a7cbf693810")):
+    for name, digest in (
+        ("operator", "ce04ee45aef8a2c59ac9ce9b915e5a7c65888867cc76b2ffef3e0e089c904e1c"),
+        ("layer", "4eb564a0c619e0a8bca03467d7322b48d001df992eb2dd1e8aa5a2030ad4e259"),
+        ("observation", "4b53b31ecce600ae1e32489d7fac6bc32e4dbc6e8ee130753da59a7cbf693810"),
+    ):
         assert hashlib.sha256(np.ascontiguousarray(getattr(problems, name)).tobytes()).hexdigest() == digest, name
     single = setup_draws(config.replace(dtype="float32"))
     assert hashlib.sha256(single.operator.tobytes()).hexdigest() == (
-        "e2b0ba04abbaeca6f7889dd73c194f9dd318a29951ec68dc864b04321d1d23ed")
+        "e2b0ba04abbaeca6f7889dd73c194f9dd318a29951ec68dc864b04321d1d23ed"
+    )
 
 
 @pytest.mark.parametrize("m, n", [(3, 8), (8, 3), (6, 6)])
 def test_conditioned_has_the_geometric_spectrum_and_the_prescribed_condition_number(m, n):
     rank = min(m, n)
     for kappa in (1.0, 7.5, 1000.0):
-        config = Config(m=m, n=n, d=2, k=3, seeds=3, operator="conditioned", condition_number=kappa,
-                        operator_scale="sqrt_m", dtype="float64")
+        config = Config(
+            m=m,
+            n=n,
+            d=2,
+            k=3,
+            seeds=3,
+            operator="conditioned",
+            condition_number=kappa,
+            operator_scale="sqrt_m",
+            dtype="float64",
+        )
         for a in draws(config).operator:
             singular = np.linalg.svd(a, compute_uv=False)
             np.testing.assert_allclose(singular[0], (math.sqrt(n) + math.sqrt(m)) / math.sqrt(m), rtol=1e-12)
@@ -92,8 +120,9 @@ def test_realised_spectrum_is_in_every_result():
 
 
 def test_the_theorem_uses_the_realised_spectrum():
-    config = Config(m=3, n=5, d=4, k=20, seeds=3, steps=50, track_ntk=True, operator="conditioned",
-                    condition_number=37.0)  # test_result's tracked shape
+    config = Config(
+        m=3, n=5, d=4, k=20, seeds=3, steps=50, track_ntk=True, operator="conditioned", condition_number=37.0
+    )  # test_result's tracked shape
     result = simulate(config, progress=False)
     theory = result.theory
     np.testing.assert_array_equal(theory.norm_A, result.norm_A)
@@ -134,7 +163,7 @@ def test_blur_is_an_fft_convolution_then_even_sampling(m, n, width):
     a = draws(config).operator
     np.testing.assert_array_equal(a[0], a[1])  # the same for every seed
     offsets = np.arange(n)
-    kernel = np.exp(-np.minimum(offsets, n - offsets) ** 2 / (2 * width**2))
+    kernel = np.exp(-(np.minimum(offsets, n - offsets) ** 2) / (2 * width**2))
     kernel /= kernel.sum()
     samples = np.floor(np.arange(m) * n / m).astype(int)
     x = np.random.default_rng(1).standard_normal((n, 4))
@@ -150,8 +179,17 @@ def test_custom_with_the_gaussian_draw_reproduces_the_gaussian_run_bit_for_bit(d
     gaussian = simulate(config, progress=False)
     matrix = setup_draws(config).operator[0]
     custom = simulate(config.replace(operator="custom", operator_scale="none"), operator=matrix, progress=False)
-    for name in ("loss", "final_loss", "stop_step", "stability", "signal_error", "weight_distance", "norm_A",
-                 "sigma_A", "status"):
+    for name in (
+        "loss",
+        "final_loss",
+        "stop_step",
+        "stability",
+        "signal_error",
+        "weight_distance",
+        "norm_A",
+        "sigma_A",
+        "status",
+    ):
         np.testing.assert_array_equal(getattr(custom, name)[0], getattr(gaussian, name)[0], err_msg=name)
     np.testing.assert_array_equal(custom.norm_A, custom.norm_A[0])  # the same matrix for every seed
     assert custom.operator_sha256 == hashlib.sha256(matrix.astype(np.float64).tobytes()).hexdigest()
@@ -169,8 +207,21 @@ def test_custom_matrix_is_recorded_and_survives_save_and_load(tmp_path):
     np.testing.assert_array_equal(loaded.kappa_A, result.kappa_A)
     assert f"sha256:{result.operator_sha256[:8]}" in loaded.summary()
     assert result.to_json()["operator_sha256"] == result.operator_sha256
-    smooth = Config(m=3, n=8, d=4, k=30, seeds=2, steps=2, step_size=0.1, threshold=1e-30, method="flow", rtol=1e-10,
-                    atol=1e-12, dtype="float64", operator="custom")  # test_compare's shape
+    smooth = Config(
+        m=3,
+        n=8,
+        d=4,
+        k=30,
+        seeds=2,
+        steps=2,
+        step_size=0.1,
+        threshold=1e-30,
+        method="flow",
+        rtol=1e-10,
+        atol=1e-12,
+        dtype="float64",
+        operator="custom",
+    )  # test_compare's shape
     comparison = compare(smooth, step_sizes=(0.3,), operator=matrix[:3, :8], progress=False)
     assert "A: custom" in comparison.summary()
     assert comparison.operator_sha256 == matrix_sha256(matrix[:3, :8].astype(np.float64))
@@ -210,39 +261,47 @@ def test_operator_numbers_and_matrices_do_not_recompile(setup_traces):
     assert len(traces) == 1
 
 
-@pytest.mark.parametrize("changes, field, allowed", [
-    (dict(operator="inpainting", m=9, n=8), "m", "<= Config.n"),
-    (dict(operator="blur", m=9, n=8), "m", "<= Config.n"),
-    (dict(operator="dct", m=9, n=8), "m", "<= Config.n"),
-    (dict(operator="conditioned", condition_number=0.5), "condition_number", ">= 1"),
-    (dict(operator="conditioned", condition_number=math.inf), "condition_number", "finite"),
-    (dict(operator="conditioned", m=1, condition_number=3.0), "condition_number", "must be 1 when min(m, n) = 1"),
-    (dict(operator="blur", blur_width=0.0), "blur_width", "> 0"),
-    (dict(operator="blur", blur_width=-2.0), "blur_width", "> 0"),
-    (dict(operator="fourier"), "operator", "inpainting"),
-    (dict(operator="dct", operator_scale="sqrt_n"), "operator_scale", "'none'"),
-])
+@pytest.mark.parametrize(
+    "changes, field, allowed",
+    [
+        (dict(operator="inpainting", m=9, n=8), "m", "<= Config.n"),
+        (dict(operator="blur", m=9, n=8), "m", "<= Config.n"),
+        (dict(operator="dct", m=9, n=8), "m", "<= Config.n"),
+        (dict(operator="conditioned", condition_number=0.5), "condition_number", ">= 1"),
+        (dict(operator="conditioned", condition_number=math.inf), "condition_number", "finite"),
+        (dict(operator="conditioned", m=1, condition_number=3.0), "condition_number", "must be 1 when min(m, n) = 1"),
+        (dict(operator="blur", blur_width=0.0), "blur_width", "> 0"),
+        (dict(operator="blur", blur_width=-2.0), "blur_width", "> 0"),
+        (dict(operator="fourier"), "operator", "inpainting"),
+        (dict(operator="dct", operator_scale="sqrt_n"), "operator_scale", "'none'"),
+    ],
+)
 def test_invalid_configurations_name_the_field(changes, field, allowed):
     with pytest.raises(ValueError, match=rf"Config\.{field} must") as info:
         Config(**changes)
     assert allowed in str(info.value)
 
 
-@pytest.mark.parametrize("operator, matrix, message", [
-    ("custom", None, "needs its matrix"),
-    ("gaussian", np.ones((3, 8)), "set Config.operator='custom'"),
-    ("custom", np.ones((3, 7)), r"shape \(Config.m, Config.n\) = \(3, 8\), got \(3, 7\)"),
-    ("custom", np.ones(24), r"got \(24,\)"),
-    ("custom", np.full((3, 8), np.nan), "finite"),
-    ("custom", np.where(np.eye(3, 8) > 0, np.inf, 1.0), "finite"),
-    ("custom", np.zeros((3, 8)), "all zeros"),
-    ("custom", np.full((3, 8), "a"), "real numbers"),
-])
+@pytest.mark.parametrize(
+    "operator, matrix, message",
+    [
+        ("custom", None, "needs its matrix"),
+        ("gaussian", np.ones((3, 8)), "set Config.operator='custom'"),
+        ("custom", np.ones((3, 7)), r"shape \(Config.m, Config.n\) = \(3, 8\), got \(3, 7\)"),
+        ("custom", np.ones(24), r"got \(24,\)"),
+        ("custom", np.full((3, 8), np.nan), "finite"),
+        ("custom", np.where(np.eye(3, 8) > 0, np.inf, 1.0), "finite"),
+        ("custom", np.zeros((3, 8)), "all zeros"),
+        ("custom", np.full((3, 8), "a"), "real numbers"),
+    ],
+)
 def test_invalid_custom_matrices_raise_everywhere(tmp_path, operator, matrix, message):
     config = Config(m=3, n=8, d=2, k=16, seeds=1, steps=1, operator=operator)
-    for call in (lambda: simulate(config, operator=matrix, progress=False),
-                 lambda: compare(config, step_sizes=(1.0,), operator=matrix, progress=False),
-                 lambda: sweep(config, {"k": [4]}, tmp_path / "s", operator=matrix, progress=False)):
+    for call in (
+        lambda: simulate(config, operator=matrix, progress=False),
+        lambda: compare(config, step_sizes=(1.0,), operator=matrix, progress=False),
+        lambda: sweep(config, {"k": [4]}, tmp_path / "s", operator=matrix, progress=False),
+    ):
         with pytest.raises(ValueError, match=message):
             call()
     assert not (tmp_path / "s").exists()  # refused before anything is written
@@ -259,18 +318,21 @@ def test_width_bound_with_realised_values_has_its_closed_form():
     assert width_bound(100, 10) == width_bound(100, 10, "sigmoid", "none", "gaussian")  # the default is kept
 
 
-@pytest.mark.parametrize("arguments, keywords, message", [
-    ((-1, 10), {}, "n must be an integer >= 1, got -1"),
-    ((2.5, 10), {}, "n must be an integer >= 1"),
-    ((10, 0), {}, "m must be an integer >= 1"),
-    ((10, 3, "swish"), {}, "activation_name must be one of"),
-    ((10, 3, "sigmoid", "x"), {}, "operator_scale must be one of"),
-    ((10, 3, "sigmoid", "none", "cauchy"), {}, "v_law must be one of"),
-    ((10, 3), {"norm_A": 1.0}, "give both norm_A and sigma_A"),
-    ((10, 3), {"norm_A": 1.0, "sigma_A": -0.5}, "sigma_A must be a finite real number > 0"),
-    ((10, 3), {"norm_A": math.nan, "sigma_A": 0.5}, "norm_A must be a finite real number > 0"),
-    ((10, 3), {"norm_A": 1.0, "sigma_A": 2.0}, "sigma_A must be <= norm_A"),
-])
+@pytest.mark.parametrize(
+    "arguments, keywords, message",
+    [
+        ((-1, 10), {}, "n must be an integer >= 1, got -1"),
+        ((2.5, 10), {}, "n must be an integer >= 1"),
+        ((10, 0), {}, "m must be an integer >= 1"),
+        ((10, 3, "swish"), {}, "activation_name must be one of"),
+        ((10, 3, "sigmoid", "x"), {}, "operator_scale must be one of"),
+        ((10, 3, "sigmoid", "none", "cauchy"), {}, "v_law must be one of"),
+        ((10, 3), {"norm_A": 1.0}, "give both norm_A and sigma_A"),
+        ((10, 3), {"norm_A": 1.0, "sigma_A": -0.5}, "sigma_A must be a finite real number > 0"),
+        ((10, 3), {"norm_A": math.nan, "sigma_A": 0.5}, "norm_A must be a finite real number > 0"),
+        ((10, 3), {"norm_A": 1.0, "sigma_A": 2.0}, "sigma_A must be <= norm_A"),
+    ],
+)
 def test_width_bound_rejects_invalid_arguments_by_name(arguments, keywords, message):
     with pytest.raises(ValueError, match="width_bound: " + message):
         width_bound(*arguments, **keywords)
@@ -292,8 +354,33 @@ def test_a_sweep_records_the_custom_matrix_and_refuses_another(tmp_path):
 
 def test_kappa_sweep_from_the_command_line_with_its_figure(tmp_path, capsys):
     out = tmp_path / "kappa"
-    assert main(["sweep", "kappa-quick", "--k", "40", "--condition-number", "1", "30", "--n", "12", "--m", "4",
-                 "--d", "6", "--seeds", "3", "--steps", "50", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "kappa-quick",
+                "--k",
+                "40",
+                "--condition-number",
+                "1",
+                "30",
+                "--n",
+                "12",
+                "--m",
+                "4",
+                "--d",
+                "6",
+                "--seeds",
+                "3",
+                "--steps",
+                "50",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "k / condition_number" in capsys.readouterr().out and (out / "figure.png").stat().st_size > 10_000
     result = wideDIP.load_sweep(out)
     assert result.base.operator == "conditioned" and result.axes["condition_number"] == [1.0, 30.0]
@@ -308,17 +395,36 @@ def test_kappa_sweep_from_the_command_line_with_its_figure(tmp_path, capsys):
 def test_operator_file_on_the_command_line(tmp_path, capsys):
     matrix = np.random.default_rng(5).standard_normal((4, 12))
     np.save(tmp_path / "A.npy", matrix)
-    arguments = ["simulate", "--m", "4", "--n", "12", "--d", "6", "--k", "40", "--seeds", "3", "--steps", "20",
-                 "--quiet", "--json", "--operator-file", str(tmp_path / "A.npy")]
+    arguments = [
+        "simulate",
+        "--m",
+        "4",
+        "--n",
+        "12",
+        "--d",
+        "6",
+        "--k",
+        "40",
+        "--seeds",
+        "3",
+        "--steps",
+        "20",
+        "--quiet",
+        "--json",
+        "--operator-file",
+        str(tmp_path / "A.npy"),
+    ]
     assert main(arguments) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["config"]["operator"] == "custom"
     assert payload["operator_sha256"] == hashlib.sha256(matrix.tobytes()).hexdigest()
     assert payload["norm_A"] == pytest.approx([np.linalg.norm(matrix, 2)] * 3, rel=1e-5)
     np.save(tmp_path / "B.npy", matrix[:, :7])
-    for bad, message in ((["--operator-file", str(tmp_path / "B.npy")], "got (4, 7)"),
-                         (["--operator-file", str(tmp_path / "missing.npy")], "cannot read"),
-                         (["--operator", "inpainting", "--m", "9", "--n", "8"], "--m must be <= --n")):
+    for bad, message in (
+        (["--operator-file", str(tmp_path / "B.npy")], "got (4, 7)"),
+        (["--operator-file", str(tmp_path / "missing.npy")], "cannot read"),
+        (["--operator", "inpainting", "--m", "9", "--n", "8"], "--m must be <= --n"),
+    ):
         with pytest.raises(SystemExit) as exit_info:
             main(["simulate", "--quiet", *bad])
         assert exit_info.value.code == 2 and message in capsys.readouterr().err

@@ -18,8 +18,16 @@ def run(config, parametrization):
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_full_and_reduced_trajectories_agree_in_float64(shape):
-    config = Config(**shape, seeds=3, steps=400, step_size=0.05, threshold=1e-10, noise=0.1,
-                    operator_scale="sqrt_n", dtype="float64")
+    config = Config(
+        **shape,
+        seeds=3,
+        steps=400,
+        step_size=0.05,
+        threshold=1e-10,
+        noise=0.1,
+        operator_scale="sqrt_n",
+        dtype="float64",
+    )
     full, reduced = run(config, "full"), run(config, "reduced")
     np.testing.assert_array_equal(full.status, reduced.status)
     np.testing.assert_array_equal(np.isnan(full.loss), np.isnan(reduced.loss))
@@ -33,8 +41,18 @@ def test_full_and_reduced_trajectories_agree_in_float64(shape):
 
 
 def test_converging_runs_agree_step_for_step():
-    config = Config(m=3, n=6, d=5, k=80, seeds=3, steps=3000, operator_scale="sqrt_n", step_size=4.0,
-                    threshold=1e-9, dtype="float64")
+    config = Config(
+        m=3,
+        n=6,
+        d=5,
+        k=80,
+        seeds=3,
+        steps=3000,
+        operator_scale="sqrt_n",
+        step_size=4.0,
+        threshold=1e-9,
+        dtype="float64",
+    )
     full, reduced = run(config, "full"), run(config, "reduced")
     assert reduced.converged.sum() >= 2  # seed 2 draws an ill-conditioned A and stalls
     np.testing.assert_array_equal(full.steps_to_threshold, reduced.steps_to_threshold)

@@ -15,9 +15,11 @@ SMALL = Config(m=5, n=20, d=10, k=40, seeds=6, steps=300, dtype="float64")
 CURVES = {  # panel of `plot`: the label of each median line, the result's field it draws and its final value
     0: {"loss ½‖A g − y‖²": ("loss", "final_loss")},
     1: {"‖y(t) − ȳ‖": ("observation_error", "final_observation_error")},
-    2: {"‖x(t) − x̄‖ / ‖x̄‖": ("signal_error", "final_signal_error"),
+    2: {
+        "‖x(t) − x̄‖ / ‖x̄‖": ("signal_error", "final_signal_error"),
         "row space  ‖P(x(t) − x̄)‖ / ‖x̄‖": ("signal_error_row_space", None),
-        "kernel  ‖(I − P)(x(t) − x̄)‖ / ‖x̄‖": ("signal_error_kernel", None)},
+        "kernel  ‖(I − P)(x(t) − x̄)‖ / ‖x̄‖": ("signal_error_kernel", None),
+    },
 }
 
 
@@ -62,8 +64,22 @@ def descent():
 @pytest.fixture(scope="module")
 def certified():
     """A wide tracked flow whose seeds are all certified by (5) and stop at different times."""
-    return simulate(Config(m=1, n=2, d=3, k=2000, activation="tanh", v_law="rademacher", method="flow", seeds=4,
-                           t_max=100, track_ntk=True, dtype="float64"), progress=False)
+    return simulate(
+        Config(
+            m=1,
+            n=2,
+            d=3,
+            k=2000,
+            activation="tanh",
+            v_law="rademacher",
+            method="flow",
+            seeds=4,
+            t_max=100,
+            track_ntk=True,
+            dtype="float64",
+        ),
+        progress=False,
+    )
 
 
 def test_held_forward_fills_along_the_checkpoints():
@@ -151,7 +167,7 @@ def test_plot_ntk_needs_tracking():
     with pytest.raises(ValueError, match="track_ntk"):
         result.plot_ntk()
     with pytest.raises(ValueError, match="track_ntk"):
-        result.certified
+        result.certified  # noqa: B018 (the property raises)
 
 
 def test_plot_ntk_holds_stopped_seeds_and_keeps_the_envelope_within_the_loss_range(certified, tmp_path):
@@ -160,8 +176,9 @@ def test_plot_ntk_holds_stopped_seeds_and_keeps_the_envelope_within_the_loss_ran
     kernels, losses = figure.axes[:2]
     shown = certified.times > 0
     largest = labelled_line(kernels, "λ_max(H)").get_ydata()
-    np.testing.assert_allclose(largest, np.median(forward_filled(certified.ntk["max_lambda_H"]), axis=0)[shown],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        largest, np.median(forward_filled(certified.ntk["max_lambda_H"]), axis=0)[shown], rtol=1e-12
+    )
     assert "all 4 seeds" in kernels.get_title() and "all 4 seeds" in losses.get_title()
     bottom, _ = losses.get_ylim()
     data = min(np.min(held_to_the_stop(certified, "loss", "final_loss")[1]), certified.config.threshold)
@@ -173,8 +190,11 @@ def test_plot_ntk_holds_stopped_seeds_and_keeps_the_envelope_within_the_loss_ran
 
 def _time_markers(axes) -> dict[str, float]:
     """The early-stopping markers of a panel, by name ("T", "T_H"): where each is drawn."""
-    return {line.get_label().split(" ")[0]: line.get_xdata()[0] for line in axes.lines
-            if line.get_label().split(" ")[0] in ("T", "T_H")}
+    return {
+        line.get_label().split(" ")[0]: line.get_xdata()[0]
+        for line in axes.lines
+        if line.get_label().split(" ")[0] in ("T", "T_H")
+    }
 
 
 def test_the_noisy_figure_marks_T_on_the_signal_panel_too_at_a_printable_width(noisy, descent, tmp_path):
@@ -199,8 +219,9 @@ def test_plot_ntk_marks_only_the_checkpoints_where_the_kernels_were_evaluated(ce
 
     evaluated = np.zeros(certified.times.size, bool)
     evaluated[::5] = True
-    sparse = dataclasses.replace(certified, ntk={name: np.where(evaluated, values, np.nan)
-                                                 for name, values in certified.ntk.items()})
+    sparse = dataclasses.replace(
+        certified, ntk={name: np.where(evaluated, values, np.nan) for name, values in certified.ntk.items()}
+    )
     kernels = sparse.plot_ntk().axes[0]
     last_stop = certified.stop_time.max()
     measured = evaluated & (certified.times > 0) & (certified.times <= last_stop)
@@ -211,7 +232,7 @@ def test_plot_ntk_marks_only_the_checkpoints_where_the_kernels_were_evaluated(ce
         assert line.get_marker() == "o"
         np.testing.assert_array_equal(x[marked], certified.times[measured])
         assert np.all(x[~marked] > last_stop) and x[-1] == certified.times[-1]  # held: drawn without markers
-    held_line, = [line for line in kernels.lines if line.get_label() == HELD_LABEL]
+    (held_line,) = [line for line in kernels.lines if line.get_label() == HELD_LABEL]
     assert held_line.get_xdata()[0] == last_stop
     assert EVALUATED_LABEL in [text.get_text() for text in kernels.get_legend().get_texts()]
 
@@ -219,9 +240,13 @@ def test_plot_ntk_marks_only_the_checkpoints_where_the_kernels_were_evaluated(ce
 @pytest.mark.parametrize("method", ["plot", "plot_ntk"])
 def test_a_figure_path_is_checked_before_drawing(certified, tmp_path, method):
     draw = getattr(certified, method)
-    with pytest.raises(ValueError, match=rf"SimulationResult\.{method}: path: the folder '/nonexistent/dir' .* does not exist"):
+    with pytest.raises(
+        ValueError, match=rf"SimulationResult\.{method}: path: the folder '/nonexistent/dir' .* does not exist"
+    ):
         draw("/nonexistent/dir/out.png")
-    with pytest.raises(ValueError, match=rf"SimulationResult\.{method}: path: '.*out\.xyz' must end in one of .*\.pdf.*\.png"):
+    with pytest.raises(
+        ValueError, match=rf"SimulationResult\.{method}: path: '.*out\.xyz' must end in one of .*\.pdf.*\.png"
+    ):
         draw(tmp_path / "out.xyz")
     with pytest.raises(ValueError, match=rf"SimulationResult\.{method}: path: .* is a folder"):
         draw(tmp_path)
@@ -245,10 +270,12 @@ def test_a_run_that_recorded_nothing_is_drawn_with_a_note(tmp_path):
 
     from wideDIP import FunctionNetwork
 
-    network = FunctionNetwork(lambda key: jax.random.normal(key, (6, 4)), lambda theta, u: theta @ u * np.nan,
-                              name="nan_output")
-    result = simulate(Config(m=3, n=6, d=4, k=5, seeds=2, steps=20, noise=0.1, track_ntk=True), network=network,
-                      progress=False)
+    network = FunctionNetwork(
+        lambda key: jax.random.normal(key, (6, 4)), lambda theta, u: theta @ u * np.nan, name="nan_output"
+    )
+    result = simulate(
+        Config(m=3, n=6, d=4, k=5, seeds=2, steps=20, noise=0.1, track_ntk=True), network=network, progress=False
+    )
     assert list(result.status) == ["diverged"] * 2
     note = "nothing recorded: every seed diverged at its first step"
     for method, panels in (("plot", 3), ("plot_ntk", 2)):
@@ -269,13 +296,18 @@ def test_a_curve_with_nothing_to_draw_says_so_beside_those_drawn(descent):
     silent[0] = np.nan
     status = descent.status.copy()
     status[0] = "diverged"
-    changed = dataclasses.replace(descent, signal_error_kernel=np.full_like(descent.signal_error_kernel, np.nan),
-                                  loss=silent, final_loss=np.where(np.arange(descent.config.seeds) == 0, np.nan,
-                                                                   descent.final_loss), status=status)
+    changed = dataclasses.replace(
+        descent,
+        signal_error_kernel=np.full_like(descent.signal_error_kernel, np.nan),
+        loss=silent,
+        final_loss=np.where(np.arange(descent.config.seeds) == 0, np.nan, descent.final_loss),
+        status=status,
+    )
     losses, observation, signal = changed.plot().axes[:3]
     kernel = "kernel  ‖(I − P)(x(t) − x̄)‖ / ‖x̄‖"
     assert f"{kernel}: nothing to draw" in _legend(signal) and "‖x(t) − x̄‖ / ‖x̄‖" in _legend(signal)
     assert _notes(signal) == [] and _notes(observation) == []
     assert np.isfinite(labelled_line(signal, "‖x(t) − x̄‖ / ‖x̄‖").get_ydata()).all()
-    assert _notes(losses) == [f"no median: 1 of {descent.config.seeds} seeds diverged at their first step "
-                              "and recorded nothing"]
+    assert _notes(losses) == [
+        f"no median: 1 of {descent.config.seeds} seeds diverged at their first step and recorded nothing"
+    ]

@@ -51,7 +51,9 @@ def test_initial_weights_follow_a2_and_map_u_to_the_features():
     np.testing.assert_allclose(rows.T @ rows / rows.shape[0], np.eye(config.d), atol=0.06)
 
 
-@pytest.mark.parametrize("scale, variance", [("none", lambda m, n: 1.0), ("sqrt_n", lambda m, n: 1 / n), ("sqrt_m", lambda m, n: 1 / m)])
+@pytest.mark.parametrize(
+    "scale, variance", [("none", lambda m, n: 1.0), ("sqrt_n", lambda m, n: 1 / n), ("sqrt_m", lambda m, n: 1 / m)]
+)
 def test_operator_scale_sets_the_variance_of_a(scale, variance):
     config = Config(m=8, n=40, d=3, k=2, seeds=100, operator_scale=scale, dtype="float64")
     problems, _ = draws(config)

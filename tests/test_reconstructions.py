@@ -40,8 +40,9 @@ def test_the_problem_is_the_seeds_draw(noisy):
             np.testing.assert_array_equal(noisy.operator_matrix[seed], problem.operator)
     residual = noisy.observation - np.einsum("smn,sn->sm", noisy.operator_matrix, noisy.signal)
     np.testing.assert_allclose(np.linalg.norm(residual, axis=1), noisy.noise_norm, rtol=1e-10)
-    np.testing.assert_allclose(np.einsum("smn,sn->sm", noisy.operator_matrix, noisy.signal), noisy.clean_observation,
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        np.einsum("smn,sn->sm", noisy.operator_matrix, noisy.signal), noisy.clean_observation, rtol=1e-12, atol=1e-12
+    )
     assert np.all(noisy.noise_norm > 0)
 
 
@@ -58,23 +59,33 @@ def test_the_reconstructions_give_the_recorded_curves(noisy):
     errors = _relative_errors(result.reconstructions, result.signal[:, None])
     np.testing.assert_allclose(errors[recorded], result.signal_error[recorded], rtol=1e-10)
     observed = np.einsum("smn,scn->scm", result.operator_matrix, result.reconstructions)
-    np.testing.assert_allclose(np.linalg.norm(observed - result.clean_observation[:, None], axis=2)[recorded],
-                               result.observation_error[recorded], rtol=1e-10)
+    np.testing.assert_allclose(
+        np.linalg.norm(observed - result.clean_observation[:, None], axis=2)[recorded],
+        result.observation_error[recorded],
+        rtol=1e-10,
+    )
     for seed in range(NOISY.seeds):  # the last checkpoint before the stop
         last = np.flatnonzero(recorded[seed])[-1]
         assert result.times[last] <= result.stop_time[seed]
         assert errors[seed, last] == pytest.approx(result.signal_error[seed, last], rel=1e-10)
-    np.testing.assert_allclose(_relative_errors(result.best_reconstruction, result.signal), result.best_signal_error,
-                               rtol=1e-10)
-    np.testing.assert_allclose(_relative_errors(result.final_reconstruction, result.signal),
-                               result.final_signal_error, rtol=1e-10)
+    np.testing.assert_allclose(
+        _relative_errors(result.best_reconstruction, result.signal), result.best_signal_error, rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        _relative_errors(result.final_reconstruction, result.signal), result.final_signal_error, rtol=1e-10
+    )
     at_oracle = result.reconstruction_at(result.oracle_time)
-    np.testing.assert_allclose(np.linalg.norm(np.einsum("smn,sn->sm", result.operator_matrix, at_oracle)
-                                              - result.clean_observation, axis=1),
-                               result.best_observation_error, rtol=1e-10)
+    np.testing.assert_allclose(
+        np.linalg.norm(np.einsum("smn,sn->sm", result.operator_matrix, at_oracle) - result.clean_observation, axis=1),
+        result.best_observation_error,
+        rtol=1e-10,
+    )
     moment = result.times[7] / 2 + result.times[8] / 2
-    np.testing.assert_allclose(_relative_errors(result.reconstruction_at(moment), result.signal),
-                               result.at_time("signal_error", moment), rtol=1e-10)
+    np.testing.assert_allclose(
+        _relative_errors(result.reconstruction_at(moment), result.signal),
+        result.at_time("signal_error", moment),
+        rtol=1e-10,
+    )
 
 
 def test_reconstructions_survive_save_and_load(noisy, tmp_path):
@@ -84,7 +95,9 @@ def test_reconstructions_survive_save_and_load(noisy, tmp_path):
     loaded = wideDIP.load(full)
     for name in PROBLEM + RECONSTRUCTIONS:
         np.testing.assert_array_equal(getattr(loaded, name), getattr(noisy, name), err_msg=name)
-    np.testing.assert_array_equal(loaded.reconstruction_at(loaded.oracle_time), noisy.reconstruction_at(noisy.oracle_time))
+    np.testing.assert_array_equal(
+        loaded.reconstruction_at(loaded.oracle_time), noisy.reconstruction_at(noisy.oracle_time)
+    )
     small = noisy.save(tmp_path / "small.npz")
     loaded = wideDIP.load(small)
     assert loaded.reconstructions is None and loaded.operator_matrix is None

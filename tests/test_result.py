@@ -11,8 +11,10 @@ from wideDIP import Config, simulate
 
 @pytest.fixture(scope="module")
 def result():
-    return simulate(Config(m=4, n=12, d=6, k=40, seeds=6, steps=500, operator_scale="sqrt_n", step_size=2.0,
-                           threshold=1e-5), progress=False)
+    return simulate(
+        Config(m=4, n=12, d=6, k=40, seeds=6, steps=500, operator_scale="sqrt_n", step_size=2.0, threshold=1e-5),
+        progress=False,
+    )
 
 
 def test_save_and_load_round_trip(result, tmp_path):
@@ -21,8 +23,18 @@ def test_save_and_load_round_trip(result, tmp_path):
     loaded = wideDIP.load(path)
     assert loaded.config == result.config
     assert loaded.environment == result.environment and "jax" in loaded.environment and "device" in loaded.environment
-    for name in ("status", "steps_to_threshold", "stop_step", "initial_loss", "final_loss", "times", "loss",
-                 "weight_distance", "signal_error", "observation_error"):
+    for name in (
+        "status",
+        "steps_to_threshold",
+        "stop_step",
+        "initial_loss",
+        "final_loss",
+        "times",
+        "loss",
+        "weight_distance",
+        "signal_error",
+        "observation_error",
+    ):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(result, name))
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
 
@@ -68,8 +80,11 @@ def test_a_file_with_an_array_cut_short_is_refused(result, tmp_path):
     path = result.save(tmp_path / "run.npz")
     checkpoints = result.times.size
     cut = _rewritten(path, tmp_path / "cut.npz", loss=result.loss[:3])
-    with pytest.raises(ValueError, match=rf"'.*cut\.npz' is damaged.*'loss' has shape \(3, {checkpoints}\), "
-                                         rf"expected \(6, {checkpoints}\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"'.*cut\.npz' is damaged.*'loss' has shape \(3, {checkpoints}\), "
+        rf"expected \(6, {checkpoints}\)",
+    ):
         wideDIP.load(cut)
     per_seed = _rewritten(path, tmp_path / "per_seed.npz", final_loss=result.final_loss[:5])
     with pytest.raises(ValueError, match=r"'final_loss' has shape \(5,\), expected \(6,\)"):
@@ -98,14 +113,28 @@ def test_a_comparison_file_with_an_array_cut_short_is_refused(tmp_path):
     losses = np.ones((2, 2, 4))
     per_run = np.ones((2, 2))
     comparison = ComparisonResult(
-        config=config, step_sizes=np.array([1.0, 0.5]), times=times, flow_loss=losses, descent_loss=losses,
-        max_loss_gap=per_run, max_relative_loss_gap=per_run, max_state_gap=per_run, stability=per_run,
-        status=np.full((2, 2), "stalled"), flow_status=np.full(2, "stalled"), wall_time=1.0, environment={})
+        config=config,
+        step_sizes=np.array([1.0, 0.5]),
+        times=times,
+        flow_loss=losses,
+        descent_loss=losses,
+        max_loss_gap=per_run,
+        max_relative_loss_gap=per_run,
+        max_state_gap=per_run,
+        stability=per_run,
+        status=np.full((2, 2), "stalled"),
+        flow_status=np.full(2, "stalled"),
+        wall_time=1.0,
+        environment={},
+    )
     path = comparison.save(tmp_path / "comparison.npz")
     np.testing.assert_array_equal(wideDIP.load(path).descent_loss, losses)
     cut = _rewritten(path, tmp_path / "cut.npz", descent_loss=losses[:, :1])
-    with pytest.raises(ValueError, match=r"'.*cut\.npz' is damaged.*'descent_loss' has shape \(2, 1, 4\), "
-                                         r"expected \(2, 2, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"'.*cut\.npz' is damaged.*'descent_loss' has shape \(2, 1, 4\), "
+        r"expected \(2, 2, 4\)",
+    ):
         wideDIP.load(cut)
     one_step = _rewritten(path, tmp_path / "one_step.npz", step_sizes=np.array([1.0]))
     with pytest.raises(ValueError, match=r"'times' has shape \(2, 4\), expected \(1, 4\)"):
@@ -116,8 +145,11 @@ def test_a_comparison_file_with_an_array_cut_short_is_refused(tmp_path):
 
 
 def test_at_time_refuses_moments_of_another_length(result):
-    with pytest.raises(ValueError, match=r"at_time: moments must be one time or one per seed \(shape \(6,\)\), "
-                                         r"got shape \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"at_time: moments must be one time or one per seed \(shape \(6,\)\), "
+        r"got shape \(3,\)",
+    ):
         result.at_time("signal_error", np.ones(3))
     with pytest.raises(ValueError, match=r"reconstruction_at: moments must be one time or one per seed"):
         result.reconstruction_at(np.ones((6, 2)))

@@ -37,8 +37,9 @@ def test_cells_are_simulations_of_the_replaced_config(reference):
             quartiles = np.percentile(steps, [25, 50, 75]) if steps.size else [np.nan] * 3
             for position, name in enumerate(QUARTILES):
                 by_name = reference.statistic("steps_to_threshold", name)[i, j]
-                np.testing.assert_array_equal([by_name, reference.statistic("steps_to_threshold", position)[i, j]],
-                                              [quartiles[position]] * 2)
+                np.testing.assert_array_equal(
+                    [by_name, reference.statistic("steps_to_threshold", position)[i, j]], [quartiles[position]] * 2
+                )
     assert 0 < reference.frequency.mean() < 1  # the grid straddles the transition
     assert np.isnan(reference.certified_fraction).all()  # no track_ntk
 
@@ -46,8 +47,10 @@ def test_cells_are_simulations_of_the_replaced_config(reference):
 def test_resume_after_sigkill_is_bit_identical(reference, tmp_path):
     """A subprocess runs the sweep and is killed with SIGKILL while computing a cell; the
     resumed sweep ends with the same bits as the uninterrupted one."""
-    script = (f"import wideDIP; wideDIP.sweep(wideDIP.Config(**{BASE.to_dict()!r}), {AXES!r}, {str(tmp_path)!r}, "
-              "progress=False, workers=1)")
+    script = (
+        f"import wideDIP; wideDIP.sweep(wideDIP.Config(**{BASE.to_dict()!r}), {AXES!r}, {str(tmp_path)!r}, "
+        "progress=False, workers=1)"
+    )
     process = subprocess.Popen([sys.executable, "-c", script])
     cells = tmp_path / "cells"
     deadline = time.time() + 120
@@ -108,8 +111,25 @@ def test_cli_sweep_and_plot(tmp_path, capsys):
     from wideDIP._cli import main
 
     out = tmp_path / "quick"
-    arguments = ["sweep", "fig2-quick", "--k", "8", "40", "--m", "2", "4", "--n", "12", "--seeds", "4",
-                 "--steps", "300", "--out", str(out), "--quiet"]
+    arguments = [
+        "sweep",
+        "fig2-quick",
+        "--k",
+        "8",
+        "40",
+        "--m",
+        "2",
+        "4",
+        "--n",
+        "12",
+        "--seeds",
+        "4",
+        "--steps",
+        "300",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(arguments) == 0
     printed = capsys.readouterr().out
     assert "k / m" in printed and (out / "figure.png").exists()
@@ -148,8 +168,9 @@ def test_a_format_1_sweep_loads_and_resumes_in_format_2(reference, tmp_path):
     first, then computes the missing cells."""
     directory = _copy_of(reference, tmp_path)
     _in_format_1(directory)
-    assert isinstance(json.loads((directory / "cells" / "cell-1-1.json").read_text())["statistics"]["time_to_threshold"],
-                      list)
+    assert isinstance(
+        json.loads((directory / "cells" / "cell-1-1.json").read_text())["statistics"]["time_to_threshold"], list
+    )
     _assert_same_cells(load_sweep(directory), reference)
     (directory / "cells" / "cell-1-1.json").unlink()
     resumed = sweep(BASE, AXES, directory, progress=False)
@@ -200,7 +221,9 @@ def test_a_damaged_cell_is_named_on_load_and_recomputed_on_resume(damage, refere
     assert exit_info.value.code == 2 and problem in capsys.readouterr().err
     with pytest.warns(UserWarning, match=problem):
         resumed = sweep(BASE, AXES, directory, progress=False)
-    assert sorted(p.name for p in (directory / "cells").glob("*.damaged")) == sorted(p.name + ".damaged" for p in damaged)
+    assert sorted(p.name for p in (directory / "cells").glob("*.damaged")) == sorted(
+        p.name + ".damaged" for p in damaged
+    )
     _assert_same_cells(resumed, reference)
     _assert_same_cells(load_sweep(directory), reference)
 
@@ -213,11 +236,39 @@ def test_sigint_keeps_every_finished_cell_and_prints_the_resume_command(referenc
     from wideDIP._cli import main
 
     out = tmp_path / "interrupted"
-    options = ["--k", "8", "40", "--n", "6", "30", "--m", "4", "--d", "6", "--seeds", "6", "--steps", "1500",
-               "--operator-scale", "sqrt_n", "--step-size", "2", "--threshold", "1e-5", "--workers", "1",
-               "--out", str(out), "--quiet"]
-    process = subprocess.Popen([sys.executable, "-m", "wideDIP", "sweep", "fig1-quick", *options],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    options = [
+        "--k",
+        "8",
+        "40",
+        "--n",
+        "6",
+        "30",
+        "--m",
+        "4",
+        "--d",
+        "6",
+        "--seeds",
+        "6",
+        "--steps",
+        "1500",
+        "--operator-scale",
+        "sqrt_n",
+        "--step-size",
+        "2",
+        "--threshold",
+        "1e-5",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wideDIP", "sweep", "fig1-quick", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     cells = out / "cells"
     deadline = time.time() + 120
     while time.time() < deadline and not (cells.exists() and any(cells.glob("cell-*.json"))):

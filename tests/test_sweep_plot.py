@@ -86,8 +86,19 @@ def test_values_can_be_switched_off_also_from_the_command_line(grid, tmp_path, m
 def test_the_title_names_the_fixed_settings_and_the_panels_their_own(grid, figure):
     title = figure.get_suptitle().replace("\n", " ")
     # every field of BASE that differs from Config() and is no axis: n, d, seeds, steps, η, scale, threshold
-    for words in ("n = 300", "d = 6", "4 seeds", "300 steps", "η = 2", "A: gaussian N(0,1/n)", "threshold 1e-05",
-                  "gradient descent", "two-layer network", "φ = sigmoid", "float32"):
+    for words in (
+        "n = 300",
+        "d = 6",
+        "4 seeds",
+        "300 steps",
+        "η = 2",
+        "A: gaussian N(0,1/n)",
+        "threshold 1e-05",
+        "gradient descent",
+        "two-layer network",
+        "φ = sigmoid",
+        "float32",
+    ):
         assert words in title
     assert "m = " not in title and "k = 40" in title  # an axis, and one with one value: a fixed setting
     assert [axes.get_title() for axes in _panels(figure)] == ["root seed 0", "root seed 1"]
@@ -102,8 +113,14 @@ def test_fields_that_differ_from_the_defaults_are_named_where_they_matter():
         assert words in descent
     assert not any("rtol" in words or "κ" in words or "k = " in words for words in descent)  # descent, gaussian A
     flow = settings(Config(method="flow", rtol=1e-9, t_max=50.0, operator="conditioned", condition_number=30.0))
-    for words in ("gradient flow", "solver auto", "rtol 1e-09", "horizon t = 50",
-                  "A: conditioned, κ(A) = 30, ‖A‖ = √n + √m", "k = 500"):
+    for words in (
+        "gradient flow",
+        "solver auto",
+        "rtol 1e-09",
+        "horizon t = 50",
+        "A: conditioned, κ(A) = 30, ‖A‖ = √n + √m",
+        "k = 500",
+    ):
         assert words in flow
     assert not any(words.startswith("η") or words.endswith("steps") for words in flow)
 
@@ -126,8 +143,12 @@ def _with_unstable(result, unstable: np.ndarray):
 
 
 def _unstable_markers(figure) -> list[np.ndarray]:
-    return [np.concatenate([c.get_offsets() for c in axes.collections if c.get_label() == UNSTABLE_LABEL] or
-                           [np.empty((0, 2))]) for axes in _panels(figure)]
+    return [
+        np.concatenate(
+            [c.get_offsets() for c in axes.collections if c.get_label() == UNSTABLE_LABEL] or [np.empty((0, 2))]
+        )
+        for axes in _panels(figure)
+    ]
 
 
 def test_the_stability_marker_appears_only_where_it_varies(grid):
@@ -140,7 +161,7 @@ def test_the_stability_marker_appears_only_where_it_varies(grid):
     varying = _with_unstable(grid, one).plot()
     first, second = _unstable_markers(varying)
     assert len(first) == 0 and len(second) == 1
-    (x, y), = second
+    ((x, y),) = second
     assert 2 / np.sqrt(2) < x < np.sqrt(2 * 4) and 40 / np.e**0.5 < y < 40 * np.e**0.5  # in the cell m = 2 (log edges)
     assert UNSTABLE_LABEL in _legend_texts(varying)
 
@@ -151,8 +172,11 @@ def test_the_theory_curve_is_drawn_only_on_the_chart_else_a_note_gives_its_value
         notes = [text.get_text() for text in axes.texts if text.get_gid() == "theory note"]
         assert len(notes) == 1 and "above the chart" in notes[0] and "at m = 2" in notes[0]
         assert not any(THEORY_LABEL == line.get_label() for line in axes.lines)
-    tall = dataclasses.replace(grid, axes={**grid.axes, "k": [1, 10**12]},  # the same cells twice, k from 1 to 1e12
-                               cells=np.concatenate([grid.cells, grid.cells]))
+    tall = dataclasses.replace(
+        grid,
+        axes={**grid.axes, "k": [1, 10**12]},  # the same cells twice, k from 1 to 1e12
+        cells=np.concatenate([grid.cells, grid.cells]),
+    )
     drawn = tall.plot()
     assert THEORY_LABEL in _legend_texts(drawn)
     for axes in _panels(drawn):
@@ -202,7 +226,7 @@ def test_the_contour_lies_between_the_cell_centres_in_the_drawn_geometry(grid):
 
     axes = {"k": [10, 1000], "m": [2, 8], "seed": [0]}
     stepped = _with_frequency(grid, np.array([[[1.0], [0.0]], [[1.0], [0.0]]]), axes)
-    panel, = _panels(stepped.plot())
+    (panel,) = _panels(stepped.plot())
     lines = [line for line in panel.lines if line.get_label() == CONTOUR_LABEL]
     assert len(lines) == 1
     x, y = lines[0].get_data()
@@ -274,14 +298,14 @@ def test_a_partial_sweep_says_so_and_marks_the_cells_not_run(grid, tmp_path, cap
     assert "3 of 4 cells computed" in drawn.get_suptitle()
     first, second = _panels(drawn)
     assert not any(c.get_label() == NOT_RUN_LABEL for c in first.collections)
-    hatched, = [c for c in second.collections if c.get_label() == NOT_RUN_LABEL]
+    (hatched,) = [c for c in second.collections if c.get_label() == NOT_RUN_LABEL]
     assert hatched.get_hatch() == "//" and np.ma.count(hatched.get_array()) == 1  # the one cell missing
-    (x, y), = hatched.get_paths()[0].vertices.mean(axis=0, keepdims=True)
+    ((x, y),) = hatched.get_paths()[0].vertices.mean(axis=0, keepdims=True)
     assert x > np.sqrt(2 * 4) and 40 / np.e**0.5 < y < 40 * np.e**0.5  # in the cell m = 4
     assert NOT_RUN_LABEL in _legend_texts(drawn)
     assert "cells computed" not in grid.plot().get_suptitle()
     assert main(["plot", str(directory), "--figure", str(tmp_path / "partial.png")]) == 0
-    warning, = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    (warning,) = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert "3 of 4 cells computed" in warning
 
 
@@ -291,7 +315,7 @@ def test_an_axis_with_one_value_is_named_as_fixed_and_the_note_says_it_once(grid
     title = drawn.get_suptitle().replace("\n", " ")
     assert "m = 2" in title and "k = 40" in title
     for axes in _panels(drawn):
-        note, = [text.get_text() for text in axes.texts if text.get_gid() == "theory note"]
+        (note,) = [text.get_text() for text in axes.texts if text.get_gid() == "theory note"]
         assert note.count("m = 2") == 1 and "and k ≥" not in note
 
 
@@ -331,12 +355,21 @@ def test_the_title_names_the_network_that_ran_and_leaves_out_the_fields_it_does_
     assert "k = 40" in grid.plot().get_suptitle().replace("\n", " ")  # the paper's network reads k
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (dict(path="/nonexistent/dir/phase"), r"SweepResult\.plot: path: the folder '/nonexistent/dir' .* does not exist"),
-    (dict(path="phase", formats=("png", "xyz")), r"SweepResult\.plot: formats must be among .*pdf.*png.*; got 'xyz'"),
-    (dict(path="phase", formats="png"), r"SweepResult\.plot: formats must be a list of file formats"),
-    (dict(dpi=0), r"SweepResult\.plot: dpi must be a positive number, got 0"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (
+            dict(path="/nonexistent/dir/phase"),
+            r"SweepResult\.plot: path: the folder '/nonexistent/dir' .* does not exist",
+        ),
+        (
+            dict(path="phase", formats=("png", "xyz")),
+            r"SweepResult\.plot: formats must be among .*pdf.*png.*; got 'xyz'",
+        ),
+        (dict(path="phase", formats="png"), r"SweepResult\.plot: formats must be a list of file formats"),
+        (dict(dpi=0), r"SweepResult\.plot: dpi must be a positive number, got 0"),
+    ],
+)
 def test_bad_figure_paths_are_value_errors_naming_the_argument(grid, tmp_path, monkeypatch, arguments, message):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match=message):

@@ -10,12 +10,27 @@ from wideDIP._config import descent_of
 from wideDIP._theory import activation_constants, lemma2_probability, width_bound
 
 # Wide network, tiny problem: hypothesis (5) holds for most seeds (found by a search; tanh, D = 1).
-CERTIFIABLE = Config(m=1, n=2, d=5, k=2000, seeds=12, activation="tanh", v_law="rademacher", method="flow",
-                     track_ntk=True, rtol=1e-10, atol=1e-12, threshold=1e-12, dtype="float64")
+CERTIFIABLE = Config(
+    m=1,
+    n=2,
+    d=5,
+    k=2000,
+    seeds=12,
+    activation="tanh",
+    v_law="rademacher",
+    method="flow",
+    track_ntk=True,
+    rtol=1e-10,
+    atol=1e-12,
+    threshold=1e-12,
+    dtype="float64",
+)
 
 
-@pytest.mark.parametrize("name, c_phi, c_derivative", [("sigmoid", 0.5416, 0.2117), ("tanh", 0.6279, 0.6815),
-                                                       ("softplus", 0.9598, 0.5416), ("identity", 1.0, 1.0)])
+@pytest.mark.parametrize(
+    "name, c_phi, c_derivative",
+    [("sigmoid", 0.5416, 0.2117), ("tanh", 0.6279, 0.6815), ("softplus", 0.9598, 0.5416), ("identity", 1.0, 1.0)],
+)
 def test_activation_constants_by_gauss_hermite(name, c_phi, c_derivative):
     """docs/theory.md §2's printed values (4 digits); identity: E X² = 1 exactly."""
     assert activation_constants(name) == pytest.approx((c_phi, c_derivative), abs=6e-5)
@@ -70,8 +85,9 @@ def test_certificates_are_consistent(certified_run):
 
 def test_k_below_n_has_singular_k_and_positive_h():
     """docs/theory.md §3: λ_min(K) = 0 when k < n, yet H = A K Aᵀ (m×m) is positive definite for k ≥ m."""
-    result = simulate(Config(m=10, n=200, d=5, k=100, seeds=8, method="flow", t_max=300.0, track_ntk=True),
-                      progress=False)
+    result = simulate(
+        Config(m=10, n=200, d=5, k=100, seeds=8, method="flow", t_max=300.0, track_ntk=True), progress=False
+    )
     assert np.all(result.min_lambda_K == 0) and np.all(result.ntk["min_lambda_K"][~np.isnan(result.loss)] == 0)
     assert result.converged.sum() >= 4
     assert np.all(result.min_lambda_H > 0)
@@ -82,8 +98,11 @@ def test_k_below_n_has_singular_k_and_positive_h():
 def test_noise_gives_an_early_stopping_time():
     result = simulate(descent_of(CERTIFIABLE, noise=0.1, m=3, n=2, steps=2, seeds=3), progress=False)
     time = result.theory.early_stopping_time
-    expected = 4 * np.log(result.theory.initial_error / result.theory.noise_norm) / (
-        result.theory.sigma_A**2 * result.theory.min_lambda_K)
+    expected = (
+        4
+        * np.log(result.theory.initial_error / result.theory.noise_norm)
+        / (result.theory.sigma_A**2 * result.theory.min_lambda_K)
+    )
     np.testing.assert_allclose(time, expected)
     assert np.all(result.theory.noise_norm > 0)
 

@@ -62,9 +62,17 @@ def can_pad(config: Config, network: Network | None) -> bool:
     """Whether `config` runs padded exactly: the built-in paper network on its reduced dynamics,
     every draw Gaussian (those alone are reproduced bit for bit at a padded shape), no noise and
     no kernels (their spectra and projections would see the padding)."""
-    return (network is None and config.network == "two_layer" and config.parametrization in ("auto", "reduced")
-            and config.operator == "gaussian" and config.operator_scale == "none" and config.signal == "gaussian"
-            and config.v_law == "gaussian" and config.noise == 0 and not config.track_ntk)
+    return (
+        network is None
+        and config.network == "two_layer"
+        and config.parametrization in ("auto", "reduced")
+        and config.operator == "gaussian"
+        and config.operator_scale == "none"
+        and config.signal == "gaussian"
+        and config.v_law == "gaussian"
+        and config.noise == 0
+        and not config.track_ntk
+    )
 
 
 def batch_key(config: Config, network: Network | None, pad: bool = True) -> Config:

@@ -22,8 +22,10 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ValueError(f"enable_compilation_cache: cannot use {str(path)!r} as the cache folder "
-                         f"(set WIDEDIP_CACHE_DIR, or 'off'): {error.strerror or error}") from None
+        raise ValueError(
+            f"enable_compilation_cache: cannot use {str(path)!r} as the cache folder "
+            f"(set WIDEDIP_CACHE_DIR, or 'off'): {error.strerror or error}"
+        ) from None
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # small cells compile fast, but many
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

@@ -12,13 +12,30 @@ from ._networks import NETWORK_FIELDS, recorded_config_fields
 from ._operators import OPERATORS, describe, operator
 
 AXIS_LABELS = {
-    "k": "width k", "n": "signal size n", "m": "observations m", "d": "input size d",
-    "condition_number": "condition number κ(A)", "blur_width": "blur width w (samples)",
-    "noise": "noise σ (std of ε)", "step_size": "step size η", "steps": "descent steps",
-    "t_max": "horizon t_max", "threshold": "loss threshold", "seeds": "seeds per cell", "seed": "root seed",
-    "activation": "activation φ", "v_law": "law of V's entries", "operator": "operator A",
-    "operator_scale": "std of A's entries", "signal": "law of x̄", "method": "method", "solver": "flow solver",
-    "network": "network", "dtype": "precision", "rtol": "solver rtol", "atol": "solver atol",
+    "k": "width k",
+    "n": "signal size n",
+    "m": "observations m",
+    "d": "input size d",
+    "condition_number": "condition number κ(A)",
+    "blur_width": "blur width w (samples)",
+    "noise": "noise σ (std of ε)",
+    "step_size": "step size η",
+    "steps": "descent steps",
+    "t_max": "horizon t_max",
+    "threshold": "loss threshold",
+    "seeds": "seeds per cell",
+    "seed": "root seed",
+    "activation": "activation φ",
+    "v_law": "law of V's entries",
+    "operator": "operator A",
+    "operator_scale": "std of A's entries",
+    "signal": "law of x̄",
+    "method": "method",
+    "solver": "flow solver",
+    "network": "network",
+    "dtype": "precision",
+    "rtol": "solver rtol",
+    "atol": "solver atol",
 }
 """An axis in words, with its symbol (`axis_label` falls back to the field's name)."""
 
@@ -44,27 +61,49 @@ STATISTIC_LABELS = {
 y axis' label (the quartile statistics are drawn as their median)."""
 
 _DEFAULTS = Config()
-_KEY_FIELDS = ("network", "activation", "operator", "m", "n", "d", "k", "method", "step_size", "solver", "steps",
-               "t_max", "threshold", "seeds", "dtype")
+_KEY_FIELDS = (
+    "network",
+    "activation",
+    "operator",
+    "m",
+    "n",
+    "d",
+    "k",
+    "method",
+    "step_size",
+    "solver",
+    "steps",
+    "t_max",
+    "threshold",
+    "seeds",
+    "dtype",
+)
 """Always named when fixed (and relevant); the other fields only where they differ from `Config()`."""
 _FLOW_ONLY = ("solver", "rtol", "atol", "t_max", "max_solver_steps")
 _NTK_ONLY = ("ntk_implementation", "ntk_checkpoints")
 _OPERATOR_PARAMETERS = {name for op in OPERATORS.values() for name in op.parameters}
-_NETWORKS = {"two_layer": "two-layer network (W trained)", "two_layer_both": "two-layer network (W and V trained)",
-             "mlp": "MLP"}
+_NETWORKS = {
+    "two_layer": "two-layer network (W trained)",
+    "two_layer_both": "two-layer network (W and V trained)",
+    "mlp": "MLP",
+}
 _PHRASES: dict[str, Callable[[Config], str]] = {
     "hidden": lambda c: f"hidden widths {', '.join(map(str, c.hidden))} before k",
     "activation": lambda c: f"φ = {c.activation}",
     "v_law": lambda c: f"V: {c.v_law} entries",
     "signal": lambda c: f"x̄: {c.signal}",
-    "m": lambda c: f"m = {c.m}", "n": lambda c: f"n = {c.n}", "d": lambda c: f"d = {c.d}", "k": lambda c: f"k = {c.k}",
+    "m": lambda c: f"m = {c.m}",
+    "n": lambda c: f"n = {c.n}",
+    "d": lambda c: f"d = {c.d}",
+    "k": lambda c: f"k = {c.k}",
     "noise": lambda c: f"noise σ = {c.noise:g}",
     "method": lambda c: f"gradient {c.method}",
     "step_size": lambda c: f"η = {c.step_size:g}" if c.method == "descent" else f"Euler step {c.step_size:g}",
     "steps": lambda c: f"{c.steps} steps" if c.method == "descent" else f"horizon t = {c.horizon:g}",
     "t_max": lambda c: f"horizon t = {c.t_max:g}",
     "solver": lambda c: f"solver {c.solver}",
-    "rtol": lambda c: f"rtol {c.rtol:g}", "atol": lambda c: f"atol {c.atol:g}",
+    "rtol": lambda c: f"rtol {c.rtol:g}",
+    "atol": lambda c: f"atol {c.atol:g}",
     "max_solver_steps": lambda c: f"at most {c.max_solver_steps} solver steps",
     "threshold": lambda c: f"threshold {c.threshold:g}",
     "stop_at_threshold": lambda c: "stops at the threshold" if c.stop_at_threshold else "every seed runs its budget",
@@ -78,10 +117,36 @@ _PHRASES: dict[str, Callable[[Config], str]] = {
 }
 """A field's setting in words (the network's: `network_phrase`); a field without an entry is
 written `name = value`."""
-_ORDER = ("network", "hidden", "activation", "v_law", "operator", "signal", "noise", "m", "n", "d", "k", "method",
-          "step_size", "solver", "rtol", "atol", "steps", "t_max", "max_solver_steps", "threshold",
-          "stop_at_threshold", "seeds", "seed", "parametrization", "dtype", "track_ntk", "ntk_implementation",
-          "ntk_checkpoints")
+_ORDER = (
+    "network",
+    "hidden",
+    "activation",
+    "v_law",
+    "operator",
+    "signal",
+    "noise",
+    "m",
+    "n",
+    "d",
+    "k",
+    "method",
+    "step_size",
+    "solver",
+    "rtol",
+    "atol",
+    "steps",
+    "t_max",
+    "max_solver_steps",
+    "threshold",
+    "stop_at_threshold",
+    "seeds",
+    "seed",
+    "parametrization",
+    "dtype",
+    "track_ntk",
+    "ntk_implementation",
+    "ntk_checkpoints",
+)
 """The order of the phrases: what is trained, on which problem, how, and how it is counted."""
 
 
@@ -114,7 +179,7 @@ def unused_fields(config: Config, network: Mapping[str, Any] | None = None) -> l
 
 
 def unused_note(config: Config, network: Mapping[str, Any] | None = None) -> list[str]:
-    """"unused by this network: k, activation, v_law" for a summary (nothing where every field is
+    """ "unused by this network: k, activation, v_law" for a summary (nothing where every field is
     read); `k` still lays out each seed's random draws, so another `k` draws another input `u`."""
     unused = unused_fields(config, network)
     if not unused:
@@ -135,8 +200,11 @@ def _relevant(config: Config, name: str, hidden: Collection[str], read: Collecti
     """Whether the field `name` changes what `config` simulates (e.g. `rtol` only for the flow, `k`
     only for a network that reads it: `read`)."""
     if name in _FLOW_ONLY:
-        return config.method == "flow" and (name != "t_max" or config.t_max is not None) and not (
-            name in ("rtol", "atol") and config.solver == "euler")
+        return (
+            config.method == "flow"
+            and (name != "t_max" or config.t_max is not None)
+            and not (name in ("rtol", "atol") and config.solver == "euler")
+        )
     if name == "step_size":
         return config.method == "descent" or config.solver == "euler"
     if name == "steps":  # the flow's horizon when t_max is None, which then also depends on η
@@ -150,8 +218,13 @@ def _relevant(config: Config, name: str, hidden: Collection[str], read: Collecti
     return True
 
 
-def settings(config: Config, hidden: Collection[str] = (), shown: Collection[str] = (),
-             operator_sha256: str | None = None, network: Mapping[str, Any] | None = None) -> list[str]:
+def settings(
+    config: Config,
+    hidden: Collection[str] = (),
+    shown: Collection[str] = (),
+    operator_sha256: str | None = None,
+    network: Mapping[str, Any] | None = None,
+) -> list[str]:
     """The settings of `config` in words (in the order `_ORDER`, then the other fields), but
     those of the fields `hidden` (a figure's or table's axes): each field of `_KEY_FIELDS`
     (network, activation, operator, m, n, d, k, method, η or solver, steps or horizon, threshold,
@@ -179,8 +252,13 @@ def settings(config: Config, hidden: Collection[str] = (), shown: Collection[str
     return words
 
 
-def common_settings(configs: Iterable[Config], hidden: Collection[str] = (), shown: Collection[str] = (),
-                    operator_sha256: str | None = None, network: Mapping[str, Any] | None = None) -> list[str]:
+def common_settings(
+    configs: Iterable[Config],
+    hidden: Collection[str] = (),
+    shown: Collection[str] = (),
+    operator_sha256: str | None = None,
+    network: Mapping[str, Any] | None = None,
+) -> list[str]:
     """The `settings` shared by every one of `configs` (in the order of the first)."""
     lists = [settings(config, hidden, shown, operator_sha256, network) for config in configs]
     return [words for words in lists[0] if all(words in other for other in lists[1:])]

@@ -22,8 +22,18 @@ from pathlib import Path
 from ._config import _CHOICES, Config
 from ._interrupt import stop_on_interrupt
 
-REPORTED_PACKAGES = ("widedip", "jax", "jaxlib", "optax", "diffrax", "equinox", "numpy", "matplotlib", "pytest",
-                     "pytest-xdist")
+REPORTED_PACKAGES = (
+    "widedip",
+    "jax",
+    "jaxlib",
+    "optax",
+    "diffrax",
+    "equinox",
+    "numpy",
+    "matplotlib",
+    "pytest",
+    "pytest-xdist",
+)
 
 
 def installed_version(name: str) -> str:
@@ -47,8 +57,9 @@ class _PrintVersions(argparse.Action):
         parser.exit()
 
 
-def _add_config_options(parser: argparse.ArgumentParser, defaults: Config, skip: tuple[str, ...] = (),
-                        grids: dict[str, list] | None = None) -> None:
+def _add_config_options(
+    parser: argparse.ArgumentParser, defaults: Config, skip: tuple[str, ...] = (), grids: dict[str, list] | None = None
+) -> None:
     """One option per `Config` field (but `skip`), with its type, default and allowed values;
     the fields in `grids` take several values (a sweep's axes)."""
     grids = grids or {}
@@ -78,8 +89,11 @@ def _add_config_options(parser: argparse.ArgumentParser, defaults: Config, skip:
 
 def _given_fields(arguments: argparse.Namespace) -> dict:
     """The Config fields given on the command line; `--operator-file` alone means `--operator custom`."""
-    changes = {f.name: getattr(arguments, f.name) for f in dataclasses.fields(Config)
-               if getattr(arguments, f.name, None) is not None}
+    changes = {
+        f.name: getattr(arguments, f.name)
+        for f in dataclasses.fields(Config)
+        if getattr(arguments, f.name, None) is not None
+    }
     if getattr(arguments, "operator_file", None) is not None:
         changes.setdefault("operator", "custom")
     return changes
@@ -143,9 +157,12 @@ def _simulate(arguments: argparse.Namespace) -> int:
 
     config = config_from_arguments(arguments)
     large = _large_fields(arguments)
-    out, figure = from_writer(lambda: (
-        _checked_result_path(arguments),
-        None if arguments.figure is None else _checked_figure(arguments.figure, "--figure")))
+    out, figure = from_writer(
+        lambda: (
+            _checked_result_path(arguments),
+            None if arguments.figure is None else _checked_figure(arguments.figure, "--figure"),
+        )
+    )
     result = simulate(config, operator=operator_matrix(arguments), progress=not arguments.quiet)
     if not is_writer():  # several processes: process 0 saves and prints
         return 0
@@ -159,8 +176,10 @@ def _large_fields(arguments: argparse.Namespace) -> dict[str, bool]:
     large = {"reconstructions": arguments.reconstructions, "operator_matrix": arguments.operator_matrix}
     for name, asked in large.items():
         if asked and arguments.out is None and not arguments.json:
-            raise ValueError(f"--{name.replace('_', '-')} adds a field to the file of --out or to the output "
-                             f"of --json: give one of them")
+            raise ValueError(
+                f"--{name.replace('_', '-')} adds a field to the file of --out or to the output "
+                f"of --json: give one of them"
+            )
     return large
 
 
@@ -170,9 +189,12 @@ def _compare(arguments: argparse.Namespace) -> int:
 
     config = config_from_arguments(arguments, Config(method="flow"))
     step_sizes = checked_step_sizes(arguments.step_sizes, "--step-sizes")
-    out, figure = from_writer(lambda: (
-        _checked_result_path(arguments),
-        None if arguments.figure is None else _checked_figure(arguments.figure, "--figure")))
+    out, figure = from_writer(
+        lambda: (
+            _checked_result_path(arguments),
+            None if arguments.figure is None else _checked_figure(arguments.figure, "--figure"),
+        )
+    )
     result = compare(config, step_sizes, operator=operator_matrix(arguments), progress=not arguments.quiet)
     if not is_writer():
         return 0
@@ -216,8 +238,9 @@ def _sweep(arguments: argparse.Namespace) -> int:
             raise ValueError(f"{out} already holds a sweep: pass --resume to continue it, or choose another --out")
 
     from_writer(refuse_an_existing_sweep)
-    result = sweep(base, axes, out, operator=operator_matrix(arguments), progress=not arguments.quiet,
-                   workers=arguments.workers)
+    result = sweep(
+        base, axes, out, operator=operator_matrix(arguments), progress=not arguments.quiet, workers=arguments.workers
+    )
     if not is_writer():
         return 0
     result.plot(out / "figure")
@@ -251,14 +274,22 @@ def sweep_summary(result) -> str:
     from ._captions import common_settings
 
     varying = result.varying_axes
-    fixed = common_settings(result.configs.flat, varying, [name for name in result.axes if name not in varying],
-                            result.operator_sha256, result.network)
+    fixed = common_settings(
+        result.configs.flat,
+        varying,
+        [name for name in result.axes if name not in varying],
+        result.operator_sha256,
+        result.network,
+    )
     lines = ["fixed: " + ", ".join(fixed), *_grid_table(result, result.frequency, ".2f")]
-    lines.append(f"convergence frequency per cell; {result.cells.size} cells, "
-                 f"{np.nansum(result.wall_time):.1f} s of cell time")
+    lines.append(
+        f"convergence frequency per cell; {result.cells.size} cells, {np.nansum(result.wall_time):.1f} s of cell time"
+    )
     if result.noisy:
-        for which, values in (("best along the path", result.median_best_signal_error),
-                              ("final", result.median_final_signal_error)):
+        for which, values in (
+            ("best along the path", result.median_best_signal_error),
+            ("final", result.median_final_signal_error),
+        ):
             lines += [f"median signal error ||x - x_bar||/||x_bar||, {which}:", *_grid_table(result, values, ".3g")]
     return "\n".join(lines)
 
@@ -280,13 +311,18 @@ def _plot(arguments: argparse.Namespace) -> int:
     if isinstance(result, SweepResult):
         computed = result.computed
         if not computed.all():
-            warnings.warn(f"{path}: {int(computed.sum())} of {computed.size} cells computed, the others drawn as "
-                          "not run (widedip sweep ... --resume computes them)")
+            warnings.warn(
+                f"{path}: {int(computed.sum())} of {computed.size} cells computed, the others drawn as "
+                "not run (widedip sweep ... --resume computes them)",
+                stacklevel=2,
+            )
         result.plot(out, formats, arguments.statistic or "frequency", values=not arguments.no_values)
     elif arguments.statistic is not None or arguments.no_values:
         option = "--statistic" if arguments.statistic is not None else "--no-values"
-        raise ValueError(f"{option} applies to a sweep directory; {str(path)!r} holds a saved "
-                         f"{type(result).__name__}, drawn without it")
+        raise ValueError(
+            f"{option} applies to a sweep directory; {str(path)!r} holds a saved "
+            f"{type(result).__name__}, drawn without it"
+        )
     else:
         for suffix in formats:
             result.plot(out.with_suffix("." + suffix))
@@ -317,14 +353,24 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _command(commands, name: str, help: str, handler: Callable, defaults: Config = Config(),
-             skip: tuple[str, ...] = (), grids: dict[str, list] | None = None) -> argparse.ArgumentParser:
+def _command(
+    commands,
+    name: str,
+    help: str,
+    handler: Callable,
+    defaults: Config | None = None,
+    skip: tuple[str, ...] = (),
+    grids: dict[str, list] | None = None,
+) -> argparse.ArgumentParser:
     """A subcommand taking every Config field (but `skip`) as an option, and `--quiet`."""
     command = commands.add_parser(name, help=help, description=help, usage="%(prog)s [OPTIONS]  (--help lists them)")
-    _add_config_options(command, defaults, skip, grids)
+    _add_config_options(command, Config() if defaults is None else defaults, skip, grids)
     command.add_argument("--quiet", action="store_true", help="no progress bar")
-    command.add_argument("--operator-file", metavar="A.npy",
-                         help="the (m, n) matrix of --operator custom, a NumPy .npy file (implies --operator custom)")
+    command.add_argument(
+        "--operator-file",
+        metavar="A.npy",
+        help="the (m, n) matrix of --operator custom, a NumPy .npy file (implies --operator custom)",
+    )
     command.set_defaults(handler=handler, parser=command)
     return command
 
@@ -334,40 +380,71 @@ def build_parser() -> argparse.ArgumentParser:
     from ._statistics import PLOTTED_STATISTICS
 
     parser = argparse.ArgumentParser(prog="widedip", description=__doc__)
-    parser.add_argument("--version", action=_PrintVersions, nargs=0,
-                        help="print the versions of wideDIP, JAX and the libraries it uses, and exit")
+    parser.add_argument(
+        "--version",
+        action=_PrintVersions,
+        nargs=0,
+        help="print the versions of wideDIP, JAX and the libraries it uses, and exit",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     simulate = _command(commands, "simulate", "train all seeds of one configuration and print a summary", _simulate)
     simulate.add_argument("--json", action="store_true", help="print machine-readable output")
     simulate.add_argument("--out", help="save the result to this .npz file")
-    simulate.add_argument("--reconstructions", action="store_true",
-                          help="with --out or --json: include x(t) at every checkpoint, seeds x checkpoints x n "
-                               "numbers (the best and final reconstructions are always there)")
-    simulate.add_argument("--operator-matrix", action="store_true",
-                          help="with --out or --json: include each seed's operator A, seeds x m x n numbers")
-    simulate.add_argument("--figure", help="draw the loss, observation and signal errors over time to this file "
-                                           "(e.g. run.png)")
+    simulate.add_argument(
+        "--reconstructions",
+        action="store_true",
+        help="with --out or --json: include x(t) at every checkpoint, seeds x checkpoints x n "
+        "numbers (the best and final reconstructions are always there)",
+    )
+    simulate.add_argument(
+        "--operator-matrix",
+        action="store_true",
+        help="with --out or --json: include each seed's operator A, seeds x m x n numbers",
+    )
+    simulate.add_argument(
+        "--figure", help="draw the loss, observation and signal errors over time to this file (e.g. run.png)"
+    )
 
-    compare = _command(commands, "compare", "gradient flow vs descent for several step sizes "
-                       "(horizon: --t-max, else --steps)", _compare, Config(method="flow"),
-                       skip=("method", "step_size"))
-    compare.add_argument("--step-sizes", type=float, nargs="+", default=[1.0, 0.5, 0.1],
-                         help="descent steps η, each once, in the order given")
-    compare.add_argument("--figure", help="draw the loss against time to this file (e.g. compare.png); "
-                                          "default: no figure")
+    compare = _command(
+        commands,
+        "compare",
+        "gradient flow vs descent for several step sizes (horizon: --t-max, else --steps)",
+        _compare,
+        Config(method="flow"),
+        skip=("method", "step_size"),
+    )
+    compare.add_argument(
+        "--step-sizes",
+        type=float,
+        nargs="+",
+        default=[1.0, 0.5, 0.1],
+        help="descent steps η, each once, in the order given",
+    )
+    compare.add_argument(
+        "--figure", help="draw the loss against time to this file (e.g. compare.png); default: no figure"
+    )
     compare.add_argument("--json", action="store_true", help="print machine-readable output")
     compare.add_argument("--out", help="save the result to this .npz file (widedip plot draws it again)")
 
-    ntk = _command(commands, "ntk", "track the NTK along the runs, check Theorem 2.1, draw the figure (with "
-                   "--noise, runs the whole budget unless --stop-at-threshold)", _ntk,
-                   Config(track_ntk=True), skip=("track_ntk",))
+    ntk = _command(
+        commands,
+        "ntk",
+        "track the NTK along the runs, check Theorem 2.1, draw the figure (with "
+        "--noise, runs the whole budget unless --stop-at-threshold)",
+        _ntk,
+        Config(track_ntk=True),
+        skip=("track_ntk",),
+    )
     ntk.add_argument("--figure", default="ntk.png", help="where to write the figure")
     ntk.add_argument("--out", help="save the result to this .npz file")
 
-    sweep = commands.add_parser("sweep", help="a phase diagram (the paper's figures): resumable, with a figure",
-                                description="A phase diagram from a preset; `widedip sweep PRESET --help` lists "
-                                            "its options with the preset's own defaults.")
+    sweep = commands.add_parser(
+        "sweep",
+        help="a phase diagram (the paper's figures): resumable, with a figure",
+        description="A phase diagram from a preset; `widedip sweep PRESET --help` lists "
+        "its options with the preset's own defaults.",
+    )
     presets = sweep.add_subparsers(dest="preset", required=True, metavar="PRESET")
     for name, (base, axes) in PRESETS.items():
         grid = " × ".join(f"{axis} ∈ {{{', '.join(map(str, values))}}}" for axis, values in axes.items())
@@ -376,17 +453,27 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--resume", action="store_true", help="continue the sweep stored in --out")
         command.add_argument("--workers", type=_positive_int, default=2, help="cells run at once (default 2)")
 
-    plot = commands.add_parser("plot", help="draw a saved result: a sweep directory's phase diagram, a saved "
-                                            "simulation's or comparison's curves (.npz of --out)")
+    plot = commands.add_parser(
+        "plot",
+        help="draw a saved result: a sweep directory's phase diagram, a saved "
+        "simulation's or comparison's curves (.npz of --out)",
+    )
     plot.add_argument("path", help="a sweep directory, or a .npz saved by widedip simulate/compare/ntk --out")
-    plot.add_argument("--statistic", choices=PLOTTED_STATISTICS,
-                      help="sweeps only: what is drawn (default: frequency, the convergence frequency; "
-                           "steps_to_threshold and time_to_threshold: their median)")
-    plot.add_argument("--figure", help="output file; without a suffix, both PATH.png and PATH.pdf "
-                                       "(default: figure.png and figure.pdf in the sweep directory, "
-                                       "RUN.png and RUN.pdf next to RUN.npz)")
-    plot.add_argument("--no-values", action="store_true",
-                      help="sweeps only: leave the cells of the heatmap without their values")
+    plot.add_argument(
+        "--statistic",
+        choices=PLOTTED_STATISTICS,
+        help="sweeps only: what is drawn (default: frequency, the convergence frequency; "
+        "steps_to_threshold and time_to_threshold: their median)",
+    )
+    plot.add_argument(
+        "--figure",
+        help="output file; without a suffix, both PATH.png and PATH.pdf "
+        "(default: figure.png and figure.pdf in the sweep directory, "
+        "RUN.png and RUN.pdf next to RUN.npz)",
+    )
+    plot.add_argument(
+        "--no-values", action="store_true", help="sweeps only: leave the cells of the heatmap without their values"
+    )
     plot.set_defaults(handler=_plot, parser=plot)
     return parser
 
@@ -451,6 +538,7 @@ def _raised_by_wideDIP(error: BaseException) -> bool:
 def _in_option_names(message: str, arguments: argparse.Namespace) -> str:
     """`message` with each `Config.field` that this command takes as an option written as the
     option (`Config.step_size` → `--step-size`): the Python API's messages name the fields."""
+
     def option(match: re.Match) -> str:
         name = match.group(1)
         return "--" + name.replace("_", "-") if name in vars(arguments) else match.group(0)

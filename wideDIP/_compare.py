@@ -16,13 +16,26 @@ import numpy as np
 
 from ._captions import compact_shape, described_network, settings, unused_note, wrapped
 from ._config import Config, descent_of, refuse_repeats, value_list
+from ._networks import Network, resolve_network
 from ._operators import checked_matrix, describe, matrix_sha256
 from ._outcomes import OUTCOMES
 from ._plots import SPREAD, band, checked_figure_file, finish, held, note_when_empty, nothing_drawn_note, pyplot
-from ._networks import Network, resolve_network
 from ._result import array_fields, environment, json_fields, json_value, save_result
-from ._simulate import (Plan, Trajectory, checkpoint_steps, evenly_spread, kernel_curves, last_checkpoint_reached,
-                        make_plan, network_record, precision, prepare, recorded_checkpoints, run_descent, run_flow)
+from ._simulate import (
+    Plan,
+    Trajectory,
+    checkpoint_steps,
+    evenly_spread,
+    kernel_curves,
+    last_checkpoint_reached,
+    make_plan,
+    network_record,
+    precision,
+    prepare,
+    recorded_checkpoints,
+    run_descent,
+    run_flow,
+)
 
 KERNEL_FIELDS = ("flow_ntk", "descent_ntk")
 """The fields holding the kernel statistics (`Config.track_ntk`), saved as `FIELD__statistic` arrays."""
@@ -52,7 +65,7 @@ class ComparisonResult:
     """`max_t |L_GD(t) − L_GF(t)| / max(L_GF(t), threshold)`, `[step sizes, seeds]`: the gap relative
     to the flow's loss at each time. The threshold is the floor of the denominator: a loss below it
     is where a run stops, its value there is not dynamics, and a flow loss of 0 would divide by 0.
-    Where both runs have converged the ratio is at most about 1 (README, "flow vs descent")."""
+    Where both runs have converged the ratio is at most about 1 (docs/flow-and-descent.md)."""
     max_state_gap: np.ndarray
     """`[step sizes, seeds]`: for the paper's network `max_t ‖z_GD(t) − z_GF(t)‖` (= `‖W_GD − W_GF‖_F`,
     §4), for any other network `max_t ‖θ_GD(t) − θ_GF(t)‖`, the distance between its recorded states
@@ -130,8 +143,11 @@ class ComparisonResult:
         """The result that `save` wrote: `fields` from the file's header, `arrays` from the file (the
         kernel statistics as `FIELD__statistic`, regrouped)."""
         arrays = dict(arrays)
-        kernels = {field: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays)
-                           if name.startswith(field + "__")} or None for field in KERNEL_FIELDS}
+        kernels = {
+            field: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays) if name.startswith(field + "__")}
+            or None
+            for field in KERNEL_FIELDS
+        }
         return cls(**fields, **arrays, **kernels)
 
     def plot(self, path: str | Path | None = None, seeds: int = 0):
@@ -147,9 +163,16 @@ class ComparisonResult:
         colours = plt.cm.viridis(np.linspace(0, 0.85, len(self.step_sizes)))
         finest = int(np.argmin(self.step_sizes))  # the flow on the most times
         curves = [(self.times[finest], self.flow_loss[finest], "black", "flow", "-")]
-        curves += [(self.times[e], self.descent_loss[e], colours[e],
-                    f"descent η={eta:g} (η·λmax(H0) ≈ {np.median(self.stability[e]):.2g})", "--")
-                   for e, eta in enumerate(self.step_sizes)]
+        curves += [
+            (
+                self.times[e],
+                self.descent_loss[e],
+                colours[e],
+                f"descent η={eta:g} (η·λmax(H0) ≈ {np.median(self.stability[e]):.2g})",
+                "--",
+            )
+            for e, eta in enumerate(self.step_sizes)
+        ]
         drawn = []
         for times, losses, colour, label, style in curves:
             drawn.append(band(axes, times, losses, colour, label, ls=style))
@@ -158,13 +181,26 @@ class ComparisonResult:
                 axes.plot(times[positive], run[positive], color=colour, lw=0.5, alpha=0.5, ls=style)
         axes.axhline(self.config.threshold, color="grey", lw=0.8, ls=":", label="threshold")
         axes.set(xscale="log", yscale="log", xlabel="time t = iteration × η", ylabel="loss ½‖A g − y‖²")
-        note_when_empty(axes, drawn, self.times[finest], nothing_drawn_note(
-            np.concatenate([self.flow_loss[finest][None], self.descent_loss]),
-            np.concatenate([self.flow_status[None], self.status])), (self.config.threshold,))
-        fixed = settings(self.config, hidden=("method", "step_size", "steps", "t_max"),
-                         operator_sha256=self.operator_sha256, network=self.network) + [
-            f"horizon t = {self.config.horizon:g}"]
-        axes.set_title(f"flow vs descent: {wrapped(fixed, 95)}\n{SPREAD.format(seeds=self.config.seeds)} at their last value", fontsize=8)
+        note_when_empty(
+            axes,
+            drawn,
+            self.times[finest],
+            nothing_drawn_note(
+                np.concatenate([self.flow_loss[finest][None], self.descent_loss]),
+                np.concatenate([self.flow_status[None], self.status]),
+            ),
+            (self.config.threshold,),
+        )
+        fixed = settings(
+            self.config,
+            hidden=("method", "step_size", "steps", "t_max"),
+            operator_sha256=self.operator_sha256,
+            network=self.network,
+        ) + [f"horizon t = {self.config.horizon:g}"]
+        axes.set_title(
+            f"flow vs descent: {wrapped(fixed, 95)}\n{SPREAD.format(seeds=self.config.seeds)} at their last value",
+            fontsize=8,
+        )
         axes.legend(fontsize=8)
         return finish(plt, figure, path)
 
@@ -175,8 +211,9 @@ def _median(values: np.ndarray) -> str:
     return "-" if np.isnan(values).all() else f"{np.nanmedian(values):.3g}"
 
 
-def _gaps(descent: Trajectory, flow_loss: np.ndarray, flow_features: np.ndarray,
-          threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _gaps(
+    descent: Trajectory, flow_loss: np.ndarray, flow_features: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Maximum gaps in loss, in loss relative to the flow's (floored at `threshold`) and in state,
     over the times at which either run is still running, each run held at its stopping point
     once it has stopped; NaN for a seed that neither run recorded at any time."""
@@ -186,8 +223,10 @@ def _gaps(descent: Trajectory, flow_loss: np.ndarray, flow_features: np.ndarray,
     relative_loss_gap = loss_gap / np.maximum(held_flow_loss, threshold)
     state_gap = np.linalg.norm(held(descent.states) - held(flow_features), axis=2)
     recorded = either.any(axis=1)
-    return tuple(np.where(recorded, np.where(either, gap, -np.inf).max(axis=1), np.nan)
-                 for gap in (loss_gap, relative_loss_gap, state_gap))
+    return tuple(
+        np.where(recorded, np.where(either, gap, -np.inf).max(axis=1), np.nan)
+        for gap in (loss_gap, relative_loss_gap, state_gap)
+    )
 
 
 def _kernel_checkpoints(config: Config, network: Network, plan: Plan, run: Trajectory) -> np.ndarray:
@@ -206,8 +245,16 @@ def _at(run: Trajectory, recorded: np.ndarray) -> Trajectory:
     return dataclasses.replace(run, states=run.states[:, recorded], recorded=recorded)
 
 
-def _kernels(flow_config: Config, descents: list[Config], recorded: list[np.ndarray], probe, flow: Trajectory,
-             runs: list[Trajectory], columns: list[np.ndarray], width: int) -> dict[str, dict[str, np.ndarray]]:
+def _kernels(
+    flow_config: Config,
+    descents: list[Config],
+    recorded: list[np.ndarray],
+    probe,
+    flow: Trajectory,
+    runs: list[Trajectory],
+    columns: list[np.ndarray],
+    width: int,
+) -> dict[str, dict[str, np.ndarray]]:
     """`flow_ntk` and `descent_ntk` (`ComparisonResult`): the kernel statistics along each descent
     at its checkpoints `recorded`, and along the flow at the same times (`columns` of its time grid),
     each `[step sizes, seeds, checkpoints]`, NaN-padded to `width` (call inside `precision`)."""
@@ -219,8 +266,10 @@ def _kernels(flow_config: Config, descents: list[Config], recorded: list[np.ndar
         where = np.zeros(column.size, bool)
         where[kept] = True
         flow_legs.append({name: np.where(where, values[:, column], np.nan) for name, values in along_flow.items()})
-    return {field: {name: _padded([leg[name] for leg in legs], width) for name in legs[0]}
-            for field, legs in (("flow_ntk", flow_legs), ("descent_ntk", descent))}
+    return {
+        field: {name: _padded([leg[name] for leg in legs], width) for name in legs[0]}
+        for field, legs in (("flow_ntk", flow_legs), ("descent_ntk", descent))
+    }
 
 
 def _padded(rows: list[np.ndarray], width: int) -> np.ndarray:
@@ -234,16 +283,23 @@ def checked_step_sizes(step_sizes: Sequence[float], what: str = "compare: step_s
     """The descent steps `η`, in the order given; a `ValueError` naming `what` unless they are a
     list of distinct positive finite numbers."""
     listed = value_list(step_sizes, what, "(1.0, 0.1)")
-    if not listed or not all(isinstance(eta, numbers.Real) and not isinstance(eta, bool) and math.isfinite(eta)
-                             and eta > 0 for eta in listed):
+    if not listed or not all(
+        isinstance(eta, numbers.Real) and not isinstance(eta, bool) and math.isfinite(eta) and eta > 0 for eta in listed
+    ):
         raise ValueError(f"{what} must be positive finite numbers, got {listed!r}")
     listed = [float(eta) for eta in listed]
     refuse_repeats(listed, what)
     return np.asarray(listed)
 
 
-def compare(config: Config, step_sizes: Sequence[float] = (1.0, 0.5, 0.1), *, network: Network | None = None,
-            operator: np.ndarray | None = None, progress: bool = True) -> ComparisonResult:
+def compare(
+    config: Config,
+    step_sizes: Sequence[float] = (1.0, 0.5, 0.1),
+    *,
+    network: Network | None = None,
+    operator: np.ndarray | None = None,
+    progress: bool = True,
+) -> ComparisonResult:
     """Run the flow once and descent for each step size from the same draws, over the horizon
     `config.horizon` (`t_max`, or `steps × step_size`), for the network of `config` or `network`;
     `operator`: the matrix of `Config.operator="custom"` (docs/theory.md §8). The state gap needs

@@ -59,10 +59,13 @@ def _unknown_fields_raise_value_error(cls: type) -> type:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         unknown = sorted(set(kwargs) - set(names))
         if unknown:
-            raise ValueError(f"{cls.__name__} has no field {', '.join(map(repr, unknown))}; fields are {', '.join(names)}")
+            raise ValueError(
+                f"{cls.__name__} has no field {', '.join(map(repr, unknown))}; fields are {', '.join(names)}"
+            )
         if len(args) > len(names):
-            raise ValueError(f"{cls.__name__} takes at most {len(names)} positional values ({', '.join(names)}), "
-                             f"got {len(args)}")
+            raise ValueError(
+                f"{cls.__name__} takes at most {len(names)} positional values ({', '.join(names)}), got {len(args)}"
+            )
         repeated = sorted(set(names[: len(args)]) & set(kwargs))
         if repeated:
             raise ValueError(f"{cls.__name__}: {', '.join(map(repr, repeated))} given both by position and by name")
@@ -194,21 +197,29 @@ class Config:
         if self.method == "descent":
             for name in FLOW_ONLY:
                 if _set(self, name):
-                    raise ValueError(f"Config.{name} applies to method='flow' only: descent runs `steps` steps of "
-                                     f"size `step_size` (got {name}={getattr(self, name)!r})")
+                    raise ValueError(
+                        f"Config.{name} applies to method='flow' only: descent runs `steps` steps of "
+                        f"size `step_size` (got {name}={getattr(self, name)!r})"
+                    )
         elif self.solver == "euler":
             for name in _ADAPTIVE_ONLY:
                 if _set(self, name):
-                    raise ValueError(f"Config.{name} applies to the adaptive solvers only: solver='euler' takes "
-                                     f"constant steps of size `step_size` (got {name}={getattr(self, name)!r})")
+                    raise ValueError(
+                        f"Config.{name} applies to the adaptive solvers only: solver='euler' takes "
+                        f"constant steps of size `step_size` (got {name}={getattr(self, name)!r})"
+                    )
         if self.hidden and self.network != "mlp":
             raise ValueError(f"Config.hidden applies to network='mlp' only (got network={self.network!r})")
         if self.network == "mlp" and _set(self, "v_law"):
-            raise ValueError(f"Config.v_law applies to the two-layer networks' layer V only: network='mlp' draws "
-                             f"every weight N(0, 1) (got v_law={self.v_law!r})")
+            raise ValueError(
+                f"Config.v_law applies to the two-layer networks' layer V only: network='mlp' draws "
+                f"every weight N(0, 1) (got v_law={self.v_law!r})"
+            )
         if not self.track_ntk and _set(self, "ntk_checkpoints"):
-            raise ValueError(f"Config.ntk_checkpoints applies only when Config.track_ntk is set (the kernels tracked "
-                             f"along the run; got ntk_checkpoints={self.ntk_checkpoints})")
+            raise ValueError(
+                f"Config.ntk_checkpoints applies only when Config.track_ntk is set (the kernels tracked "
+                f"along the run; got ntk_checkpoints={self.ntk_checkpoints})"
+            )
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some fields changed (validated like the constructor)."""
@@ -286,12 +297,17 @@ def _validated(name: str, kind: str, value: Any) -> Any:
         from ._networks import NETWORKS
 
         if not isinstance(value, str) or value not in NETWORKS:
-            raise ValueError(f"Config.network must be one of {tuple(NETWORKS)} (or pass a wideDIP.Network to "
-                             f"simulate(config, network=...)), got {value!r}")
+            raise ValueError(
+                f"Config.network must be one of {tuple(NETWORKS)} (or pass a wideDIP.Network to "
+                f"simulate(config, network=...)), got {value!r}"
+            )
         return value
     if kind == "tuple[int, ...]":
-        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not all(
-                isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in value):
+        if (
+            isinstance(value, (str, bytes))
+            or not isinstance(value, Sequence)
+            or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in value)
+        ):
             raise ValueError(f"Config.{name} must be a list of integers >= 1 (layer widths), got {value!r}")
         return tuple(int(v) for v in value)
     if name in _CHOICES:

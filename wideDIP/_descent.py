@@ -7,9 +7,9 @@ progress bar, one compilation serves every chunk)."""
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
-import equinox as eqx
 import optax
 from jaxtyping import Array, Bool, Float, Int, PyTree
 
@@ -126,7 +126,11 @@ def start(dynamics: eqx.Module, parameters: PyTree, step_size: Float[Array, ""])
 
 @eqx.filter_jit
 def advance(
-    dynamics: eqx.Module, problems: Problem, state: RunState, stop_at: Int[Array, ""], step_size: Float[Array, ""],
+    dynamics: eqx.Module,
+    problems: Problem,
+    state: RunState,
+    stop_at: Int[Array, ""],
+    step_size: Float[Array, ""],
     rule: StoppingRule,
 ) -> tuple[RunState, Snapshot]:
     """Run descent until step `stop_at` or until no seed is running; return the state and

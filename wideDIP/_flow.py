@@ -87,11 +87,13 @@ class _StepLimit(diffrax.AbstractStepSizeController):
     def adapt_step_size(self, t0, t1, y0, y1_candidate, args, y_error, error_order, controller_state):
         state, spent = controller_state
         keep, next_t0, next_t1, jump, state, result = self.controller.adapt_step_size(
-            t0, t1, y0, y1_candidate, args, y_error, error_order, state)
+            t0, t1, y0, y1_candidate, args, y_error, error_order, state
+        )
         spent = spent + 1
         finished = keep & (next_t0 >= self.end)
-        result = diffrax.RESULTS.where((spent >= self.limit) & ~finished & diffrax.is_okay(result),
-                                       diffrax.RESULTS.max_steps_reached, result)
+        result = diffrax.RESULTS.where(
+            (spent >= self.limit) & ~finished & diffrax.is_okay(result), diffrax.RESULTS.max_steps_reached, result
+        )
         return keep, next_t0, next_t1, jump, (state, spent), result
 
 
@@ -135,9 +137,18 @@ class _Leg(eqx.Module):
     """Stopped short of the horizon with no event: its step budget spent."""
 
 
-def _solve(dyn: eqx.Module, problem: Problem, start: PyTree, origin: PyTree, t0: Float[Array, ""],
-           conditions: tuple, times: Float[Array, " checkpoints"], recording_times: Float[Array, " recorded"] | None,
-           settings: FlowSettings, budget: Int[Array, ""] | None = None) -> _Leg:
+def _solve(
+    dyn: eqx.Module,
+    problem: Problem,
+    start: PyTree,
+    origin: PyTree,
+    t0: Float[Array, ""],
+    conditions: tuple,
+    times: Float[Array, " checkpoints"],
+    recording_times: Float[Array, " recorded"] | None,
+    settings: FlowSettings,
+    budget: Int[Array, ""] | None = None,
+) -> _Leg:
     """Integrate one seed from `(t0, start)` to the horizon, stopping at the first of `conditions`
     (diffrax event conditions) that holds, or (`max_steps_reached`) once `budget` steps are spent
     when one is given (below `settings.max_steps`); statistics against `origin = θ(0)`."""
@@ -149,8 +160,7 @@ def _solve(dyn: eqx.Module, problem: Problem, start: PyTree, origin: PyTree, t0:
         diffrax.SubSaveAt(t1=True),
     ]
     if recording_times is not None:
-        subs.append(diffrax.SubSaveAt(ts=jnp.clip(recording_times, t0, t1),
-                                      fn=lambda t, y, args: dyn.features(y)))
+        subs.append(diffrax.SubSaveAt(ts=jnp.clip(recording_times, t0, t1), fn=lambda t, y, args: dyn.features(y)))
     if settings.solver == "euler":
         controller, dt0 = diffrax.ConstantStepSize(), settings.step_size
     else:
@@ -180,17 +190,37 @@ def _solve(dyn: eqx.Module, problem: Problem, start: PyTree, origin: PyTree, t0:
         kept = (at >= t0) & (at <= stop_time) & stepped
         return jnp.where(kept.reshape((-1,) + (1,) * (leaf.ndim - 1)), leaf, jnp.nan)
 
-    saved = (jax.tree.map(lambda leaf: inside(times, leaf), solution.ys[0]),
-             None if recording_times is None else inside(recording_times, solution.ys[2]))
+    saved = (
+        jax.tree.map(lambda leaf: inside(times, leaf), solution.ys[0]),
+        None if recording_times is None else inside(recording_times, solution.ys[2]),
+    )
     unfinished = solution.result == diffrax.RESULTS.max_steps_reached
-    return _Leg(saved, jax.tree.map(lambda leaf: leaf[0], solution.ys[1]), solution.result, solution.event_mask,
-                stop_time, solution.stats["num_accepted_steps"], solution.stats["num_steps"], unfinished)
+    return _Leg(
+        saved,
+        jax.tree.map(lambda leaf: leaf[0], solution.ys[1]),
+        solution.result,
+        solution.event_mask,
+        stop_time,
+        solution.stats["num_accepted_steps"],
+        solution.stats["num_steps"],
+        unfinished,
+    )
 
 
-def _seed(dyn: eqx.Module, problem: Problem, start: PyTree, origin: PyTree, t0: Float[Array, ""],
-          initial_loss: Float[Array, ""], crossed_before: Bool[Array, ""] | None, budget: Int[Array, ""] | None,
-          times: Float[Array, " checkpoints"], rule: StoppingRule, settings: FlowSettings,
-          recording_times: Float[Array, " recorded"] | None) -> FlowRun:
+def _seed(
+    dyn: eqx.Module,
+    problem: Problem,
+    start: PyTree,
+    origin: PyTree,
+    t0: Float[Array, ""],
+    initial_loss: Float[Array, ""],
+    crossed_before: Bool[Array, ""] | None,
+    budget: Int[Array, ""] | None,
+    times: Float[Array, " checkpoints"],
+    rule: StoppingRule,
+    settings: FlowSettings,
+    recording_times: Float[Array, " recorded"] | None,
+) -> FlowRun:
     """One seed from `(t0, start)` to the horizon, each leg within `budget` steps when given:
     stop at the threshold (unless told to go on) or at divergence (against `initial_loss`, the
     loss at θ(0) = `origin`). Without
@@ -228,8 +258,9 @@ def _seed(dyn: eqx.Module, problem: Problem, start: PyTree, origin: PyTree, t0: 
         second_t0 = jnp.where(crossed_now, first.stop_time, settings.horizon)
         if crossed_before is not None:
             second_t0 = jnp.where(crossed_before, t0, second_t0)  # (its first leg left `start` as it was)
-        second = _solve(dyn, problem, first.final, origin, second_t0, (diverged,), times, recording_times, settings,
-                        budget)
+        second = _solve(
+            dyn, problem, first.final, origin, second_t0, (diverged,), times, recording_times, settings, budget
+        )
         saved = jax.tree.map(lambda a, b: jnp.where(crossed & jnp.isnan(a), b, a), first.saved, second.saved)
         outcome = jnp.where(
             crossed & (second.result == diffrax.RESULTS.event_occurred),
@@ -276,8 +307,20 @@ def integrate(
     time and solver steps are exact."""
 
     def one(dyn: eqx.Module, problem: Problem, start: PyTree, budget: Int[Array, ""] | None) -> FlowRun:
-        return _seed(dyn, problem, start, start, jnp.zeros_like(settings.horizon), dyn.loss(start), None, budget,
-                     times, rule, settings, recording_times)
+        return _seed(
+            dyn,
+            problem,
+            start,
+            start,
+            jnp.zeros_like(settings.horizon),
+            dyn.loss(start),
+            None,
+            budget,
+            times,
+            rule,
+            settings,
+            recording_times,
+        )
 
     return jax.vmap(one)(dynamics, problems, parameters, budgets)
 
@@ -302,8 +345,20 @@ def resume(
     divergence can stop it: `stop_at_threshold=False`). Crossing steps count from `starts`."""
 
     def one(dyn, problem, start, origin, t0, loss0, crossed_before):
-        return _seed(dyn, problem, start, origin, t0, loss0, None if settings.stop_at_threshold else crossed_before,
-                     None, times, rule, settings, recording_times)
+        return _seed(
+            dyn,
+            problem,
+            start,
+            origin,
+            t0,
+            loss0,
+            None if settings.stop_at_threshold else crossed_before,
+            None,
+            times,
+            rule,
+            settings,
+            recording_times,
+        )
 
     return jax.vmap(one)(dynamics, problems, parameters, origins, starts, initial_loss, crossed)
 
@@ -325,6 +380,7 @@ def explicit_budgets(settings: FlowSettings, largest_eigenvalue: np.ndarray) -> 
 
 def _to(dtype, tree: PyTree) -> PyTree:
     """The floating-point leaves of `tree` in `dtype` (the others as they are)."""
+
     def cast(leaf):
         if isinstance(leaf, (jax.Array, np.ndarray)) and jnp.issubdtype(leaf.dtype, jnp.floating):
             return jnp.asarray(leaf, dtype)
@@ -359,8 +415,9 @@ def _merge(first: FlowRun, rest: FlowRun, index: np.ndarray) -> FlowRun:
     crossing_time = first.crossing_time.copy()
     crossing_time[index] = np.where(crossed_before, crossing_time[index], rest.crossing_time)
     crossing_steps = first.crossing_steps.copy()
-    crossing_steps[index] = np.where(crossed_before, crossing_steps[index],
-                                     np.where(crossed_now, before + rest.crossing_steps, -1))
+    crossing_steps[index] = np.where(
+        crossed_before, crossing_steps[index], np.where(crossed_now, before + rest.crossing_steps, -1)
+    )
     return FlowRun(
         snapshots=jax.tree.map(joined, first.snapshots, rest.snapshots),
         states=None if first.states is None else joined(first.states, rest.states),
@@ -395,8 +452,7 @@ def run(
     by `AUTO_STIFF_SOLVER` in float64, with its own budget of `settings.max_steps` steps; its
     outputs come back in the run's precision. The other seeds' results are those of
     `solver="tsit5"`, bit for bit."""
-    auto = (settings.solver == "auto" and largest_eigenvalue is not None
-            and _state_size(parameters) <= STIFF_STATE_LIMIT)
+    auto = settings.solver == "auto" and largest_eigenvalue is not None and _state_size(parameters) <= STIFF_STATE_LIMIT
     arguments = [dynamics, problems, parameters, times, rule, settings, recording_times]
     if auto:
         arguments.append(jnp.asarray(explicit_budgets(settings, largest_eigenvalue)))
@@ -419,8 +475,17 @@ def run(
         wide = functools.partial(_to, jnp.float64)
         # on one device: these seeds are few (and diffrax's Kvaerno5 did not trace under shard_map)
         rest = resume(
-            wide(take(dynamics)), wide(take(problems)), wide(take(first.final_parameters)), wide(take(parameters)),
-            wide(take(first.stop_time)), wide(take(first.initial_loss)), take(~jnp.isnan(first.crossing_time)),
-            wide(times), wide(rule), wide(stiff), wide(recording_times))
+            wide(take(dynamics)),
+            wide(take(problems)),
+            wide(take(first.final_parameters)),
+            wide(take(parameters)),
+            wide(take(first.stop_time)),
+            wide(take(first.initial_loss)),
+            take(~jnp.isnan(first.crossing_time)),
+            wide(times),
+            wide(rule),
+            wide(stiff),
+            wide(recording_times),
+        )
         rest = jax.tree.map(lambda leaf: np.asarray(leaf)[: index.size], rest)
     return _merge(first, rest, index)

@@ -4,9 +4,9 @@ path on any network's literal parameters (docs/theory.md §1, §9), the `k` numb
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
-import equinox as eqx
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from ._activations import activation

@@ -23,7 +23,8 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from ._activations import activation
 from ._config import Config
-from ._model import ReducedBothDynamics, ReducedDynamics, network as two_layer_network
+from ._model import ReducedBothDynamics, ReducedDynamics
+from ._model import network as two_layer_network
 from ._ntk import BothKernelProbe, KernelProbe, jacobian, observation_ntk
 from ._problem import Problem, draw_problem, initial_weights
 
@@ -109,8 +110,9 @@ class Network(eqx.Module):
         parameters. Default: all parameters, flattened (`p` numbers)."""
         return _flat(parameters)
 
-    def parameters_from_features(self, features: Array, initial_features: Array, initial_parameters: PyTree,
-                                 input: Float[Array, " d"]) -> PyTree:
+    def parameters_from_features(
+        self, features: Array, initial_features: Array, initial_parameters: PyTree, input: Float[Array, " d"]
+    ) -> PyTree:
         """The literal parameters `θ` whose recorded state is `features` (inverse of `features` on
         the set the dynamics move in)."""
         return jax.flatten_util.ravel_pytree(initial_parameters)[1](features)
@@ -189,7 +191,9 @@ class TwoLayer(_TwoLayerShape):
 
     def apply(self, parameters: Float[Array, "k d"], input: Float[Array, " d"]) -> Float[Array, " n"]:
         if self.layer is None:
-            raise ValueError("TwoLayer.apply needs the fixed layer V of a seed: use network.for_seed(config, problem, key)")
+            raise ValueError(
+                "TwoLayer.apply needs the fixed layer V of a seed: use network.for_seed(config, problem, key)"
+            )
         return two_layer_network(parameters, input, self.layer, self.activation)
 
     def for_seed(self, config: Config, problem: Problem, key: PRNGKeyArray) -> tuple[TwoLayer, Array]:
@@ -238,7 +242,7 @@ class TwoLayerBoth(_TwoLayerShape):
     def init(self, key: PRNGKeyArray) -> tuple[Array, Array]:
         """Fresh iid N(0,1) `W`, `V` (the engine takes them from the problem's draws instead)."""
         flat = jax.random.normal(key, (self.k * self.d + self.n * self.k,))
-        return flat[: self.k * self.d].reshape(self.k, self.d), flat[self.k * self.d:].reshape(self.n, self.k)
+        return flat[: self.k * self.d].reshape(self.k, self.d), flat[self.k * self.d :].reshape(self.n, self.k)
 
     def apply(self, parameters: tuple[Array, Array], input: Array) -> Array:
         weights, layer = parameters
@@ -254,11 +258,13 @@ class TwoLayerBoth(_TwoLayerShape):
 
     def parameters_from_features(self, features, initial_features, initial_parameters, input):
         z, z0 = features[: self.k], initial_features[: self.k]
-        return initial_parameters[0] + jnp.outer(z - z0, input), features[self.k:].reshape(self.n, self.k)
+        return initial_parameters[0] + jnp.outer(z - z0, input), features[self.k :].reshape(self.n, self.k)
 
     def reduced(self, config: Config, problem: Problem) -> tuple[ReducedBothDynamics, tuple[Array, Array]]:
-        return (ReducedBothDynamics(problem.operator, problem.observation, config.activation),
-                (problem.features, problem.layer))
+        return (
+            ReducedBothDynamics(problem.operator, problem.observation, config.activation),
+            (problem.features, problem.layer),
+        )
 
     def kernel_probe(self, config: Config, problem: Problem) -> BothKernelProbe:
         return BothKernelProbe(problem.operator, config.k, config.activation)
@@ -323,8 +329,9 @@ class FunctionNetwork(Network):
     apply_function: Callable[[PyTree, Array], Array] = eqx.field(static=True)
     label: str = eqx.field(static=True)
 
-    def __init__(self, init: Callable[[PRNGKeyArray], PyTree], apply: Callable[[PyTree, Array], Array],
-                 name: str | None = None):
+    def __init__(
+        self, init: Callable[[PRNGKeyArray], PyTree], apply: Callable[[PyTree, Array], Array], name: str | None = None
+    ):
         for what, function in (("init", init), ("apply", apply)):
             if not callable(function):
                 raise ValueError(f"FunctionNetwork: {what} must be a function, got {type(function).__name__}")
@@ -352,8 +359,11 @@ class FunctionNetwork(Network):
         return self.apply_function(parameters, input)
 
 
-BUILTINS: dict[str, type[TwoLayer | TwoLayerBoth | MLP]] = {"two_layer": TwoLayer, "two_layer_both": TwoLayerBoth,
-                                                           "mlp": MLP}
+BUILTINS: dict[str, type[TwoLayer | TwoLayerBoth | MLP]] = {
+    "two_layer": TwoLayer,
+    "two_layer_both": TwoLayerBoth,
+    "mlp": MLP,
+}
 """The built-in network classes by `Config.network` name: adding a network is adding an entry here."""
 NETWORKS: dict[str, Callable[[Config], Network]] = {name: cls.from_config for name, cls in BUILTINS.items()}
 """The built-ins by `Config.network` name, each made from a config."""
@@ -364,21 +374,25 @@ def builtin_network(config: Config) -> Network:
 
 
 def resolved_parametrization(config: Config, network: Network) -> str:
-    """"full" (the generic path) or "reduced" (the network's exact fast path); "auto" is the
+    """ "full" (the generic path) or "reduced" (the network's exact fast path); "auto" is the
     fast path where one exists. A `ValueError` naming the field when "reduced" has none."""
     if config.parametrization == "reduced" and not has_reduced(network):
-        raise ValueError(f"Config.parametrization='reduced' needs a network with an exact reduced dynamics "
-                         f"(docs/theory.md §4, §9); network {network.name!r} has none: use 'full' or 'auto'")
+        raise ValueError(
+            f"Config.parametrization='reduced' needs a network with an exact reduced dynamics "
+            f"(docs/theory.md §4, §9); network {network.name!r} has none: use 'full' or 'auto'"
+        )
     if config.parametrization == "auto":
         return "reduced" if has_reduced(network) else "full"
     return config.parametrization
 
 
 def resolved_ntk_implementation(config: Config, network: Network) -> str:
-    """"closed_form" or "jacobian"; "auto" is the closed form where one exists."""
+    """ "closed_form" or "jacobian"; "auto" is the closed form where one exists."""
     if config.ntk_implementation == "closed_form" and not has_closed_form(network):
-        raise ValueError(f"Config.ntk_implementation='closed_form' needs a network with closed-form kernels; "
-                         f"network {network.name!r} has none: use 'jacobian' or 'auto'")
+        raise ValueError(
+            f"Config.ntk_implementation='closed_form' needs a network with closed-form kernels; "
+            f"network {network.name!r} has none: use 'jacobian' or 'auto'"
+        )
     if config.ntk_implementation == "auto":
         return "closed_form" if has_closed_form(network) else "jacobian"
     return config.ntk_implementation
@@ -395,8 +409,10 @@ def resolve_network(config: Config, network: Network | None, caller: str) -> Net
             hint = " (wrap plain functions as wideDIP.FunctionNetwork(init, apply))" if callable(network) else ""
             raise ValueError(f"{caller}: network must be a wideDIP.Network{hint}, got {type(network).__name__}")
         if config.network != "two_layer" or config.hidden:
-            raise ValueError(f"{caller}: network= replaces Config.network; leave Config.network and Config.hidden at "
-                             f"their defaults (got network={config.network!r}, hidden={config.hidden!r})")
+            raise ValueError(
+                f"{caller}: network= replaces Config.network; leave Config.network and Config.hidden at "
+                f"their defaults (got network={config.network!r}, hidden={config.hidden!r})"
+            )
     resolved_parametrization(config, network)
     resolved_ntk_implementation(config, network)
     return network
@@ -406,7 +422,9 @@ def describe(config: Config, network: Network) -> dict[str, Any]:
     """Name, description and parameter count of `network` for `config`, checking abstractly (no
     computation) that it maps the input `u ∈ R^d` to `x ∈ R^n`; a `ValueError` otherwise."""
     key = jax.random.PRNGKey(0)
-    shapes = config.replace(operator="gaussian")  # the problem's shapes, whatever the operator (a custom one's matrix is not needed)
+    shapes = config.replace(
+        operator="gaussian"
+    )  # the problem's shapes, whatever the operator (a custom one's matrix is not needed)
     problem = jax.eval_shape(functools.partial(draw_problem, shapes), key)
 
     def initial(key, problem):
@@ -416,16 +434,24 @@ def describe(config: Config, network: Network) -> dict[str, Any]:
     try:
         parameters, output = jax.eval_shape(initial, key, problem)
     except (TypeError, ValueError, IndexError) as error:
-        raise ValueError(f"network {network.name!r} fails on an input u of shape ({config.d},): "
-                         f"{type(error).__name__}: {error}") from None
+        raise ValueError(
+            f"network {network.name!r} fails on an input u of shape ({config.d},): {type(error).__name__}: {error}"
+        ) from None
     if not hasattr(output, "shape") or tuple(output.shape) != (config.n,):
-        raise ValueError(f"network {network.name!r} must map u ∈ R^{config.d} to x ∈ R^n with n = Config.n = {config.n}; "
-                         f"its apply returns shape {getattr(output, 'shape', type(output).__name__)}")
+        raise ValueError(
+            f"network {network.name!r} must map u ∈ R^{config.d} to x ∈ R^n with n = Config.n = {config.n}; "
+            f"its apply returns shape {getattr(output, 'shape', type(output).__name__)}"
+        )
     leaves = jax.tree.leaves(parameters)
     if not leaves or not all(jnp.issubdtype(leaf.dtype, jnp.floating) for leaf in leaves):
         raise ValueError(f"network {network.name!r}: init must return a pytree of floating-point arrays")
-    return {"name": network.name, "description": network.description, "repr": network.recorded_repr,
-            "parameters": int(sum(leaf.size for leaf in leaves)), "config_fields": list(network.config_fields)}
+    return {
+        "name": network.name,
+        "description": network.description,
+        "repr": network.recorded_repr,
+        "parameters": int(sum(leaf.size for leaf in leaves)),
+        "config_fields": list(network.config_fields),
+    }
 
 
 def recorded_config_fields(record: Mapping[str, Any] | None, config: Config) -> tuple[str, ...]:

@@ -110,7 +110,9 @@ class KernelProbe(eqx.Module):
             "min_lambda_K": min_signal,
             "min_lambda_H": jnp.maximum(observation[max(0, m - n)], 0.0),
             "max_lambda_H": observation[-1],
-            "jacobian_lipschitz_ratio": jnp.where(distance > 0, change_norm / jnp.where(distance > 0, distance, 1), jnp.nan),
+            "jacobian_lipschitz_ratio": jnp.where(
+                distance > 0, change_norm / jnp.where(distance > 0, distance, 1), jnp.nan
+            ),
         }
 
     def along(self, features: Float[Array, "checkpoints k"]) -> dict[str, Array]:
@@ -134,7 +136,7 @@ class BothKernelProbe(eqx.Module):
 
     def _split(self, features: Array) -> tuple[Array, Array]:
         n = self.operator.shape[1]
-        return features[: self.k], features[self.k:].reshape(n, self.k)
+        return features[: self.k], features[self.k :].reshape(n, self.k)
 
     def extremes(self, features: Array, initial_features: Array) -> dict[str, Array]:
         m, n = self.operator.shape
@@ -149,8 +151,10 @@ class BothKernelProbe(eqx.Module):
         observed = self.operator @ mixed
         observation = jnp.linalg.eigvalsh(observed @ observed.T + shift * self.operator @ self.operator.T)
         change = mixed - layer0 * phi.derivative(z0) / scale
-        change_norm = jnp.sqrt(jnp.maximum(_gram_eigenvalues(change)[-1], 0.0)
-                               + jnp.sum((phi.function(z) - phi.function(z0)) ** 2) / self.k)
+        change_norm = jnp.sqrt(
+            jnp.maximum(_gram_eigenvalues(change)[-1], 0.0)
+            + jnp.sum((phi.function(z) - phi.function(z0)) ** 2) / self.k
+        )
         return {
             "min_lambda_K": min_signal,
             "min_lambda_H": jnp.maximum(observation[max(0, m - n)], 0.0),
@@ -168,8 +172,9 @@ def network_jacobian(network: eqx.Module, parameters: PyTree, input: Float[Array
     return jacobian(lambda p: network.apply(p, input), parameters)
 
 
-def jacobian_ntk(network: eqx.Module, parameters: PyTree, input: Float[Array, " d"],
-                 operator: Float[Array, "m n"] | None = None) -> Array:
+def jacobian_ntk(
+    network: eqx.Module, parameters: PyTree, input: Float[Array, " d"], operator: Float[Array, "m n"] | None = None
+) -> Array:
     """The NTK of any `wideDIP.Network` at `θ` through its Jacobian: `K = J Jᵀ` (n×n), or, with
     `operator`, `H = (A J)(A J)ᵀ` (m×m) (docs/theory.md §3, §9)."""
     j = network_jacobian(network, parameters, input)
@@ -178,8 +183,9 @@ def jacobian_ntk(network: eqx.Module, parameters: PyTree, input: Float[Array, " 
     return j @ j.T
 
 
-def jacobian_extremes(j: Float[Array, "n p"], initial_j: Float[Array, "n p"], operator: Float[Array, "m n"],
-                      distance: Array) -> dict[str, Array]:
+def jacobian_extremes(
+    j: Float[Array, "n p"], initial_j: Float[Array, "n p"], operator: Float[Array, "m n"], distance: Array
+) -> dict[str, Array]:
     """`λ_min(K)` (0 by rank when `p < n`), `λ_min(H)` on Im(A), `λ_max(H)` and
     `‖J − J(θ_0)‖₂ / ‖θ − θ_0‖` from Jacobians (docs/theory.md §3, §9)."""
     m, n = operator.shape

@@ -50,20 +50,27 @@ class Operator:
     def validate(self, config: Config) -> None:
         """Raise `ValueError`, naming the field, if `config` does not suit this operator."""
         if not self.scaled and config.operator_scale != "none":
-            raise ValueError(f"Config.operator_scale must be 'none' for operator={self.name!r} (it scales the "
-                             f"Gaussian ensembles 'gaussian' and 'conditioned' only), got {config.operator_scale!r}")
+            raise ValueError(
+                f"Config.operator_scale must be 'none' for operator={self.name!r} (it scales the "
+                f"Gaussian ensembles 'gaussian' and 'conditioned' only), got {config.operator_scale!r}"
+            )
         if self.sampling and config.m > config.n:
-            raise ValueError(f"Config.m must be <= Config.n (= {config.n}) for operator={self.name!r}, which keeps "
-                             f"m of the n samples, got m={config.m}")
+            raise ValueError(
+                f"Config.m must be <= Config.n (= {config.n}) for operator={self.name!r}, which keeps "
+                f"m of the n samples, got m={config.m}"
+            )
 
     def validate_matrix(self, config: Config, matrix: np.ndarray | None) -> None:
         """Raise `ValueError` unless `matrix` is what this operator takes: none but for 'custom'."""
         if matrix is not None:
-            raise ValueError(f"an operator matrix was given but Config.operator is {self.name!r}: "
-                             "set Config.operator='custom' to use it")
+            raise ValueError(
+                f"an operator matrix was given but Config.operator is {self.name!r}: "
+                "set Config.operator='custom' to use it"
+            )
 
-    def draw(self, config: Config, key: PRNGKeyArray, gaussian: Float[Array, "m n"],
-             arrays: dict[str, Array]) -> Float[Array, "m n"]:
+    def draw(
+        self, config: Config, key: PRNGKeyArray, gaussian: Float[Array, "m n"], arrays: dict[str, Array]
+    ) -> Float[Array, "m n"]:
         """One seed's `A`: from `key` (this operator's own stream), the seed's shared Gaussian
         block `gaussian` (iid N(0,1)), and `arrays` (`operator_arrays`)."""
         raise NotImplementedError
@@ -117,8 +124,10 @@ class Conditioned(Operator):
     def validate(self, config):
         super().validate(config)
         if min(config.m, config.n) == 1 and config.condition_number != 1:
-            raise ValueError("Config.condition_number must be 1 when min(m, n) = 1 (A has a single singular "
-                             f"value), got {config.condition_number:g}")
+            raise ValueError(
+                "Config.condition_number must be 1 when min(m, n) = 1 (A has a single singular "
+                f"value), got {config.condition_number:g}"
+            )
 
     def draw(self, config, key, gaussian, arrays):
         m, n, dtype = config.m, config.n, gaussian.dtype
@@ -130,7 +139,7 @@ class Conditioned(Operator):
         return (left * singular) @ right.T
 
     def describe(self, config, parameters=True):
-        """"conditioned, κ(A) = 10, ‖A‖ = 1 + √(m/n)": its `κ(A)` and `‖A‖ = s(√n + √m)` in words."""
+        """ "conditioned, κ(A) = 10, ‖A‖ = 1 + √(m/n)": its `κ(A)` and `‖A‖ = s(√n + √m)` in words."""
         kappa = f", κ(A) = {config.condition_number:g}" if parameters else ""
         return f"conditioned{kappa}, ‖A‖ = {_NORM_LABELS[config.operator_scale]}"
 
@@ -197,8 +206,14 @@ class Blur(Operator):
 
     def spectrum(self, config):
         with jax.enable_x64(True):
-            matrix = np.asarray(self.draw(config, None, jnp.zeros((), jnp.float64),
-                                          {"blur_width": jnp.asarray(config.blur_width, jnp.float64)}))
+            matrix = np.asarray(
+                self.draw(
+                    config,
+                    None,
+                    jnp.zeros((), jnp.float64),
+                    {"blur_width": jnp.asarray(config.blur_width, jnp.float64)},
+                )
+            )
         norm, sigma = realised_spectrum_numpy(matrix)
         return {"norm_A": norm, "sigma_A": sigma}
 
@@ -231,8 +246,9 @@ class PartialDCT(Operator):
         rows = _distinct_rows(key, config.m, n)
         # the angle π (2j+1) k / (2n) reduced modulo 2π exactly, in integers, then a table of
         # cosines rounded once from float64: every entry is accurate to the working precision
-        phase = _product_mod(jnp.asarray(2 * np.arange(n) + 1, jnp.int32)[None, :], rows[:, None].astype(jnp.int32),
-                             4 * n)
+        phase = _product_mod(
+            jnp.asarray(2 * np.arange(n) + 1, jnp.int32)[None, :], rows[:, None].astype(jnp.int32), 4 * n
+        )
         table = jnp.asarray(np.cos(np.pi * np.arange(4 * n) / (2 * n)), dtype)
         weight = jnp.where(rows == 0, math.sqrt(1 / n), math.sqrt(2 / n)).astype(dtype)
         return weight[:, None] * table[phase]
@@ -252,11 +268,15 @@ class Custom(Operator):
 
     def validate_matrix(self, config, matrix):
         if matrix is None:
-            raise ValueError("Config.operator='custom' needs its matrix: simulate(config, operator=A) (also compare "
-                             "and sweep; command line: --operator-file A.npy)")
+            raise ValueError(
+                "Config.operator='custom' needs its matrix: simulate(config, operator=A) (also compare "
+                "and sweep; command line: --operator-file A.npy)"
+            )
         if matrix.shape != (config.m, config.n):
-            raise ValueError(f"the custom operator matrix must have shape (Config.m, Config.n) = "
-                             f"({config.m}, {config.n}), got {matrix.shape}")
+            raise ValueError(
+                f"the custom operator matrix must have shape (Config.m, Config.n) = "
+                f"({config.m}, {config.n}), got {matrix.shape}"
+            )
         if not np.all(np.isfinite(matrix)):
             raise ValueError("the custom operator matrix must be finite: it holds NaN or inf")
         if not np.any(matrix):
@@ -266,8 +286,9 @@ class Custom(Operator):
         return arrays["matrix"]
 
 
-OPERATORS: dict[str, Operator] = {op.name: op for op in (Gaussian(), Conditioned(), Inpainting(), Blur(),
-                                                         PartialDCT(), Custom())}
+OPERATORS: dict[str, Operator] = {
+    op.name: op for op in (Gaussian(), Conditioned(), Inpainting(), Blur(), PartialDCT(), Custom())
+}
 """Every forward operator by name (the values of `Config.operator`)."""
 
 

@@ -64,8 +64,9 @@ def use_every_core() -> None:
         jax.config.update("jax_num_cpu_devices", count)
     except RuntimeError:  # JAX computed before wideDIP was used: its devices stay as they are
         if CPU_DEVICES in os.environ:
-            warnings.warn(f"{CPU_DEVICES}={count} is ignored: JAX's backend had started before wideDIP was "
-                          "imported", stacklevel=2)
+            warnings.warn(
+                f"{CPU_DEVICES}={count} is ignored: JAX's backend had started before wideDIP was imported", stacklevel=2
+            )
 
 
 def join_processes() -> bool:
@@ -76,8 +77,10 @@ def join_processes() -> bool:
     if not coordinator:
         for name in (PROCESS_ID, PROCESS_COUNT):
             if os.environ.get(name):
-                raise ValueError(f"{name} is set but {COORDINATOR} is not: set {COORDINATOR} to host:port of "
-                                 f"process 0 (the same on every process), or unset {name}")
+                raise ValueError(
+                    f"{name} is set but {COORDINATOR} is not: set {COORDINATOR} to host:port of "
+                    f"process 0 (the same on every process), or unset {name}"
+                )
         return False
     host, _, port = coordinator.rpartition(":")
     if not host or not port.isdigit():
@@ -172,7 +175,7 @@ def placed_over_seeds(tree: T) -> T:
     return jax.device_put(tree, NamedSharding(Mesh(np.array(devices), (SEED_AXIS,)), PartitionSpec(SEED_AXIS)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def over_seeds(function: Callable, batched: tuple[bool, ...]) -> Callable:
     """`function` with the arguments flagged in `batched` split along their leading (seed) axis
     over all devices, the others replicated, and every output split the same way; `function`
@@ -193,8 +196,10 @@ def over_seeds(function: Callable, batched: tuple[bool, ...]) -> Callable:
     shardings = [NamedSharding(mesh, spec) for spec in specs]
 
     def on_every_process(*arguments):
-        placed = [jax.tree.map(lambda leaf, sharding=sharding: _global(leaf, sharding), argument)
-                  for argument, sharding in zip(arguments, shardings)]
+        placed = [
+            jax.tree.map(lambda leaf, sharding=sharding: _global(leaf, sharding), argument)
+            for argument, sharding in zip(arguments, shardings)
+        ]
         return jax.tree.map(lambda leaf: np.asarray(leaf.addressable_data(0)), gathered(*placed))
 
     return on_every_process

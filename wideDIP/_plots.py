@@ -68,8 +68,9 @@ def held(values: np.ndarray) -> np.ndarray:
     return np.take_along_axis(values, last if values.ndim == 2 else last[..., None], axis=1)
 
 
-def held_to_the_stop(times: np.ndarray, values: np.ndarray, stop_time: np.ndarray,
-                     final: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def held_to_the_stop(
+    times: np.ndarray, values: np.ndarray, stop_time: np.ndarray, final: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The checkpoint `times` with every seed's stop time added, and `values` `[seeds, checkpoints]`
     on them: each seed's recorded values held (`held`) until its stop, its `final` value (at
     `stop_time`, e.g. `final_loss`) from then on (a NaN final, or none, keeps the last recorded value).
@@ -98,8 +99,9 @@ NOTHING_TO_DRAW = "nothing to draw"
 """Added to the legend label of a curve whose median is nowhere finite (`band`)."""
 
 
-def band(axes, times: np.ndarray, values: np.ndarray, colour, label: str, columns: np.ndarray | None = None,
-          **style) -> np.ndarray:
+def band(
+    axes, times: np.ndarray, values: np.ndarray, colour, label: str, columns: np.ndarray | None = None, **style
+) -> np.ndarray:
     """Draw the median across all seeds (stopped seeds held, `held`) and the quartile band, at
     the times > 0 among `columns`, the label saying so where the median is nowhere finite (a seed
     that recorded nothing makes it NaN: `nothing_drawn_note` says why); returns the quartiles
@@ -119,13 +121,15 @@ def nothing_drawn_note(loss: np.ndarray, status: np.ndarray) -> str:
     if silent.all():
         return "nothing recorded: every seed diverged at its first step"
     if silent.any():
-        return (f"no median: {int(silent.sum())} of {silent.size} seeds diverged at their first step "
-                "and recorded nothing")
+        return (
+            f"no median: {int(silent.sum())} of {silent.size} seeds diverged at their first step and recorded nothing"
+        )
     return "nothing recorded"
 
 
-def note_when_empty(axes, quartiles: list[np.ndarray], times: np.ndarray, note: str,
-                    references: tuple[float, ...] = ()) -> None:
+def note_when_empty(
+    axes, quartiles: list[np.ndarray], times: np.ndarray, note: str, references: tuple[float, ...] = ()
+) -> None:
     """Where none of the bands `quartiles` (`band`'s) drawn on `axes` has a finite value: `note` across
     the panel, time over the `times` > 0, and the y-range around the finite positive `references`
     (the values of lines drawn across, such as the threshold, at mid-height; the note is under them),
@@ -134,8 +138,16 @@ def note_when_empty(axes, quartiles: list[np.ndarray], times: np.ndarray, note: 
 
     if any(np.isfinite(quartile).any() for quartile in quartiles):
         return
-    axes.text(0.5, 0.25, textwrap.fill(note, 30), transform=axes.transAxes, ha="center", va="center", fontsize=9,
-              bbox={"facecolor": "white", "edgecolor": "0.6"})  # under the reference lines, centred
+    axes.text(
+        0.5,
+        0.25,
+        textwrap.fill(note, 30),
+        transform=axes.transAxes,
+        ha="center",
+        va="center",
+        fontsize=9,
+        bbox={"facecolor": "white", "edgecolor": "0.6"},
+    )  # under the reference lines, centred
     shown = times[times > 0]
     axes.set_xlim(shown[0], shown[-1])
     finite = [value for value in references if np.isfinite(value) and value > 0]
@@ -154,8 +166,17 @@ def _title(result, width: int) -> str:
     network = [] if result.network_name == "two_layer" else [described_network(c, result.network)]
     method = f"descent η={c.step_size:g}" if c.method == "descent" else f"flow ({c.solver})"
     noise = [f"noise {c.noise:g}"] if c.noise > 0 else []
-    return wrapped([*network, " ".join(compact_shape(c, result.network)), f"A: {result.operator_label}", method, *noise,
-                    f"converged {int(result.converged.sum())}/{c.seeds}"], width)
+    return wrapped(
+        [
+            *network,
+            " ".join(compact_shape(c, result.network)),
+            f"A: {result.operator_label}",
+            method,
+            *noise,
+            f"converged {int(result.converged.sum())}/{c.seeds}",
+        ],
+        width,
+    )
 
 
 def finish(plt, figure, path: str | Path | None):
@@ -170,8 +191,9 @@ def finish(plt, figure, path: str | Path | None):
 def _held_curve(result, name: str, final: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The field `name` of `result` held to each seed's stop (`held_to_the_stop`), at the field
     `final` from the stop on."""
-    return held_to_the_stop(result.times, getattr(result, name), result.stop_time,
-                            None if final is None else getattr(result, final))
+    return held_to_the_stop(
+        result.times, getattr(result, name), result.stop_time, None if final is None else getattr(result, final)
+    )
 
 
 def _loss_panel(axes, result) -> None:
@@ -241,12 +263,17 @@ def plot_run(result, path: str | Path | None = None):
     observation = figure.add_subplot(grid[0, 1], sharex=losses)
     signal = figure.add_subplot(grid[1, :], sharex=losses)
     _loss_panel(losses, result)
-    observed = band(observation, *_held_curve(result, "observation_error", "final_observation_error"), "tab:blue",
-                    "‖y(t) − ȳ‖")
-    signal_bands = [band(signal, *_held_curve(result, name, final), colour, label) for name, final, colour, label in (
-        ("signal_error", "final_signal_error", "black", "‖x(t) − x̄‖ / ‖x̄‖"),
-        ("signal_error_row_space", None, "tab:blue", "row space  ‖P(x(t) − x̄)‖ / ‖x̄‖"),
-        ("signal_error_kernel", None, "tab:orange", "kernel  ‖(I − P)(x(t) − x̄)‖ / ‖x̄‖"))]
+    observed = band(
+        observation, *_held_curve(result, "observation_error", "final_observation_error"), "tab:blue", "‖y(t) − ȳ‖"
+    )
+    signal_bands = [
+        band(signal, *_held_curve(result, name, final), colour, label)
+        for name, final, colour, label in (
+            ("signal_error", "final_signal_error", "black", "‖x(t) − x̄‖ / ‖x̄‖"),
+            ("signal_error_row_space", None, "tab:blue", "row space  ‖P(x(t) − x̄)‖ / ‖x̄‖"),
+            ("signal_error_kernel", None, "tab:orange", "kernel  ‖(I − P)(x(t) − x̄)‖ / ‖x̄‖"),
+        )
+    ]
     noise_lines = ()
     if c.noise > 0:
         noise_lines = (2 * np.median(result.noise_norm),)
@@ -291,10 +318,14 @@ def plot_ntk(result, path: str | Path | None = None):
     evaluated = np.isfinite(result.ntk["max_lambda_H"]).any(axis=0)
     tracked = evaluated | ~running
     markers = {} if tracked.all() else {"marker": "o", "markevery": evaluated[(times > 0) & tracked].tolist()}
-    kernel_bands = [band(kernels, times, result.ntk[name], colour, label, tracked, **markers)
-                    for name, colour, label in (("min_lambda_K", "tab:blue", "λ_min(K)  (n×n, signal)"),
-                                                ("min_lambda_H", "tab:orange", "λ_min(H)  (m×m, observation)"),
-                                                ("max_lambda_H", "tab:red", "λ_max(H)"))]
+    kernel_bands = [
+        band(kernels, times, result.ntk[name], colour, label, tracked, **markers)
+        for name, colour, label in (
+            ("min_lambda_K", "tab:blue", "λ_min(K)  (n×n, signal)"),
+            ("min_lambda_H", "tab:orange", "λ_min(H)  (m×m, observation)"),
+            ("max_lambda_H", "tab:red", "λ_max(H)"),
+        )
+    ]
     if markers:
         kernels.plot([], [], ls="none", marker="o", ms=3, color="0.3", label=EVALUATED_LABEL)
     last_stop = np.max(result.stop_time)

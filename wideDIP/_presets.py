@@ -44,7 +44,10 @@ def preset(name: str, **overrides: Any) -> tuple[Config, dict[str, list[Any]]]:
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {name!r}")
     base, axes = PRESETS[name]
-    grids = {key: value_list(value, f"preset {name!r}: {key} is an axis of this preset and", f"{key}=[{value!r}]")
-             for key, value in overrides.items() if key in axes}
+    grids = {
+        key: value_list(value, f"preset {name!r}: {key} is an axis of this preset and", f"{key}=[{value!r}]")
+        for key, value in overrides.items()
+        if key in axes
+    }
     fields = {key: value for key, value in overrides.items() if key not in axes}
     return base.replace(**fields), {**axes, **grids}

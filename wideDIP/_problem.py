@@ -6,10 +6,10 @@ from __future__ import annotations
 import functools
 import math
 
+import equinox as eqx
 import jax
 import jax.extend.random
 import jax.numpy as jnp
-import equinox as eqx
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
@@ -80,22 +80,26 @@ def _normal_at(key: PRNGKeyArray, counters: Array, dtype) -> Array:
     JAX's partitionable threefry gives entry `i` the bits of counter `i` alone; the bits become
     numbers as `jax.random.uniform` and `normal` make them (checked bit for bit in the tests)."""
     k1, k2 = jax.random.key_data(key).astype(jnp.uint32)
-    high, low = jax.extend.random.threefry2x32_p.bind(jnp.broadcast_to(k1, counters.shape), jnp.broadcast_to(k2, counters.shape),
-                                                      jnp.zeros_like(counters), counters)
+    high, low = jax.extend.random.threefry2x32_p.bind(
+        jnp.broadcast_to(k1, counters.shape), jnp.broadcast_to(k2, counters.shape), jnp.zeros_like(counters), counters
+    )
     finfo = jnp.finfo(dtype)
     if finfo.bits == 64:
         bits, unsigned = (high.astype(jnp.uint64) << jnp.uint64(32)) | low.astype(jnp.uint64), jnp.uint64
     else:
         bits, unsigned = high ^ low, jnp.uint32
-    float_bits = jax.lax.shift_right_logical(bits, unsigned(finfo.bits - finfo.nmant)) | np.array(1.0, dtype).view(unsigned)
+    float_bits = jax.lax.shift_right_logical(bits, unsigned(finfo.bits - finfo.nmant)) | np.array(1.0, dtype).view(
+        unsigned
+    )
     floats = jax.lax.bitcast_convert_type(float_bits, dtype) - jnp.array(1.0, dtype)
     low_end, high_end = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype), dtype=dtype), np.array(1.0, dtype)
     uniform = jax.lax.max(jnp.asarray(low_end), floats * (high_end - low_end) + low_end)
     return jax.lax.mul(np.array(np.sqrt(2), dtype), jax.lax.erf_inv(uniform))
 
 
-def _padded_gaussian_blocks(config: Config, key: PRNGKeyArray, m: Array, n: Array,
-                            shapes: dict[str, tuple]) -> dict[str, Array]:
+def _padded_gaussian_blocks(
+    config: Config, key: PRNGKeyArray, m: Array, n: Array, shapes: dict[str, tuple]
+) -> dict[str, Array]:
     """`_gaussian_blocks` of a cell with `m × n` observations padded to `config.m × config.n`:
     every block's counters in the flat draw, one threefry call for all of them."""
     if not jax.config.jax_threefry_partitionable:

@@ -70,8 +70,13 @@ def at_checkpoint(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     return np.where((index >= 0).reshape(index.shape + (1,) * (picked.ndim - 1)), picked, np.nan)
 
 
-def path_statistics(times: np.ndarray, curves: dict[str, np.ndarray], noise_norm: np.ndarray,
-                    early_stopping_time: np.ndarray, certified: np.ndarray | None) -> dict[str, np.ndarray]:
+def path_statistics(
+    times: np.ndarray,
+    curves: dict[str, np.ndarray],
+    noise_norm: np.ndarray,
+    early_stopping_time: np.ndarray,
+    certified: np.ndarray | None,
+) -> dict[str, np.ndarray]:
     """Per seed: the oracle stop (`oracle_time`, the checkpoint where `‖y(t) − ȳ‖` is smallest),
     the best observation and signal errors along the path, the signal error at the first
     checkpoint at or after `T`, and `bound_holds`: `‖y(t) − ȳ‖ ≤ 2‖ε‖` at every recorded

@@ -38,9 +38,9 @@ KINDS = ("simulation", "comparison")
 
 def environment() -> dict[str, str]:
     """Library versions and the device that ran the computation."""
-    import jax
     import diffrax
     import equinox
+    import jax
     import optax
 
     from . import __version__
@@ -240,8 +240,10 @@ class SimulationResult:
         elif not certified.any():
             outcome = "not checked: no seed is certified by (5)"
         else:
-            outcome = (f"held on {held}/{int(checked.sum())} certified seeds checked  "
-                       f"({int((certified & ~checked).sum())} certified seeds stopped before T)")
+            outcome = (
+                f"held on {held}/{int(checked.sum())} certified seeds checked  "
+                f"({int((certified & ~checked).sum())} certified seeds stopped before T)"
+            )
         at_stop = self.signal_error_at_early_stop
         at_stop = f"{np.nanmedian(at_stop):.3g}" if np.isfinite(at_stop).any() else "-"
         return [
@@ -249,7 +251,8 @@ class SimulationResult:
             f"median final ||A x - y_bar|| {np.median(self.final_observation_error):.3g}  "
             f"(best along the path {np.median(self.best_observation_error):.3g})",
             f"early stopping   median T {median_time}  (finite for {int(finite.sum())}/{finite.size} seeds"
-            + (f"; inf: {'; '.join(reasons)}" if reasons else "") + f")  median T_H "
+            + (f"; inf: {'; '.join(reasons)}" if reasons else "")
+            + f")  median T_H "
             f"{np.median(self.observation_early_stopping_time):.4g}  median oracle time {np.median(self.oracle_time):.4g}",
             f"bound after T    ||y(t) - y_bar|| <= 2 ||epsilon||: {outcome}",
             f"{final}  best {np.median(self.best_signal_error):.3g}  at T {at_stop}  (||x - x_bar|| / ||x_bar||)",
@@ -263,8 +266,11 @@ class SimulationResult:
 
         values = getattr(self, curve, None) if isinstance(curve, str) else None
         if not isinstance(values, np.ndarray) or values.shape != self.loss.shape:
-            names = [f.name for f in dataclasses.fields(self)
-                     if isinstance(getattr(self, f.name), np.ndarray) and getattr(self, f.name).shape == self.loss.shape]
+            names = [
+                f.name
+                for f in dataclasses.fields(self)
+                if isinstance(getattr(self, f.name), np.ndarray) and getattr(self, f.name).shape == self.loss.shape
+            ]
             raise ValueError(f"at_time: curve must be one of {names}, got {curve!r}")
         return first_at_or_after(self.times, values, self._per_seed_moments("at_time", moments))
 
@@ -275,8 +281,10 @@ class SimulationResult:
         from ._recovery import at_checkpoint, first_index_at_or_after
 
         if self.reconstructions is None:
-            raise ValueError("reconstruction_at needs the reconstructions at the checkpoints: this result was saved "
-                             "without them (save it with reconstructions=True)")
+            raise ValueError(
+                "reconstruction_at needs the reconstructions at the checkpoints: this result was saved "
+                "without them (save it with reconstructions=True)"
+            )
         recorded = ~np.isnan(self.reconstructions).any(axis=2)  # where `signal_error` is recorded
         index = first_index_at_or_after(self.times, recorded, self._per_seed_moments("reconstruction_at", moments))
         return at_checkpoint(self.reconstructions, index)
@@ -310,15 +318,19 @@ class SimulationResult:
     def _operator_lines(self) -> list[str]:
         if self.norm_A is None:
             return []
-        return [f"operator         median ||A|| {np.median(self.norm_A):.3g}  sigma_A {np.median(self.sigma_A):.3g}  "
-                f"kappa(A) {np.median(self.kappa_A):.3g}  (SVD, per seed)"]
+        return [
+            f"operator         median ||A|| {np.median(self.norm_A):.3g}  sigma_A {np.median(self.sigma_A):.3g}  "
+            f"kappa(A) {np.median(self.kappa_A):.3g}  (SVD, per seed)"
+        ]
 
     def _theory_lines(self) -> list[str]:
         if self.theory is None:
             return []
         t = self.theory
-        kernels = (f"median lambda_min(K) {np.median(t.min_lambda_K):.3g}  "
-                   f"lambda_min(H) {np.median(t.min_lambda_H):.3g}  lambda_max(H) {np.median(t.max_lambda_H):.3g}")
+        kernels = (
+            f"median lambda_min(K) {np.median(t.min_lambda_K):.3g}  "
+            f"lambda_min(H) {np.median(t.min_lambda_H):.3g}  lambda_max(H) {np.median(t.max_lambda_H):.3g}"
+        )
         if t.certified is None:
             ratio = t.measured_lipschitz_ratio
             measured = "-" if ratio is None or np.isnan(ratio).all() else f"{np.nanmedian(ratio):.3g}"
@@ -351,7 +363,7 @@ class SimulationResult:
 
     @property
     def parametrization(self) -> str:
-        """"full" or "reduced": the parametrization actually simulated."""
+        """ "full" or "reduced": the parametrization actually simulated."""
         return self.network["parametrization"] if self.network else self.config.resolved_parametrization
 
     @property
@@ -372,8 +384,15 @@ class SimulationResult:
         fields = {name: value for name, value in json_fields(self).items() if name not in left_out}
         if self.theory is not None:
             fields["theory"] = self.theory.to_json()
-        return json_value({"frequency": self.frequency, "counts": self.counts(), "operator": self.operator_label,
-                           "early_stopping_reason": self.early_stopping_reason, **fields})
+        return json_value(
+            {
+                "frequency": self.frequency,
+                "counts": self.counts(),
+                "operator": self.operator_label,
+                "early_stopping_reason": self.early_stopping_reason,
+                **fields,
+            }
+        )
 
     def save(self, path: str | os.PathLike, *, reconstructions: bool = False, operator_matrix: bool = False) -> Path:
         """Write one `.npz` holding the arrays and a JSON header (config, versions, device); `wideDIP.load`
@@ -405,8 +424,11 @@ def json_fields(result: Any) -> dict[str, Any]:
 
 def array_fields(result: Any) -> dict[str, np.ndarray]:
     """The dataclass fields of a result that are arrays, by name."""
-    return {f.name: getattr(result, f.name) for f in dataclasses.fields(result)
-            if isinstance(getattr(result, f.name), np.ndarray)}
+    return {
+        f.name: getattr(result, f.name)
+        for f in dataclasses.fields(result)
+        if isinstance(getattr(result, f.name), np.ndarray)
+    }
 
 
 HEADER_FIELDS = ("wall_time", "environment", "operator_sha256", "network")
@@ -418,8 +440,12 @@ def save_result(result: Any, path: str | os.PathLike, kind: str, arrays: dict[st
     `result_path(path)`, through a temporary file: what `SimulationResult.save` and
     `ComparisonResult.save` do."""
     path = check_writable(result_path(path), f"{type(result).__name__}.save")
-    header = {"format": FORMAT_VERSION, "kind": kind, "config": result.config.to_dict(),
-              **{name: getattr(result, name) for name in HEADER_FIELDS}}
+    header = {
+        "format": FORMAT_VERSION,
+        "kind": kind,
+        "config": result.config.to_dict(),
+        **{name: getattr(result, name) for name in HEADER_FIELDS},
+    }
     temporary = path.with_name(path.name + ".partial.npz")
     np.savez(temporary, header=np.array(json.dumps(header)), **arrays)
     os.replace(temporary, path)
@@ -466,7 +492,9 @@ def result_path(path: str | os.PathLike) -> Path:
     if path.suffix == "":
         return path.with_suffix(".npz")
     if path.suffix != ".npz":
-        raise ValueError(f"a result is saved as one .npz file: give a path ending in .npz (or no suffix), got {str(path)!r}")
+        raise ValueError(
+            f"a result is saved as one .npz file: give a path ending in .npz (or no suffix), got {str(path)!r}"
+        )
     return path
 
 
@@ -484,8 +512,10 @@ def check_writable(path: str | os.PathLike, what: str) -> Path:
     return path
 
 
-_SAVED_KINDS = ("wideDIP saves a sweep directory (with sweep.json), a simulation or a comparison (a .npz file: "
-                "SimulationResult.save, ComparisonResult.save, widedip simulate/compare --out)")
+_SAVED_KINDS = (
+    "wideDIP saves a sweep directory (with sweep.json), a simulation or a comparison (a .npz file: "
+    "SimulationResult.save, ComparisonResult.save, widedip simulate/compare --out)"
+)
 
 
 def load(path: str | os.PathLike) -> SimulationResult | ComparisonResult | SweepResult:
@@ -514,8 +544,10 @@ def load(path: str | os.PathLike) -> SimulationResult | ComparisonResult | Sweep
                 arrays[f"final_{name}"] = arrays.pop(name)
     _check_arrays(path, "simulation", config, arrays)
     arrays = {name: _decoded(name, values) for name, values in arrays.items()}
-    grouped = {prefix: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays) if name.startswith(prefix + "__")}
-               for prefix in ("ntk", "theory")}
+    grouped = {
+        prefix: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays) if name.startswith(prefix + "__")}
+        for prefix in ("ntk", "theory")
+    }
     return SimulationResult(
         **fields,
         ntk=grouped["ntk"] or None,
@@ -528,13 +560,44 @@ _PER_SEED = ("seeds",)
 _CURVE = ("seeds", "checkpoints")
 SIMULATION_AXES: dict[str, tuple[str, ...]] = {
     "times": ("checkpoints",),
-    **dict.fromkeys(("loss", "weight_distance", "observation_error", "signal_error", "signal_error_row_space",
-                     "signal_error_kernel"), _CURVE),
-    **dict.fromkeys(("status", "steps_to_threshold", "stop_step", "stop_time", "time_to_threshold", "solver_steps",
-                     "initial_loss", "final_loss", "final_signal_error", "final_observation_error", "stability", "norm_A",
-                     "sigma_A", "kappa_A", "noise_norm", "early_stopping_time", "observation_early_stopping_time",
-                     "oracle_time", "best_observation_error", "best_signal_error", "signal_error_at_early_stop",
-                     "bound_holds"), _PER_SEED),
+    **dict.fromkeys(
+        (
+            "loss",
+            "weight_distance",
+            "observation_error",
+            "signal_error",
+            "signal_error_row_space",
+            "signal_error_kernel",
+        ),
+        _CURVE,
+    ),
+    **dict.fromkeys(
+        (
+            "status",
+            "steps_to_threshold",
+            "stop_step",
+            "stop_time",
+            "time_to_threshold",
+            "solver_steps",
+            "initial_loss",
+            "final_loss",
+            "final_signal_error",
+            "final_observation_error",
+            "stability",
+            "norm_A",
+            "sigma_A",
+            "kappa_A",
+            "noise_norm",
+            "early_stopping_time",
+            "observation_early_stopping_time",
+            "oracle_time",
+            "best_observation_error",
+            "best_signal_error",
+            "signal_error_at_early_stop",
+            "bound_holds",
+        ),
+        _PER_SEED,
+    ),
     **dict.fromkeys(("signal", "best_reconstruction", "final_reconstruction"), ("seeds", "n")),
     **dict.fromkeys(("observation", "clean_observation"), ("seeds", "m")),
     "operator_matrix": ("seeds", "m", "n"),
@@ -546,8 +609,9 @@ COMPARISON_AXES: dict[str, tuple[str, ...]] = {
     "step_sizes": ("step_sizes",),
     "times": ("step_sizes", "checkpoints"),
     **dict.fromkeys(("flow_loss", "descent_loss"), ("step_sizes", "seeds", "checkpoints")),
-    **dict.fromkeys(("max_loss_gap", "max_relative_loss_gap", "max_state_gap", "stability", "status"),
-                    ("step_sizes", "seeds")),
+    **dict.fromkeys(
+        ("max_loss_gap", "max_relative_loss_gap", "max_state_gap", "stability", "status"), ("step_sizes", "seeds")
+    ),
     "flow_status": _PER_SEED,
 }
 """The axes of every array of a saved comparison (`FIELD__NAME` of its kernel fields: those of the
@@ -560,7 +624,9 @@ def _expected_axes(kind: str, name: str) -> tuple[str, ...] | None:
     if kind == "comparison":
         from ._compare import KERNEL_FIELDS
 
-        return COMPARISON_AXES.get(name) or (("step_sizes", "seeds", "checkpoints") if prefix in KERNEL_FIELDS else None)
+        return COMPARISON_AXES.get(name) or (
+            ("step_sizes", "seeds", "checkpoints") if prefix in KERNEL_FIELDS else None
+        )
     if prefix == "ntk" and statistic:
         return _CURVE
     if prefix == "theory":
@@ -572,9 +638,13 @@ def _expected_axes(kind: str, name: str) -> tuple[str, ...] | None:
 def _required_arrays(kind: str, arrays: dict[str, np.ndarray]) -> list[str]:
     """The arrays that every saved result of `kind` holds (its dataclass's fields without a default;
     those of the theory report when a simulation holds one)."""
+
     def without_default(cls: type) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)
-                if f.default is dataclasses.MISSING and f.name not in ("config", *HEADER_FIELDS)]
+        return [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.name not in ("config", *HEADER_FIELDS)
+        ]
 
     if kind == "comparison":
         from ._compare import ComparisonResult
@@ -584,8 +654,13 @@ def _required_arrays(kind: str, arrays: dict[str, np.ndarray]) -> list[str]:
     return without_default(SimulationResult) + [f"theory__{name}" for name in without_default(TheoryReport) if theory]
 
 
-_AXIS_ORIGINS = {"seeds": "the config's seeds", "m": "the config's m", "n": "the config's n",
-                 "checkpoints": "the length of times", "step_sizes": "the number of step_sizes"}
+_AXIS_ORIGINS = {
+    "seeds": "the config's seeds",
+    "m": "the config's m",
+    "n": "the config's n",
+    "checkpoints": "the length of times",
+    "step_sizes": "the number of step_sizes",
+}
 
 
 def _check_arrays(path: Path, kind: str, config: Config, arrays: dict[str, np.ndarray]) -> None:
@@ -612,8 +687,9 @@ def _check_arrays(path: Path, kind: str, config: Config, arrays: dict[str, np.nd
         expected = tuple(sizes[axis] for axis in axes)
         if np.shape(values) != expected:
             spelled = ", ".join(f"{axis} = {sizes[axis]} ({_AXIS_ORIGINS[axis]})" for axis in axes)
-            raise ValueError(f"{damaged}: the array {name!r} has shape {np.shape(values)}, expected {expected} "
-                             f"[{spelled}]")
+            raise ValueError(
+                f"{damaged}: the array {name!r} has shape {np.shape(values)}, expected {expected} [{spelled}]"
+            )
 
 
 def _read_result_file(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -632,8 +708,10 @@ def _read_result_file(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]
         arrays = {name: data[name] for name in data.files if name != "header"}
     if not isinstance(header, dict) or header.get("format") not in READABLE_FORMATS:
         found = header.get("format") if isinstance(header, dict) else None
-        raise ValueError(f"load: {str(path)!r} has result format {found!r}; this version reads "
-                         f"{', '.join(map(str, READABLE_FORMATS))}")
+        raise ValueError(
+            f"load: {str(path)!r} has result format {found!r}; this version reads "
+            f"{', '.join(map(str, READABLE_FORMATS))}"
+        )
     header.setdefault("kind", "simulation")
     if header["kind"] not in KINDS:
         raise ValueError(f"load: {str(path)!r} holds a result of kind {header['kind']!r}; this version reads {KINDS}")

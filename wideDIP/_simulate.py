@@ -10,9 +10,9 @@ import threading
 import time
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
-import equinox as eqx
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -20,8 +20,14 @@ from . import _descent, _flow
 from ._batches import Batch
 from ._config import Config, descent_of
 from ._model import GenericDynamics
-from ._networks import (Network, describe, has_lipschitz_bound, resolve_network, resolved_ntk_implementation,
-                        resolved_parametrization)
+from ._networks import (
+    Network,
+    describe,
+    has_lipschitz_bound,
+    resolve_network,
+    resolved_ntk_implementation,
+    resolved_parametrization,
+)
 from ._ntk import JacobianProbe, KernelProbe
 from ._operators import checked_matrix, matrix_sha256, placeholders, realised_spectrum
 from ._outcomes import CONVERGED, DIVERGENCE_FACTOR, OUTCOMES
@@ -63,8 +69,18 @@ def _structure(config: Config) -> Config:
     """The fields that shape the compiled setup; the others are passed as arrays or unused
     (the operator's numbers, such as `condition_number`, and the noise level travel in
     `problem_arrays`)."""
-    return descent_of(config, seed=0, steps=1, step_size=1.0, threshold=1.0, noise=0.0, stop_at_threshold=True,
-                      track_ntk=False, ntk_checkpoints=Config.ntk_checkpoints, **placeholders())
+    return descent_of(
+        config,
+        seed=0,
+        steps=1,
+        step_size=1.0,
+        threshold=1.0,
+        noise=0.0,
+        stop_at_threshold=True,
+        track_ntk=False,
+        ntk_checkpoints=Config.ntk_checkpoints,
+        **placeholders(),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,8 +103,11 @@ def make_plan(config: Config, network: Network, track: bool | None = None) -> Pl
     lacks what the config asks for."""
     track = config.track_ntk if track is None else track
     needed = track or config.noise > 0
-    return Plan(resolved_parametrization(config, network), resolved_ntk_implementation(config, network) if needed else None,
-                track)
+    return Plan(
+        resolved_parametrization(config, network),
+        resolved_ntk_implementation(config, network) if needed else None,
+        track,
+    )
 
 
 def recorded_checkpoints(config: Config, network: Network, plan: Plan) -> np.ndarray | None:
@@ -142,8 +161,10 @@ def _setup(structure: Config, network: Network, plan: Plan, keys, arrays, shared
     def spectra_of(seed):
         key, problem = seed
         seed_network, literal = network.for_seed(structure, problem, key)
-        return (seed_network.largest_observation_eigenvalue(structure, problem, literal),
-                *realised_spectrum(problem.operator))
+        return (
+            seed_network.largest_observation_eigenvalue(structure, problem, literal),
+            *realised_spectrum(problem.operator),
+        )
 
     def theory_of(seed):
         key, problem, dynamics, parameters, probe, norm, sigma = seed
@@ -211,9 +232,14 @@ class Trajectory:
 
     def seeds(self, begin: int, end: int) -> Trajectory:
         """The seeds `begin:end` (one cell of a batch)."""
-        return dataclasses.replace(self, **{
-            field.name: jax.tree.map(lambda leaf: leaf[begin:end], getattr(self, field.name))
-            for field in dataclasses.fields(self) if field.name != "recorded"})
+        return dataclasses.replace(
+            self,
+            **{
+                field.name: jax.tree.map(lambda leaf: leaf[begin:end], getattr(self, field.name))
+                for field in dataclasses.fields(self)
+                if field.name != "recorded"
+            },
+        )
 
 
 class Prepared(eqx.Module):
@@ -252,7 +278,7 @@ def seed_arrays(batch: Batch, matrix: np.ndarray | None) -> tuple[jax.Array, dic
         cell = problem_arrays(config, None)
         if batch.padded:
             cell.update(m=jnp.asarray(config.m, jnp.int32), n=jnp.asarray(config.n, jnp.int32))
-        arrays.append(jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (config.seeds,) + leaf.shape), cell))
+        arrays.append(jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (config.seeds,) + leaf.shape), cell))  # noqa: B023
     shared = {} if matrix is None else {"matrix": jnp.asarray(matrix, jnp.dtype(batch.shape.dtype))}
     return jnp.concatenate(keys), jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *arrays), shared
 
@@ -265,8 +291,9 @@ def prepare_batch(batch: Batch, network: Network, plan: Plan, matrix: np.ndarray
         return Prepared(*jax.block_until_ready(_setup(_structure(batch.shape), network, plan, keys, arrays, shared)))
 
 
-def prepare(config: Config, *, network: Network | None = None, plan: Plan | None = None,
-            matrix: np.ndarray | None = None) -> Prepared:
+def prepare(
+    config: Config, *, network: Network | None = None, plan: Plan | None = None, matrix: np.ndarray | None = None
+) -> Prepared:
     """Draw and set up every seed of `config` for `network` (default: the built-in of
     `config.network`), padded to a multiple of the device count (call inside `precision(config)`);
     `matrix`: the custom operator (`checked_matrix`)."""
@@ -277,8 +304,11 @@ def prepare(config: Config, *, network: Network | None = None, plan: Plan | None
 
 def stopping_rule(config: Config) -> _descent.StoppingRule:
     dtype = jnp.dtype(config.dtype)
-    return _descent.StoppingRule(jnp.asarray(config.threshold, dtype), jnp.asarray(DIVERGENCE_FACTOR, dtype),
-                                 jnp.asarray(config.stop_at_threshold))
+    return _descent.StoppingRule(
+        jnp.asarray(config.threshold, dtype),
+        jnp.asarray(DIVERGENCE_FACTOR, dtype),
+        jnp.asarray(config.stop_at_threshold),
+    )
 
 
 @eqx.filter_jit
@@ -365,7 +395,9 @@ def descent_recording(config: Config, network: Network, plan: Plan) -> np.ndarra
     return record.size
 
 
-def run_descent(config: Config, prepared: Prepared, progress: bool, record: np.ndarray | int | None = None) -> Trajectory:
+def run_descent(
+    config: Config, prepared: Prepared, progress: bool, record: np.ndarray | int | None = None
+) -> Trajectory:
     """Gradient descent, in chunks between checkpoints (progress bar, early exit); the state is
     recorded at the checkpoints `record` when given: indices, or a count of checkpoints spread evenly
     over those the run reaches up to its last stop (`SpreadStates`: a run that stops early still gets
@@ -400,7 +432,9 @@ def run_descent(config: Config, prepared: Prepared, progress: bool, record: np.n
             bar.refresh()
     # after an early exit every seed has stopped: the later checkpoints are not recorded
     recorded += [recorded[-1]] * (len(checkpoints) - len(recorded))
-    snapshots = jax.tree.map(lambda *leaves: np.stack([np.asarray(x)[: config.seeds] for x in leaves], axis=1), *recorded)
+    snapshots = jax.tree.map(
+        lambda *leaves: np.stack([np.asarray(x)[: config.seeds] for x in leaves], axis=1), *recorded
+    )
     crossing_step = np.asarray(state.crossing_step)
     if spread is not None:
         record, states = spread.chosen(last_checkpoint_reached(checkpoints, stop_step))
@@ -423,8 +457,13 @@ def run_descent(config: Config, prepared: Prepared, progress: bool, record: np.n
     )
 
 
-def run_flow(config: Config, prepared: Prepared, progress: bool, times: np.ndarray | None = None,
-             record: np.ndarray | None = None) -> Trajectory:
+def run_flow(
+    config: Config,
+    prepared: Prepared,
+    progress: bool,
+    times: np.ndarray | None = None,
+    record: np.ndarray | None = None,
+) -> Trajectory:
     """Gradient flow (3) with diffrax, saving statistics at `times` (default: the checkpoints)
     and the state at `times[record]` when `record` (indices) is given."""
     dtype = jnp.dtype(config.dtype)
@@ -439,7 +478,14 @@ def run_flow(config: Config, prepared: Prepared, progress: bool, times: np.ndarr
         progress=progress and jax.device_count() == 1,  # diffrax's bar is one host callback
         stop_at_threshold=config.stop_at_threshold,
     )
-    arguments = [prepared.dynamics, prepared.problems, prepared.parameters, jnp.asarray(times, dtype), stopping_rule(config), settings]
+    arguments = [
+        prepared.dynamics,
+        prepared.problems,
+        prepared.parameters,
+        jnp.asarray(times, dtype),
+        stopping_rule(config),
+        settings,
+    ]
     if record is not None:
         arguments.append(jnp.asarray(np.asarray(times)[record], dtype))
     run = _flow.run(*arguments, largest_eigenvalue=prepared.largest_eigenvalue)
@@ -460,8 +506,9 @@ def run_flow(config: Config, prepared: Prepared, progress: bool, times: np.ndarr
     )
 
 
-def simulate(config: Config, *, network: Network | None = None, operator: np.ndarray | None = None,
-             progress: bool = True) -> SimulationResult:
+def simulate(
+    config: Config, *, network: Network | None = None, operator: np.ndarray | None = None, progress: bool = True
+) -> SimulationResult:
     """Train the network of `config` (`config.network`, or `network`, a `wideDIP.Network` of
     one's own) on `config.seeds` random draws, by gradient descent or gradient flow (3)
     (`config.method`).
@@ -475,8 +522,9 @@ def simulate(config: Config, *, network: Network | None = None, operator: np.nda
     return _simulate_together(Batch((config,)), network, checked_matrix(config, operator), progress)[0]
 
 
-def simulate_batch(batch: Batch, *, network: Network | None = None, operator: np.ndarray | None = None,
-                   progress: bool = False) -> list[SimulationResult]:
+def simulate_batch(
+    batch: Batch, *, network: Network | None = None, operator: np.ndarray | None = None, progress: bool = False
+) -> list[SimulationResult]:
     """`simulate` of every cell of `batch` (`wideDIP._batches`): one setup and one loop compiled
     for `batch.shape`, one call per cell; `operator`: the custom matrix, checked."""
     return [result for call in batch.calls() for result in _simulate_together(call, network, operator, progress)]
@@ -488,8 +536,9 @@ def network_record(config: Config, network: Network, plan: Plan) -> dict[str, An
     return {**describe(config, network), "parametrization": plan.parametrization, "ntk_implementation": plan.kernels}
 
 
-def _simulate_together(batch: Batch, network: Network | None, operator: np.ndarray | None,
-                       progress: bool) -> list[SimulationResult]:
+def _simulate_together(
+    batch: Batch, network: Network | None, operator: np.ndarray | None, progress: bool
+) -> list[SimulationResult]:
     """The cells of `batch` with their seeds run together, in one call."""
     started = time.perf_counter()
     shape = batch.shape
@@ -497,8 +546,10 @@ def _simulate_together(batch: Batch, network: Network | None, operator: np.ndarr
     plan = make_plan(shape, resolved)
     run_config = shape.replace(seeds=batch.seeds)
     with precision(shape):
-        descriptions = [network_record(config, resolve_network(config, network, "simulate"), plan)  # checks it first
-                        for config in batch.configs]
+        descriptions = [
+            network_record(config, resolve_network(config, network, "simulate"), plan)  # checks it first
+            for config in batch.configs
+        ]
         prepared = prepare_batch(batch, resolved, plan, operator)
         if shape.method == "descent":
             run = run_descent(run_config, prepared, progress, descent_recording(shape, resolved, plan))
@@ -512,22 +563,54 @@ def _simulate_together(batch: Batch, network: Network | None, operator: np.ndarr
         kernel = None
         if plan.track:
             kernel = kernel_curves(run_config, prepared.probe, run)
-        host = jax.tree.map(np.asarray, (prepared.largest_eigenvalue, prepared.norm_A, prepared.sigma_A, prepared.theory))
-        problem = {name: np.asarray(getattr(prepared.problems, name))
-                   for name in ("signal", "observation", "clean_observation", "operator")}
+        host = jax.tree.map(
+            np.asarray, (prepared.largest_eigenvalue, prepared.norm_A, prepared.sigma_A, prepared.theory)
+        )
+        problem = {
+            name: np.asarray(getattr(prepared.problems, name))
+            for name in ("signal", "observation", "clean_observation", "operator")
+        }
     elapsed = time.perf_counter() - started
     results = []
     for config, (begin, end), description in zip(batch.configs, batch.bounds(), descriptions):
-        cell = lambda tree: jax.tree.map(lambda leaf: leaf[begin:end], tree)  # noqa: E731
-        results.append(_result(config, resolved, plan, run.seeds(begin, end), cell(final_signal_error), cell(final_observation_error),
-                               cell(final_reconstruction), cell(curves), cell(kernel), cell(host), cell(problem), operator,
-                               elapsed * config.seeds / batch.seeds, description))
+        cell = lambda tree: jax.tree.map(lambda leaf: leaf[begin:end], tree)  # noqa: E731, B023
+        results.append(
+            _result(
+                config,
+                resolved,
+                plan,
+                run.seeds(begin, end),
+                cell(final_signal_error),
+                cell(final_observation_error),
+                cell(final_reconstruction),
+                cell(curves),
+                cell(kernel),
+                cell(host),
+                cell(problem),
+                operator,
+                elapsed * config.seeds / batch.seeds,
+                description,
+            )
+        )
     return results
 
 
-def _result(config: Config, network: Network, plan: Plan, run: Trajectory, final_signal_error, final_observation_error,
-            final_reconstruction, curves, kernel, host, problem, matrix, wall_time: float,
-            description: dict) -> SimulationResult:
+def _result(
+    config: Config,
+    network: Network,
+    plan: Plan,
+    run: Trajectory,
+    final_signal_error,
+    final_observation_error,
+    final_reconstruction,
+    curves,
+    kernel,
+    host,
+    problem,
+    matrix,
+    wall_time: float,
+    description: dict,
+) -> SimulationResult:
     """One cell's `SimulationResult` from its slice of a batch's run (`problem`: `x̄`, `y`, `ȳ` and `A`
     per seed, at the batch's shape: padded beyond the cell's `m` and `n`, `wideDIP._batches`)."""
     largest, norm_A, sigma_A, inputs = host
@@ -541,8 +624,9 @@ def _result(config: Config, network: Network, plan: Plan, run: Trajectory, final
             lipschitz_ratio = _largest_recorded(kernel["jacobian_lipschitz_ratio"])
             if not certificate:  # σ_0², μ_0, λ_max(H) at θ(0) from the kernels' first checkpoint
                 inputs = {**inputs, **{name: kernel[name][:, 0] for name in INITIAL_KERNELS}}
-        theory = TheoryReport.from_inputs(config, inputs, lipschitz_bound_known=certificate,
-                                          measured_lipschitz_ratio=lipschitz_ratio)
+        theory = TheoryReport.from_inputs(
+            config, inputs, lipschitz_bound_known=certificate, measured_lipschitz_ratio=lipschitz_ratio
+        )
     curves = dict(curves)
     noise_norm = curves.pop("noise_norm")
     no_time = np.full(config.seeds, np.inf)

@@ -61,7 +61,8 @@ def _noise_statistics(result: SimulationResult) -> dict[str, Any]:
         "bound_holds_fraction": _fraction(checked) if checked.size else None,
         "bound_checked": int(checked.size),
         "median_final_error_over_noise": float(np.median(result.final_observation_error / result.noise_norm))
-        if noisy else None,
+        if noisy
+        else None,
     }
 
 
@@ -78,8 +79,11 @@ def cell_statistics(result: SimulationResult) -> dict[str, Any]:
         "median_stability": float(np.median(result.stability)),
         "median_kappa_A": float(np.median(result.kappa_A)),
         "unstable_fraction": _fraction(result.stability > 2),
-        "certified_fraction": None if result.theory is None or result.certified is None else _fraction(result.certified),
-        "certified_observation_fraction": None if result.theory is None or result.certified is None
+        "certified_fraction": None
+        if result.theory is None or result.certified is None
+        else _fraction(result.certified),
+        "certified_observation_fraction": None
+        if result.theory is None or result.certified is None
         else _fraction(result.certified_observation),
         **_noise_statistics(result),
     }
@@ -117,7 +121,6 @@ def normalised_axes(base: Config, axes: Mapping[str, Sequence[Any]]) -> dict[str
     return normalised
 
 
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class SweepResult:
     """A phase diagram: per-cell statistics on the grid `axes` (arrays shaped like the grid,
@@ -151,7 +154,9 @@ class SweepResult:
         key = QUARTILES[index] if position else index
         scalar = name in SCALAR_STATISTICS
         if not (key is None if scalar else isinstance(key, str) and key in QUARTILES):
-            wanted = "no index (one number per cell)" if scalar else "index 'q25', 'median', 'q75' or 0, 1, 2 (a quartile)"
+            wanted = (
+                "no index (one number per cell)" if scalar else "index 'q25', 'median', 'q75' or 0, 1, 2 (a quartile)"
+            )
             raise ValueError(f"statistic {name!r} takes {wanted}, got index={index!r}")
 
         def value(cell):
@@ -246,16 +251,23 @@ class SweepResult:
         """Median of `‖A x − ȳ‖/‖ε‖` at the end (1: the noise is fitted; NaN without noise)."""
         return self.statistic("median_final_error_over_noise")
 
-    def plot(self, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"),
-             statistic: str = "frequency", values: bool = True, dpi: int = PRINT_DPI):
+    def plot(
+        self,
+        path: str | Path | None = None,
+        formats: Sequence[str] = ("png", "pdf"),
+        statistic: str = "frequency",
+        values: bool = True,
+        dpi: int = PRINT_DPI,
+    ):
         """The phase diagram (docs/theory.md §6), each cell's value written in it unless
         `values=False`, PNG at `dpi`; see `wideDIP._sweep_plot.plot_sweep`."""
         from ._sweep_plot import plot_sweep
 
         return plot_sweep(self, path, formats, statistic, values, dpi)
 
-    def plot_recovery(self, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"),
-                      dpi: int = PRINT_DPI):
+    def plot_recovery(
+        self, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"), dpi: int = PRINT_DPI
+    ):
         """Median best vs final signal error (docs/theory.md §7); see `wideDIP._sweep_plot.plot_recovery`."""
         from ._sweep_plot import plot_recovery
 
@@ -271,44 +283,60 @@ def _read_header(path: Path) -> dict[str, Any]:
     try:
         header = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValueError(f"{path}: not valid JSON (empty or truncated sweep header). To recover, remove it and "
-                         "run the same sweep again into this directory: the cell files already there are checked "
-                         "against the grid and kept") from None
+        raise ValueError(
+            f"{path}: not valid JSON (empty or truncated sweep header). To recover, remove it and "
+            "run the same sweep again into this directory: the cell files already there are checked "
+            "against the grid and kept"
+        ) from None
     if not isinstance(header, dict) or not {"format", "base", "axes", "environment"} <= header.keys():
         raise ValueError(f"{path}: not a sweep header (keys format, base, axes, environment expected)")
     if header["format"] not in READABLE_FORMATS:
-        raise ValueError(f"{path}: sweep format {header['format']!r}, this library reads "
-                         f"{', '.join(map(str, READABLE_FORMATS))}")
+        raise ValueError(
+            f"{path}: sweep format {header['format']!r}, this library reads {', '.join(map(str, READABLE_FORMATS))}"
+        )
     return header
 
 
-def _open_directory(path: Path, base: Config, axes: dict[str, list[Any]], sha256: str | None,
-                    network: str | None) -> dict[str, Any]:
+def _open_directory(
+    path: Path, base: Config, axes: dict[str, list[Any]], sha256: str | None, network: str | None
+) -> dict[str, Any]:
     """Create the sweep directory, or check that it holds this very sweep (same base config, axes,
     custom operator matrix and network of one's own, by name)."""
-    wanted = json.loads(json.dumps({"format": FORMAT_VERSION, "base": base.to_dict(), "axes": axes, "network": network}))
+    wanted = json.loads(
+        json.dumps({"format": FORMAT_VERSION, "base": base.to_dict(), "axes": axes, "network": network})
+    )
     header_path = path / HEADER
     if header_path.exists():
         header = _read_header(header_path)
         if header.get("network") != network:
-            raise ValueError(f"{path} holds a sweep of network {header.get('network') or 'given by its config'!r}, "
-                             f"not {network or 'given by the config'!r}; use a new path, or load it with wideDIP.load_sweep")
+            raise ValueError(
+                f"{path} holds a sweep of network {header.get('network') or 'given by its config'!r}, "
+                f"not {network or 'given by the config'!r}; use a new path, or load it with wideDIP.load_sweep"
+            )
         try:  # a header written before a Config field existed holds that field's default
             stored = json.loads(json.dumps(Config.from_dict(header["base"]).to_dict()))
         except ValueError:
             stored = header["base"]
         if stored != wanted["base"]:
             differ = sorted(k for k in wanted["base"] if stored.get(k) != wanted["base"][k])
-            raise ValueError(f"{path} holds a sweep with another base config (fields {differ} differ); "
-                             "use a new path, or load it with wideDIP.load_sweep")
+            raise ValueError(
+                f"{path} holds a sweep with another base config (fields {differ} differ); "
+                "use a new path, or load it with wideDIP.load_sweep"
+            )
         if header["axes"] != wanted["axes"]:
-            raise ValueError(f"{path} holds a sweep over other axes ({header['axes']}); use a new path, "
-                             "or load it with wideDIP.load_sweep")
+            raise ValueError(
+                f"{path} holds a sweep over other axes ({header['axes']}); use a new path, "
+                "or load it with wideDIP.load_sweep"
+            )
         if header.get("operator_sha256") != sha256:
+
             def name(digest):
                 return "no custom operator matrix" if digest is None else f"the custom matrix sha256 {digest}"
-            raise ValueError(f"{path} holds a sweep run with {name(header.get('operator_sha256'))}, but this one "
-                             f"has {name(sha256)}: pass the same matrix to resume it, or use a new path")
+
+            raise ValueError(
+                f"{path} holds a sweep run with {name(header.get('operator_sha256'))}, but this one "
+                f"has {name(sha256)}: pass the same matrix to resume it, or use a new path"
+            )
         return header if header["format"] == FORMAT_VERSION else _upgrade(path, header, base, axes)
     try:
         (path / CELLS).mkdir(parents=True, exist_ok=True)
@@ -373,8 +401,11 @@ def sweep(
     directory = None if path is None else Path(path)
     name = None if network is None else network.name
     # several processes: process 0 alone reads and writes the directory, and tells the others
-    header = (from_writer(lambda: _open_directory(directory, base, axes, sha256, name)) if directory is not None
-              else {"environment": environment()})
+    header = (
+        from_writer(lambda: _open_directory(directory, base, axes, sha256, name))
+        if directory is not None
+        else {"environment": environment()}
+    )
     cells, wall_time = from_writer(lambda: _stored_cells(directory, base, axes, set_aside=True))
     todo = [index for index in np.ndindex(cells.shape) if cells[index] is None]
     configs = [base.replace(**_cell_changes(axes, index)) for index in todo]
@@ -389,11 +420,13 @@ def sweep(
             first.result()
         config = call.configs[0]
         with sweep_cell(concurrent_cells(workers)):
-            result, = simulate_batch(call, network=network, operator=matrix if config.operator == "custom" else None)
+            (result,) = simulate_batch(call, network=network, operator=matrix if config.operator == "custom" else None)
         statistics = cell_statistics(result)
         if directory is not None and is_writer():
-            _write_atomically(directory / CELLS / _cell_name(index), {
-                "cell": _cell_changes(axes, index), "statistics": statistics, "wall_time": result.wall_time})
+            _write_atomically(
+                directory / CELLS / _cell_name(index),
+                {"cell": _cell_changes(axes, index), "statistics": statistics, "wall_time": result.wall_time},
+            )
         return index, statistics, result.wall_time
 
     total = cells.size
@@ -401,17 +434,27 @@ def sweep(
     try:
         with tqdm(total=total, initial=total - len(todo), unit="cell", disable=not progress, desc="sweep") as bar:
             firsts = [pool.submit(run, *cells_of_batch[0]) for cells_of_batch in calls]
-            others = [pool.submit(run, *cell, first) for first, cells_of_batch in zip(firsts, calls)
-                      for cell in cells_of_batch[1:]]
+            others = [
+                pool.submit(run, *cell, first)
+                for first, cells_of_batch in zip(firsts, calls)
+                for cell in cells_of_batch[1:]
+            ]
             for finished in as_completed(firsts + others):
                 index, statistics, elapsed = finished.result()
                 cells[index], wall_time[index] = statistics, elapsed
                 bar.update(1)
     finally:  # after Ctrl-C, cells not yet started are dropped; running ones still finish and are saved
         pool.shutdown(wait=False, cancel_futures=True)
-    return SweepResult(base=base, axes=axes, cells=cells, wall_time=wall_time,
-                       environment=header["environment"], path=directory, operator_sha256=sha256,
-                       network=None if network is None else {"name": name, "config_fields": list(network.config_fields)})
+    return SweepResult(
+        base=base,
+        axes=axes,
+        cells=cells,
+        wall_time=wall_time,
+        environment=header["environment"],
+        path=directory,
+        operator_sha256=sha256,
+        network=None if network is None else {"name": name, "config_fields": list(network.config_fields)},
+    )
 
 
 def _checked_sweep_matrix(base: Config, axes: dict[str, list[Any]], operator: Any) -> np.ndarray | None:
@@ -421,8 +464,10 @@ def _checked_sweep_matrix(base: Config, axes: dict[str, list[Any]], operator: An
     custom = [config for config in configs if config.operator == "custom"]
     if not custom:
         if operator is not None:
-            raise ValueError("an operator matrix was given but no cell of this sweep has Config.operator='custom': "
-                             "set Config.operator='custom' (in the base config or on its axis) to use it")
+            raise ValueError(
+                "an operator matrix was given but no cell of this sweep has Config.operator='custom': "
+                "set Config.operator='custom' (in the base config or on its axis) to use it"
+            )
         return None
     return [checked_matrix(config, operator) for config in custom][0]
 
@@ -451,13 +496,18 @@ def _read_cell(path: Path, base: Config, axes: dict[str, list[Any]], index: tupl
     seeds = base.replace(**_cell_changes(axes, index)).seeds
     try:
         counts = statistics["counts"]
-        consistent = (set(counts) == set(OUTCOMES[1:]) and sum(counts.values()) == seeds
-                      and statistics["frequency"] == counts["converged"] / seeds)
+        consistent = (
+            set(counts) == set(OUTCOMES[1:])
+            and sum(counts.values()) == seeds
+            and statistics["frequency"] == counts["converged"] / seeds
+        )
     except (TypeError, KeyError, AttributeError):
         consistent = False
     if not consistent:
-        raise DamagedCell(f"{path}: its statistics are incomplete or inconsistent (outcome counts must add up to "
-                          f"the {seeds} seeds and give the frequency)")
+        raise DamagedCell(
+            f"{path}: its statistics are incomplete or inconsistent (outcome counts must add up to "
+            f"the {seeds} seeds and give the frequency)"
+        )
     return record
 
 
@@ -482,8 +532,9 @@ def _set_aside(path: Path) -> Path:
     return target
 
 
-def _stored_cells(directory: Path | None, base: Config, axes: dict[str, list[Any]], *,
-                  set_aside: bool) -> tuple[np.ndarray, np.ndarray]:
+def _stored_cells(
+    directory: Path | None, base: Config, axes: dict[str, list[Any]], *, set_aside: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """The statistics and wall times of the cells already written (None / NaN elsewhere). A
     damaged cell file raises `DamagedCell`, or, with `set_aside`, is renamed (with a warning)
     so that its cell is computed again."""
@@ -516,9 +567,17 @@ def load_sweep(path: str | os.PathLike) -> SweepResult:
     try:
         cells, wall_time = _stored_cells(directory, base, axes, set_aside=False)
     except DamagedCell as damage:
-        raise DamagedCell(f"{damage}. Running the same sweep again on this directory (wideDIP.sweep, or "
-                          "widedip sweep … --resume) sets the file aside and computes that cell again") from None
-    return SweepResult(base=base, axes=axes, cells=cells, wall_time=wall_time,
-                       environment=header["environment"], path=directory,
-                       operator_sha256=header.get("operator_sha256"),
-                       network=None if header.get("network") is None else {"name": header["network"]})
+        raise DamagedCell(
+            f"{damage}. Running the same sweep again on this directory (wideDIP.sweep, or "
+            "widedip sweep … --resume) sets the file aside and computes that cell again"
+        ) from None
+    return SweepResult(
+        base=base,
+        axes=axes,
+        cells=cells,
+        wall_time=wall_time,
+        environment=header["environment"],
+        path=directory,
+        operator_sha256=header.get("operator_sha256"),
+        network=None if header.get("network") is None else {"name": header["network"]},
+    )

@@ -96,7 +96,9 @@ def _set_axis(axes, which: str, name: str, values: Sequence[Any], scale: str) ->
     """The x or y axis of `name`: its scale, label, and one tick per value, labelled with it."""
     getattr(axes, f"set_{which}scale")("log" if scale == "log" else "linear")
     getattr(axes, f"set_{which}label")(axis_label(name))
-    getattr(axes, f"set_{which}ticks")(_positions(values, scale), [f"{v:g}" if _is_number(v) else str(v) for v in values])
+    getattr(axes, f"set_{which}ticks")(
+        _positions(values, scale), [f"{v:g}" if _is_number(v) else str(v) for v in values]
+    )
     getattr(axes, f"{which}axis").set_minor_locator(NullLocator())
 
 
@@ -114,8 +116,10 @@ def _arranged(result, values: np.ndarray, front: list[str]) -> tuple[np.ndarray,
     others = [name for name in names if name not in front]
     order = [names.index(name) for name in front + others]
     arranged = np.transpose(values, order).reshape(*[len(result.axes[name]) for name in front], -1)
-    labels = [{name: result.axes[name][i] for name, i in zip(others, index)}
-              for index in np.ndindex(*[len(result.axes[name]) for name in others])]
+    labels = [
+        {name: result.axes[name][i] for name, i in zip(others, index)}
+        for index in np.ndindex(*[len(result.axes[name]) for name in others])
+    ]
     return arranged, labels
 
 
@@ -132,8 +136,14 @@ def _is_fraction(statistic: str) -> bool:
     return statistic == "frequency" or statistic.endswith("_fraction")
 
 
-def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"),
-               statistic: str = "frequency", values: bool = True, dpi: int = PRINT_DPI):
+def plot_sweep(
+    result,
+    path: str | Path | None = None,
+    formats: Sequence[str] = ("png", "pdf"),
+    statistic: str = "frequency",
+    values: bool = True,
+    dpi: int = PRINT_DPI,
+):
     """`statistic` (a name of `SCALAR_STATISTICS`, default the convergence frequency, or of
     `QUARTILE_STATISTICS`, drawn as its median) over the grid; a `ValueError` where no cell holds it
     (e.g. `certified_fraction` without `track_ntk`). Two numeric axes (rows, columns): a heatmap, one panel per value of any other axis (e.g.
@@ -172,8 +182,9 @@ def plot_sweep(result, path: str | Path | None = None, formats: Sequence[str] = 
     return _saved(plt, figure, files, dpi)
 
 
-def plot_recovery(result, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"),
-                  dpi: int = PRINT_DPI):
+def plot_recovery(
+    result, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"), dpi: int = PRINT_DPI
+):
     """Median best (smallest along the path) vs median final `‖x − x̄‖/‖x̄‖` per cell (docs/theory.md
     §7). Two numeric axes: a heatmap of the ratio best/final (at most 1, which means stopping at the
     best point would gain nothing; the colours span the smallest ratio to 1), each cell labelled
@@ -187,11 +198,25 @@ def plot_recovery(result, path: str | Path | None = None, formats: Sequence[str]
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = best / final
         text = np.where(np.isfinite(ratio), np.vectorize(lambda b, f: f"{b:.3g}\n{f:.3g}")(best, final), "")
-        figure = _heatmaps(plt, result, front, ratio, "median best / median final signal error  (cells: best, final)",
-                           (None, 1), contour=False, text=text)
+        figure = _heatmaps(
+            plt,
+            result,
+            front,
+            ratio,
+            "median best / median final signal error  (cells: best, final)",
+            (None, 1),
+            contour=False,
+            text=text,
+        )
     else:
-        figure = _lines(plt, result, front[0], [(final, None, "final", "-"), (best, None, "best along the path", "--")],
-                        "median ‖x − x̄‖/‖x̄‖", (None, None))
+        figure = _lines(
+            plt,
+            result,
+            front[0],
+            [(final, None, "final", "-"), (best, None, "best along the path", "--")],
+            "median ‖x − x̄‖/‖x̄‖",
+            (None, None),
+        )
     return _saved(plt, figure, files, dpi)
 
 
@@ -226,6 +251,7 @@ def _saved(plt, figure, files: list[Path], dpi: float):
 def _cell_values(result, values: np.ndarray, fmt: str) -> np.ndarray:
     """Each cell's value in `fmt`, with its seed count under it when it has fewer than
     `FULL_SEEDS`; "" where there is none (NaN)."""
+
     def text(value: float, seeds: int) -> str:
         if np.isnan(value):
             return ""
@@ -238,31 +264,38 @@ def _caption(result, hidden: Sequence[str], configs: np.ndarray) -> list[str]:
     """The settings shared by the cells `configs`, but those of the axes `hidden` that take more
     than one value (an axis with one value is a fixed setting, named)."""
     varying = [name for name in hidden if name in result.varying_axes]
-    return common_settings(configs.flat, varying, [name for name in result.axes if name not in varying],
-                           result.operator_sha256, result.network)
+    return common_settings(
+        configs.flat,
+        varying,
+        [name for name in result.axes if name not in varying],
+        result.operator_sha256,
+        result.network,
+    )
 
 
 def _preset(result) -> str | None:
-    """"preset fig1-quick" for a sweep over a preset's grid (`_presets.PRESETS`), with the fields of
+    """ "preset fig1-quick" for a sweep over a preset's grid (`_presets.PRESETS`), with the fields of
     its base config that this sweep changed ("preset fig1 with method changed"); None for any other."""
     if result.network is not None:
         return None
     for name, (base, axes) in PRESETS.items():
         if result.axes == {axis: list(values) for axis, values in axes.items()}:
-            changed = [f.name for f in dataclasses.fields(base) if getattr(base, f.name) != getattr(result.base, f.name)]
+            changed = [
+                f.name for f in dataclasses.fields(base) if getattr(base, f.name) != getattr(result.base, f.name)
+            ]
             return f"preset {name}" + (f" with {', '.join(changed)} changed" if changed else "")
     return None
 
 
 def _grid(result) -> str:
-    """"preset fig1-quick, 3 × 3 grid (k × n)": the grid's size over its axes, and its preset (`_preset`)."""
+    """ "preset fig1-quick, 3 × 3 grid (k × n)": the grid's size over its axes, and its preset (`_preset`)."""
     preset = _preset(result)
     size = f"{' × '.join(map(str, result.shape))} grid ({' × '.join(result.axes)})"
     return size if preset is None else f"{preset}, {size}"
 
 
 def _progress(result) -> list[str]:
-    """"k of N cells computed" for a sweep with cells still missing, else nothing."""
+    """ "k of N cells computed" for a sweep with cells still missing, else nothing."""
     computed = result.computed
     return [] if computed.all() else [f"{int(computed.sum())} of {computed.size} cells computed"]
 
@@ -275,8 +308,14 @@ def _about(result, marked: bool) -> list[str]:
     return [_grid(result), *_progress(result), *([stability] if stability else [])]
 
 
-def _lines(plt, result, x_name: str, series: list[tuple[np.ndarray, tuple | None, str, str]], label: str,
-           limits: tuple[float | None, float | None]):
+def _lines(
+    plt,
+    result,
+    x_name: str,
+    series: list[tuple[np.ndarray, tuple | None, str, str]],
+    label: str,
+    limits: tuple[float | None, float | None],
+):
     """`series` (values shaped like the grid, (lower, upper) error bars or None, name, line style)
     over the axis `x_name`: one colour per value of the other axes, the legend beside the axes."""
     x_values = result.axes[x_name]
@@ -304,8 +343,16 @@ def _lines(plt, result, x_name: str, series: list[tuple[np.ndarray, tuple | None
     return figure
 
 
-def _heatmaps(plt, result, front: list[str], values: np.ndarray, label: str, limits: tuple[float | None, float | None],
-              contour: bool, text: np.ndarray | None = None):
+def _heatmaps(
+    plt,
+    result,
+    front: list[str],
+    values: np.ndarray,
+    label: str,
+    limits: tuple[float | None, float | None],
+    contour: bool,
+    text: np.ndarray | None = None,
+):
     """`values` as a heatmap over the axes `front` (rows, columns), one panel per value of the
     other axes, all on one colour scale (`limits`, else the range of the finite values) with one
     colour bar; `text` (strings shaped like the grid) is written in the cells, in black or white,
@@ -337,8 +384,16 @@ def _heatmaps(plt, result, front: list[str], values: np.ndarray, label: str, lim
         panel = grid[:, :, p]
         mesh = axes.pcolormesh(x, y, panel, cmap=COLOUR_MAP, norm=norm)
         if missing[:, :, p].any():  # hatched grey, unlike a computed cell without a value (blank)
-            axes.pcolor(x, y, np.ma.masked_where(~missing[:, :, p], np.zeros(panel.shape)), cmap=ListedColormap(["0.85"]), hatch="//",
-                        edgecolor="0.55", lw=0, label=NOT_RUN_LABEL)
+            axes.pcolor(
+                x,
+                y,
+                np.ma.masked_where(~missing[:, :, p], np.zeros(panel.shape)),
+                cmap=ListedColormap(["0.85"]),
+                hatch="//",
+                edgecolor="0.55",
+                lw=0,
+                label=NOT_RUN_LABEL,
+            )
         finite = panel[np.isfinite(panel)]
         if contour and min(panel.shape) >= 2 and finite.size and finite.min() < 0.5 < finite.max():
             for line in contour_lines(centres, scales, panel, 0.5):
@@ -361,16 +416,18 @@ def _heatmaps(plt, result, front: list[str], values: np.ndarray, label: str, lim
     return figure
 
 
-def contour_lines(centres: tuple[np.ndarray, np.ndarray], scales: tuple[str, str], values: np.ndarray,
-                  level: float) -> list[np.ndarray]:
+def contour_lines(
+    centres: tuple[np.ndarray, np.ndarray], scales: tuple[str, str], values: np.ndarray, level: float
+) -> list[np.ndarray]:
     """The lines `[points, 2]` (x, y) where `values` (rows, columns at the `centres` of the column
     and row axes) cross `level`, interpolated linearly in the drawn coordinates (`_warp`: log on a
     log axis), so that on the chart they run between the cell centres."""
     import contourpy
 
     (x_to, x_back), (y_to, y_back) = _warp(scales[0]), _warp(scales[1])
-    generator = contourpy.contour_generator(x_to(centres[0]), y_to(centres[1]), np.ma.masked_invalid(values),
-                                            line_type="Separate")
+    generator = contourpy.contour_generator(
+        x_to(centres[0]), y_to(centres[1]), np.ma.masked_invalid(values), line_type="Separate"
+    )
     return [np.column_stack([x_back(line[:, 0]), y_back(line[:, 1])]) for line in generator.lines(level)]
 
 
@@ -412,16 +469,27 @@ def _contrasting(colour) -> str:
     return "black" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "white"
 
 
-def _write_cells(axes, mesh, panel: np.ndarray, words: np.ndarray, centres: tuple[np.ndarray, np.ndarray],
-                 fontsize: float) -> None:
+def _write_cells(
+    axes, mesh, panel: np.ndarray, words: np.ndarray, centres: tuple[np.ndarray, np.ndarray], fontsize: float
+) -> None:
     """Each cell's text at its centre, in black or white (`_contrasting`) with a thin outline in the
     other, above the contour and the theory curve, so that a line crossing it leaves it legible."""
     for (i, j), word in np.ndenumerate(words):
         if word:
             colour = _contrasting(mesh.cmap(mesh.norm(panel[i, j]))) if np.isfinite(panel[i, j]) else "black"
             outline = withStroke(linewidth=1.5, foreground="white" if colour == "black" else "black")
-            axes.text(centres[0][j], centres[1][i], word, ha="center", va="center", fontsize=fontsize, color=colour,
-                      gid="cell value", path_effects=[outline], zorder=4)
+            axes.text(
+                centres[0][j],
+                centres[1][i],
+                word,
+                ha="center",
+                va="center",
+                fontsize=fontsize,
+                color=colour,
+                gid="cell value",
+                path_effects=[outline],
+                zorder=4,
+            )
 
 
 def _descent_stability(result) -> tuple[np.ndarray, np.ndarray]:
@@ -464,14 +532,24 @@ def _stability(result, marked: bool) -> str | None:
 def _mark_unstable(axes, unstable: np.ndarray, x: np.ndarray, y: np.ndarray, scales: tuple[str, str]) -> None:
     """A small marker in the upper right corner of each `unstable` cell (edges `x`, `y`), clear of
     the cell's value and colour."""
+
     def corner(edges: np.ndarray, scale: str) -> np.ndarray:
         forward, back = _warp(scale)
         low, high = forward(edges[:-1]), forward(edges[1:])
         return back(low + 0.84 * (high - low))
 
     rows, columns = np.nonzero(unstable)
-    axes.scatter(corner(x, scales[0])[columns], corner(y, scales[1])[rows], marker="v", s=24, facecolor="white",
-                 edgecolor="black", linewidths=0.7, zorder=3, label=UNSTABLE_LABEL)
+    axes.scatter(
+        corner(x, scales[0])[columns],
+        corner(y, scales[1])[rows],
+        marker="v",
+        s=24,
+        facecolor="white",
+        edgecolor="black",
+        linewidths=0.7,
+        zorder=3,
+        label=UNSTABLE_LABEL,
+    )
 
 
 def _legend_below(figure, axes_list) -> None:
@@ -483,8 +561,14 @@ def _legend_below(figure, axes_list) -> None:
         for text in dict.fromkeys(texts):
             entries.setdefault(text, tuple(handle for handle, other in zip(handles, texts) if other == text))
     if entries:
-        figure.legend(list(entries.values()), list(entries), loc="outside lower center", ncols=min(len(entries), 3),
-                      fontsize=8, frameon=False)
+        figure.legend(
+            list(entries.values()),
+            list(entries),
+            loc="outside lower center",
+            ncols=min(len(entries), 3),
+            fontsize=8,
+            frameon=False,
+        )
 
 
 def _has_bound(row_name: str, column_name: str) -> bool:
@@ -524,6 +608,15 @@ def _theory_curve(result, axes, row_name: str, column_name: str, columns: np.nda
     where = f"k ≥ {ks[0]:.2g} at {symbol} = {columns[0]:g}"
     if columns[-1] != columns[0]:  # one column: said once
         where += f"\nand k ≥ {ks[-1]:.2g} at {symbol} = {columns[-1]:g}"
-    axes.annotate(f"Theorem 2.1(ii) asks for {where}: {'above' if ks[0] > high else 'below'} the chart",
-                  xy=(0.5, 0), xycoords=axes.xaxis.label, xytext=(0, -4), textcoords="offset points",
-                  ha="center", va="top", fontsize=8, color="0.15", gid="theory note")
+    axes.annotate(
+        f"Theorem 2.1(ii) asks for {where}: {'above' if ks[0] > high else 'below'} the chart",
+        xy=(0.5, 0),
+        xycoords=axes.xaxis.label,
+        xytext=(0, -4),
+        textcoords="offset points",
+        ha="center",
+        va="top",
+        fontsize=8,
+        color="0.15",
+        gid="theory note",
+    )

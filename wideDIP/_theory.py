@@ -24,7 +24,7 @@ CHERNOFF_CONSTANT = (1 - math.log(2)) / 2
 """`c` of Lemma 2 (matrix Chernoff with δ = 1/2)."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def activation_constants(name: str, order: int = 200) -> tuple[float, float]:
     """`C_φ = (E φ(X)²)^{1/2}` and `C_φ' = (E φ'(X)²)^{1/2}`, `X ~ N(0,1)`, by Gauss–Hermite
     quadrature with `order` nodes (§2)."""
@@ -61,20 +61,28 @@ def _checked_bound_arguments(n, m, activation_name, operator_scale, v_law, norm_
     for name, value in (("n", n), ("m", m)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"width_bound: {name} must be an integer >= 1, got {value!r}")
-    for name, value, allowed in (("activation_name", activation_name, tuple(ACTIVATION_TABLE)),
-                                 ("operator_scale", operator_scale, OPERATOR_SCALES), ("v_law", v_law, V_LAWS)):
+    for name, value, allowed in (
+        ("activation_name", activation_name, tuple(ACTIVATION_TABLE)),
+        ("operator_scale", operator_scale, OPERATOR_SCALES),
+        ("v_law", v_law, V_LAWS),
+    ):
         if not isinstance(value, str) or value not in allowed:
             raise ValueError(f"width_bound: {name} must be one of {allowed}, got {value!r}")
     if (norm_A is None) != (sigma_A is None):
-        raise ValueError("width_bound: give both norm_A and sigma_A (the realised ‖A‖ and σ_A), or neither "
-                         "(the Gaussian ensemble's typical values)")
+        raise ValueError(
+            "width_bound: give both norm_A and sigma_A (the realised ‖A‖ and σ_A), or neither "
+            "(the Gaussian ensemble's typical values)"
+        )
     for name, value in (("norm_A", norm_A), ("sigma_A", sigma_A)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
-                                  or not math.isfinite(value) or value <= 0):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0
+        ):
             raise ValueError(f"width_bound: {name} must be a finite real number > 0, got {value!r}")
     if norm_A is not None and sigma_A > norm_A * (1 + 1e-12):
-        raise ValueError(f"width_bound: sigma_A must be <= norm_A (σ_A is the smallest non-zero singular value, "
-                         f"‖A‖ the largest), got sigma_A={sigma_A!r} > norm_A={norm_A!r}")
+        raise ValueError(
+            f"width_bound: sigma_A must be <= norm_A (σ_A is the smallest non-zero singular value, "
+            f"‖A‖ the largest), got sigma_A={sigma_A!r} > norm_A={norm_A!r}"
+        )
 
 
 def width_bound(
@@ -261,13 +269,24 @@ class TheoryReport:
 
     def to_json(self) -> dict[str, Any]:
         """The fields and the derived quantities (certificates, rates, times) as arrays."""
-        derived = ("certified", "certified_observation", "rate_bound", "observation_rate_bound", "travel_bound",
-                   "early_stopping_time", "observation_early_stopping_time", "early_stopping_reason")
+        derived = (
+            "certified",
+            "certified_observation",
+            "rate_bound",
+            "observation_rate_bound",
+            "travel_bound",
+            "early_stopping_time",
+            "observation_early_stopping_time",
+            "early_stopping_reason",
+        )
         return {**self.to_arrays(), **{name: getattr(self, name) for name in derived}}
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self)
-                if getattr(self, f.name) is not None}
+        return {
+            f.name: np.asarray(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) is not None
+        }
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> TheoryReport:
@@ -279,12 +298,24 @@ class TheoryReport:
         return cls(**arrays)
 
     @classmethod
-    def from_inputs(cls, config: Config, inputs: dict[str, np.ndarray], *, lipschitz_bound_known: bool = True,
-                    measured_lipschitz_ratio: np.ndarray | None = None) -> TheoryReport:
+    def from_inputs(
+        cls,
+        config: Config,
+        inputs: dict[str, np.ndarray],
+        *,
+        lipschitz_bound_known: bool = True,
+        measured_lipschitz_ratio: np.ndarray | None = None,
+    ) -> TheoryReport:
         if not lipschitz_bound_known:  # no Lemma 3, no Theorem 2.1 (ii), no Lemma 2 for this network
             unknown = np.full(np.shape(inputs["initial_error"]), np.nan)
-            return cls(**inputs, lipschitz_bound=unknown, required_width=unknown, lemma2_probability=unknown,
-                       measured_lipschitz_ratio=measured_lipschitz_ratio, lipschitz_bound_known=False)
+            return cls(
+                **inputs,
+                lipschitz_bound=unknown,
+                required_width=unknown,
+                lemma2_probability=unknown,
+                measured_lipschitz_ratio=measured_lipschitz_ratio,
+                lipschitz_bound_known=False,
+            )
         bound = activation(config.activation).bound
         bound = math.nan if bound is None else bound
         _, c_derivative = activation_constants(config.activation)
@@ -294,5 +325,10 @@ class TheoryReport:
         with np.errstate(divide="ignore"):
             required = 64 * bound**2 * d**2 * config.n * error**2 / (inputs["sigma_A"] ** 2 * c_derivative**4)
         probability = np.array([lemma2_probability(config.n, config.k, config.activation, x) for x in d])
-        return cls(**inputs, lipschitz_bound=lipschitz, required_width=required, lemma2_probability=probability,
-                   measured_lipschitz_ratio=measured_lipschitz_ratio)
+        return cls(
+            **inputs,
+            lipschitz_bound=lipschitz,
+            required_width=required,
+            lemma2_probability=probability,
+            measured_lipschitz_ratio=measured_lipschitz_ratio,
+        )
