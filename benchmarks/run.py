@@ -45,9 +45,10 @@ import numpy as np
 
 import wideDIP
 from wideDIP import Config, _descent, _flow
+from wideDIP._locks import LAPACK_LOCK
 from wideDIP._networks import builtin_network
 from wideDIP._parallel import over_seeds
-from wideDIP._simulate import LAPACK_LOCK, _kernel_curves, checkpoint_times, make_plan, prepare
+from wideDIP._simulate import _kernel_curves, checkpoint_times, make_plan, prepare
 
 NEVER = dict(threshold=1e-30)  # nothing converges: every seed runs every step
 

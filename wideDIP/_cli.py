@@ -117,7 +117,7 @@ def config_from_arguments(arguments: argparse.Namespace, base: Config | None = N
 
 def _checked_output(path: str | None, what: str) -> Path | None:
     """`path` checked for writing before any computation (None stays None)."""
-    from ._result import check_writable
+    from ._paths import check_writable
 
     return None if path is None else check_writable(path, what)
 
@@ -130,7 +130,7 @@ def _checked_figure(path: str, what: str) -> Path:
 
 def _checked_result_path(arguments: argparse.Namespace) -> Path | None:
     """Where `--out` saves the result (`result_path`), checked for writing; None without `--out`."""
-    from ._result import result_path
+    from ._paths import result_path
 
     return _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out")
 
@@ -297,7 +297,7 @@ def sweep_summary(result) -> str:
 def _plot(arguments: argparse.Namespace) -> int:
     """Draw what `arguments.path` holds, as `wideDIP.load` reads it: a sweep directory's phase diagram
     (`--statistic`), a saved simulation's or comparison's curves."""
-    from ._result import load
+    from ._load import load
     from ._sweep import SweepResult
 
     path = Path(arguments.path)

@@ -26,6 +26,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PyTree
 
 from ._descent import Snapshot, StoppingRule, snapshot
+from ._locks import LAPACK_LOCK
 from ._outcomes import CONVERGED, DIVERGED, SOLVER_FAILED, STALLED
 from ._parallel import over_seeds
 from ._problem import Problem
@@ -467,7 +468,6 @@ def run(
     padded = np.concatenate([index, np.full(_bucket(index.size) - index.size, index[0])])
     take = lambda tree: jax.tree.map(lambda leaf: jnp.asarray(leaf)[padded], tree)  # noqa: E731
     stiff = dataclasses.replace(settings, solver=AUTO_STIFF_SOLVER)
-    from ._simulate import LAPACK_LOCK  # (imported here: _simulate imports this module)
 
     # Kvaerno5's Newton steps factorise with LAPACK: two sweep workers doing so at once hung
     # XLA's CPU runtime (fig1, at 0 % CPU), as eigh/svd/qr programs did (see LAPACK_LOCK)

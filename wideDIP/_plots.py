@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ._captions import compact_shape, described_network, wrapped
-from ._result import check_writable
+from ._paths import check_writable
 
 QUARTILES = (25, 50, 75)
 """Every curve is the median across all seeds with the band between these percentiles."""

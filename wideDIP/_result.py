@@ -7,9 +7,8 @@ import dataclasses
 import json
 import math
 import os
-import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -17,11 +16,8 @@ from ._captions import compact_shape, unused_note
 from ._config import Config
 from ._operators import describe
 from ._outcomes import OUTCOMES
+from ._paths import check_writable, result_path
 from ._theory import TheoryReport
-
-if TYPE_CHECKING:
-    from ._compare import ComparisonResult
-    from ._sweep import SweepResult
 
 FORMAT_VERSION = 4
 READABLE_FORMATS = (1, 2, 3, 4)
@@ -477,242 +473,8 @@ def _encoded(name: str, values: np.ndarray) -> np.ndarray:
     return np.array([-1 if v is None else int(v) for v in values], np.int8)
 
 
-def _decoded(name: str, values: np.ndarray) -> np.ndarray:
+def decoded(name: str, values: np.ndarray) -> np.ndarray:
+    """`values` as saved by `_encoded`, decoded (the tri-state arrays back to True/False/None)."""
     if name not in _TRI_STATE:
         return values
     return np.array([None if v < 0 else bool(v) for v in values], dtype=object)
-
-
-def result_path(path: str | os.PathLike) -> Path:
-    """Where `save(path)` writes: `path` itself if it ends in `.npz`, `path.npz` if it has no
-    suffix; any other suffix is a `ValueError` (a result is one `.npz` file)."""
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{str(path)!r} is a folder: give the result's file name (ending in .npz)")
-    if path.suffix == "":
-        return path.with_suffix(".npz")
-    if path.suffix != ".npz":
-        raise ValueError(
-            f"a result is saved as one .npz file: give a path ending in .npz (or no suffix), got {str(path)!r}"
-        )
-    return path
-
-
-def check_writable(path: str | os.PathLike, what: str) -> Path:
-    """Raise a `ValueError` naming `what` unless a file can be created at `path` (its folder
-    exists and is writable, and `path` is not a folder): checked before a long computation."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise ValueError(f"{what}: {str(path)!r} is a folder, give a file name")
-    if not folder.is_dir():
-        raise ValueError(f"{what}: the folder {str(folder)!r} of {str(path)!r} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ValueError(f"{what}: the folder {str(folder)!r} is not writable")
-    return path
-
-
-_SAVED_KINDS = (
-    "wideDIP saves a sweep directory (with sweep.json), a simulation or a comparison (a .npz file: "
-    "SimulationResult.save, ComparisonResult.save, widedip simulate/compare --out)"
-)
-
-
-def load(path: str | os.PathLike) -> SimulationResult | ComparisonResult | SweepResult:
-    """Read what wideDIP saved at `path`: a `.npz` file of `SimulationResult.save` or
-    `ComparisonResult.save` (which one: its header's `kind`), or a sweep directory (`load_sweep`)."""
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"load: no file or directory {str(path)!r}; {_SAVED_KINDS}")
-    if path.is_dir():
-        from ._sweep import HEADER, load_sweep
-
-        if not (path / HEADER).is_file():
-            raise ValueError(f"load: {str(path)!r} is a folder but not a sweep directory (no {HEADER}); {_SAVED_KINDS}")
-        return load_sweep(path)
-    header, arrays = _read_result_file(path)
-    config = Config.from_dict(header["config"])
-    fields = {"config": config, **{name: header.get(name) for name in HEADER_FIELDS}}
-    if header["kind"] == "comparison":
-        from ._compare import ComparisonResult
-
-        _check_arrays(path, "comparison", config, arrays)
-        return ComparisonResult.from_saved(fields, arrays)
-    if header["format"] == 1:  # its end-of-run errors had the names the curves have now
-        for name in ("signal_error", "observation_error"):
-            if name in arrays:
-                arrays[f"final_{name}"] = arrays.pop(name)
-    _check_arrays(path, "simulation", config, arrays)
-    arrays = {name: _decoded(name, values) for name, values in arrays.items()}
-    grouped = {
-        prefix: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays) if name.startswith(prefix + "__")}
-        for prefix in ("ntk", "theory")
-    }
-    return SimulationResult(
-        **fields,
-        ntk=grouped["ntk"] or None,
-        theory=TheoryReport.from_arrays(grouped["theory"]) if grouped["theory"] else None,
-        **arrays,
-    )
-
-
-_PER_SEED = ("seeds",)
-_CURVE = ("seeds", "checkpoints")
-SIMULATION_AXES: dict[str, tuple[str, ...]] = {
-    "times": ("checkpoints",),
-    **dict.fromkeys(
-        (
-            "loss",
-            "weight_distance",
-            "observation_error",
-            "signal_error",
-            "signal_error_row_space",
-            "signal_error_kernel",
-        ),
-        _CURVE,
-    ),
-    **dict.fromkeys(
-        (
-            "status",
-            "steps_to_threshold",
-            "stop_step",
-            "stop_time",
-            "time_to_threshold",
-            "solver_steps",
-            "initial_loss",
-            "final_loss",
-            "final_signal_error",
-            "final_observation_error",
-            "stability",
-            "norm_A",
-            "sigma_A",
-            "kappa_A",
-            "noise_norm",
-            "early_stopping_time",
-            "observation_early_stopping_time",
-            "oracle_time",
-            "best_observation_error",
-            "best_signal_error",
-            "signal_error_at_early_stop",
-            "bound_holds",
-        ),
-        _PER_SEED,
-    ),
-    **dict.fromkeys(("signal", "best_reconstruction", "final_reconstruction"), ("seeds", "n")),
-    **dict.fromkeys(("observation", "clean_observation"), ("seeds", "m")),
-    "operator_matrix": ("seeds", "m", "n"),
-    "reconstructions": ("seeds", "checkpoints", "n"),
-}
-"""The axes of every array of a saved simulation (`ntk__NAME`: those of the curves; `theory__NAME`:
-one per seed); their sizes come from its header's config (`seeds`, `m`, `n`) and its `times`."""
-COMPARISON_AXES: dict[str, tuple[str, ...]] = {
-    "step_sizes": ("step_sizes",),
-    "times": ("step_sizes", "checkpoints"),
-    **dict.fromkeys(("flow_loss", "descent_loss"), ("step_sizes", "seeds", "checkpoints")),
-    **dict.fromkeys(
-        ("max_loss_gap", "max_relative_loss_gap", "max_state_gap", "stability", "status"), ("step_sizes", "seeds")
-    ),
-    "flow_status": _PER_SEED,
-}
-"""The axes of every array of a saved comparison (`FIELD__NAME` of its kernel fields: those of the
-losses); sizes from its header's config (`seeds`), its `step_sizes` and its `times`."""
-
-
-def _expected_axes(kind: str, name: str) -> tuple[str, ...] | None:
-    """The axes of the array `name` in a saved result of `kind`; None for a name it never holds."""
-    prefix, _, statistic = name.partition("__")
-    if kind == "comparison":
-        from ._compare import KERNEL_FIELDS
-
-        return COMPARISON_AXES.get(name) or (
-            ("step_sizes", "seeds", "checkpoints") if prefix in KERNEL_FIELDS else None
-        )
-    if prefix == "ntk" and statistic:
-        return _CURVE
-    if prefix == "theory":
-        known = {field.name for field in dataclasses.fields(TheoryReport)}
-        return None if statistic not in known else () if statistic == "lipschitz_bound_known" else _PER_SEED
-    return SIMULATION_AXES.get(name)
-
-
-def _required_arrays(kind: str, arrays: dict[str, np.ndarray]) -> list[str]:
-    """The arrays that every saved result of `kind` holds (its dataclass's fields without a default;
-    those of the theory report when a simulation holds one)."""
-
-    def without_default(cls: type) -> list[str]:
-        return [
-            f.name
-            for f in dataclasses.fields(cls)
-            if f.default is dataclasses.MISSING and f.name not in ("config", *HEADER_FIELDS)
-        ]
-
-    if kind == "comparison":
-        from ._compare import ComparisonResult
-
-        return without_default(ComparisonResult)
-    theory = any(name.startswith("theory__") for name in arrays)
-    return without_default(SimulationResult) + [f"theory__{name}" for name in without_default(TheoryReport) if theory]
-
-
-_AXIS_ORIGINS = {
-    "seeds": "the config's seeds",
-    "m": "the config's m",
-    "n": "the config's n",
-    "checkpoints": "the length of times",
-    "step_sizes": "the number of step_sizes",
-}
-
-
-def _check_arrays(path: Path, kind: str, config: Config, arrays: dict[str, np.ndarray]) -> None:
-    """A `ValueError` naming the file and the array unless `arrays` are those a saved result of `kind`
-    holds, each of the shape its header gives (`SIMULATION_AXES`, `COMPARISON_AXES`): a file cut short
-    or edited is refused rather than read as data."""
-    damaged = f"load: {str(path)!r} is damaged or not a {kind} saved by wideDIP"
-    for name in arrays:
-        if _expected_axes(kind, name) is None:
-            raise ValueError(f"{damaged}: it holds an array {name!r} that a saved {kind} does not have")
-    for name in _required_arrays(kind, arrays):
-        if name not in arrays:
-            raise ValueError(f"{damaged}: the array {name!r} is missing")
-    for name, values in arrays.items():
-        axes = _expected_axes(kind, name)
-        if np.ndim(values) != len(axes):
-            expected = f"the axes [{', '.join(axes)}]" if axes else "a single value"
-            raise ValueError(f"{damaged}: the array {name!r} has shape {np.shape(values)}, expected {expected}")
-    sizes = {"seeds": config.seeds, "m": config.m, "n": config.n, "checkpoints": np.shape(arrays["times"])[-1]}
-    if kind == "comparison":
-        sizes["step_sizes"] = len(arrays["step_sizes"])
-    for name, values in arrays.items():
-        axes = _expected_axes(kind, name)
-        expected = tuple(sizes[axis] for axis in axes)
-        if np.shape(values) != expected:
-            spelled = ", ".join(f"{axis} = {sizes[axis]} ({_AXIS_ORIGINS[axis]})" for axis in axes)
-            raise ValueError(
-                f"{damaged}: the array {name!r} has shape {np.shape(values)}, expected {expected} [{spelled}]"
-            )
-
-
-def _read_result_file(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The JSON header (with its `kind`, "simulation" for formats 1 and 2) and the arrays of a
-    result file, checked to be one this version reads."""
-    not_a_result = ValueError(f"load: {str(path)!r} is not a result saved by wideDIP; {_SAVED_KINDS}")
-    if not zipfile.is_zipfile(path):
-        raise not_a_result
-    with np.load(path, allow_pickle=False) as data:
-        if "header" not in data.files:
-            raise not_a_result
-        try:
-            header = json.loads(str(data["header"]))
-        except json.JSONDecodeError:
-            raise not_a_result from None
-        arrays = {name: data[name] for name in data.files if name != "header"}
-    if not isinstance(header, dict) or header.get("format") not in READABLE_FORMATS:
-        found = header.get("format") if isinstance(header, dict) else None
-        raise ValueError(
-            f"load: {str(path)!r} has result format {found!r}; this version reads "
-            f"{', '.join(map(str, READABLE_FORMATS))}"
-        )
-    header.setdefault("kind", "simulation")
-    if header["kind"] not in KINDS:
-        raise ValueError(f"load: {str(path)!r} holds a result of kind {header['kind']!r}; this version reads {KINDS}")
-    return header, arrays

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import numbers
-import threading
 import time
 from typing import Any
 
@@ -19,6 +18,7 @@ from tqdm.auto import tqdm
 from . import _descent, _flow
 from ._batches import Batch
 from ._config import Config, descent_of
+from ._locks import LAPACK_LOCK
 from ._model import GenericDynamics
 from ._networks import (
     Network,
@@ -40,9 +40,6 @@ from ._theory import TheoryReport, generic_theory_inputs
 CHECKPOINTS = 100
 INITIAL_KERNELS = ("min_lambda_K", "min_lambda_H", "max_lambda_H")
 """The kernel statistics at θ(0) that Theorem 2.1 and the early-stopping times need (§5, §7)."""
-LAPACK_LOCK = threading.Lock()
-"""Held while a computation with LAPACK calls (eigh, svd, qr) runs: two threads running such
-XLA CPU programs at once were seen to deadlock (a sweep's workers); the loops still overlap."""
 
 
 def checkpoint_steps(steps: int, count: int = CHECKPOINTS) -> np.ndarray:

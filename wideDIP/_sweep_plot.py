@@ -19,9 +19,9 @@ from matplotlib.ticker import NullLocator
 
 from ._captions import STATISTIC_LABELS, axis_label, common_settings, wrapped
 from ._operators import operator
+from ._paths import check_writable
 from ._plots import PRINT_DPI, figure_formats, pyplot
 from ._presets import PRESETS
-from ._result import check_writable
 from ._statistics import NEEDS, PLOTTED_STATISTICS, QUARTILE_STATISTICS
 from ._theory import width_bound
 
