@@ -163,6 +163,16 @@ def test_summary_prints_the_horizon_asked_for(tiny):
     assert float(row[3]) == pytest.approx(np.median(tiny.max_relative_loss_gap[1]), rel=1e-2)
 
 
+def test_an_euler_flow_is_descent_at_its_step():
+    """solver="euler" integrates the flow with constant steps `step_size`: descent at that step (up to rounding;
+    eta*lambda_max(H0) < 2: not amplified); the summary names the step, not the tolerances Euler does not use."""
+    result = compare(TINY.replace(method="flow", solver="euler", step_size=0.5), step_sizes=(0.5,), progress=False)
+    assert np.all(result.stability < 2) and not np.isnan(result.flow_loss).all()
+    np.testing.assert_allclose(result.flow_loss, result.descent_loss, rtol=1e-5)
+    flow = result.summary().splitlines()[1]
+    assert flow.startswith("flow (euler, step 0.5): ") and "rtol" not in result.summary()
+
+
 def test_save_and_load_round_trip(tiny, tmp_path):
     path = tiny.save(tmp_path / "comparison")
     assert path.name == "comparison.npz" and list(tmp_path.iterdir()) == [path]
@@ -254,12 +264,29 @@ def test_track_ntk_tracks_the_kernels_on_both_legs(tmp_path):
     for field in ("flow_ntk", "descent_ntk"):
         for name, values in getattr(result, field).items():
             np.testing.assert_array_equal(getattr(loaded, field)[name], values, err_msg=f"{field} {name}")
+    # the summary: per leg, lambda_min(H) at t = 0 and at the last evaluation (here the horizon), max lambda_max(H)
+    rows = _kernel_rows(result.summary())
+    assert list(rows) == ["flow", "eta=0.4", "eta=0.1"]
+    for leg, row in rows.items():
+        assert row[0] == f"{np.median(simulated['min_lambda_H'][:, 0]):.3g}" and row[2] == f"{config.horizon:g}", leg
+    kernels = result.descent_ntk
+    assert rows["eta=0.1"][1] == f"{np.median(kernels['min_lambda_H'][1, :, last]):.3g}"
+    assert rows["eta=0.1"][3] == f"{np.median(np.nanmax(kernels['max_lambda_H'][1], axis=1)):.3g}"
+
+
+def _kernel_rows(summary):
+    """The rows of the summary's NTK table by leg ("flow", "eta=..."): its four columns' texts."""
+    lines = summary.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["NTK"])
+    end = next(i for i, line in enumerate(lines) if line.startswith("NTK:"))
+    return {line.split()[0]: line.split()[1:] for line in lines[header + 1 : end]}
 
 
 def test_kernels_evaluated_at_ntk_checkpoints_are_at_the_same_times_on_both_legs(tiny):
     """A network whose kernels need the parameters (`ntk_checkpoints` of them): the flow's are taken
     where descent's are; without `track_ntk` there are none."""
     assert tiny.flow_ntk is None and tiny.descent_ntk is None
+    assert "NTK" not in tiny.summary() and "lambda_min(H)" not in tiny.summary()
     config = SMOOTH.replace(seeds=1, network="two_layer_both", track_ntk=True, ntk_checkpoints=4)
     result = compare(config, step_sizes=(0.4, 0.2), progress=False)
     for e in range(len(result.step_sizes)):
@@ -280,6 +307,12 @@ def test_a_descent_that_stops_early_gets_every_kernel_checkpoint_before_its_stop
         assert evaluated.sum() == 4 and evaluated[0] and evaluated[reached[-1]]
         flow_running = ~np.isnan(result.flow_loss[e, 0])
         np.testing.assert_array_equal(~np.isnan(result.flow_ntk["max_lambda_H"][e, 0]), evaluated & flow_running)
+        # the summary's last evaluation is at the descent's stop, not at the horizon
+        row = _kernel_rows(result.summary())[f"eta={result.step_sizes[e]:g}"]
+        assert row[1:3] == [
+            f"{result.descent_ntk['min_lambda_H'][e, 0, reached[-1]]:.3g}",
+            f"{result.times[e, reached[-1]]:.4g}",
+        ]
 
 
 def test_a_comparison_that_recorded_nothing_says_so():

@@ -119,10 +119,12 @@ NAN_NETWORK = FunctionNetwork(
 """A network of one's own whose output is NaN from the start (n = 6, d = 4)."""
 
 
-def test_a_network_whose_output_is_nan_diverges_at_once():
+def test_a_network_whose_output_is_nan_diverges_at_once(capsys):
     """docs/configuration.md, "Outcomes": a non-finite loss is `diverged`; nothing along the path is recorded, so the
-    recovery statistics are NaN, and the summary says so without an exception."""
-    result = simulate(Config(m=3, n=6, d=4, k=5, seeds=2, steps=20, noise=0.1), network=NAN_NETWORK, progress=False)
+    recovery statistics are NaN, and the summary says so without an exception. The progress bar, asked for,
+    stays unprinted: the run ended within its delay."""
+    result = simulate(Config(m=3, n=6, d=4, k=5, seeds=2, steps=20, noise=0.1), network=NAN_NETWORK, progress=True)
+    assert capsys.readouterr().err == ""
     assert list(result.status) == ["diverged"] * 2 and list(result.stop_step) == [0, 0]
     assert np.isnan(result.oracle_time).all() and np.isnan(result.best_signal_error).all()
     assert np.isnan(result.best_reconstruction).all()
@@ -144,3 +146,13 @@ def test_the_progress_bar_ends_at_the_last_stop(monkeypatch):
     result = simulate(SMALL.replace(seeds=2, threshold=0.1), progress=True)
     assert result.converged.all() and result.stop_step.max() < SMALL.steps
     assert bars and set(bars) == {(result.stop_step.max(), result.stop_step.max())}  # (closed once or twice)
+
+
+def test_the_summary_gives_the_exact_median_of_the_steps():
+    """Two converged seeds: the median of their steps is a half-integer, printed as it is (not rounded)."""
+    result = simulate(SMALL.replace(seeds=2, threshold=0.1), progress=False)  # the run above
+    steps = result.steps_to_threshold[result.converged]
+    assert steps.size == 2 and np.median(steps) % 1 == 0.5
+    line = next(line for line in result.summary().splitlines() if line.startswith("median steps"))
+    assert float(line.split()[2]) == np.median(steps)
+    assert "eta=0.5" in result.summary().splitlines()[0]

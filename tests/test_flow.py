@@ -52,6 +52,12 @@ def test_linear_flow_matches_its_closed_form():
     assert list(result.status) == ["stalled"] * 3  # ran the whole horizon
     np.testing.assert_allclose(result.loss, linear_flow_losses(config), rtol=1e-6)
     assert np.all(result.loss[:, -1] < 0.2 * result.loss[:, 0])  # it moved
+    # the summary: the horizon and the flow's stiffness, none of descent's step or its "> 2" criterion
+    summary = result.summary()
+    assert "flow (auto, rtol=1e-11, atol=1e-13)  horizon t=6  threshold" in summary.splitlines()[0]
+    assert "eta=" not in summary and "eta*" not in summary and "> 2" not in summary
+    line = next(line for line in summary.splitlines() if line.startswith("stiffness"))
+    assert line.split()[3] == f"{np.median(result.stability / config.step_size):.3g}"
 
 
 @pytest.mark.parametrize("parametrization", ["reduced", "full"])
@@ -78,6 +84,9 @@ def test_euler_with_step_eta_is_gradient_descent(parametrization):
     np.testing.assert_array_equal(np.isnan(euler.loss), np.isnan(descent.loss))
     np.testing.assert_allclose(euler.loss, descent.loss, rtol=1e-9)
     np.testing.assert_allclose(euler.final_loss, descent.final_loss, rtol=1e-9)
+    # the summary names Euler's step, none of the tolerances it does not use
+    assert f"{parametrization} flow (euler, step 0.5)  horizon t=750  " in euler.summary().splitlines()[0]
+    assert "rtol" not in euler.summary() and "eta=" not in euler.summary() and "eta*" not in euler.summary()
 
 
 def test_full_and_reduced_flows_agree():

@@ -187,6 +187,14 @@ CLI_ROWS = {
         r"--solver applies to method='flow' only",
     ),
     "compare --rtol 5": (["compare", "--rtol", "5"], r"--rtol must be < 1"),
+    "compare --step-size (not an abbreviation of --step-sizes)": (
+        ["compare", "--step-size", "0.3"],
+        r"unrecognized arguments: --step-size 0.3",
+    ),
+    "sweep --ntk-implementation without kernels": (
+        ["sweep", "fig1-quick", "--ntk-implementation", "jacobian"],
+        r"--ntk-implementation applies only where kernels are computed",
+    ),
     "compare --figure nodir/c.png": (
         ["compare", "--figure", "{tmp}/nodir/c.png"],
         r"--figure: the folder .* does not exist",
@@ -301,3 +309,23 @@ def test_a_bad_value_is_named_even_where_a_sweep_already_exists(tmp_path, capsys
 def test_save_into_a_missing_folder_is_a_value_error(tiny_result, tmp_path):
     with pytest.raises(ValueError, match="SimulationResult.save: the folder '.*nodir' .* does not exist"):
         tiny_result.save(tmp_path / "nodir" / "x.npz")
+
+
+def test_kernel_settings_that_apply_to_nothing_are_refused_and_a_sweep_is_judged_as_a_whole():
+    """`ntk_implementation` without kernels (no tracking, no noise) and `ntk_checkpoints` where the
+    paper's closed form evaluates every checkpoint change nothing: refused before any computation;
+    in a sweep the setting stands if any cell uses it (noise-quick's σ = 0 column shares it)."""
+    from wideDIP._networks import builtin_network
+    from wideDIP._simulate import refuse_unused_kernel_settings
+
+    small = Config(m=2, n=3, d=2, k=4, seeds=1, steps=2)
+    with pytest.raises(ValueError, match=r"simulate: Config\.ntk_implementation applies only where kernels"):
+        wideDIP.simulate(small.replace(ntk_implementation="jacobian"))
+    with pytest.raises(ValueError, match=r"compare: Config\.ntk_checkpoints applies to the kernels that need"):
+        wideDIP.compare(small.replace(track_ntk=True, ntk_checkpoints=5))
+    cells = [small.replace(ntk_implementation="jacobian", noise=noise) for noise in (0.0, 0.1)]
+    refuse_unused_kernel_settings([(cell, builtin_network(cell)) for cell in cells], "sweep")  # the noisy cell uses it
+    with pytest.raises(ValueError, match="ntk_implementation"):
+        refuse_unused_kernel_settings([(cells[0], builtin_network(cells[0]))], "sweep")
+    both = small.replace(network="two_layer_both", track_ntk=True, ntk_checkpoints=5)
+    refuse_unused_kernel_settings([(both, builtin_network(both))], "simulate")  # its closed form needs (z, V)

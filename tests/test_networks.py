@@ -118,7 +118,7 @@ MLP_CONFIG = TRACKED.replace(network="mlp", hidden=(4,), ntk_checkpoints=6)
 
 @pytest.fixture(scope="module")
 def two_layer_closed_form():
-    return simulate(TRACKED.replace(ntk_checkpoints=1000), progress=False)
+    return simulate(TRACKED, progress=False)  # the closed form: every checkpoint
 
 
 @pytest.fixture(scope="module")

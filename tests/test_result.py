@@ -59,6 +59,13 @@ def test_kernels_and_theory_survive_save_and_load(tmp_path):
     np.testing.assert_array_equal(loaded.certified, tracked.certified)
     np.testing.assert_array_equal(loaded.theory.required_width, tracked.theory.required_width)
     assert loaded.summary() == tracked.summary()
+    path = tmp_path / "tracked.npz"
+    one_short = _rewritten(path, tmp_path / "one_short.npz", ntk__max_lambda_H=None)
+    with pytest.raises(ValueError, match=r"'.*one_short\.npz' is damaged.*the array 'ntk__max_lambda_H' is missing"):
+        wideDIP.load(one_short)
+    unknown = _rewritten(path, tmp_path / "unknown.npz", ntk__max_lambda_K=tracked.ntk["min_lambda_K"])
+    with pytest.raises(ValueError, match=r"holds an array 'ntk__max_lambda_K' that a saved simulation does not have"):
+        wideDIP.load(unknown)
 
 
 def _rewritten(path, out, **changes):
@@ -104,20 +111,65 @@ def test_a_file_with_an_array_cut_short_is_refused(result, tmp_path):
     assert wideDIP.load(_rewritten(path, tmp_path / "intact.npz")).summary() == result.summary()
 
 
-def test_a_comparison_file_with_an_array_cut_short_is_refused(tmp_path):
-    """As for simulations, against `[step sizes, seeds, checkpoints]`."""
+def _header(path, **changes):
+    """The header of the `.npz` at `path` with some entries changed (None: removed), as an array for `_rewritten`."""
+    with np.load(path) as data:
+        header = json.loads(str(data["header"]))
+    header.update(changes)
+    return np.array(json.dumps({name: value for name, value in header.items() if value is not None}))
+
+
+def test_a_file_without_an_array_its_format_always_holds_is_refused(result, tmp_path):
+    """A file of the current format holds every array that `save` always writes (all but the
+    reconstructions and the operator, written when asked); one of formats 2 and 3 those they wrote,
+    without the problem and the reconstructions that format 4 added."""
+    path = result.save(tmp_path / "run.npz")
+    for name in ("signal", "observation", "noise_norm", "final_reconstruction", "signal_error", "bound_holds"):
+        missing = _rewritten(path, tmp_path / f"no_{name}.npz", **{name: None})
+        with pytest.raises(ValueError, match=rf"'.*no_{name}\.npz' is damaged.*the array '{name}' is missing"):
+            wideDIP.load(missing)
+    added_in_format_4 = ("signal", "observation", "clean_observation", "best_reconstruction", "final_reconstruction")
+    for file_format, kind in ((3, "simulation"), (2, None)):
+        older = dict.fromkeys(added_in_format_4) | {"header": _header(path, format=file_format, kind=kind)}
+        loaded = wideDIP.load(_rewritten(path, tmp_path / f"format_{file_format}.npz", **older))
+        assert loaded.signal is None and loaded.summary() == result.summary()
+        np.testing.assert_array_equal(loaded.best_signal_error, result.best_signal_error)
+        missing = _rewritten(path, tmp_path / f"format_{file_format}_cut.npz", **older, noise_norm=None)
+        with pytest.raises(ValueError, match=r"the array 'noise_norm' is missing"):
+            wideDIP.load(missing)
+
+
+def test_an_array_of_the_wrong_type_is_refused(result, tmp_path):
+    """Numbers where numbers are saved, strings for the outcomes, int8 for `bound_holds`: an array of
+    another type is refused naming the file, the array and the type expected, not read into a plot."""
+    path = result.save(tmp_path / "run.npz")
+    wrong = {
+        "loss": (result.loss.astype(str), r"'loss' has dtype <U\d+ \(kind 'U'\), expected numbers"),
+        "status": (np.zeros(6), r"'status' has dtype float64 \(kind 'f'\), expected strings"),
+        "bound_holds": (np.full(6, np.nan), r"'bound_holds' has dtype float64 \(kind 'f'\), expected int8"),
+    }
+    for name, (values, message) in wrong.items():
+        changed = _rewritten(path, tmp_path / f"wrong_{name}.npz", **{name: values})
+        with pytest.raises(ValueError, match=rf"'.*wrong_{name}\.npz' is damaged.*{message}"):
+            wideDIP.load(changed)
+    objects = _rewritten(path, tmp_path / "objects.npz", loss=result.loss.astype(object))
+    with pytest.raises(
+        ValueError, match=r"'.*objects\.npz' is damaged.*its array 'loss' cannot be read \(Object arrays"
+    ):
+        wideDIP.load(objects)
+
+
+def _comparison(**fields):
+    """A comparison of 2 step sizes, 2 seeds and 4 checkpoints, built directly (nothing runs)."""
     from wideDIP import ComparisonResult
 
-    config = Config(m=4, n=12, d=6, k=40, seeds=2, steps=4)
-    times = np.array([[0.0, 1.0, 2.0, 4.0], [0.0, 0.5, 1.0, np.nan]])
-    losses = np.ones((2, 2, 4))
     per_run = np.ones((2, 2))
-    comparison = ComparisonResult(
-        config=config,
+    return ComparisonResult(
+        config=Config(m=4, n=12, d=6, k=40, seeds=2, steps=4),
         step_sizes=np.array([1.0, 0.5]),
-        times=times,
-        flow_loss=losses,
-        descent_loss=losses,
+        times=np.array([[0.0, 1.0, 2.0, 4.0], [0.0, 0.5, 1.0, np.nan]]),
+        flow_loss=np.ones((2, 2, 4)),
+        descent_loss=np.ones((2, 2, 4)),
         max_loss_gap=per_run,
         max_relative_loss_gap=per_run,
         max_state_gap=per_run,
@@ -126,8 +178,14 @@ def test_a_comparison_file_with_an_array_cut_short_is_refused(tmp_path):
         flow_status=np.full(2, "stalled"),
         wall_time=1.0,
         environment={},
+        **fields,
     )
-    path = comparison.save(tmp_path / "comparison.npz")
+
+
+def test_a_comparison_file_with_an_array_cut_short_is_refused(tmp_path):
+    """As for simulations, against `[step sizes, seeds, checkpoints]`."""
+    losses = np.ones((2, 2, 4))
+    path = _comparison().save(tmp_path / "comparison.npz")
     np.testing.assert_array_equal(wideDIP.load(path).descent_loss, losses)
     cut = _rewritten(path, tmp_path / "cut.npz", descent_loss=losses[:, :1])
     with pytest.raises(
@@ -142,6 +200,22 @@ def test_a_comparison_file_with_an_array_cut_short_is_refused(tmp_path):
     flat = _rewritten(path, tmp_path / "flat.npz", flow_status=np.array("stalled"))
     with pytest.raises(ValueError, match=r"'flow_status' has shape \(\), expected the axes \[seeds\]"):
         wideDIP.load(flat)
+    numbered = _rewritten(path, tmp_path / "numbered.npz", flow_status=np.zeros(2))
+    with pytest.raises(ValueError, match=r"'flow_status' has dtype float64 \(kind 'f'\), expected strings"):
+        wideDIP.load(numbered)
+
+
+def test_a_comparison_file_missing_one_kernel_statistic_is_refused(tmp_path):
+    """A comparison that tracked the kernels holds all four statistics of each leg."""
+    statistics = ("min_lambda_K", "min_lambda_H", "max_lambda_H", "jacobian_lipschitz_ratio")
+    kernels = {name: np.ones((2, 2, 4)) for name in statistics}
+    path = _comparison(flow_ntk=kernels, descent_ntk=kernels).save(tmp_path / "tracked.npz")
+    assert wideDIP.load(path).descent_ntk.keys() == set(statistics)
+    one_short = _rewritten(path, tmp_path / "one_short.npz", descent_ntk__jacobian_lipschitz_ratio=None)
+    with pytest.raises(
+        ValueError, match=r"'.*one_short\.npz' is damaged.*the array 'descent_ntk__jacobian_lipschitz_ratio' is missing"
+    ):
+        wideDIP.load(one_short)
 
 
 def test_at_time_refuses_moments_of_another_length(result):

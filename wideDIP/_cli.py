@@ -363,7 +363,9 @@ def _command(
     grids: dict[str, list] | None = None,
 ) -> argparse.ArgumentParser:
     """A subcommand taking every Config field (but `skip`) as an option, and `--quiet`."""
-    command = commands.add_parser(name, help=help, description=help, usage="%(prog)s [OPTIONS]  (--help lists them)")
+    command = commands.add_parser(
+        name, help=help, description=help, usage="%(prog)s [OPTIONS]  (--help lists them)", allow_abbrev=False
+    )
     _add_config_options(command, Config() if defaults is None else defaults, skip, grids)
     command.add_argument("--quiet", action="store_true", help="no progress bar")
     command.add_argument(
@@ -379,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ._presets import PRESETS
     from ._statistics import PLOTTED_STATISTICS
 
-    parser = argparse.ArgumentParser(prog="widedip", description=__doc__)
+    parser = argparse.ArgumentParser(prog="widedip", description=__doc__, allow_abbrev=False)
     parser.add_argument(
         "--version",
         action=_PrintVersions,
@@ -444,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a phase diagram (the paper's figures): resumable, with a figure",
         description="A phase diagram from a preset; `widedip sweep PRESET --help` lists "
         "its options with the preset's own defaults.",
+        allow_abbrev=False,
     )
     presets = sweep.add_subparsers(dest="preset", required=True, metavar="PRESET")
     for name, (base, axes) in PRESETS.items():
@@ -457,6 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
         "plot",
         help="draw a saved result: a sweep directory's phase diagram, a saved "
         "simulation's or comparison's curves (.npz of --out)",
+        allow_abbrev=False,
     )
     plot.add_argument("path", help="a sweep directory, or a .npz saved by widedip simulate/compare/ntk --out")
     plot.add_argument(

@@ -20,7 +20,7 @@ from ._networks import Network, resolve_network
 from ._operators import checked_matrix, describe, matrix_sha256
 from ._outcomes import OUTCOMES
 from ._plots import SPREAD, band, checked_figure_file, finish, held, note_when_empty, nothing_drawn_note, pyplot
-from ._result import array_fields, environment, json_fields, json_value, save_result
+from ._result import array_fields, environment, json_fields, json_value, save_result, solver_label
 from ._simulate import (
     Plan,
     Trajectory,
@@ -33,6 +33,7 @@ from ._simulate import (
     precision,
     prepare,
     recorded_checkpoints,
+    refuse_unused_kernel_settings,
     run_descent,
     run_flow,
 )
@@ -105,7 +106,7 @@ class ComparisonResult:
             f"flow vs descent  {'  '.join(compact_shape(c, record))}  A: {describe(c)}  {network}"
             f"horizon t={c.horizon:g}  {c.seeds} seeds",
             *unused_note(c, record),
-            f"flow ({c.solver}): {flow}",
+            f"flow ({solver_label(c)}): {flow}",
             f"{'eta':>8} {'median eta*lmax(H0)':>20} {'median max loss gap':>20} {'(relative)':>11} "
             f"{gap}  descent outcomes",
         ]
@@ -117,7 +118,33 @@ class ComparisonResult:
                 f"{_median(self.max_state_gap[e]):>{len(gap)}}  {outcomes}"
             )
         lines.append("relative: the loss gap over the flow's loss max(L_GF(t), threshold), largest over time")
-        return "\n".join(lines)
+        return "\n".join(lines + self._kernel_lines())
+
+    def _kernel_lines(self) -> list[str]:
+        """With `track_ntk`, one line per leg (the flow, then descent for each `eta`): the medians over
+        seeds of `lambda_min(H)` at t = 0 and at each seed's last evaluation (and its time), and of each
+        seed's largest `lambda_max(H)` (docs/theory.md §3); none without `track_ntk`."""
+        if self.flow_ntk is None or self.descent_ntk is None:
+            return []
+        flow, descent = self.flow_ntk, self.descent_ntk
+        legs = {  # the flow: at the times of every leg together
+            "flow": (self.times.ravel(), _legs_joined(flow["min_lambda_H"]), _legs_joined(flow["max_lambda_H"]))
+        }
+        for e, eta in enumerate(self.step_sizes):
+            legs[f"eta={eta:g}"] = (self.times[e], descent["min_lambda_H"][e], descent["max_lambda_H"][e])
+        width = max(8, *(len(name) for name in legs))
+        lines = [
+            f"{'NTK':>{width}} {'lambda_min(H) at t=0':>21} {'at the last evaluation':>23} {'at t':>7} "
+            f"{'max lambda_max(H)':>18}"
+        ]
+        for name, curves in legs.items():
+            at_start, at_last, last_time, largest = _kernel_medians(*curves)
+            lines.append(f"{name:>{width}} {at_start:>21} {at_last:>23} {last_time:>7} {largest:>18}")
+        lines.append(
+            "NTK: medians over seeds; the last evaluation is each seed's last finite value, max lambda_max(H) "
+            "each seed's largest (docs/theory.md §3)"
+        )
+        return lines
 
     def _state_gap_name(self) -> str:
         """What `max_state_gap` measures, as the summary's column names it: `||z_GD - z_GF||` for
@@ -205,10 +232,36 @@ class ComparisonResult:
         return finish(plt, figure, path)
 
 
-def _median(values: np.ndarray) -> str:
-    """The median of the values of `values` that are not NaN, as the summary writes it; "-" where
-    there are none (every seed diverged at its first step on both legs: no gap was measured)."""
-    return "-" if np.isnan(values).all() else f"{np.nanmedian(values):.3g}"
+def _median(values: np.ndarray, spec: str = ".3g") -> str:
+    """The median of the values of `values` that are not NaN, as the summary writes it (format `spec`);
+    "-" where there are none (every seed diverged at its first step on both legs: no gap was measured)."""
+    return "-" if np.isnan(values).all() else f"{np.nanmedian(values):{spec}}"
+
+
+def _legs_joined(values: np.ndarray) -> np.ndarray:
+    """`[step sizes, seeds, checkpoints]` (the flow along every leg) as `[seeds, step sizes × checkpoints]`,
+    in the order of `times.ravel()`."""
+    return np.concatenate(list(values), axis=1)
+
+
+def _kernel_medians(times: np.ndarray, min_lambda: np.ndarray, max_lambda: np.ndarray) -> tuple[str, str, str, str]:
+    """The summary's kernel columns for the checkpoints at `times` (NaN: padding) of `[seeds, checkpoints]`
+    curves, NaN where not evaluated: the medians over seeds of `min_lambda` at t = 0, of its last finite
+    value per seed and that value's time, and of `max_lambda`'s largest value per seed."""
+    order = np.argsort(times, kind="stable")  # the padding (NaN) last
+    times, min_lambda, max_lambda = times[order], min_lambda[:, order], max_lambda[:, order]
+    finite = np.isfinite(min_lambda)
+    last = finite.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1)
+    evaluated = finite.any(axis=1)
+    at_last = np.where(evaluated, min_lambda[np.arange(len(last)), last], np.nan)
+    last_time = np.where(evaluated, times[last], np.nan)
+    largest = np.where(np.isfinite(max_lambda), max_lambda, -np.inf).max(axis=1)
+    return (
+        _median(min_lambda[:, 0]),
+        _median(at_last),
+        _median(last_time, ".4g"),
+        _median(np.where(np.isfinite(largest), largest, np.nan)),
+    )
 
 
 def _gaps(
@@ -312,6 +365,7 @@ def compare(
     matrix = checked_matrix(config, operator)
     step_sizes = checked_step_sizes(step_sizes)
     network = resolve_network(config, network, "compare")
+    refuse_unused_kernel_settings([(config, network)], "compare")
     horizon = config.horizon
     descents = [descent_of(config, step_size=float(eta), steps=max(1, int(round(horizon / eta)))) for eta in step_sizes]
     grids = [checkpoint_steps(c.steps) * c.step_size for c in descents]

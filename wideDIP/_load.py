@@ -14,7 +14,7 @@ import numpy as np
 
 from ._compare import KERNEL_FIELDS, ComparisonResult
 from ._config import Config
-from ._result import HEADER_FIELDS, KINDS, READABLE_FORMATS, SimulationResult, decoded
+from ._result import _TRI_STATE, HEADER_FIELDS, KINDS, READABLE_FORMATS, SimulationResult, _left_out, decoded
 from ._sweep import HEADER, SweepResult, load_sweep
 from ._theory import TheoryReport
 
@@ -38,13 +38,13 @@ def load(path: str | os.PathLike) -> SimulationResult | ComparisonResult | Sweep
     config = Config.from_dict(header["config"])
     fields = {"config": config, **{name: header.get(name) for name in HEADER_FIELDS}}
     if header["kind"] == "comparison":
-        _check_arrays(path, "comparison", config, arrays)
+        _check_arrays(path, "comparison", header["format"], config, arrays)
         return ComparisonResult.from_saved(fields, arrays)
     if header["format"] == 1:  # its end-of-run errors had the names the curves have now
         for name in ("signal_error", "observation_error"):
             if name in arrays:
                 arrays[f"final_{name}"] = arrays.pop(name)
-    _check_arrays(path, "simulation", config, arrays)
+    _check_arrays(path, "simulation", header["format"], config, arrays)
     arrays = {name: decoded(name, values) for name, values in arrays.items()}
     grouped = {
         prefix: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays) if name.startswith(prefix + "__")}
@@ -120,24 +120,52 @@ COMPARISON_AXES: dict[str, tuple[str, ...]] = {
 losses); sizes from its header's config (`seeds`), its `step_sizes` and its `times`."""
 
 
+KERNEL_STATISTICS = ("min_lambda_K", "min_lambda_H", "max_lambda_H", "jacobian_lipschitz_ratio")
+"""The kernel statistics recorded with `Config.track_ntk` (docs/theory.md §3), all of them in every
+file that holds one: `ntk__NAME` in a simulation, `FIELD__NAME` of `KERNEL_FIELDS` in a comparison."""
+_SAVED_SINCE: dict[str, int] = dict.fromkeys(
+    ("signal", "observation", "clean_observation", "best_reconstruction", "final_reconstruction"), 4
+)
+"""For the arrays that `SimulationResult.save` always writes but did not in format 2, the format that
+added them (`READABLE_FORMATS`); the others it has always written since format 2."""
+
+
 def _expected_axes(kind: str, name: str) -> tuple[str, ...] | None:
     """The axes of the array `name` in a saved result of `kind`; None for a name it never holds."""
     prefix, _, statistic = name.partition("__")
     if kind == "comparison":
-        return COMPARISON_AXES.get(name) or (
-            ("step_sizes", "seeds", "checkpoints") if prefix in KERNEL_FIELDS else None
-        )
+        kernel = prefix in KERNEL_FIELDS and statistic in KERNEL_STATISTICS
+        return COMPARISON_AXES.get(name) or (("step_sizes", "seeds", "checkpoints") if kernel else None)
     if prefix == "ntk" and statistic:
-        return _CURVE
+        return _CURVE if statistic in KERNEL_STATISTICS else None
     if prefix == "theory":
         known = {field.name for field in dataclasses.fields(TheoryReport)}
         return None if statistic not in known else () if statistic == "lipschitz_bound_known" else _PER_SEED
     return SIMULATION_AXES.get(name)
 
 
-def _required_arrays(kind: str, arrays: dict[str, np.ndarray]) -> list[str]:
-    """The arrays that every saved result of `kind` holds (its dataclass's fields without a default;
-    those of the theory report when a simulation holds one)."""
+def _expected_dtype_kind(name: str) -> str:
+    """The NumPy dtype kinds the array `name` may have in a saved result: strings for the outcomes,
+    integers for the tri-state arrays (`_encoded`), numbers (booleans included) for the rest."""
+    if name in ("status", "flow_status"):
+        return "U"
+    return "i" if name in _TRI_STATE else "biuf"
+
+
+_DTYPE_KINDS = {
+    "U": "strings (dtype kind 'U')",
+    "i": "int8 (dtype kind 'i')",
+    "biuf": "numbers (dtype kind b, i, u or f)",
+}
+
+
+def _required_arrays(kind: str, file_format: int, arrays: dict[str, np.ndarray]) -> list[str]:
+    """The arrays that every saved result of `kind` and `file_format` holds: since format 2, every
+    array that `SimulationResult.save` always wrote in that format (all of `SIMULATION_AXES` but the
+    large ones written only when asked, less those added later: `_SAVED_SINCE`); in format 1, whose
+    arrays grew from version to version, and for a comparison, its dataclass's fields without a
+    default. With them, every kernel statistic of a group that holds one, and the theory report's
+    fields without a default when a simulation holds one."""
 
     def without_default(cls: type) -> list[str]:
         return [
@@ -146,10 +174,19 @@ def _required_arrays(kind: str, arrays: dict[str, np.ndarray]) -> list[str]:
             if f.default is dataclasses.MISSING and f.name not in ("config", *HEADER_FIELDS)
         ]
 
+    def groups(prefixes: tuple[str, ...]) -> list[str]:
+        held = [prefix for prefix in prefixes if any(name.startswith(prefix + "__") for name in arrays)]
+        return [f"{prefix}__{statistic}" for prefix in held for statistic in KERNEL_STATISTICS]
+
     if kind == "comparison":
-        return without_default(ComparisonResult)
+        return without_default(ComparisonResult) + groups(KERNEL_FIELDS)
+    if file_format == 1:
+        always = without_default(SimulationResult)
+    else:
+        large = _left_out(reconstructions=False, operator_matrix=False)
+        always = [name for name in SIMULATION_AXES if name not in large and _SAVED_SINCE.get(name, 2) <= file_format]
     theory = any(name.startswith("theory__") for name in arrays)
-    return without_default(SimulationResult) + [f"theory__{name}" for name in without_default(TheoryReport) if theory]
+    return always + groups(("ntk",)) + [f"theory__{name}" for name in without_default(TheoryReport) if theory]
 
 
 _AXIS_ORIGINS = {
@@ -161,17 +198,25 @@ _AXIS_ORIGINS = {
 }
 
 
-def _check_arrays(path: Path, kind: str, config: Config, arrays: dict[str, np.ndarray]) -> None:
+def _check_arrays(path: Path, kind: str, file_format: int, config: Config, arrays: dict[str, np.ndarray]) -> None:
     """A `ValueError` naming the file and the array unless `arrays` are those a saved result of `kind`
-    holds, each of the shape its header gives (`SIMULATION_AXES`, `COMPARISON_AXES`): a file cut short
-    or edited is refused rather than read as data."""
+    in `file_format` holds (`_required_arrays`), each of the dtype kind (`_expected_dtype_kind`) and the
+    shape its header gives (`SIMULATION_AXES`, `COMPARISON_AXES`): a file cut short or edited is refused
+    rather than read as data."""
     damaged = f"load: {str(path)!r} is damaged or not a {kind} saved by wideDIP"
     for name in arrays:
         if _expected_axes(kind, name) is None:
             raise ValueError(f"{damaged}: it holds an array {name!r} that a saved {kind} does not have")
-    for name in _required_arrays(kind, arrays):
+    for name in _required_arrays(kind, file_format, arrays):
         if name not in arrays:
             raise ValueError(f"{damaged}: the array {name!r} is missing")
+    for name, values in arrays.items():
+        expected = _expected_dtype_kind(name)
+        if values.dtype.kind not in expected:
+            raise ValueError(
+                f"{damaged}: the array {name!r} has dtype {values.dtype} (kind {values.dtype.kind!r}), "
+                f"expected {_DTYPE_KINDS[expected]}"
+            )
     for name, values in arrays.items():
         axes = _expected_axes(kind, name)
         if np.ndim(values) != len(axes):
@@ -203,7 +248,7 @@ def _read_result_file(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]
             header = json.loads(str(data["header"]))
         except json.JSONDecodeError:
             raise not_a_result from None
-        arrays = {name: data[name] for name in data.files if name != "header"}
+        arrays = {name: _read_array(path, data, name) for name in data.files if name != "header"}
     if not isinstance(header, dict) or header.get("format") not in READABLE_FORMATS:
         found = header.get("format") if isinstance(header, dict) else None
         raise ValueError(
@@ -214,3 +259,15 @@ def _read_result_file(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]
     if header["kind"] not in KINDS:
         raise ValueError(f"load: {str(path)!r} holds a result of kind {header['kind']!r}; this version reads {KINDS}")
     return header, arrays
+
+
+def _read_array(path: Path, data: np.lib.npyio.NpzFile, name: str) -> np.ndarray:
+    """The array `name` of the open result file `data`; a `ValueError` naming the file and the array
+    where it cannot be read (an array of Python objects, which wideDIP never saves, needs pickle)."""
+    try:
+        return data[name]
+    except ValueError as error:
+        raise ValueError(
+            f"load: {str(path)!r} is damaged or not a result saved by wideDIP: its array {name!r} "
+            f"cannot be read ({error})"
+        ) from None

@@ -197,21 +197,23 @@ class SimulationResult:
     def summary(self) -> str:
         c = self.config
         converged_steps = self.steps_to_threshold[self.converged]
-        median = f"{np.median(converged_steps):.0f}" if converged_steps.size else "-"
+        median = np.format_float_positional(np.median(converged_steps), trim="-") if converged_steps.size else "-"
         median_time = f"{np.median(self.time_to_threshold[self.converged]):.4g}" if converged_steps.size else "-"
-        method = "descent" if c.method == "descent" else f"flow ({c.solver}, rtol={c.rtol:g}, atol={c.atol:g})"
+        if c.method == "descent":
+            method = f"descent  eta={c.step_size:g}"
+        else:
+            method = f"flow ({solver_label(c)})  horizon t={c.horizon:g}"
         counts = "  ".join(f"{name} {count}" for name, count in self.counts().items())
         network = "" if self.network_name == "two_layer" else f"network {self.network_description}  "
         return "\n".join(
             [
                 f"wideDIP  {'  '.join(compact_shape(c, self.network))}  A: {self.operator_label}  {network}"
-                f"{self.parametrization} {method}  eta={c.step_size:g}  threshold={c.threshold:g}",
+                f"{self.parametrization} {method}  threshold={c.threshold:g}",
                 *unused_note(c, self.network),
                 f"converged        {int(self.converged.sum())}/{c.seeds}  (frequency {self.frequency:.2f})",
                 f"outcomes         {counts}",
                 f"median steps     {median}  time {median_time}  (converged seeds)",
-                f"stability        median eta*lambda_max(H(0)) {np.median(self.stability):.3g}  "
-                f"(> 2 for {int(np.sum(self.stability > 2))}/{c.seeds} seeds)",
+                self._stability_line(),
                 f"median loss      initial {np.median(self.initial_loss):.3g}  final {np.median(self.final_loss):.3g}",
                 *self._recovery_lines(),
                 *self._operator_lines(),
@@ -219,6 +221,18 @@ class SimulationResult:
                 f"wall time        {self.wall_time:.2f} s  on {self.environment.get('device', '?')}",
             ]
         )
+
+    def _stability_line(self) -> str:
+        """Descent: the stability number `eta lambda_max(H(0))` against 2 (docs/theory.md §5.4); the flow:
+        its stiffness `lambda_max(H(0))` (§10), against 2 over Euler's constant step."""
+        c = self.config
+        unstable = f"{int(np.sum(self.stability > 2))}/{c.seeds} seeds"
+        if c.method == "descent":
+            return f"stability        median eta*lambda_max(H(0)) {np.median(self.stability):.3g}  (> 2 for {unstable})"
+        stiffness = f"stiffness        median lambda_max(H(0)) {np.median(self.stability / c.step_size):.3g}  "
+        if c.solver == "euler":
+            return stiffness + f"(Euler is stable while step*lambda_max < 2: > 2 for {unstable}, docs/theory.md §10)"
+        return stiffness + "(explicit solvers need steps below about 3/lambda_max: docs/theory.md §10)"
 
     def _recovery_lines(self) -> list[str]:
         final = f"signal error     median final {np.median(self.final_signal_error):.3g}"
@@ -402,6 +416,13 @@ class SimulationResult:
         if self.theory is not None:
             arrays.update({f"theory__{name}": values for name, values in self.theory.to_arrays().items()})
         return save_result(self, path, "simulation", arrays)
+
+
+def solver_label(config: Config) -> str:
+    """The flow's solver as the summaries name it: its constant step for Euler, else its tolerances."""
+    if config.solver == "euler":
+        return f"euler, step {config.step_size:g}"
+    return f"{config.solver}, rtol={config.rtol:g}, atol={config.atol:g}"
 
 
 def _left_out(reconstructions: bool, operator_matrix: bool) -> tuple[str, ...]:

@@ -107,6 +107,29 @@ def make_plan(config: Config, network: Network, track: bool | None = None) -> Pl
     )
 
 
+def refuse_unused_kernel_settings(cells: list[tuple[Config, Network]], caller: str) -> None:
+    """A `ValueError` naming the field when a kernel setting applies to none of the `cells` (each a
+    config and its resolved network): `ntk_implementation` where no kernel is computed (neither
+    `track_ntk` nor noise, whose early-stopping time needs the kernels at θ(0): docs/theory.md §7),
+    `ntk_checkpoints` where every kernel is evaluated at every checkpoint (the paper's network's
+    closed form, which needs only `z(t)`). Checked over a whole sweep: a cell without noise may
+    share the setting with noisy ones."""
+    plans = [(config, network, make_plan(config, network)) for config, network in cells]
+    if all(plan.kernels is None for _, _, plan in plans) and any(c.ntk_implementation != "auto" for c, _ in cells):
+        raise ValueError(
+            f"{caller}: Config.ntk_implementation applies only where kernels are computed: with Config.track_ntk, "
+            "or with noise > 0 (the early-stopping time)"
+        )
+    tracked = [(config, network, plan) for config, network, plan in plans if plan.track]
+    if any(config.ntk_checkpoints != Config.ntk_checkpoints for config, _ in cells) and all(
+        network.kernel_checkpoints(config, plan.kernels) is None for config, network, plan in tracked
+    ):
+        raise ValueError(
+            f"{caller}: Config.ntk_checkpoints applies to the kernels that need the recorded parameters (the Jacobian "
+            "route, the closed form of two_layer_both); here they are evaluated at every checkpoint"
+        )
+
+
 def recorded_checkpoints(config: Config, network: Network, plan: Plan) -> np.ndarray | None:
     """The checkpoints (indices) at which the state is recorded for the kernels: every one for a
     closed form that needs only `z` (the paper's network), else `ntk_checkpoints` of them, evenly
@@ -392,6 +415,11 @@ def descent_recording(config: Config, network: Network, plan: Plan) -> np.ndarra
     return record.size
 
 
+def _shown(bar: tqdm) -> bool:
+    """Whether the progress `bar` has been printed: enabled, and refreshed after its `delay` (tqdm's own test)."""
+    return not bar.disable and bar.last_print_t >= bar.start_t + bar.delay
+
+
 def run_descent(
     config: Config, prepared: Prepared, progress: bool, record: np.ndarray | int | None = None
 ) -> Trajectory:
@@ -426,7 +454,8 @@ def run_descent(
         stop_step = np.asarray(state.stop_step)
         if stop_step.max() < config.steps:  # every seed stopped early: the bar ends at the last stop
             bar.total = bar.n = int(stop_step.max())
-            bar.refresh()
+            if _shown(bar):  # (a bar still within its delay stays unprinted)
+                bar.refresh()
     # after an early exit every seed has stopped: the later checkpoints are not recorded
     recorded += [recorded[-1]] * (len(checkpoints) - len(recorded))
     snapshots = jax.tree.map(
@@ -516,6 +545,7 @@ def simulate(
     """
     if not isinstance(config, Config):
         raise ValueError(f"simulate expects a wideDIP.Config, got {type(config).__name__}")
+    refuse_unused_kernel_settings([(config, resolve_network(config, network, "simulate"))], "simulate")
     return _simulate_together(Batch((config,)), network, checked_matrix(config, operator), progress)[0]
 
 

@@ -24,7 +24,7 @@ from ._outcomes import OUTCOMES
 from ._parallel import concurrent_cells, from_writer, is_writer, sweep_cell
 from ._plots import PRINT_DPI
 from ._result import SimulationResult, environment
-from ._simulate import simulate_batch
+from ._simulate import refuse_unused_kernel_settings, simulate_batch
 from ._statistics import FORMER_NAMES, QUARTILE_STATISTICS, QUARTILES, SCALAR_STATISTICS
 
 HEADER = "sweep.json"
@@ -394,8 +394,9 @@ def sweep(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"sweep: workers must be an integer >= 1 (cells run at once), got {workers!r}")
     axes = normalised_axes(base, axes)
-    for index in np.ndindex(tuple(len(values) for values in axes.values())):  # before any computation
-        resolve_network(base.replace(**_cell_changes(axes, index)), network, "sweep")
+    every_cell = [base.replace(**_cell_changes(axes, index)) for index in np.ndindex(tuple(map(len, axes.values())))]
+    # before any computation
+    refuse_unused_kernel_settings([(cell, resolve_network(cell, network, "sweep")) for cell in every_cell], "sweep")
     matrix = _checked_sweep_matrix(base, axes, operator)
     sha256 = matrix_sha256(matrix)
     directory = None if path is None else Path(path)

@@ -41,6 +41,8 @@ NOT_RUN_LABEL = "not run (no result yet)"
 STABILITY_LIMIT = "η·λmax(H(W(0))) > 2 for most seeds"
 """What puts a cell beyond descent's stability limit (docs/theory.md §5), as the captions say it."""
 UNSTABLE_LABEL = f"descent unstable: {STABILITY_LIMIT}"
+STABLE = "η·λmax(H(W(0))) ≤ 2 for at least half the seeds"
+"""What keeps a cell within descent's stability limit: the negation of `STABILITY_LIMIT`."""
 
 
 LOG_COLOURS_FROM = 1e3
@@ -522,7 +524,7 @@ def _stability(result, marked: bool) -> str | None:
     if unstable[known].all():
         return f"descent beyond its stability limit in every {cells} ({STABILITY_LIMIT})"
     if not unstable.any():
-        return f"descent within its stability limit in every {cells} ({STABILITY_LIMIT} in none)"
+        return f"descent within its stability limit in every {cells} ({STABLE})"
     if marked:
         return None
     share = f"{int(unstable.sum())} of {int(known.sum())} {cells}s"
