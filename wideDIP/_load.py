@@ -14,6 +14,7 @@ import numpy as np
 
 from ._compare import KERNEL_FIELDS, ComparisonResult
 from ._config import Config
+from ._ntk import KERNEL_STATISTICS
 from ._result import _TRI_STATE, HEADER_FIELDS, KINDS, READABLE_FORMATS, SimulationResult, _left_out, decoded
 from ._sweep import HEADER, SweepResult, load_sweep
 from ._theory import TheoryReport
@@ -120,9 +121,6 @@ COMPARISON_AXES: dict[str, tuple[str, ...]] = {
 losses); sizes from its header's config (`seeds`), its `step_sizes` and its `times`."""
 
 
-KERNEL_STATISTICS = ("min_lambda_K", "min_lambda_H", "max_lambda_H", "jacobian_lipschitz_ratio")
-"""The kernel statistics recorded with `Config.track_ntk` (docs/theory.md §3), all of them in every
-file that holds one: `ntk__NAME` in a simulation, `FIELD__NAME` of `KERNEL_FIELDS` in a comparison."""
 _SAVED_SINCE: dict[str, int] = dict.fromkeys(
     ("signal", "observation", "clean_observation", "best_reconstruction", "final_reconstruction"), 4
 )

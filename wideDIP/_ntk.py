@@ -17,6 +17,18 @@ from ._problem import Problem
 IMPLEMENTATIONS = ("auto", "jacobian", "closed_form")
 JACOBIAN_MODES = ("auto", "forward", "reverse")
 SPACES = ("signal", "observation")
+KERNEL_STATISTICS = ("min_lambda_K", "min_lambda_H", "max_lambda_H", "jacobian_lipschitz_ratio")
+"""What the kernels are summarised by along a run (`Config.track_ntk`, docs/theory.md §3), in every
+route: `λ_min(K)`, `λ_min(H)` on Im(A), `λ_max(H)` and the Jacobian's Lipschitz ratio."""
+
+
+def kernel_statistics(
+    min_signal: Array, observation: Array, m: int, n: int, lipschitz_ratio: Array
+) -> dict[str, Array]:
+    """The statistics of `KERNEL_STATISTICS` from `λ_min(K)`, the ascending eigenvalues of the `m × m`
+    `H` (its smallest on Im(A) is at index `m − n` when `m > n`) and the Lipschitz ratio."""
+    smallest = jnp.maximum(observation[max(0, m - n)], 0.0)
+    return dict(zip(KERNEL_STATISTICS, (min_signal, smallest, observation[-1], lipschitz_ratio)))
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -106,14 +118,7 @@ class KernelProbe(eqx.Module):
         change = self.layer * (derivative(features) - derivative(initial_features)) / jnp.sqrt(k)
         distance = jnp.linalg.norm(features - initial_features)
         change_norm = jnp.sqrt(jnp.maximum(_gram_eigenvalues(change)[-1], 0.0))
-        return {
-            "min_lambda_K": min_signal,
-            "min_lambda_H": jnp.maximum(observation[max(0, m - n)], 0.0),
-            "max_lambda_H": observation[-1],
-            "jacobian_lipschitz_ratio": jnp.where(
-                distance > 0, change_norm / jnp.where(distance > 0, distance, 1), jnp.nan
-            ),
-        }
+        return kernel_statistics(min_signal, observation, m, n, _ratio(change_norm, distance))
 
     def along(self, features: Float[Array, "checkpoints k"]) -> dict[str, Array]:
         """`extremes` at every recorded state, against the first (`z(0)`)."""
@@ -155,12 +160,9 @@ class BothKernelProbe(eqx.Module):
             jnp.maximum(_gram_eigenvalues(change)[-1], 0.0)
             + jnp.sum((phi.function(z) - phi.function(z0)) ** 2) / self.k
         )
-        return {
-            "min_lambda_K": min_signal,
-            "min_lambda_H": jnp.maximum(observation[max(0, m - n)], 0.0),
-            "max_lambda_H": observation[-1],
-            "jacobian_lipschitz_ratio": _ratio(change_norm, jnp.linalg.norm(features - initial_features)),
-        }
+        return kernel_statistics(
+            min_signal, observation, m, n, _ratio(change_norm, jnp.linalg.norm(features - initial_features))
+        )
 
     def along(self, features: Array) -> dict[str, Array]:
         return jax.vmap(lambda f: self.extremes(f, features[0]))(features)
@@ -194,12 +196,7 @@ def jacobian_extremes(
     observed = operator @ j
     observation = jnp.linalg.eigvalsh(observed @ observed.T)
     change_norm = jnp.sqrt(jnp.maximum(_gram_eigenvalues(j - initial_j)[-1], 0.0))
-    return {
-        "min_lambda_K": min_signal,
-        "min_lambda_H": jnp.maximum(observation[max(0, m - n)], 0.0),
-        "max_lambda_H": observation[-1],
-        "jacobian_lipschitz_ratio": _ratio(change_norm, distance),
-    }
+    return kernel_statistics(min_signal, observation, m, n, _ratio(change_norm, distance))
 
 
 class JacobianProbe(eqx.Module):

@@ -87,7 +87,7 @@ def held_to_the_stop(
     return grid, curves
 
 
-def _quartiles(times: np.ndarray, values: np.ndarray, columns: np.ndarray | None = None):
+def _band_quartiles(times: np.ndarray, values: np.ndarray, columns: np.ndarray | None = None):
     """The times > 0 (log axis) among `columns`, and the 25th, 50th and 75th percentiles across
     all seeds of `held(values)` there."""
     shown = times > 0 if columns is None else (times > 0) & columns
@@ -106,7 +106,7 @@ def band(
     the times > 0 among `columns`, the label saying so where the median is nowhere finite (a seed
     that recorded nothing makes it NaN: `nothing_drawn_note` says why); returns the quartiles
     `[3, times shown]`."""
-    shown, (low, median, high) = _quartiles(times, values, columns)
+    shown, (low, median, high) = _band_quartiles(times, values, columns)
     label = label if np.isfinite(median).any() else f"{label}: {NOTHING_TO_DRAW}"
     axes.plot(shown, median, color=colour, lw=1.6, label=label, ms=3, **style)
     axes.fill_between(shown, low, high, color=colour, alpha=0.2, lw=0)

@@ -36,7 +36,7 @@ stored the list `[q25, median, q75]`; a format-1 directory is read as format 2, 
 rewrites it in format 2 first (`_upgrade`)."""
 
 
-def _quartiles(values: np.ndarray) -> dict[str, float | None]:
+def _quartiles_by_name(values: np.ndarray) -> dict[str, float | None]:
     """The 25th, 50th and 75th percentiles of the finite `values`, by name (`QUARTILES`); None if none is finite."""
     values = values[np.isfinite(values)]
     quartiles = np.percentile(values, [25, 50, 75]) if values.size else [None] * 3
@@ -57,7 +57,7 @@ def _noise_statistics(result: SimulationResult) -> dict[str, Any]:
     return {
         "median_best_signal_error": float(np.median(result.best_signal_error)),
         "median_final_signal_error": float(np.median(result.final_signal_error)),
-        "median_signal_error_at_early_stop": _quartiles(result.signal_error_at_early_stop)["median"],
+        "median_signal_error_at_early_stop": _quartiles_by_name(result.signal_error_at_early_stop)["median"],
         "bound_holds_fraction": _fraction(checked) if checked.size else None,
         "bound_checked": int(checked.size),
         "median_final_error_over_noise": float(np.median(result.final_observation_error / result.noise_norm))
@@ -72,8 +72,8 @@ def cell_statistics(result: SimulationResult) -> dict[str, Any]:
     statistics = {
         "frequency": result.frequency,
         "counts": result.counts(),
-        "steps_to_threshold": _quartiles(np.where(converged, result.steps_to_threshold, np.nan).astype(float)),
-        "time_to_threshold": _quartiles(result.time_to_threshold),
+        "steps_to_threshold": _quartiles_by_name(np.where(converged, result.steps_to_threshold, np.nan).astype(float)),
+        "time_to_threshold": _quartiles_by_name(result.time_to_threshold),
         "median_final_loss": float(np.median(result.final_loss)),
         "total_steps": int(np.sum(result.stop_step)),
         "median_stability": float(np.median(result.stability)),
