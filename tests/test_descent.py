@@ -128,7 +128,10 @@ def test_a_network_whose_output_is_nan_diverges_at_once(capsys):
     assert list(result.status) == ["diverged"] * 2 and list(result.stop_step) == [0, 0]
     assert np.isnan(result.oracle_time).all() and np.isnan(result.best_signal_error).all()
     assert np.isnan(result.best_reconstruction).all()
-    assert "diverged 2" in result.summary()
+    summary = result.summary()
+    assert "diverged 2" in summary
+    assert "kernels at theta(0) are not finite" in summary and "sigma_0 = 0" not in summary  # why T is inf
+    assert "> 2 for 0/2 seeds; not finite for 2" in summary  # NaN stability is not counted as stable
 
 
 def test_the_progress_bar_ends_at_the_last_stop(monkeypatch):

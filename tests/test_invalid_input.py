@@ -187,6 +187,7 @@ CLI_ROWS = {
         r"--solver applies to method='flow' only",
     ),
     "compare --rtol 5": (["compare", "--rtol", "5"], r"--rtol must be < 1"),
+    "simulate --out x.txt": (["simulate", "--out", "{tmp}/x.txt"], r"--out: a result is saved as one \.npz file"),
     "compare --step-size (not an abbreviation of --step-sizes)": (
         ["compare", "--step-size", "0.3"],
         r"unrecognized arguments: --step-size 0.3",
@@ -238,6 +239,7 @@ def test_cli_rows_exit_2_with_one_line_and_compute_nothing(row, tmp_path, capsys
     assert len(error_lines) == 1 and error_lines[0].startswith("widedip ")
     assert re.search(pattern, error_lines[0]), error_lines[0]
     assert err.startswith("usage: widedip " + argv[0])  # the subcommand's own usage
+    assert len(err.splitlines()) == 2  # one line of usage, one of error
 
 
 def test_sweep_help_shows_the_presets_own_defaults(capsys):

@@ -66,6 +66,10 @@ def test_kernels_and_theory_survive_save_and_load(tmp_path):
     unknown = _rewritten(path, tmp_path / "unknown.npz", ntk__max_lambda_K=tracked.ntk["min_lambda_K"])
     with pytest.raises(ValueError, match=r"holds an array 'ntk__max_lambda_K' that a saved simulation does not have"):
         wideDIP.load(unknown)
+    # every kernel and theory array gone: the header's track_ntk says they were written
+    stripped = {name: None for name in np.load(path).files if name.startswith(("ntk__", "theory__"))}
+    with pytest.raises(ValueError, match=r"the array '(ntk|theory)__\w+' is missing"):
+        wideDIP.load(_rewritten(path, tmp_path / "stripped.npz", **stripped))
 
 
 def _rewritten(path, out, **changes):
@@ -83,7 +87,7 @@ def _rewritten(path, out, **changes):
 
 def test_a_file_with_an_array_cut_short_is_refused(result, tmp_path):
     """A damaged file is not read as data: every array's shape is checked against the header
-    (seeds from its config, checkpoints from its times), naming the file and the array."""
+    (seeds from its config, checkpoints the length most of its curves share), naming the file and the array."""
     path = result.save(tmp_path / "run.npz")
     checkpoints = result.times.size
     cut = _rewritten(path, tmp_path / "cut.npz", loss=result.loss[:3])
@@ -97,8 +101,8 @@ def test_a_file_with_an_array_cut_short_is_refused(result, tmp_path):
     with pytest.raises(ValueError, match=r"'final_loss' has shape \(5,\), expected \(6,\)"):
         wideDIP.load(per_seed)
     times = _rewritten(path, tmp_path / "times.npz", times=result.times[:-1])
-    with pytest.raises(ValueError, match=r"'.*times\.npz' is damaged.*'loss' has shape"):
-        wideDIP.load(times)  # the curves no longer match the times
+    with pytest.raises(ValueError, match=rf"'.*times\.npz' is damaged.*'times' has shape \({checkpoints - 1},\)"):
+        wideDIP.load(times)  # the one array cut short is named, not a curve that no longer matches it
     signal = _rewritten(path, tmp_path / "signal.npz", signal=result.signal[:, :5])
     with pytest.raises(ValueError, match=r"'signal' has shape \(6, 5\), expected \(6, 12\)"):
         wideDIP.load(signal)

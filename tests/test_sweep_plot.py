@@ -391,3 +391,15 @@ def test_operators_are_described_in_words_not_internal_symbols():
     assert describe(Config(operator="blur", blur_width=3.0)) == "Gaussian blur of width 3 samples"
     for name in OPERATORS:
         assert not any(symbol in describe(Config(operator=name)) for symbol in ("s=", "w=", "1/√"))
+
+
+def test_a_phrase_longer_than_a_line_is_broken_at_its_spaces():
+    """A title's phrase wider than the figure (the stability sentence on a narrow grid) ran off its
+    edge: it is broken at its spaces; shorter phrases are never split."""
+    from wideDIP._captions import wrapped
+
+    long = "descent within its stability limit in every cell (η·λmax(H(W(0))) ≤ 2 for at least half the seeds)"
+    lines = wrapped(["3 × 1 grid (k × n)", long, "m = 10"], 40).splitlines()
+    assert all(len(line) <= 40 for line in lines)
+    assert " ".join(lines).replace(", ", " ").split() == ("3 × 1 grid (k × n) " + long + " m = 10").split()
+    assert wrapped(["k = 20", "n = 5"], 40) == "k = 20, n = 5"

@@ -4,6 +4,7 @@ words with its symbol, and every setting that a grid holds fixed, in words."""
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
@@ -266,11 +267,12 @@ def common_settings(
 
 def wrapped(phrases: list[str], width: int, separator: str = ", ") -> str:
     """`phrases` joined by `separator`, broken into lines of about `width` characters, never
-    inside a phrase."""
+    inside a phrase unless it is longer than a line."""
     lines = [""]
     for phrase in phrases:
         if lines[-1] and len(lines[-1]) + len(separator) + len(phrase) > width:
             lines[-1] += separator.rstrip()
             lines.append("")
         lines[-1] += (separator if lines[-1] else "") + phrase
-    return "\n".join(lines)
+    # a phrase longer than a line alone is broken at its spaces (it would run off the figure)
+    return "\n".join(textwrap.fill(line, width, break_long_words=False) for line in lines)

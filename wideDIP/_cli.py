@@ -132,7 +132,13 @@ def _checked_result_path(arguments: argparse.Namespace) -> Path | None:
     """Where `--out` saves the result (`result_path`), checked for writing; None without `--out`."""
     from ._paths import result_path
 
-    return _checked_output(None if arguments.out is None else str(result_path(arguments.out)), "--out")
+    if arguments.out is None:
+        return None
+    try:
+        path = result_path(arguments.out)
+    except ValueError as error:
+        raise ValueError(f"--out: {error}") from None
+    return _checked_output(str(path), "--out")
 
 
 def _report(result, arguments: argparse.Namespace, out: Path | None, figure: Path | None, **large: bool) -> int:
@@ -283,7 +289,7 @@ def sweep_summary(result) -> str:
     )
     lines = ["fixed: " + ", ".join(fixed), *_grid_table(result, result.frequency, ".2f")]
     lines.append(
-        f"convergence frequency per cell; {result.cells.size} cells, {np.nansum(result.wall_time):.1f} s of cell time"
+        f"convergence frequency per cell; {result.cells.size} cell{'s' * (result.cells.size != 1)}, {np.nansum(result.wall_time):.1f} s of cell time"
     )
     if result.noisy:
         for which, values in (
@@ -460,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
         "plot",
         help="draw a saved result: a sweep directory's phase diagram, a saved "
         "simulation's or comparison's curves (.npz of --out)",
+        usage="%(prog)s PATH [OPTIONS]  (--help lists them)",
         allow_abbrev=False,
     )
     plot.add_argument("path", help="a sweep directory, or a .npz saved by widedip simulate/compare/ntk --out")

@@ -3,6 +3,7 @@ apart by its content; a damaged file is refused, naming the array (docs/configur
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import os
@@ -157,13 +158,15 @@ _DTYPE_KINDS = {
 }
 
 
-def _required_arrays(kind: str, file_format: int, arrays: dict[str, np.ndarray]) -> list[str]:
+def _required_arrays(kind: str, file_format: int, config: Config, arrays: dict[str, np.ndarray]) -> list[str]:
     """The arrays that every saved result of `kind` and `file_format` holds: since format 2, every
     array that `SimulationResult.save` always wrote in that format (all of `SIMULATION_AXES` but the
     large ones written only when asked, less those added later: `_SAVED_SINCE`); in format 1, whose
     arrays grew from version to version, and for a comparison, its dataclass's fields without a
-    default. With them, every kernel statistic of a group that holds one, and the theory report's
-    fields without a default when a simulation holds one."""
+    default. With them, every kernel statistic of a group that holds one or that its config tracked
+    (`track_ntk`; a comparison's since format 4, which added them), and the theory report's fields
+    without a default when a simulation holds one or computed one (`track_ntk`, or noise: its
+    early-stopping time, docs/theory.md §7)."""
 
     def without_default(cls: type) -> list[str]:
         return [
@@ -172,26 +175,28 @@ def _required_arrays(kind: str, file_format: int, arrays: dict[str, np.ndarray])
             if f.default is dataclasses.MISSING and f.name not in ("config", *HEADER_FIELDS)
         ]
 
-    def groups(prefixes: tuple[str, ...]) -> list[str]:
-        held = [prefix for prefix in prefixes if any(name.startswith(prefix + "__") for name in arrays)]
+    def groups(prefixes: tuple[str, ...], tracked: bool) -> list[str]:
+        held = [prefix for prefix in prefixes if tracked or any(name.startswith(prefix + "__") for name in arrays)]
         return [f"{prefix}__{statistic}" for prefix in held for statistic in KERNEL_STATISTICS]
 
     if kind == "comparison":
-        return without_default(ComparisonResult) + groups(KERNEL_FIELDS)
+        return without_default(ComparisonResult) + groups(KERNEL_FIELDS, config.track_ntk and file_format >= 4)
     if file_format == 1:
         always = without_default(SimulationResult)
     else:
         large = _left_out(reconstructions=False, operator_matrix=False)
         always = [name for name in SIMULATION_AXES if name not in large and _SAVED_SINCE.get(name, 2) <= file_format]
-    theory = any(name.startswith("theory__") for name in arrays)
-    return always + groups(("ntk",)) + [f"theory__{name}" for name in without_default(TheoryReport) if theory]
+    computed = file_format >= 2 and (config.track_ntk or config.noise > 0)
+    theory = computed or any(name.startswith("theory__") for name in arrays)
+    tracked = groups(("ntk",), file_format >= 2 and config.track_ntk)
+    return always + tracked + [f"theory__{name}" for name in without_default(TheoryReport) if theory]
 
 
 _AXIS_ORIGINS = {
     "seeds": "the config's seeds",
     "m": "the config's m",
     "n": "the config's n",
-    "checkpoints": "the length of times",
+    "checkpoints": "the length most of its curves share",
     "step_sizes": "the number of step_sizes",
 }
 
@@ -205,7 +210,7 @@ def _check_arrays(path: Path, kind: str, file_format: int, config: Config, array
     for name in arrays:
         if _expected_axes(kind, name) is None:
             raise ValueError(f"{damaged}: it holds an array {name!r} that a saved {kind} does not have")
-    for name in _required_arrays(kind, file_format, arrays):
+    for name in _required_arrays(kind, file_format, config, arrays):
         if name not in arrays:
             raise ValueError(f"{damaged}: the array {name!r} is missing")
     for name, values in arrays.items():
@@ -220,7 +225,13 @@ def _check_arrays(path: Path, kind: str, file_format: int, config: Config, array
         if np.ndim(values) != len(axes):
             expected = f"the axes [{', '.join(axes)}]" if axes else "a single value"
             raise ValueError(f"{damaged}: the array {name!r} has shape {np.shape(values)}, expected {expected}")
-    sizes = {"seeds": config.seeds, "m": config.m, "n": config.n, "checkpoints": np.shape(arrays["times"])[-1]}
+    # the number of checkpoints has no field in the header: the length that most curves (times included) share,
+    # so that the one array cut short is the one named
+    lengths = [
+        np.shape(values)[-1] for name, values in arrays.items() if _expected_axes(kind, name)[-1:] == ("checkpoints",)
+    ]
+    checkpoints = collections.Counter(lengths).most_common(1)[0][0]
+    sizes = {"seeds": config.seeds, "m": config.m, "n": config.n, "checkpoints": checkpoints}
     if kind == "comparison":
         sizes["step_sizes"] = len(arrays["step_sizes"])
     for name, values in arrays.items():

@@ -238,8 +238,8 @@ _TITLE_CHARACTERS = 95
 
 
 def _panel_title(axes, what: str, seeds: int) -> None:
-    """`what`, and over a second line how every curve is made (`SPREAD`)."""
-    axes.set_title(f"{what}\n({SPREAD.format(seeds=seeds)})", fontsize=8)
+    """`what`, and under it how every curve is made (`SPREAD`, over two lines: a panel is narrow)."""
+    axes.set_title(f"{what}\n(" + SPREAD.format(seeds=seeds).replace(", ", ",\n") + ")", fontsize=8)
 
 
 def plot_run(result, path: str | Path | None = None):

@@ -226,7 +226,10 @@ class SimulationResult:
         """Descent: the stability number `eta lambda_max(H(0))` against 2 (docs/theory.md §5.4); the flow:
         its stiffness `lambda_max(H(0))` (§10), against 2 over Euler's constant step."""
         c = self.config
-        unstable = f"{int(np.sum(self.stability > 2))}/{c.seeds} seeds"
+        not_finite = int(np.sum(~np.isfinite(self.stability)))
+        unstable = f"{int(np.sum(self.stability > 2))}/{c.seeds} seeds" + (
+            f"; not finite for {not_finite}" if not_finite else ""
+        )
         if c.method == "descent":
             return f"stability        median eta*lambda_max(H(0)) {np.median(self.stability):.3g}  (> 2 for {unstable})"
         stiffness = f"stiffness        median lambda_max(H(0)) {np.median(self.stability / c.step_size):.3g}  "

@@ -260,6 +260,7 @@ class TheoryReport:
         """Per seed, why `T` is infinite ("" where it is finite)."""
         reasons = np.full(self.noise_norm.shape, "", dtype=object)
         reasons[~(self.min_lambda_K > 0)] = "sigma_0 = 0: lambda_min(K(theta(0))) = 0 (k < n, or a singular kernel)"
+        reasons[np.isnan(self.min_lambda_K)] = "the kernels at theta(0) are not finite (nor is the network's output)"
         reasons[~(self.noise_norm > 0)] = "no noise: ||epsilon|| = 0"
         return reasons.astype(str)
 
