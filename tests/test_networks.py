@@ -453,3 +453,34 @@ def test_cli_trains_the_builtin_networks(tmp_path, capsys):
         main(["simulate", "--hidden", "8", "--quiet"])
     assert exit_info.value.code == 2
     assert "--hidden applies to network='mlp' only" in capsys.readouterr().err
+
+
+def test_capabilities_are_declared_by_class_not_guessed_from_method_names():
+    """A network has the fast path, closed-form kernels or a certificate when it derives from the
+    capability class (checked with isinstance); a method that merely has the name is not taken for
+    it, and a capability class without its method cannot be made."""
+    from wideDIP import HasClosedFormKernels, HasLipschitzBound, HasReducedDynamics, TwoLayer, TwoLayerBoth
+    from wideDIP._networks import resolved_ntk_implementation, resolved_parametrization
+
+    class NamedOnly(FunctionNetwork):
+        def reduced(self, config, problem):  # not a declared capability
+            raise AssertionError("called")
+
+    named = NamedOnly(_mlp_init, _mlp_apply, name="named_only")
+    assert resolved_parametrization(SMALL, named) == "full"
+    assert resolved_ntk_implementation(SMALL, named) == "jacobian"
+    with pytest.raises(ValueError, match="parametrization='reduced' needs a network with an exact reduced"):
+        resolved_parametrization(SMALL.replace(parametrization="reduced"), named)
+    paper, both = TwoLayer.from_config(SMALL), TwoLayerBoth.from_config(SMALL)
+    assert isinstance(paper, HasReducedDynamics | HasClosedFormKernels) and isinstance(paper, HasLipschitzBound)
+    assert isinstance(both, HasReducedDynamics) and not isinstance(both, HasLipschitzBound)
+
+    class Unfinished(HasReducedDynamics):
+        def init(self, key):
+            return jnp.zeros(3)
+
+        def apply(self, parameters, input):
+            return parameters
+
+    with pytest.raises(TypeError, match="abstract"):
+        Unfinished()

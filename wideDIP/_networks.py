@@ -10,6 +10,7 @@ where the network supplies one (the two-layer networks, §4, §9).
 
 from __future__ import annotations
 
+import abc
 import functools
 import itertools
 from collections.abc import Callable, Mapping
@@ -59,11 +60,12 @@ class Network(eqx.Module):
     - `for_seed`: this seed's network and `θ(0)` (default: `self`, `init(network_key(key))`);
     - `features` / `parameters_from_features`: the state recorded at checkpoints, a flat vector
       whose distances are parameter distances (default: `θ` flattened);
-    - `reduced`: an exact fast-path dynamics (default: None, none);
-    - `kernel_probe`: closed-form kernels (default: None, the Jacobian route is used);
-    - `largest_observation_eigenvalue`: `λ_max(H(θ(0)))` (default: `m` VJPs of `θ ↦ A g(u, θ)`);
-    - `theory_inputs`: a Lipschitz bound of the Jacobian for the certificate (5) (default: None,
-      none is known).
+    - `largest_observation_eigenvalue`: `λ_max(H(θ(0)))` (default: `m` VJPs of `θ ↦ A g(u, θ)`).
+
+    What a network can do beyond that it declares by also deriving from a capability class, which
+    the engine checks with `isinstance`: `HasReducedDynamics` (an exact fast path, `reduced`),
+    `HasClosedFormKernels` (`kernel_probe`), `HasLipschitzBound` (`theory_inputs`, for the
+    certificate (5)).
     """
 
     config_fields: ClassVar[tuple[str, ...]] = ("n", "d")
@@ -117,14 +119,6 @@ class Network(eqx.Module):
         the set the dynamics move in)."""
         return jax.flatten_util.ravel_pytree(initial_parameters)[1](features)
 
-    def reduced(self, config: Config, problem: Problem) -> tuple[eqx.Module, PyTree] | None:
-        """An exact reduction of the dynamics (its dynamics and initial state), or None."""
-        return None
-
-    def kernel_probe(self, config: Config, problem: Problem) -> eqx.Module | None:
-        """A closed form of the kernels at a recorded state (`along(features)`), or None."""
-        return None
-
     def kernel_checkpoints(self, config: Config, implementation: str) -> int | None:
         """At how many checkpoints the state is recorded for the kernels; None means every one."""
         return config.ntk_checkpoints
@@ -134,29 +128,32 @@ class Network(eqx.Module):
         observation_jacobian = jacobian(lambda p: problem.operator @ self.apply(p, problem.input), parameters)
         return jnp.linalg.eigvalsh(observation_jacobian @ observation_jacobian.T)[-1]
 
-    def theory_inputs(self, config: Config, problem: Problem, norm_A: Array, sigma_A: Array) -> dict[str, Array] | None:
-        """The inputs of Theorem 2.1 with a Lipschitz bound of the Jacobian (Lemma 3), or None
-        when no such bound is known (docs/theory.md §9)."""
-        return None
+
+class HasReducedDynamics(Network):
+    """A network with an exact reduction of its dynamics (docs/theory.md §4, §9): the fast path of
+    `parametrization="reduced"` (and of "auto")."""
+
+    @abc.abstractmethod
+    def reduced(self, config: Config, problem: Problem) -> tuple[eqx.Module, PyTree]:
+        """The reduced dynamics and its initial state."""
 
 
-def _overrides(network: Network, hook: str) -> bool:
-    return getattr(type(network), hook) is not getattr(Network, hook)
+class HasClosedFormKernels(Network):
+    """A network whose kernels `K`, `H` have a closed form at a recorded state (docs/theory.md §3,
+    §9): `ntk_implementation="closed_form"` (and "auto")."""
+
+    @abc.abstractmethod
+    def kernel_probe(self, config: Config, problem: Problem) -> eqx.Module:
+        """The closed form of the kernels at a recorded state (`along(features)`)."""
 
 
-def has_reduced(network: Network) -> bool:
-    """Whether the network offers an exact fast path (`Config.parametrization="reduced"`)."""
-    return _overrides(network, "reduced")
+class HasLipschitzBound(Network):
+    """A network with a known bound on the Lipschitz constant of its Jacobian (Lemma 3): Theorem
+    2.1's certificate (5) can be evaluated for it (docs/theory.md §5, §9)."""
 
-
-def has_closed_form(network: Network) -> bool:
-    """Whether the network offers closed-form kernels (`Config.ntk_implementation="closed_form"`)."""
-    return _overrides(network, "kernel_probe")
-
-
-def has_lipschitz_bound(network: Network) -> bool:
-    """Whether a bound on `Lip(J)` is known, hence the certificate (5) (Lemma 3: the paper's network)."""
-    return _overrides(network, "theory_inputs")
+    @abc.abstractmethod
+    def theory_inputs(self, config: Config, problem: Problem, norm_A: Array, sigma_A: Array) -> dict[str, Array]:
+        """The inputs of Theorem 2.1, the Lipschitz bound of the Jacobian included."""
 
 
 class _TwoLayerShape(Network):
@@ -174,7 +171,7 @@ class _TwoLayerShape(Network):
         return cls(config.n, config.d, config.k, config.activation)
 
 
-class TwoLayer(_TwoLayerShape):
+class TwoLayer(_TwoLayerShape, HasReducedDynamics, HasClosedFormKernels, HasLipschitzBound):
     """The paper's network (4), `g(u, W) = V φ(W u)/√k`: `W ∈ R^{k×d}` trained, `V ∈ R^{n×k}`
     fixed (drawn with the problem). Fast path: the `k` numbers `z = W u` (docs/theory.md §4);
     closed-form kernels (§3); Lemma 3 bounds `Lip(J)` (§5.2)."""
@@ -229,7 +226,7 @@ class TwoLayer(_TwoLayerShape):
         return theory_inputs(config, problem, norm_A, sigma_A)
 
 
-class TwoLayerBoth(_TwoLayerShape):
+class TwoLayerBoth(_TwoLayerShape, HasReducedDynamics, HasClosedFormKernels):
     """`g(u, (W, V)) = V φ(W u)/√k` with both layers trained, `θ = (W, V)` (docs/theory.md §9).
     `W(0)`, `V(0)` are the paper's draws. Fast path: the exact reduction to `(z, V)`, `O(m n + n k)`
     per step, no `d`; closed-form kernels `K = V diag(φ'²) Vᵀ/k + (‖φ(z)‖²/k) I_n`. No bound on
@@ -376,25 +373,25 @@ def builtin_network(config: Config) -> Network:
 def resolved_parametrization(config: Config, network: Network) -> str:
     """ "full" (the generic path) or "reduced" (the network's exact fast path); "auto" is the
     fast path where one exists. A `ValueError` naming the field when "reduced" has none."""
-    if config.parametrization == "reduced" and not has_reduced(network):
+    if config.parametrization == "reduced" and not isinstance(network, HasReducedDynamics):
         raise ValueError(
             f"Config.parametrization='reduced' needs a network with an exact reduced dynamics "
             f"(docs/theory.md §4, §9); network {network.name!r} has none: use 'full' or 'auto'"
         )
     if config.parametrization == "auto":
-        return "reduced" if has_reduced(network) else "full"
+        return "reduced" if isinstance(network, HasReducedDynamics) else "full"
     return config.parametrization
 
 
 def resolved_ntk_implementation(config: Config, network: Network) -> str:
     """ "closed_form" or "jacobian"; "auto" is the closed form where one exists."""
-    if config.ntk_implementation == "closed_form" and not has_closed_form(network):
+    if config.ntk_implementation == "closed_form" and not isinstance(network, HasClosedFormKernels):
         raise ValueError(
             f"Config.ntk_implementation='closed_form' needs a network with closed-form kernels; "
             f"network {network.name!r} has none: use 'jacobian' or 'auto'"
         )
     if config.ntk_implementation == "auto":
-        return "closed_form" if has_closed_form(network) else "jacobian"
+        return "closed_form" if isinstance(network, HasClosedFormKernels) else "jacobian"
     return config.ntk_implementation
 
 

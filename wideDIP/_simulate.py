@@ -21,9 +21,9 @@ from ._config import Config, descent_of
 from ._locks import LAPACK_LOCK
 from ._model import GenericDynamics
 from ._networks import (
+    HasLipschitzBound,
     Network,
     describe,
-    has_lipschitz_bound,
     resolve_network,
     resolved_ntk_implementation,
     resolved_parametrization,
@@ -189,12 +189,12 @@ def _setup(structure: Config, network: Network, plan: Plan, keys, arrays, shared
     def theory_of(seed):
         key, problem, dynamics, parameters, probe, norm, sigma = seed
         seed_network, _ = network.for_seed(structure, problem, key)
-        theory = seed_network.theory_inputs(structure, problem, norm, sigma)
-        if theory is None:
-            theory = generic_theory_inputs(problem, dynamics.signal(parameters, problem), norm, sigma)
-            if not plan.track:  # the kernels at θ(0) (when tracking: the curves' first checkpoint)
-                at_start = probe.along(dynamics.features(parameters)[None])
-                theory.update({name: at_start[name][0] for name in INITIAL_KERNELS})
+        if isinstance(seed_network, HasLipschitzBound):
+            return seed_network.theory_inputs(structure, problem, norm, sigma)
+        theory = generic_theory_inputs(problem, dynamics.signal(parameters, problem), norm, sigma)
+        if not plan.track:  # the kernels at θ(0) (when tracking: the curves' first checkpoint)
+            at_start = probe.along(dynamics.features(parameters)[None])
+            theory.update({name: at_start[name][0] for name in INITIAL_KERNELS})
         return theory
 
     dynamics, parameters, probe = jax.vmap(one)(keys, problems)
@@ -645,7 +645,7 @@ def _result(
     reconstructions = run.snapshots.signal[..., :n]
     theory = None
     if inputs is not None:
-        certificate = has_lipschitz_bound(network) and "min_lambda_K" in inputs
+        certificate = isinstance(network, HasLipschitzBound) and "min_lambda_K" in inputs
         lipschitz_ratio = None
         if plan.track:
             lipschitz_ratio = _largest_recorded(kernel["jacobian_lipschitz_ratio"])
