@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from ._activations import ACTIVATION_TABLE
 from ._operators import OPERATORS
 
-ACTIVATIONS = ("sigmoid", "tanh", "softplus", "relu", "identity")
+ACTIVATIONS = tuple(ACTIVATION_TABLE)
 V_LAWS = ("gaussian", "rademacher", "uniform")
 OPERATOR_SCALES = ("none", "sqrt_n", "sqrt_m")
 SIGNALS = ("gaussian", "rademacher", "sphere")

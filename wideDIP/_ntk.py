@@ -12,9 +12,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
 from ._activations import activation
+from ._config import NTK_IMPLEMENTATIONS
 from ._problem import Problem
 
-IMPLEMENTATIONS = ("auto", "jacobian", "closed_form")
 JACOBIAN_MODES = ("auto", "forward", "reverse")
 SPACES = ("signal", "observation")
 KERNEL_STATISTICS = ("min_lambda_K", "min_lambda_H", "max_lambda_H", "jacobian_lipschitz_ratio")
@@ -76,7 +76,7 @@ def ntk(
     `jax.jacrev` (the route for any network, and the oracle); "closed_form" uses §3; "auto"
     takes the closed form, which exists for this network."""
     _choice("space", space, SPACES)
-    _choice("implementation", implementation, IMPLEMENTATIONS)
+    _choice("implementation", implementation, NTK_IMPLEMENTATIONS)
     if implementation == "jacobian":
         from ._model import network
 
