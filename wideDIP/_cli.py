@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
-from ._config import _CHOICES, Config
+from ._config import Config, allowed_values
 from ._interrupt import stop_on_interrupt
 
 REPORTED_PACKAGES = (
@@ -70,8 +70,8 @@ def _add_config_options(
         default = grids[field.name] if field.name in grids else getattr(defaults, field.name)
         shown = " ".join(map(str, default)) if field.name in grids else default
         kwargs = {"dest": field.name, "default": None, "help": f"default: {shown}"}
-        if field.name in _CHOICES:
-            kwargs["choices"] = _CHOICES[field.name]
+        if allowed_values(field.name) is not None:
+            kwargs["choices"] = allowed_values(field.name)
         elif field.name == "network":
             from ._networks import NETWORKS
 

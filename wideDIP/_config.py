@@ -15,7 +15,6 @@ import numpy as np
 from ._activations import ACTIVATION_TABLE
 from ._operators import OPERATORS
 
-ACTIVATIONS = tuple(ACTIVATION_TABLE)
 V_LAWS = ("gaussian", "rademacher", "uniform")
 OPERATOR_SCALES = ("none", "sqrt_n", "sqrt_m")
 SIGNALS = ("gaussian", "rademacher", "sphere")
@@ -26,10 +25,10 @@ SOLVERS = ("auto", "tsit5", "dopri5", "dopri8", "kvaerno5", "euler")
 NTK_IMPLEMENTATIONS = ("auto", "jacobian", "closed_form")
 
 _CHOICES = {
-    "activation": ACTIVATIONS,
+    "activation": ACTIVATION_TABLE,
     "v_law": V_LAWS,
     "operator_scale": OPERATOR_SCALES,
-    "operator": tuple(OPERATORS),
+    "operator": OPERATORS,
     "signal": SIGNALS,
     "parametrization": PARAMETRIZATIONS,
     "dtype": DTYPES,
@@ -275,6 +274,12 @@ def descent_of(config: Config, **changes: Any) -> Config:
     return config.replace(**{"method": "descent", **{name: getattr(Config, name) for name in FLOW_ONLY}, **changes})
 
 
+def allowed_values(name: str) -> tuple[str, ...] | None:
+    """The values the field `name` may take, read from its registry when asked (an operator added to
+    `OPERATORS` is allowed from then on); None for a field without a list of values."""
+    return tuple(_CHOICES[name]) if name in _CHOICES else None
+
+
 def value_list(values: Any, what: str, example: str) -> list[Any]:
     """`values` as a list (from a list, tuple, range or 1-D array); a single value or a string
     raises a `ValueError` naming `what`, with `example` of a valid value."""
@@ -313,7 +318,7 @@ def _validated(name: str, kind: str, value: Any) -> Any:
         return tuple(int(v) for v in value)
     if name in _CHOICES:
         if not isinstance(value, str) or value not in _CHOICES[name]:
-            raise ValueError(f"Config.{name} must be one of {_CHOICES[name]}, got {value!r}")
+            raise ValueError(f"Config.{name} must be one of {allowed_values(name)}, got {value!r}")
         return value
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
