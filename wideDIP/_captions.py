@@ -8,7 +8,7 @@ import textwrap
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
-from ._config import Config
+from ._config import FLOW_ONLY, Config
 from ._networks import NETWORK_FIELDS, recorded_config_fields
 from ._operators import OPERATORS, describe, operator
 
@@ -80,7 +80,6 @@ _KEY_FIELDS = (
     "dtype",
 )
 """Always named when fixed (and relevant); the other fields only where they differ from `Config()`."""
-_FLOW_ONLY = ("solver", "rtol", "atol", "t_max", "max_solver_steps")
 _NTK_ONLY = ("ntk_implementation", "ntk_checkpoints")
 _OPERATOR_PARAMETERS = {name for op in OPERATORS.values() for name in op.parameters}
 _NETWORKS = {
@@ -200,7 +199,7 @@ def compact_shape(config: Config, network: Mapping[str, Any] | None = None) -> l
 def _relevant(config: Config, name: str, hidden: Collection[str], read: Collection[str]) -> bool:
     """Whether the field `name` changes what `config` simulates (e.g. `rtol` only for the flow, `k`
     only for a network that reads it: `read`)."""
-    if name in _FLOW_ONLY:
+    if name in FLOW_ONLY:
         return (
             config.method == "flow"
             and (name != "t_max" or config.t_max is not None)
