@@ -9,28 +9,7 @@ import pytest
 import wideDIP
 from wideDIP._cli import main
 
-ARGS = [
-    "simulate",
-    "--m",
-    "4",
-    "--n",
-    "12",
-    "--d",
-    "6",
-    "--k",
-    "40",
-    "--seeds",
-    "3",
-    "--steps",
-    "300",
-    "--operator-scale",
-    "sqrt_n",
-    "--step-size",
-    "2",
-    "--threshold",
-    "1e-5",
-    "--quiet",
-]
+ARGS = "simulate --m 4 --n 12 --d 6 --k 40 --seeds 3 --steps 300 --operator-scale sqrt_n --step-size 2 --threshold 1e-5 --quiet".split()
 
 
 def test_json_output_and_save(tmp_path, capsys):

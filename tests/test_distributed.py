@@ -18,29 +18,7 @@ BASE = Config(m=4, n=12, d=6, k=40, seeds=5, steps=300, operator_scale="sqrt_n",
 CONFIGS = {"descent": BASE, "flow": BASE.replace(method="flow", max_solver_steps=500)}
 FIELDS = ("loss", "final_loss", "stop_step", "solver_steps", "signal_error", "stability")
 AXES = {"step_size": [1.0, 2.0]}  # the shape of the descent above: nothing more to compile
-COMMAND = [
-    "simulate",
-    "--m",
-    "4",
-    "--n",
-    "12",
-    "--d",
-    "6",
-    "--k",
-    "40",
-    "--seeds",
-    "5",
-    "--steps",
-    "300",
-    "--operator-scale",
-    "sqrt_n",
-    "--step-size",
-    "2",
-    "--threshold",
-    "1e-6",
-    "--quiet",
-    "--json",
-]
+COMMAND = "simulate --m 4 --n 12 --d 6 --k 40 --seeds 5 --steps 300 --operator-scale sqrt_n --step-size 2 --threshold 1e-6 --quiet --json".split()
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = """

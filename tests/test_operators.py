@@ -396,22 +396,7 @@ def test_operator_file_on_the_command_line(tmp_path, capsys):
     matrix = np.random.default_rng(5).standard_normal((4, 12))
     np.save(tmp_path / "A.npy", matrix)
     arguments = [
-        "simulate",
-        "--m",
-        "4",
-        "--n",
-        "12",
-        "--d",
-        "6",
-        "--k",
-        "40",
-        "--seeds",
-        "3",
-        "--steps",
-        "20",
-        "--quiet",
-        "--json",
-        "--operator-file",
+        *"simulate --m 4 --n 12 --d 6 --k 40 --seeds 3 --steps 20 --quiet --json --operator-file".split(),
         str(tmp_path / "A.npy"),
     ]
     assert main(arguments) == 0
