@@ -45,10 +45,12 @@ import numpy as np
 
 import wideDIP
 from wideDIP import Config, _descent, _flow
+from wideDIP._dynamics import in_precision
+from wideDIP._integrate import checkpoint_times
 from wideDIP._locks import LAPACK_LOCK
-from wideDIP._networks import builtin_network
 from wideDIP._parallel import over_seeds
-from wideDIP._simulate import _kernel_curves, checkpoint_times, make_plan, prepare
+from wideDIP._resolve import builtin_network, resolve_dynamics
+from wideDIP._simulate import _kernel_curves, make_plan, prepare
 
 NEVER = dict(threshold=1e-30)  # nothing converges: every seed runs every step
 
@@ -70,8 +72,8 @@ def _never_rule(config: Config) -> _descent.StoppingRule:
 def descent_rate(config: Config, steps: int, repeats: int) -> float:
     """Seed-steps per second of the descent loop (all devices, no checkpoints)."""
     prepared = prepare(config)
-    step_size = jnp.asarray(config.step_size, config.dtype)
-    state = _descent.start(prepared.dynamics, prepared.parameters, step_size)
+    method = in_precision(resolve_dynamics(config), config.dtype)
+    state = _descent.start(prepared.dynamics, prepared.parameters, method)
     advance = over_seeds(_descent.advance, (True, True, True, False, False, False))
     stop_at, rule = jnp.asarray(steps, jnp.int32), _never_rule(config)
     seeds = jax.tree.leaves(prepared.parameters)[0].shape[0]
@@ -79,9 +81,7 @@ def descent_rate(config: Config, steps: int, repeats: int) -> float:
         seeds
         * steps
         / median_time(
-            lambda: jax.block_until_ready(
-                advance(prepared.dynamics, prepared.problems, state, stop_at, step_size, rule)
-            ),
+            lambda: jax.block_until_ready(advance(prepared.dynamics, prepared.problems, state, stop_at, method, rule)),
             repeats,
         )
     )
@@ -90,16 +90,8 @@ def descent_rate(config: Config, steps: int, repeats: int) -> float:
 def flow_rate(config: Config, repeats: int) -> tuple[float, float]:
     """Seed-time-units per second of the flow over `t_max`, and median solver steps."""
     prepared = prepare(config)
-    settings = _flow.FlowSettings(
-        rtol=jnp.asarray(config.rtol, config.dtype),
-        atol=jnp.asarray(config.atol, config.dtype),
-        horizon=jnp.asarray(config.t_max, config.dtype),
-        step_size=jnp.asarray(config.step_size, config.dtype),
-        solver=config.solver,
-        max_steps=config.max_solver_steps,
-        progress=False,
-    )
-    times = jnp.asarray(checkpoint_times(config), config.dtype)
+    settings = in_precision(resolve_dynamics(config), config.dtype)
+    times = jnp.asarray(checkpoint_times(resolve_dynamics(config)), config.dtype)
     steps = []
 
     def run():

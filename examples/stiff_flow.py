@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import wideDIP
-from wideDIP._outcomes import OUTCOMES
+from wideDIP._outcomes import ENDINGS
 from wideDIP._simulate import prepare
 
 CONFIG = wideDIP.Config(m=10, n=500, k=10, method="flow")
@@ -125,7 +125,7 @@ def main() -> None:
     for solver in ("tsit5", "auto"):
         started = time.perf_counter()
         result = wideDIP.simulate(config.replace(solver=solver), progress=False)
-        counts = {status: int((result.status == status).sum()) for status in OUTCOMES if status != "running"}
+        counts = {status: int((result.status == status).sum()) for status in ENDINGS}
         print(
             f"simulate solver={solver}: {counts}, solver steps median {np.median(result.solver_steps):.0f}, "
             f"{time.perf_counter() - started:.1f} s with compilation"

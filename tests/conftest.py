@@ -24,8 +24,8 @@ def setup_traces(monkeypatch):
     from wideDIP import _simulate
 
     traces = []
-    original = _simulate.draw_problem_with
-    monkeypatch.setattr(_simulate, "draw_problem_with", lambda *args: traces.append(1) or original(*args))
+    original = _simulate.draw_seeds
+    monkeypatch.setattr(_simulate, "draw_seeds", lambda *args: traces.append(1) or original(*args))
     return traces
 
 

@@ -3,13 +3,13 @@ numbers bit for bit, a padded cell gives the statistics of the cell run alone, c
 without padding give the same bits, and a sweep compiles its setup once per batch."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from wideDIP import Config, simulate, sweep
 from wideDIP._batches import batch_key, batch_of, group_cells
-from wideDIP._problem import _gaussian_blocks, seed_keys
+from wideDIP._problem import _gaussian_blocks
+from wideDIP._resolve import problem_law, seed_keys
 from wideDIP._simulate import simulate_batch
 
 BASE = Config(m=4, n=12, d=6, k=24, seeds=5, steps=600, operator_scale="none", step_size=0.05, threshold=1e-5)
@@ -21,11 +21,9 @@ def test_padded_draws_are_the_flat_draws_numbers_with_zeros_around(dtype, true, 
     config = Config(m=true[0], n=true[1], k=6, d=8, dtype=dtype)
     with jax.enable_x64(dtype == "float64"):
         key = seed_keys(config)[3]
-        flat = _gaussian_blocks(config, key, {})
-        sizes = {"m": jnp.int32(true[0]), "n": jnp.int32(true[1])}
-        wide = jax.jit(lambda key, sizes: _gaussian_blocks(config.replace(m=padded[0], n=padded[1]), key, sizes))(
-            key, sizes
-        )
+        law = problem_law(config)
+        flat = _gaussian_blocks(law, key)
+        wide = jax.jit(_gaussian_blocks)(law.padded(*padded), key)
     for name, block in flat.items():
         block, padded_block = np.asarray(block), np.asarray(wide[name])
         inner = tuple(slice(0, size) for size in block.shape)

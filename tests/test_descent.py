@@ -136,16 +136,16 @@ def test_a_network_whose_output_is_nan_diverges_at_once(capsys):
 
 def test_the_progress_bar_ends_at_the_last_stop(monkeypatch):
     """When every seed stops early, the bar ends at the steps run (100 %), not short of the budget."""
-    from wideDIP import _simulate
+    from wideDIP import _integrate
 
     bars = []
 
-    class Recorded(_simulate.tqdm):
+    class Recorded(_integrate.tqdm):
         def close(self):
             bars.append((self.n, self.total))
             super().close()
 
-    monkeypatch.setattr(_simulate, "tqdm", Recorded)
+    monkeypatch.setattr(_integrate, "tqdm", Recorded)
     result = simulate(SMALL.replace(seeds=2, threshold=0.1), progress=True)
     assert result.converged.all() and result.stop_step.max() < SMALL.steps
     assert bars and set(bars) == {(result.stop_step.max(), result.stop_step.max())}  # (closed once or twice)

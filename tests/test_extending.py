@@ -2,7 +2,6 @@
 (`wideDIP.OPERATORS`, `wideDIP.NETWORKS`) without touching the package, run by `simulate` and by a
 two-cell `sweep`, and checked against what they are."""
 
-import dataclasses
 from typing import ClassVar
 
 import jax
@@ -16,17 +15,16 @@ from wideDIP import Config, Network, Operator
 BASE = Config(m=3, n=6, d=4, k=5, seeds=3, steps=40, step_size=0.5, operator_scale="none")
 
 
-@dataclasses.dataclass(frozen=True)
 class SignedSampling(Operator):
     """`m` of the `n` coordinates drawn per seed, each with a random sign: `A Aᵀ = I_m`."""
 
     name: ClassVar[str] = "signed_sampling"
     sampling: ClassVar[bool] = True
 
-    def draw(self, config, key, gaussian, arrays):
-        rows = jax.random.permutation(key, config.n)[: config.m]
-        signs = jax.random.rademacher(jax.random.fold_in(key, 1), (config.m,), dtype=gaussian.dtype)
-        return signs[:, None] * jax.nn.one_hot(rows, config.n, dtype=gaussian.dtype)
+    def draw(self, key, gaussian):
+        rows = jax.random.permutation(key, self.n)[: self.m]
+        signs = jax.random.rademacher(jax.random.fold_in(key, 1), (self.m,), dtype=gaussian.dtype)
+        return signs[:, None] * jax.nn.one_hot(rows, self.n, dtype=gaussian.dtype)
 
 
 class TanhLayer(Network):
@@ -49,8 +47,8 @@ class TanhLayer(Network):
 @pytest.fixture
 def registered(monkeypatch):
     """The operator and the network registered for one test (the registries are module state)."""
-    monkeypatch.setitem(wideDIP.OPERATORS, SignedSampling.name, SignedSampling())
-    monkeypatch.setitem(wideDIP.NETWORKS, "tanh_layer", lambda config: TanhLayer(config.n, config.d))
+    monkeypatch.setitem(wideDIP.OPERATORS, SignedSampling.name, SignedSampling)
+    monkeypatch.setitem(wideDIP.NETWORKS, "tanh_layer", TanhLayer)  # built from its config_fields: n, d
 
 
 def test_a_registered_operator_runs_and_is_what_it_draws(registered):

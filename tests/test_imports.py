@@ -13,22 +13,22 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported_modules(path: Path, modules: set[str]) -> set[str]:
-    """The package's modules that `path` imports anywhere in its text (relative imports resolved;
-    `from . import x` counted as the module `x` where it is one)."""
+def imported_modules(path: Path, modules: set[str], source: str | None = None) -> set[str]:
+    """The package's modules that `path` (or `source`, read as the text of `path`) imports anywhere in
+    its text (relative imports resolved; `from . import x` counted as the module `x` where it is one)."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(ast.parse(path.read_text() if source is None else source, str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = package
             for _ in range(node.level - 1):
                 base = base.rpartition(".")[0]
-            source = node.module if node.level == 0 else ".".join(filter(None, (base, node.module)))
-            found.add(source)
-            found.update(f"{source}.{alias.name}" for alias in node.names)
+            source_module = node.module if node.level == 0 else ".".join(filter(None, (base, node.module)))
+            found.add(source_module)
+            found.update(f"{source_module}.{alias.name}" for alias in node.names)
     return {module for module in found if module in modules} - {name}
 
 
@@ -69,23 +69,51 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return groups
 
 
-CORE_CYCLE = {
-    f"wideDIP.{name}" for name in ("_config", "_model", "_networks", "_ntk", "_operators", "_problem", "_theory")
-}
-"""The one cycle left: the configuration, the operators, the problem draw, the networks and the theory
-still take a `Config` and ask each other about it. It goes when `Config` stops at resolution; until
-then no other module may join it and no other cycle may form."""
+ENGINE = ("_activations", "_operators", "_signals", "_problem", "_model", "_ntk", "_networks", "_theory")
+ENGINE += ("_dynamics", "_descent", "_flow", "_integrate", "_recovery", "_outcomes")
+"""The modules below the resolution step (docs/layout.md): they work on components, never on a `Config`."""
 
 
 def test_the_graph_sees_imports_at_every_depth():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
-    graph = import_graph()
-    assert "wideDIP._plots" in graph["wideDIP._result"]  # imported inside a method
-    assert "wideDIP._config" in graph["wideDIP._operators"]  # imported under TYPE_CHECKING only
+    source = (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ._x import y\ndef f():\n    from ._z import w\n"
+    )
+    found = imported_modules(PACKAGE / "_hidden.py", {"wideDIP._x", "wideDIP._z", "wideDIP._q"}, source)
+    assert found == {"wideDIP._x", "wideDIP._z"}  # under TYPE_CHECKING, inside a function
 
 
-def test_no_module_imports_one_that_imports_it_back_but_the_cores_known_cycle():
-    found = cycles(import_graph())
-    assert all(set(group) <= CORE_CYCLE for group in found), found
-    assert len(found) <= 1
+def test_no_module_imports_one_that_imports_it_back():
+    assert cycles(import_graph()) == []
+
+
+def test_no_module_below_resolution_reads_a_config():
+    for name in ENGINE:
+        tree = ast.parse((PACKAGE / f"{name}.py").read_text())
+        names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+        names |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+        annotations = {
+            ast.unparse(node.annotation)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.arg) and node.annotation is not None
+        }
+        assert "Config" not in names and not any("Config" in a for a in annotations), name
+        assert "_config" not in {
+            node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+        }, name
+
+
+def test_the_dynamics_is_named_by_a_string_only_at_resolution():
+    """`config.method == "..."` nowhere but in the resolution step: the rest asks the dynamics
+    (`is_discrete`, `resolve_dynamics`), so that a new dynamics needs no edit elsewhere."""
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.stem == "_resolve":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                named = any(isinstance(side, ast.Attribute) and side.attr == "method" for side in sides)
+                strings = any(isinstance(side, ast.Constant) and isinstance(side.value, str) for side in sides)
+                assert not (named and strings), f"{path.name}: {ast.unparse(node)}"

@@ -41,8 +41,8 @@ def test_reduced_loss_and_gradient_are_the_full_ones(shape, name):
     key = jax.random.PRNGKey(3)
     problem = draw_problem(config, key)
     weights = initial_weights(config, key, problem) + 0.1  # move off the initial point
-    full = FullDynamics.from_problem(config, problem)
-    reduced = ReducedDynamics.from_problem(config, problem)
+    full = FullDynamics.from_problem(problem, name)
+    reduced = ReducedDynamics.from_problem(problem, name)
     features = weights @ problem.input
     full_loss, full_gradient = full.loss_and_gradient(weights)
     reduced_loss, reduced_gradient = reduced.loss_and_gradient(features)

@@ -16,7 +16,6 @@ from wideDIP import (
     MLP,
     Config,
     FunctionNetwork,
-    TwoLayerBoth,
     draw_problem,
     jacobian_ntk,
     network_jacobian,
@@ -25,6 +24,7 @@ from wideDIP import (
 )
 from wideDIP._cli import main, sweep_summary
 from wideDIP._ntk import BothKernelProbe, jacobian_extremes
+from wideDIP._resolve import builtin_network
 
 # The paper's setting (sigmoid, A and V ~ N(0,1), η = 1, float32) at a small shape. These bits
 # were recorded with the code as it was before any network but the paper's existed, when "full"
@@ -164,7 +164,7 @@ def test_two_layer_both_kernel_is_its_closed_form():
     """§9: K = V diag(φ'(z)²) Vᵀ/k + (‖φ(z)‖²/k) I_n through the Jacobian of g in (W, V); the
     engine's closed-form statistics (H, the Lipschitz ratio) equal the Jacobian route's."""
     with jax.enable_x64(True):
-        network = TwoLayerBoth.from_config(SMALL)
+        network = builtin_network(SMALL.replace(network="two_layer_both"))
         weights, layer = network.init(jax.random.PRNGKey(1))
         u = jax.random.normal(jax.random.PRNGKey(2), (SMALL.d,))
         u = u / jnp.linalg.norm(u)
@@ -213,11 +213,12 @@ def _finite_difference_jacobian(network, parameters, u, step=1e-6):
 def test_mlp_kernel_at_initialisation_matches_finite_differences(mlp_tracked):
     result = mlp_tracked
     assert result.parametrization == "full" and result.network["ntk_implementation"] == "jacobian"
-    network = MLP.from_config(MLP_CONFIG)
+    network = builtin_network(MLP_CONFIG)
+    assert isinstance(network, MLP) and network.widths == (4, 5)  # hidden + (k,)
     with jax.enable_x64(True):
         for s, key in enumerate(seed_keys(MLP_CONFIG)):
             problem = draw_problem(MLP_CONFIG, key)
-            seed_network, parameters = network.for_seed(MLP_CONFIG, problem, key)
+            seed_network, parameters = network.for_seed(problem, key)
             j = np.asarray(_finite_difference_jacobian(seed_network, parameters, problem.input))
             kernel = j @ j.T
             assert j.shape == (6, 4 * 4 + 5 * 4 + 6 * 5)
@@ -460,10 +461,10 @@ def test_capabilities_are_declared_by_class_not_guessed_from_method_names():
     capability class (checked with isinstance); a method that merely has the name is not taken for
     it, and a capability class without its method cannot be made."""
     from wideDIP import HasClosedFormKernels, HasLipschitzBound, HasReducedDynamics, TwoLayer, TwoLayerBoth
-    from wideDIP._networks import resolved_ntk_implementation, resolved_parametrization
+    from wideDIP._resolve import resolved_ntk_implementation, resolved_parametrization
 
     class NamedOnly(FunctionNetwork):
-        def reduced(self, config, problem):  # not a declared capability
+        def reduced(self, problem):  # not a declared capability
             raise AssertionError("called")
 
     named = NamedOnly(_mlp_init, _mlp_apply, name="named_only")
@@ -471,7 +472,8 @@ def test_capabilities_are_declared_by_class_not_guessed_from_method_names():
     assert resolved_ntk_implementation(SMALL, named) == "jacobian"
     with pytest.raises(ValueError, match="parametrization='reduced' needs a network with an exact reduced"):
         resolved_parametrization(SMALL.replace(parametrization="reduced"), named)
-    paper, both = TwoLayer.from_config(SMALL), TwoLayerBoth.from_config(SMALL)
+    paper, both = builtin_network(SMALL), builtin_network(SMALL.replace(network="two_layer_both"))
+    assert type(paper) is TwoLayer and type(both) is TwoLayerBoth
     assert isinstance(paper, HasReducedDynamics | HasClosedFormKernels) and isinstance(paper, HasLipschitzBound)
     assert isinstance(both, HasReducedDynamics) and not isinstance(both, HasLipschitzBound)
 
@@ -484,3 +486,39 @@ def test_capabilities_are_declared_by_class_not_guessed_from_method_names():
 
     with pytest.raises(TypeError, match="abstract"):
         Unfinished()
+
+
+def test_config_asks_the_registered_class_and_builds_no_network(monkeypatch):
+    """`Config` checks a network's paths on its registered CLASS (`issubclass`), building nothing;
+    resolution builds it from its `config_fields` (`from_fields`)."""
+    from wideDIP import HasClosedFormKernels, HasReducedDynamics
+
+    built = []
+
+    class Unbuilt(FunctionNetwork):
+        @classmethod
+        def from_fields(cls, **fields):
+            built.append(fields)
+            return cls(_mlp_init, _mlp_apply, name="unbuilt")
+
+    class UnbuiltReducible(Unbuilt, HasReducedDynamics, HasClosedFormKernels):
+        def reduced(self, problem):
+            raise AssertionError("called")
+
+        def kernel_probe(self, problem):
+            raise AssertionError("called")
+
+    monkeypatch.setitem(wideDIP.NETWORKS, "unbuilt", Unbuilt)
+    monkeypatch.setitem(wideDIP.NETWORKS, "reducible", UnbuiltReducible)
+    assert Config(network="unbuilt").resolved_parametrization == "full"
+    assert Config(network="reducible", parametrization="reduced").resolved_parametrization == "reduced"
+    Config(network="reducible", ntk_implementation="closed_form")
+    with pytest.raises(ValueError, match=r"Config\.parametrization='reduced' needs .*; network 'unbuilt' has none"):
+        Config(network="unbuilt", parametrization="reduced")
+    with pytest.raises(
+        ValueError, match=r"Config\.ntk_implementation='closed_form' needs .*network 'unbuilt' has none"
+    ):
+        Config(network="unbuilt", ntk_implementation="closed_form")
+    assert built == []  # validated on the class alone
+    network = builtin_network(SMALL.replace(network="unbuilt"))
+    assert network.name == "unbuilt" and built == [{"n": 6, "d": 4}]  # Network.config_fields

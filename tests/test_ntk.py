@@ -84,7 +84,7 @@ def test_probe_matches_direct_eigenvalues_and_jacobian_differences():
 def test_spread_states_keep_bounded_evenly_spread_checkpoints():
     """`SpreadStates`: at most 2 × count + 3 states held whatever the run's length, and `count`
     checkpoints chosen up to the last stop, evenly spread, the first and the last included."""
-    from wideDIP._simulate import SpreadStates
+    from wideDIP._integrate import SpreadStates
 
     spread = SpreadStates(5)
     for index in range(1000):

@@ -1,11 +1,15 @@
 """Random draws (docs/theory.md §1, §2 A-1..A-3, §6)."""
 
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from wideDIP import Config, draw_problem, initial_weights, seed_keys
+from wideDIP._config import allowed_values
+from wideDIP._signals import SIGNALS, Signal
 from wideDIP._simulate import precision
 
 
@@ -89,6 +93,30 @@ def test_signal_laws():
     np.testing.assert_allclose(np.linalg.norm(sphere.signal, axis=1), np.sqrt(30), rtol=1e-12)
     rademacher, _ = draws(Config(m=2, n=30, d=3, k=2, seeds=5, signal="rademacher"))
     assert set(np.unique(rademacher.signal)) == {-1.0, 1.0}
+
+
+class Constant(Signal):
+    """`x̄ = (1, ..., 1)`: a signal family defined outside the package."""
+
+    name: ClassVar[str] = "constant"
+
+    def draw(self, key, gaussian):
+        return jnp.ones_like(gaussian)
+
+
+def test_a_registered_signal_family_is_accepted_and_drawn(monkeypatch):
+    monkeypatch.setitem(SIGNALS, Constant.name, Constant)
+    config = Config(m=3, n=5, d=2, k=2, seeds=2, signal="constant", dtype="float64")
+    assert "constant" in allowed_values("signal")  # the command line's choices too
+    problems, _ = draws(config)
+    np.testing.assert_array_equal(problems.signal, np.ones((2, 5)))
+    np.testing.assert_allclose(problems.clean_observation, problems.operator.sum(axis=2), rtol=1e-12)
+    gaussian, _ = draws(config.replace(signal="gaussian"))
+    for name in ("operator", "layer", "input", "features"):  # the other draws are the seed's own
+        np.testing.assert_array_equal(getattr(problems, name), getattr(gaussian, name), err_msg=name)
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=r"Config\.signal must be one of \('gaussian', 'rademacher', 'sphere'\)"):
+        Config(signal="constant")
 
 
 def test_float64_draws_are_float64_and_float32_default():

@@ -382,7 +382,11 @@ def test_bad_figure_paths_are_value_errors_naming_the_argument(grid, tmp_path, m
 
 def test_operators_are_described_in_words_not_internal_symbols():
     """Titles and summaries say what `A` is ("conditioned s=1/√n" named an internal `s`)."""
-    from wideDIP._operators import OPERATORS, describe
+    from wideDIP._operators import OPERATORS
+    from wideDIP._resolve import operator_of
+
+    def describe(config, parameters=True):
+        return operator_of(config).describe(parameters)
 
     conditioned = Config(operator="conditioned", operator_scale="sqrt_n", condition_number=10.0)
     assert describe(conditioned) == "conditioned, κ(A) = 10, ‖A‖ = 1 + √(m/n)"

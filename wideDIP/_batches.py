@@ -17,7 +17,8 @@ from collections.abc import Sequence
 
 from ._config import Config
 from ._networks import Network
-from ._operators import placeholders
+from ._operators import OPERATORS, placeholders
+from ._signals import SIGNALS
 
 PADDED_FIELDS = ("m", "n")
 """The sizes a batch may pad (docs/theory.md §4)."""
@@ -66,9 +67,9 @@ def can_pad(config: Config, network: Network | None) -> bool:
         network is None
         and config.network == "two_layer"
         and config.parametrization in ("auto", "reduced")
-        and config.operator == "gaussian"
+        and OPERATORS[config.operator].gaussian_block
         and config.operator_scale == "none"
-        and config.signal == "gaussian"
+        and SIGNALS[config.signal].gaussian_block
         and config.v_law == "gaussian"
         and config.noise == 0
         and not config.track_ntk

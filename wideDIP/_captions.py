@@ -8,9 +8,11 @@ import textwrap
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
-from ._config import FLOW_ONLY, Config
+from ._config import Config
+from ._dynamics import DYNAMICS
 from ._networks import NETWORK_FIELDS, recorded_config_fields
-from ._operators import OPERATORS, describe, operator
+from ._operators import OPERATORS, operator
+from ._resolve import is_discrete, operator_of
 
 AXIS_LABELS = {
     "k": "width k",
@@ -98,8 +100,8 @@ _PHRASES: dict[str, Callable[[Config], str]] = {
     "k": lambda c: f"k = {c.k}",
     "noise": lambda c: f"noise σ = {c.noise:g}",
     "method": lambda c: f"gradient {c.method}",
-    "step_size": lambda c: f"η = {c.step_size:g}" if c.method == "descent" else f"Euler step {c.step_size:g}",
-    "steps": lambda c: f"{c.steps} steps" if c.method == "descent" else f"horizon t = {c.horizon:g}",
+    "step_size": lambda c: f"η = {c.step_size:g}" if is_discrete(c) else f"Euler step {c.step_size:g}",
+    "steps": lambda c: f"{c.steps} steps" if is_discrete(c) else f"horizon t = {c.horizon:g}",
     "t_max": lambda c: f"horizon t = {c.t_max:g}",
     "solver": lambda c: f"solver {c.solver}",
     "rtol": lambda c: f"rtol {c.rtol:g}",
@@ -174,7 +176,7 @@ def network_phrase(config: Config, network: Mapping[str, Any] | None = None) -> 
 def unused_fields(config: Config, network: Mapping[str, Any] | None = None) -> list[str]:
     """The fields of `NETWORK_FIELDS` that the network `network` (as in `described_network`) does not
     read (`hidden` only where set): left out of labels, named as unused in summaries."""
-    read = recorded_config_fields(network, config)
+    read = recorded_config_fields(network, config.network)
     return [name for name in NETWORK_FIELDS if name not in read and (name != "hidden" or config.hidden)]
 
 
@@ -191,7 +193,7 @@ def unused_note(config: Config, network: Mapping[str, Any] | None = None) -> lis
 def compact_shape(config: Config, network: Mapping[str, Any] | None = None) -> list[str]:
     """`m=… n=… d=…` with `k=…`, and the activation, where the network reads them (summaries and
     a run's title)."""
-    read = recorded_config_fields(network, config)
+    read = recorded_config_fields(network, config.network)
     sizes = f"m={config.m} n={config.n} d={config.d}" + (f" k={config.k}" if "k" in read else "")
     return [sizes] + ([config.activation] if "activation" in read else [])
 
@@ -199,16 +201,16 @@ def compact_shape(config: Config, network: Mapping[str, Any] | None = None) -> l
 def _relevant(config: Config, name: str, hidden: Collection[str], read: Collection[str]) -> bool:
     """Whether the field `name` changes what `config` simulates (e.g. `rtol` only for the flow, `k`
     only for a network that reads it: `read`)."""
-    if name in FLOW_ONLY:
+    if name not in ("steps", "step_size") and any(name in cls.config_fields for cls in DYNAMICS.values()):
         return (
-            config.method == "flow"
+            name in DYNAMICS[config.method].config_fields
             and (name != "t_max" or config.t_max is not None)
             and not (name in ("rtol", "atol") and config.solver == "euler")
         )
     if name == "step_size":
-        return config.method == "descent" or config.solver == "euler"
+        return is_discrete(config) or config.solver == "euler"
     if name == "steps":  # the flow's horizon when t_max is None, which then also depends on η
-        return config.method == "descent" or (config.t_max is None and "step_size" not in hidden)
+        return is_discrete(config) or (config.t_max is None and "step_size" not in hidden)
     if name in _NTK_ONLY:
         return config.track_ntk
     if name in _OPERATOR_PARAMETERS:
@@ -234,7 +236,7 @@ def settings(
     one that ran (`network_phrase`; `network` is the result's record); the operator is one
     phrase with its parameters (`describe`) and the custom matrix's SHA-256."""
     words = []
-    read = recorded_config_fields(network, config)
+    read = recorded_config_fields(network, config.network)
     for name in [*_ORDER, *(f.name for f in dataclasses.fields(Config) if f.name not in _ORDER)]:
         value = getattr(config, name)
         if name in hidden or not _relevant(config, name, hidden, read):
@@ -243,7 +245,7 @@ def settings(
             words.append(network_phrase(config, network))
         elif name == "operator":
             parameters = not set(operator(config.operator).parameters) & set(hidden)
-            label = config.operator if "operator_scale" in hidden else describe(config, parameters)
+            label = config.operator if "operator_scale" in hidden else operator_of(config).describe(parameters)
             words.append(f"A: {label}" + (f" sha256:{operator_sha256[:8]}" if operator_sha256 else ""))
         elif name in ("operator_scale", *_OPERATOR_PARAMETERS) and "operator" not in hidden:
             continue  # in the operator's phrase

@@ -16,26 +16,22 @@ import numpy as np
 
 from ._captions import compact_shape, described_network, settings, unused_note, wrapped
 from ._config import Config, descent_of, refuse_repeats, value_list
-from ._networks import Network, resolve_network
-from ._operators import checked_matrix, describe, matrix_sha256
-from ._outcomes import OUTCOMES
+from ._integrate import Trajectory, checkpoint_steps, evenly_spread, integrate, last_checkpoint_reached
+from ._networks import Network
+from ._operators import matrix_sha256
+from ._outcomes import ENDINGS, outcome_labels
 from ._plots import SPREAD, band, checked_figure_file, finish, held, note_when_empty, nothing_drawn_note, pyplot
+from ._resolve import checked_matrix, operator_of, resolve_dynamics, resolve_network, stopping_rule
 from ._result import array_fields, environment, json_fields, json_value, save_result, solver_label
 from ._simulate import (
     Plan,
-    Trajectory,
-    checkpoint_steps,
-    evenly_spread,
     kernel_curves,
-    last_checkpoint_reached,
     make_plan,
     network_record,
     precision,
     prepare,
     recorded_checkpoints,
     refuse_unused_kernel_settings,
-    run_descent,
-    run_flow,
 )
 
 KERNEL_FIELDS = ("flow_ntk", "descent_ntk")
@@ -98,12 +94,12 @@ class ComparisonResult:
 
     def summary(self) -> str:
         c = self.config
-        flow = ", ".join(f"{name} {int(np.sum(self.flow_status == name))}" for name in OUTCOMES[1:])
+        flow = ", ".join(f"{name} {int(np.sum(self.flow_status == name))}" for name in ENDINGS)
         record = self.network
         network = "" if (record or {}).get("name", c.network) == "two_layer" else f"{described_network(c, record)}  "
         gap = f"median max {self._state_gap_name()}"
         lines = [
-            f"flow vs descent  {'  '.join(compact_shape(c, record))}  A: {describe(c)}  {network}"
+            f"flow vs descent  {'  '.join(compact_shape(c, record))}  A: {operator_of(c).describe()}  {network}"
             f"horizon t={c.horizon:g}  {c.seeds} seeds",
             *unused_note(c, record),
             f"flow ({solver_label(c)}): {flow}",
@@ -111,7 +107,7 @@ class ComparisonResult:
             f"{gap}  descent outcomes",
         ]
         for e, eta in enumerate(self.step_sizes):
-            outcomes = ", ".join(f"{name} {int(np.sum(self.status[e] == name))}" for name in OUTCOMES[1:4])
+            outcomes = ", ".join(f"{name} {int(np.sum(self.status[e] == name))}" for name in ENDINGS[:3])
             lines.append(
                 f"{eta:>8g} {np.median(self.stability[e]):>20.3g} {_median(self.max_loss_gap[e]):>20} "
                 f"{_median(self.max_relative_loss_gap[e]):>11} "
@@ -285,7 +281,7 @@ def _gaps(
 def _kernel_checkpoints(config: Config, network: Network, plan: Plan, run: Trajectory) -> np.ndarray:
     """The checkpoints (indices) at which the kernels along the descent `run` of `config` are evaluated:
     every one for a closed form that needs only `z` (`recorded_checkpoints`), else `ntk_checkpoints` of
-    them, spread evenly over those it reaches up to its last stop (as `simulate`'s: `run_descent`)."""
+    them, spread evenly over those it reaches up to its last stop (as `simulate`'s: `integrate`)."""
     every = recorded_checkpoints(config, network, plan)
     checkpoints = checkpoint_steps(config.steps)
     if every.size == checkpoints.size:
@@ -311,9 +307,9 @@ def _kernels(
     """`flow_ntk` and `descent_ntk` (`ComparisonResult`): the kernel statistics along each descent
     at its checkpoints `recorded`, and along the flow at the same times (`columns` of its time grid),
     each `[step sizes, seeds, checkpoints]`, NaN-padded to `width` (call inside `precision`)."""
-    descent = [kernel_curves(c, probe, _at(run, kept)) for c, run, kept in zip(descents, runs, recorded)]
+    descent = [kernel_curves(probe, _at(run, kept), c.dtype) for c, run, kept in zip(descents, runs, recorded)]
     evaluated = np.unique(np.concatenate([column[kept] for column, kept in zip(columns, recorded)]))
-    along_flow = kernel_curves(flow_config, probe, _at(flow, evaluated))
+    along_flow = kernel_curves(probe, _at(flow, evaluated), flow_config.dtype)
     flow_legs = []
     for column, kept in zip(columns, recorded):
         where = np.zeros(column.size, bool)
@@ -378,8 +374,26 @@ def compare(
         plan = make_plan(config, network)
         description = network_record(config, network, plan)
         prepared = prepare(config, network=network, plan=plan, matrix=matrix)
-        flow = run_flow(flow_config, prepared, progress, times=union, record=np.arange(union.size))
-        runs = [run_descent(c, prepared, progress, record=np.arange(checkpoint_steps(c.steps).size)) for c in descents]
+        flow = integrate(
+            resolve_dynamics(flow_config),
+            stopping_rule(flow_config),
+            prepared.start,
+            seeds=config.seeds,
+            progress=progress,
+            record=np.arange(union.size),
+            times=union,
+        )
+        runs = [
+            integrate(
+                resolve_dynamics(c),
+                stopping_rule(c),
+                prepared.start,
+                seeds=c.seeds,
+                progress=progress,
+                record=np.arange(checkpoint_steps(c.steps).size),
+            )
+            for c in descents
+        ]
         prepared = prepared.head(config.seeds)
         largest = np.asarray(prepared.largest_eigenvalue)
         kernels = {}
@@ -402,8 +416,8 @@ def compare(
         max_relative_loss_gap=np.stack(relative_loss_gaps),
         max_state_gap=np.stack(state_gaps),
         stability=step_sizes[:, None] * largest[None, :],
-        status=np.asarray(OUTCOMES)[np.stack([run.outcome for run in runs])],
-        flow_status=np.asarray(OUTCOMES)[flow.outcome],
+        status=outcome_labels(np.stack([run.outcome for run in runs])),
+        flow_status=outcome_labels(flow.outcome),
         wall_time=time.perf_counter() - started,
         environment=environment(),
         operator_sha256=matrix_sha256(matrix if config.operator == "custom" else None),

@@ -13,16 +13,15 @@ from typing import Any
 import numpy as np
 
 from ._activations import ACTIVATION_TABLE
-from ._operators import OPERATORS
+from ._dynamics import DYNAMICS, SOLVERS
+from ._networks import NETWORKS, ntk_implementation_for, parametrization_for
+from ._ntk import NTK_IMPLEMENTATIONS
+from ._operators import OPERATOR_SCALES, OPERATORS
+from ._problem import V_LAWS
+from ._signals import SIGNALS
 
-V_LAWS = ("gaussian", "rademacher", "uniform")
-OPERATOR_SCALES = ("none", "sqrt_n", "sqrt_m")
-SIGNALS = ("gaussian", "rademacher", "sphere")
 PARAMETRIZATIONS = ("auto", "full", "reduced")
 DTYPES = ("float32", "float64")
-METHODS = ("descent", "flow")
-SOLVERS = ("auto", "tsit5", "dopri5", "dopri8", "kvaerno5", "euler")
-NTK_IMPLEMENTATIONS = ("auto", "jacobian", "closed_form")
 
 _CHOICES = {
     "activation": ACTIVATION_TABLE,
@@ -32,7 +31,7 @@ _CHOICES = {
     "signal": SIGNALS,
     "parametrization": PARAMETRIZATIONS,
     "dtype": DTYPES,
-    "method": METHODS,
+    "method": DYNAMICS,
     "solver": SOLVERS,
     "ntk_implementation": NTK_IMPLEMENTATIONS,
 }
@@ -42,9 +41,6 @@ _POSITIVE = ("step_size", "threshold", "rtol", "atol", "t_max", "blur_width")
 _AT_LEAST_ONE_REAL = ("condition_number",)
 _NON_NEGATIVE = ("noise",)
 _BELOW_ONE = ("rtol",)
-FLOW_ONLY = ("solver", "rtol", "atol", "t_max", "max_solver_steps")
-"""The fields of the flow's integration (docs/theory.md §10): descent refuses them unless at
-their defaults (`descent_of` resets them)."""
 _ADAPTIVE_ONLY = ("rtol", "atol")
 """The adaptive solvers' tolerances: solver="euler" (a constant step) refuses them unless at their defaults."""
 
@@ -181,27 +177,26 @@ class Config:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             object.__setattr__(self, field.name, _validated(field.name, field.type, value))
-        OPERATORS[self.operator].validate(self)
+        operator = OPERATORS[self.operator]
+        operator.validate(**{name: getattr(self, name) for name in operator.config_fields})
         self._refuse_unused_fields()
-        from ._networks import builtin_network, resolved_ntk_implementation, resolved_parametrization
-
-        built = builtin_network(self)  # cheap: no array; names the field when the network lacks a path
-        resolved_parametrization(self, built)
-        resolved_ntk_implementation(self, built)
+        network = NETWORKS[self.network]  # its class: nothing is built; names the field when it lacks a path
+        parametrization_for(self.parametrization, network, self.network)
+        ntk_implementation_for(self.ntk_implementation, network, self.network)
 
     def _refuse_unused_fields(self) -> None:
         """A `ValueError` naming the first field set away from its default where it would change
         nothing: the flow's integration under descent, a tolerance of the constant-step Euler
         solver, `V`'s law for the MLP (which has no fixed layer `V`), `hidden` for the other
         networks, `ntk_checkpoints` without `track_ntk`."""
-        if self.method == "descent":
-            for name in FLOW_ONLY:
-                if _set(self, name):
-                    raise ValueError(
-                        f"Config.{name} applies to method='flow' only: descent runs `steps` steps of "
-                        f"size `step_size` (got {name}={getattr(self, name)!r})"
-                    )
-        elif self.solver == "euler":
+        for name in unread_dynamics_fields(self.method):
+            if _set(self, name):
+                readers = " or ".join(repr(m) for m, cls in DYNAMICS.items() if name in cls.config_fields)
+                raise ValueError(
+                    f"Config.{name} applies to method={readers} only: method={self.method!r} reads "
+                    f"{', '.join(DYNAMICS[self.method].config_fields)} (got {name}={getattr(self, name)!r})"
+                )
+        if "solver" in DYNAMICS[self.method].config_fields and self.solver == "euler":
             for name in _ADAPTIVE_ONLY:
                 if _set(self, name):
                     raise ValueError(
@@ -237,9 +232,13 @@ class Config:
             raise ValueError(f"Config.from_dict expects a dict of fields, got {type(data).__name__}")
         data = dict(data)
         unused = []
-        if data.get("method", cls.method) == "descent":
-            unused += FLOW_ONLY
-        elif data.get("solver", cls.solver) == "euler":
+        method = data.get("method", cls.method)
+        unused += unread_dynamics_fields(method) if method in DYNAMICS else ()
+        if (
+            method in DYNAMICS
+            and "solver" in DYNAMICS[method].config_fields
+            and data.get("solver", cls.solver) == "euler"
+        ):
             unused += _ADAPTIVE_ONLY
         if data.get("network", cls.network) == "mlp":
             unused.append("v_law")
@@ -258,9 +257,7 @@ class Config:
     def resolved_parametrization(self) -> str:
         """The parametrization actually simulated with the built-in network ("auto" resolved:
         "reduced" where the network has an exact fast path, else "full")."""
-        from ._networks import builtin_network, resolved_parametrization
-
-        return resolved_parametrization(self, builtin_network(self))
+        return parametrization_for(self.parametrization, NETWORKS[self.network], self.network)
 
 
 def _set(config: Config, name: str) -> bool:
@@ -268,10 +265,18 @@ def _set(config: Config, name: str) -> bool:
     return getattr(config, name) != getattr(Config, name)
 
 
+def unread_dynamics_fields(method: str) -> tuple[str, ...]:
+    """The fields of the other dynamics (`DYNAMICS`) that `method` does not read: it refuses them
+    unless at their defaults (docs/theory.md §10)."""
+    read = DYNAMICS[method].config_fields
+    return tuple(dict.fromkeys(f for other in DYNAMICS.values() for f in other.config_fields if f not in read))
+
+
 def descent_of(config: Config, **changes: Any) -> Config:
-    """`config` as gradient descent (with `changes`): `method="descent"`, the flow's fields
-    (`FLOW_ONLY`) at their defaults."""
-    return config.replace(**{"method": "descent", **{name: getattr(Config, name) for name in FLOW_ONLY}, **changes})
+    """`config` as gradient descent (with `changes`): `method="descent"`, the fields descent does not
+    read (`unread_dynamics_fields`) at their defaults."""
+    unread = unread_dynamics_fields("descent")
+    return config.replace(**{"method": "descent", **{name: getattr(Config, name) for name in unread}, **changes})
 
 
 def allowed_values(name: str) -> tuple[str, ...] | None:
@@ -300,8 +305,6 @@ def refuse_repeats(values: Sequence[Any], what: str) -> None:
 
 def _validated(name: str, kind: str, value: Any) -> Any:
     if name == "network":
-        from ._networks import NETWORKS
-
         if not isinstance(value, str) or value not in NETWORKS:
             raise ValueError(
                 f"Config.network must be one of {tuple(NETWORKS)} (or pass a wideDIP.Network to "

@@ -1,4 +1,5 @@
-"""Gradient descent `θ ← θ − η ∇L(θ)` (docs/theory.md §1) on all seeds at once, with optax.
+"""The discrete loop: a discrete dynamics (`_dynamics.DiscreteDynamics`: gradient descent
+`θ ← θ − η ∇L(θ)`, docs/theory.md §1, or any optax transformation) on all seeds at once.
 
 The loop is one `lax.while_loop` over steps whose state holds every seed; a seed that has
 converged or diverged stops moving, and the loop ends when no seed is running or when it
@@ -13,7 +14,8 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Bool, Float, Int, PyTree
 
-from ._outcomes import CONVERGED, DIVERGED, RUNNING, STALLED
+from ._dynamics import DiscreteDynamics
+from ._outcomes import Outcome
 from ._problem import Problem
 
 
@@ -45,7 +47,7 @@ class RunState(eqx.Module):
 
     @property
     def running(self) -> Bool[Array, " seeds"]:
-        return self.outcome == RUNNING
+        return self.outcome == Outcome.RUNNING
 
 
 def batched_loss(dynamics: eqx.Module, parameters: PyTree) -> Float[Array, " seeds"]:
@@ -86,7 +88,7 @@ def classify(state: RunState, loss: Float[Array, " seeds"], rule: StoppingRule) 
     below = running & (loss <= rule.threshold)
     converged = below & rule.stop_at_threshold
     diverged = running & ~below & (~jnp.isfinite(loss) | (loss > rule.divergence_factor * state.initial_loss))
-    outcome = jnp.where(converged, CONVERGED, jnp.where(diverged, DIVERGED, state.outcome))
+    outcome = jnp.where(converged, Outcome.CONVERGED, jnp.where(diverged, Outcome.DIVERGED, state.outcome))
     return eqx.tree_at(
         lambda s: (s.outcome, s.stop_step, s.crossing_step, s.loss),
         state,
@@ -107,16 +109,16 @@ def _where_running(running: Bool[Array, " seeds"], new: PyTree, old: PyTree) -> 
 
 
 @eqx.filter_jit
-def start(dynamics: eqx.Module, parameters: PyTree, step_size: Float[Array, ""]) -> RunState:
+def start(dynamics: eqx.Module, parameters: PyTree, method: DiscreteDynamics) -> RunState:
     """The state at step 0."""
     loss = batched_loss(dynamics, parameters)
     seeds = loss.shape[0]
     return RunState(
         parameters=parameters,
         initial_parameters=parameters,
-        optimizer_state=jax.vmap(optax.sgd(step_size).init)(parameters),
+        optimizer_state=jax.vmap(method.transformation().init)(parameters),
         step=jnp.zeros((seeds,), jnp.int32),
-        outcome=jnp.full((seeds,), RUNNING, jnp.int32),
+        outcome=jnp.full((seeds,), Outcome.RUNNING, jnp.int32),
         stop_step=jnp.full((seeds,), -1, jnp.int32),
         crossing_step=jnp.full((seeds,), -1, jnp.int32),
         loss=loss,
@@ -130,12 +132,12 @@ def advance(
     problems: Problem,
     state: RunState,
     stop_at: Int[Array, ""],
-    step_size: Float[Array, ""],
+    method: DiscreteDynamics,
     rule: StoppingRule,
 ) -> tuple[RunState, Snapshot]:
-    """Run descent until step `stop_at` or until no seed is running; return the state and
+    """Run `method` until step `stop_at` or until no seed is running; return the state and
     every seed's statistics there."""
-    optimizer = optax.sgd(step_size)
+    optimizer = method.transformation()
 
     def keep_going(s: RunState) -> Array:
         return (s.step[0] < stop_at) & jnp.any(s.running)
@@ -165,7 +167,7 @@ def finish(dynamics: eqx.Module, state: RunState, rule: StoppingRule) -> RunStat
     crossing when not `stop_at_threshold`), diverged or stalled."""
     state = classify(state, batched_loss(dynamics, state.parameters), rule)
     running = state.running
-    finished = jnp.where(state.crossing_step >= 0, CONVERGED, STALLED)
+    finished = jnp.where(state.crossing_step >= 0, Outcome.CONVERGED, Outcome.STALLED)
     return eqx.tree_at(
         lambda s: (s.outcome, s.stop_step),
         state,

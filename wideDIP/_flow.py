@@ -26,19 +26,12 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PyTree
 
 from ._descent import Snapshot, StoppingRule, snapshot
+from ._dynamics import SOLVERS, GradientFlow, in_precision
 from ._locks import LAPACK_LOCK
-from ._outcomes import CONVERGED, DIVERGED, SOLVER_FAILED, STALLED
+from ._outcomes import Outcome
 from ._parallel import over_seeds
 from ._problem import Problem
 
-SOLVERS = {
-    "tsit5": diffrax.Tsit5,
-    "dopri5": diffrax.Dopri5,
-    "dopri8": diffrax.Dopri8,
-    "kvaerno5": diffrax.Kvaerno5,
-    "euler": diffrax.Euler,
-    "auto": diffrax.Tsit5,  # its explicit leg; `run` continues the seeds it leaves unfinished
-}
 AUTO_STIFF_SOLVER = "kvaerno5"
 """The solver that continues, in float64, the seeds that `solver="auto"` leaves unfinished."""
 EXPLICIT_STABILITY = 3.0
@@ -50,21 +43,6 @@ STIFF_STATE_LIMIT = 2048
 """`solver="auto"` continues seeds on the stiff solver only when a seed's state has at most this
 many numbers (each implicit step solves a linear system of that size: the reduced
 parametrization's `k`); above, it is Tsit5 alone."""
-
-
-class FlowSettings(eqx.Module):
-    """The solver and its controls; `solver` and `max_steps` shape the compiled code."""
-
-    rtol: Float[Array, ""]
-    atol: Float[Array, ""]
-    horizon: Float[Array, ""]
-    step_size: Float[Array, ""]
-    """The constant step of `euler` (unused by the adaptive solvers)."""
-    solver: str = eqx.field(static=True)
-    max_steps: int = eqx.field(static=True)
-    progress: bool = eqx.field(static=True)
-    stop_at_threshold: bool = eqx.field(static=True, default=True)
-    """False: integrate on past the threshold (a second leg, compiled only then)."""
 
 
 class _StepLimit(diffrax.AbstractStepSizeController):
@@ -147,13 +125,13 @@ def _solve(
     conditions: tuple,
     times: Float[Array, " checkpoints"],
     recording_times: Float[Array, " recorded"] | None,
-    settings: FlowSettings,
+    settings: GradientFlow,
     budget: Int[Array, ""] | None = None,
 ) -> _Leg:
     """Integrate one seed from `(t0, start)` to the horizon, stopping at the first of `conditions`
     (diffrax event conditions) that holds, or (`max_steps_reached`) once `budget` steps are spent
     when one is given (below `settings.max_steps`); statistics against `origin = θ(0)`."""
-    t1 = settings.horizon
+    t1 = settings.time_budget
     term = diffrax.ODETerm(lambda t, y, args: jax.tree.map(jnp.negative, dyn.loss_and_gradient(y)[1]))
     clipped = jnp.clip(times, t0, t1)  # diffrax saves within [t0, t1] only
     subs = [
@@ -219,7 +197,7 @@ def _seed(
     budget: Int[Array, ""] | None,
     times: Float[Array, " checkpoints"],
     rule: StoppingRule,
-    settings: FlowSettings,
+    settings: GradientFlow,
     recording_times: Float[Array, " recorded"] | None,
 ) -> FlowRun:
     """One seed from `(t0, start)` to the horizon, each leg within `budget` steps when given:
@@ -237,7 +215,7 @@ def _seed(
         return dyn.loss(y) <= rule.threshold
 
     # a seed that crossed before starts its first leg at the horizon: a solve of length zero
-    first_t0 = t0 if crossed_before is None else jnp.where(crossed_before, settings.horizon, t0)
+    first_t0 = t0 if crossed_before is None else jnp.where(crossed_before, settings.time_budget, t0)
     first = _solve(dyn, problem, start, origin, first_t0, (reached, diverged), times, recording_times, settings, budget)
     event_occurred = first.result == diffrax.RESULTS.event_occurred
     converged_event, diverged_event = first.event_mask
@@ -245,18 +223,18 @@ def _seed(
     crossed = crossed_now if crossed_before is None else crossed_now | crossed_before
     outcome = jnp.where(
         crossed,
-        CONVERGED,
+        Outcome.CONVERGED,
         jnp.where(
             event_occurred & diverged_event,
-            DIVERGED,
-            jnp.where(first.result == diffrax.RESULTS.successful, STALLED, SOLVER_FAILED),
+            Outcome.DIVERGED,
+            jnp.where(first.result == diffrax.RESULTS.successful, Outcome.STALLED, Outcome.SOLVER_FAILED),
         ),
     )
     saved, final, stop_time = first.saved, first.final, first.stop_time
     accepted, steps, unfinished = first.accepted_steps, first.solver_steps, first.unfinished
     if not settings.stop_at_threshold:
         # seeds that did not cross start at the horizon: a solve of length zero, ignored
-        second_t0 = jnp.where(crossed_now, first.stop_time, settings.horizon)
+        second_t0 = jnp.where(crossed_now, first.stop_time, settings.time_budget)
         if crossed_before is not None:
             second_t0 = jnp.where(crossed_before, t0, second_t0)  # (its first leg left `start` as it was)
         second = _solve(
@@ -265,8 +243,8 @@ def _seed(
         saved = jax.tree.map(lambda a, b: jnp.where(crossed & jnp.isnan(a), b, a), first.saved, second.saved)
         outcome = jnp.where(
             crossed & (second.result == diffrax.RESULTS.event_occurred),
-            DIVERGED,
-            jnp.where(crossed & ~diffrax.is_okay(second.result), SOLVER_FAILED, outcome),
+            Outcome.DIVERGED,
+            jnp.where(crossed & ~diffrax.is_okay(second.result), Outcome.SOLVER_FAILED, outcome),
         )
         final = second.final  # = first.final where the solve had length zero
         stop_time = jnp.where(crossed, second.stop_time, first.stop_time)
@@ -295,11 +273,11 @@ def integrate(
     parameters: PyTree,
     times: Float[Array, " checkpoints"],
     rule: StoppingRule,
-    settings: FlowSettings,
+    settings: GradientFlow,
     recording_times: Float[Array, " recorded"] | None = None,
     budgets: Int[Array, " seeds"] | None = None,
 ) -> FlowRun:
-    """Integrate the flow of every seed from `parameters` up to `settings.horizon` with
+    """Integrate the flow of every seed from `parameters` up to `settings.time_budget` with
     `settings.solver` (for "auto": its explicit leg), each leg within its seed's step budget
     `budgets` when given (else `settings.max_steps`), recording the state at
     `recording_times` (a subset of `times`) when given. Without
@@ -313,7 +291,7 @@ def integrate(
             problem,
             start,
             start,
-            jnp.zeros_like(settings.horizon),
+            jnp.zeros_like(settings.time_budget),
             dyn.loss(start),
             None,
             budget,
@@ -337,7 +315,7 @@ def resume(
     crossed: Bool[Array, " seeds"],
     times: Float[Array, " checkpoints"],
     rule: StoppingRule,
-    settings: FlowSettings,
+    settings: GradientFlow,
     recording_times: Float[Array, " recorded"] | None = None,
 ) -> FlowRun:
     """Continue every seed from `parameters` at time `starts` up to the horizon with
@@ -369,25 +347,14 @@ def _state_size(parameters: PyTree) -> int:
     return sum(int(np.prod(leaf.shape[1:])) for leaf in jax.tree.leaves(parameters))
 
 
-def explicit_budgets(settings: FlowSettings, largest_eigenvalue: np.ndarray) -> np.ndarray:
+def explicit_budgets(settings: GradientFlow, largest_eigenvalue: np.ndarray) -> np.ndarray:
     """Per seed, the step budget of `solver="auto"`'s explicit (Tsit5) leg: `settings.max_steps`,
     or `PROBE_FRACTION` of it where `T λ_max(H(θ(0)))/c` (c = `EXPLICIT_STABILITY`, docs/theory.md
     §10: Tsit5's steps to the horizon `T`) exceeds `settings.max_steps`: a seed predicted stiff."""
     largest = np.asarray(largest_eigenvalue, np.float64)
-    stiff = float(settings.horizon) * largest / EXPLICIT_STABILITY > settings.max_steps
+    stiff = float(settings.time_budget) * largest / EXPLICIT_STABILITY > settings.max_steps
     probe = max(1, int(PROBE_FRACTION * settings.max_steps))
     return np.where(stiff, probe, settings.max_steps).astype(np.int32)
-
-
-def _to(dtype, tree: PyTree) -> PyTree:
-    """The floating-point leaves of `tree` in `dtype` (the others as they are)."""
-
-    def cast(leaf):
-        if isinstance(leaf, (jax.Array, np.ndarray)) and jnp.issubdtype(leaf.dtype, jnp.floating):
-            return jnp.asarray(leaf, dtype)
-        return leaf
-
-    return jax.tree.map(cast, tree)
 
 
 def _bucket(count: int) -> int:
@@ -441,7 +408,7 @@ def run(
     parameters: PyTree,
     times: Float[Array, " checkpoints"],
     rule: StoppingRule,
-    settings: FlowSettings,
+    settings: GradientFlow,
     recording_times: Float[Array, " recorded"] | None = None,
     *,
     largest_eigenvalue: Float[Array, " seeds"] | None = None,
@@ -472,7 +439,7 @@ def run(
     # Kvaerno5's Newton steps factorise with LAPACK: two sweep workers doing so at once hung
     # XLA's CPU runtime (fig1, at 0 % CPU), as eigh/svd/qr programs did (see LAPACK_LOCK)
     with LAPACK_LOCK, jax.enable_x64(True):
-        wide = functools.partial(_to, jnp.float64)
+        wide = functools.partial(in_precision, dtype=jnp.float64)
         # on one device: these seeds are few (and diffrax's Kvaerno5 did not trace under shard_map)
         rest = resume(
             wide(take(dynamics)),

@@ -10,8 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from ._activations import activation
-from ._config import Config
-from ._problem import Problem, initial_weights
+from ._problem import Problem
 
 
 def network(
@@ -51,22 +50,6 @@ class GenericDynamics(eqx.Module):
         return self.network.apply(parameters, self.input)
 
 
-class FullDynamics(GenericDynamics):
-    """The generic path on the paper's network: the loss (2) as a function of the whole
-    `W ∈ R^{k×d}`, gradients by `jax.grad`, exactly as the paper writes the model."""
-
-    @classmethod
-    def from_problem(cls, config: Config, problem: Problem) -> FullDynamics:
-        from ._networks import TwoLayer
-
-        two_layer = TwoLayer(config.n, config.d, config.k, config.activation, problem.layer)
-        return cls(two_layer, problem.operator, problem.input, problem.observation)
-
-    @staticmethod
-    def initial_parameters(config: Config, key: PRNGKeyArray, problem: Problem) -> Float[Array, "k d"]:
-        return initial_weights(config, key, problem)
-
-
 class ReducedDynamics(eqx.Module):
     """One run's loss `½‖B φ(z) − y‖²` with `B = A V / √k` and `z = W u ∈ R^k` (docs/theory.md §4);
     the gradient `φ'(z) ⊙ Bᵀ(B φ(z) − y)` is written out, two passes over `B`."""
@@ -76,12 +59,14 @@ class ReducedDynamics(eqx.Module):
     activation_name: str = eqx.field(static=True)
 
     @classmethod
-    def from_problem(cls, config: Config, problem: Problem) -> ReducedDynamics:
-        mixing = problem.operator @ problem.layer / jnp.sqrt(jnp.asarray(config.k, problem.layer.dtype))
-        return cls(mixing, problem.observation, config.activation)
+    def from_problem(cls, problem: Problem, activation_name: str) -> ReducedDynamics:
+        """`B = A V / √k` of one seed's `problem` (`k` the width of its `V`), with `φ = activation_name`."""
+        width = problem.layer.shape[1]
+        mixing = problem.operator @ problem.layer / jnp.sqrt(jnp.asarray(width, problem.layer.dtype))
+        return cls(mixing, problem.observation, activation_name)
 
     @staticmethod
-    def initial_parameters(config: Config, key: PRNGKeyArray, problem: Problem) -> Float[Array, " k"]:
+    def initial_parameters(key: PRNGKeyArray, problem: Problem) -> Float[Array, " k"]:
         return problem.features
 
     def residual(self, features: Float[Array, " k"]) -> Float[Array, " m"]:

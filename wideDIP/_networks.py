@@ -11,7 +11,6 @@ where the network supplies one (the two-layer networks, §4, §9).
 from __future__ import annotations
 
 import abc
-import functools
 import itertools
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -23,11 +22,10 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from ._activations import activation
-from ._config import Config
-from ._model import ReducedBothDynamics, ReducedDynamics
+from ._model import GenericDynamics, ReducedBothDynamics, ReducedDynamics, signal_from_features
 from ._model import network as two_layer_network
-from ._ntk import BothKernelProbe, KernelProbe, jacobian, observation_ntk
-from ._problem import Problem, draw_problem, initial_weights
+from ._ntk import BothKernelProbe, KernelProbe, NtkImplementation, jacobian, observation_ntk
+from ._problem import Problem, initial_weights
 
 NETWORK_STREAM = 100
 """`fold_in(seed key, NETWORK_STREAM)` is the key a network's own `init` receives. The problem's
@@ -57,7 +55,8 @@ class Network(eqx.Module):
     `FunctionNetwork`. The other methods are hooks with generic defaults, which the built-in
     two-layer networks override with exact shortcuts (docs/theory.md §4, §9):
 
-    - `for_seed`: this seed's network and `θ(0)` (default: `self`, `init(network_key(key))`);
+    - `for_seed`: this seed's network and `θ(0)` (default: `self`, `init(network_key(key))` in the
+      precision of the problem's arrays);
     - `features` / `parameters_from_features`: the state recorded at checkpoints, a flat vector
       whose distances are parameter distances (default: `θ` flattened);
     - `largest_observation_eigenvalue`: `λ_max(H(θ(0)))` (default: `m` VJPs of `θ ↦ A g(u, θ)`).
@@ -73,6 +72,11 @@ class Network(eqx.Module):
     for any network; a subclass built from more of them (a width `k`, an `activation`) declares
     them here, so that summaries and figures name them (the others of `NETWORK_FIELDS` are named
     as unused)."""
+
+    @classmethod
+    def from_fields(cls, **fields: Any) -> Network:
+        """This network from the values of its `config_fields` (resolution: `wideDIP._resolve`)."""
+        return cls(**fields)
 
     def init(self, key: PRNGKeyArray) -> PyTree:
         """Random initial parameters `θ(0)`."""
@@ -99,10 +103,10 @@ class Network(eqx.Module):
 
     # ----- hooks the engine can exploit (generic defaults) -----
 
-    def for_seed(self, config: Config, problem: Problem, key: PRNGKeyArray) -> tuple[Network, PyTree]:
+    def for_seed(self, problem: Problem, key: PRNGKeyArray) -> tuple[Network, PyTree]:
         """This seed's network (it may carry the seed's fixed draws, like `V`) and its `θ(0)`,
-        in the precision of `config`."""
-        dtype = jnp.dtype(config.dtype)
+        in the precision of the `problem`'s arrays."""
+        dtype = problem.input.dtype
         parameters = self.init(network_key(key))
         cast = lambda leaf: leaf.astype(dtype) if jnp.issubdtype(jnp.result_type(leaf), jnp.floating) else leaf  # noqa: E731
         return self, jax.tree.map(cast, parameters)
@@ -119,11 +123,12 @@ class Network(eqx.Module):
         the set the dynamics move in)."""
         return jax.flatten_util.ravel_pytree(initial_parameters)[1](features)
 
-    def kernel_checkpoints(self, config: Config, implementation: str) -> int | None:
-        """At how many checkpoints the state is recorded for the kernels; None means every one."""
-        return config.ntk_checkpoints
+    def kernel_checkpoints(self, requested: int, implementation: str) -> int | None:
+        """At how many checkpoints the state is recorded for the kernels computed by
+        `implementation`, `requested` (`Config.ntk_checkpoints`) asked for; None means every one."""
+        return requested
 
-    def largest_observation_eigenvalue(self, config: Config, problem: Problem, parameters: PyTree) -> Array:
+    def largest_observation_eigenvalue(self, problem: Problem, parameters: PyTree) -> Array:
         """`λ_max(H(θ))`, `H = (A J)(A J)ᵀ`: `m` VJPs of `θ ↦ A g(u, θ)` (docs/theory.md §9)."""
         observation_jacobian = jacobian(lambda p: problem.operator @ self.apply(p, problem.input), parameters)
         return jnp.linalg.eigvalsh(observation_jacobian @ observation_jacobian.T)[-1]
@@ -134,7 +139,7 @@ class HasReducedDynamics(Network):
     `parametrization="reduced"` (and of "auto")."""
 
     @abc.abstractmethod
-    def reduced(self, config: Config, problem: Problem) -> tuple[eqx.Module, PyTree]:
+    def reduced(self, problem: Problem) -> tuple[eqx.Module, PyTree]:
         """The reduced dynamics and its initial state."""
 
 
@@ -143,7 +148,7 @@ class HasClosedFormKernels(Network):
     §9): `ntk_implementation="closed_form"` (and "auto")."""
 
     @abc.abstractmethod
-    def kernel_probe(self, config: Config, problem: Problem) -> eqx.Module:
+    def kernel_probe(self, problem: Problem) -> eqx.Module:
         """The closed form of the kernels at a recorded state (`along(features)`)."""
 
 
@@ -152,7 +157,7 @@ class HasLipschitzBound(Network):
     2.1's certificate (5) can be evaluated for it (docs/theory.md §5, §9)."""
 
     @abc.abstractmethod
-    def theory_inputs(self, config: Config, problem: Problem, norm_A: Array, sigma_A: Array) -> dict[str, Array]:
+    def theory_inputs(self, problem: Problem, norm_A: Array, sigma_A: Array) -> dict[str, Array]:
         """The inputs of Theorem 2.1, the Lipschitz bound of the Jacobian included."""
 
 
@@ -167,8 +172,9 @@ class _TwoLayerShape(Network):
     activation: str = eqx.field(static=True)
 
     @classmethod
-    def from_config(cls, config: Config) -> _TwoLayerShape:
-        return cls(config.n, config.d, config.k, config.activation)
+    def from_fields(cls, *, n: int, d: int, k: int, activation: str, v_law: str) -> _TwoLayerShape:
+        """`v_law` shapes the problem's draw of `V` (`wideDIP._problem`), not the network."""
+        return cls(n, d, k, activation)
 
 
 class TwoLayer(_TwoLayerShape, HasReducedDynamics, HasClosedFormKernels, HasLipschitzBound):
@@ -188,15 +194,13 @@ class TwoLayer(_TwoLayerShape, HasReducedDynamics, HasClosedFormKernels, HasLips
 
     def apply(self, parameters: Float[Array, "k d"], input: Float[Array, " d"]) -> Float[Array, " n"]:
         if self.layer is None:
-            raise ValueError(
-                "TwoLayer.apply needs the fixed layer V of a seed: use network.for_seed(config, problem, key)"
-            )
+            raise ValueError("TwoLayer.apply needs the fixed layer V of a seed: use network.for_seed(problem, key)")
         return two_layer_network(parameters, input, self.layer, self.activation)
 
-    def for_seed(self, config: Config, problem: Problem, key: PRNGKeyArray) -> tuple[TwoLayer, Array]:
+    def for_seed(self, problem: Problem, key: PRNGKeyArray) -> tuple[TwoLayer, Array]:
         """`V` and `W(0) = z(0) uᵀ + G (I − u uᵀ)` as drawn with the problem (`initial_weights`)."""
         seed_network = TwoLayer(self.n, self.d, self.k, self.activation, problem.layer)
-        return seed_network, initial_weights(config, key, problem)
+        return seed_network, initial_weights(key, problem)
 
     def features(self, parameters: Array, input: Array) -> Array:
         return parameters @ input
@@ -205,25 +209,58 @@ class TwoLayer(_TwoLayerShape, HasReducedDynamics, HasClosedFormKernels, HasLips
         """`W = W(0) + (z − z(0)) uᵀ` (docs/theory.md §4)."""
         return initial_parameters + jnp.outer(features - initial_features, input)
 
-    def reduced(self, config: Config, problem: Problem) -> tuple[ReducedDynamics, Array]:
-        return ReducedDynamics.from_problem(config, problem), problem.features
+    def reduced(self, problem: Problem) -> tuple[ReducedDynamics, Array]:
+        return ReducedDynamics.from_problem(problem, self.activation), problem.features
 
-    def kernel_probe(self, config: Config, problem: Problem) -> KernelProbe:
-        return KernelProbe(problem.layer, ReducedDynamics.from_problem(config, problem).mixing, config.activation)
+    def kernel_probe(self, problem: Problem) -> KernelProbe:
+        return KernelProbe(
+            problem.layer, ReducedDynamics.from_problem(problem, self.activation).mixing, self.activation
+        )
 
-    def kernel_checkpoints(self, config: Config, implementation: str) -> int | None:
+    def kernel_checkpoints(self, requested: int, implementation: str) -> int | None:
         """The closed form needs only `z(t)` (k numbers): every checkpoint."""
-        return None if implementation == "closed_form" else config.ntk_checkpoints
+        return None if implementation == NtkImplementation.CLOSED_FORM else requested
 
-    def largest_observation_eigenvalue(self, config: Config, problem: Problem, parameters: PyTree) -> Array:
+    def largest_observation_eigenvalue(self, problem: Problem, parameters: PyTree) -> Array:
         """`λ_max(B diag(φ'(z(0))²) Bᵀ)` (§3, §4)."""
-        mixing = ReducedDynamics.from_problem(config, problem).mixing
-        return jnp.linalg.eigvalsh(observation_ntk(mixing, problem.features, config.activation))[-1]
+        mixing = ReducedDynamics.from_problem(problem, self.activation).mixing
+        return jnp.linalg.eigvalsh(observation_ntk(mixing, problem.features, self.activation))[-1]
 
-    def theory_inputs(self, config: Config, problem: Problem, norm_A: Array, sigma_A: Array) -> dict[str, Array]:
-        from ._theory import theory_inputs
+    def theory_inputs(self, problem: Problem, norm_A: Array, sigma_A: Array) -> dict[str, Array]:
+        """The realised quantities of one seed that the theorem needs, at `W(0)` (docs/theory.md §5);
+        `norm_A` and `sigma_A` are its operator's realised `‖A‖` and `σ_A` (`realised_spectrum`)."""
+        dynamics = ReducedDynamics.from_problem(problem, self.activation)
+        kernels = KernelProbe(problem.layer, dynamics.mixing, self.activation).extremes(
+            problem.features, problem.features
+        )
+        return {
+            "norm_A": norm_A,
+            "sigma_A": sigma_A,
+            "max_entry": jnp.max(jnp.abs(problem.layer)),
+            "min_lambda_K": kernels["min_lambda_K"],
+            "min_lambda_H": kernels["min_lambda_H"],
+            "max_lambda_H": kernels["max_lambda_H"],
+            "initial_error": jnp.linalg.norm(dynamics.residual(problem.features)),
+            "network_norm": jnp.linalg.norm(signal_from_features(problem.features, problem.layer, self.activation)),
+            "observation_norm": jnp.linalg.norm(problem.observation),
+            "noise_norm": jnp.linalg.norm(problem.observation - problem.clean_observation),
+        }
 
-        return theory_inputs(config, problem, norm_A, sigma_A)
+
+class FullDynamics(GenericDynamics):
+    """The generic path on the paper's network: the loss (2) as a function of the whole
+    `W ∈ R^{k×d}`, gradients by `jax.grad`, exactly as the paper writes the model."""
+
+    @classmethod
+    def from_problem(cls, problem: Problem, activation_name: str) -> FullDynamics:
+        """`TwoLayer` with `φ = activation_name` on one seed's `problem` (its sizes and its `V`)."""
+        (n, k), (d,) = problem.layer.shape, problem.input.shape
+        two_layer = TwoLayer(n, d, k, activation_name, problem.layer)
+        return cls(two_layer, problem.operator, problem.input, problem.observation)
+
+    @staticmethod
+    def initial_parameters(key: PRNGKeyArray, problem: Problem) -> Float[Array, "k d"]:
+        return initial_weights(key, problem)
 
 
 class TwoLayerBoth(_TwoLayerShape, HasReducedDynamics, HasClosedFormKernels):
@@ -245,8 +282,8 @@ class TwoLayerBoth(_TwoLayerShape, HasReducedDynamics, HasClosedFormKernels):
         weights, layer = parameters
         return two_layer_network(weights, input, layer, self.activation)
 
-    def for_seed(self, config: Config, problem: Problem, key: PRNGKeyArray) -> tuple[TwoLayerBoth, tuple]:
-        return self, (initial_weights(config, key, problem), problem.layer)
+    def for_seed(self, problem: Problem, key: PRNGKeyArray) -> tuple[TwoLayerBoth, tuple]:
+        return self, (initial_weights(key, problem), problem.layer)
 
     def features(self, parameters: tuple[Array, Array], input: Array) -> Array:
         """`(z, V)` with `z = W u`, flattened: `k + n k` numbers."""
@@ -257,18 +294,18 @@ class TwoLayerBoth(_TwoLayerShape, HasReducedDynamics, HasClosedFormKernels):
         z, z0 = features[: self.k], initial_features[: self.k]
         return initial_parameters[0] + jnp.outer(z - z0, input), features[self.k :].reshape(self.n, self.k)
 
-    def reduced(self, config: Config, problem: Problem) -> tuple[ReducedBothDynamics, tuple[Array, Array]]:
+    def reduced(self, problem: Problem) -> tuple[ReducedBothDynamics, tuple[Array, Array]]:
         return (
-            ReducedBothDynamics(problem.operator, problem.observation, config.activation),
+            ReducedBothDynamics(problem.operator, problem.observation, self.activation),
             (problem.features, problem.layer),
         )
 
-    def kernel_probe(self, config: Config, problem: Problem) -> BothKernelProbe:
-        return BothKernelProbe(problem.operator, config.k, config.activation)
+    def kernel_probe(self, problem: Problem) -> BothKernelProbe:
+        return BothKernelProbe(problem.operator, self.k, self.activation)
 
-    def largest_observation_eigenvalue(self, config: Config, problem: Problem, parameters: PyTree) -> Array:
+    def largest_observation_eigenvalue(self, problem: Problem, parameters: PyTree) -> Array:
         features = jnp.concatenate([problem.features, problem.layer.ravel()])
-        return self.kernel_probe(config, problem).extremes(features, features)["max_lambda_H"]
+        return self.kernel_probe(problem).extremes(features, features)["max_lambda_H"]
 
 
 class MLP(Network):
@@ -284,8 +321,9 @@ class MLP(Network):
     activation: str = eqx.field(static=True)
 
     @classmethod
-    def from_config(cls, config: Config) -> MLP:
-        return cls(config.n, config.d, tuple(config.hidden) + (config.k,), config.activation)
+    def from_fields(cls, *, n: int, d: int, k: int, hidden: tuple[int, ...], activation: str) -> MLP:
+        """Hidden widths `hidden + (k,)`."""
+        return cls(n, d, tuple(hidden) + (k,), activation)
 
     @property
     def name(self) -> str:
@@ -356,87 +394,69 @@ class FunctionNetwork(Network):
         return self.apply_function(parameters, input)
 
 
-BUILTINS: dict[str, type[TwoLayer | TwoLayerBoth | MLP]] = {
+NETWORKS: dict[str, type[Network]] = {
     "two_layer": TwoLayer,
     "two_layer_both": TwoLayerBoth,
     "mlp": MLP,
 }
-"""The built-in network classes by `Config.network` name: adding a network is adding an entry here."""
-NETWORKS: dict[str, Callable[[Config], Network]] = {name: cls.from_config for name, cls in BUILTINS.items()}
-"""The built-ins by `Config.network` name, each made from a config."""
+"""The network classes by `Config.network` name, each built from its `config_fields` by `from_fields`:
+adding a network is adding an entry here."""
 
 
-def builtin_network(config: Config) -> Network:
-    return NETWORKS[config.network](config)
+def _capable(network: Network | type[Network], capability: type[Network]) -> bool:
+    """Whether `network` (an instance or a class: no array is built) declares `capability`."""
+    return issubclass(network if isinstance(network, type) else type(network), capability)
 
 
-def resolved_parametrization(config: Config, network: Network) -> str:
-    """ "full" (the generic path) or "reduced" (the network's exact fast path); "auto" is the
+def parametrization_for(requested: str, network: Network | type[Network], name: str) -> str:
+    """ "full" (the generic path) or "reduced" (the network's exact fast path) for `requested`
+    (`Config.parametrization`) and `network` (an instance or a class) called `name`; "auto" is the
     fast path where one exists. A `ValueError` naming the field when "reduced" has none."""
-    if config.parametrization == "reduced" and not isinstance(network, HasReducedDynamics):
+    reducible = _capable(network, HasReducedDynamics)
+    if requested == "reduced" and not reducible:
         raise ValueError(
             f"Config.parametrization='reduced' needs a network with an exact reduced dynamics "
-            f"(docs/theory.md §4, §9); network {network.name!r} has none: use 'full' or 'auto'"
+            f"(docs/theory.md §4, §9); network {name!r} has none: use 'full' or 'auto'"
         )
-    if config.parametrization == "auto":
-        return "reduced" if isinstance(network, HasReducedDynamics) else "full"
-    return config.parametrization
+    if requested == "auto":
+        return "reduced" if reducible else "full"
+    return requested
 
 
-def resolved_ntk_implementation(config: Config, network: Network) -> str:
-    """ "closed_form" or "jacobian"; "auto" is the closed form where one exists."""
-    if config.ntk_implementation == "closed_form" and not isinstance(network, HasClosedFormKernels):
+def ntk_implementation_for(requested: str, network: Network | type[Network], name: str) -> str:
+    """ "closed_form" or "jacobian" for `requested` (`Config.ntk_implementation`) and `network`
+    (an instance or a class) called `name`; "auto" is the closed form where one exists."""
+    closed_form = _capable(network, HasClosedFormKernels)
+    if requested == NtkImplementation.CLOSED_FORM and not closed_form:
         raise ValueError(
             f"Config.ntk_implementation='closed_form' needs a network with closed-form kernels; "
-            f"network {network.name!r} has none: use 'jacobian' or 'auto'"
+            f"network {name!r} has none: use 'jacobian' or 'auto'"
         )
-    if config.ntk_implementation == "auto":
-        return "closed_form" if isinstance(network, HasClosedFormKernels) else "jacobian"
-    return config.ntk_implementation
+    if requested == NtkImplementation.AUTO:
+        return (NtkImplementation.CLOSED_FORM if closed_form else NtkImplementation.JACOBIAN).value
+    return NtkImplementation(requested).value
 
 
-def resolve_network(config: Config, network: Network | None, caller: str) -> Network:
-    """The network `caller` trains: `network` if given (checked), else the built-in of
-    `config.network`; a `ValueError` for anything that is not a `Network`, for a network given
-    together with a non-default `Config.network`, and for incompatible settings."""
-    if network is None:
-        network = builtin_network(config)
-    else:
-        if not isinstance(network, Network):
-            hint = " (wrap plain functions as wideDIP.FunctionNetwork(init, apply))" if callable(network) else ""
-            raise ValueError(f"{caller}: network must be a wideDIP.Network{hint}, got {type(network).__name__}")
-        if config.network != "two_layer" or config.hidden:
-            raise ValueError(
-                f"{caller}: network= replaces Config.network; leave Config.network and Config.hidden at "
-                f"their defaults (got network={config.network!r}, hidden={config.hidden!r})"
-            )
-    resolved_parametrization(config, network)
-    resolved_ntk_implementation(config, network)
-    return network
-
-
-def describe(config: Config, network: Network) -> dict[str, Any]:
-    """Name, description and parameter count of `network` for `config`, checking abstractly (no
-    computation) that it maps the input `u ∈ R^d` to `x ∈ R^n`; a `ValueError` otherwise."""
+def describe(network: Network, problem: Problem) -> dict[str, Any]:
+    """Name, description and parameter count of `network`, checking abstractly (no computation)
+    that it maps the input `u ∈ R^d` of `problem` (real arrays or their shapes: `jax.eval_shape`)
+    to `x ∈ R^n`; a `ValueError` otherwise."""
     key = jax.random.PRNGKey(0)
-    shapes = config.replace(
-        operator="gaussian"
-    )  # the problem's shapes, whatever the operator (a custom one's matrix is not needed)
-    problem = jax.eval_shape(functools.partial(draw_problem, shapes), key)
+    (n,), (d,) = problem.signal.shape, problem.input.shape
 
     def initial(key, problem):
-        seed_network, parameters = network.for_seed(config, problem, key)
+        seed_network, parameters = network.for_seed(problem, key)
         return parameters, seed_network.apply(parameters, problem.input)
 
     try:
         parameters, output = jax.eval_shape(initial, key, problem)
     except (TypeError, ValueError, IndexError) as error:
         raise ValueError(
-            f"network {network.name!r} fails on an input u of shape ({config.d},): {type(error).__name__}: {error}"
+            f"network {network.name!r} fails on an input u of shape ({d},): {type(error).__name__}: {error}"
         ) from None
-    if not hasattr(output, "shape") or tuple(output.shape) != (config.n,):
+    if not hasattr(output, "shape") or tuple(output.shape) != (n,):
         raise ValueError(
-            f"network {network.name!r} must map u ∈ R^{config.d} to x ∈ R^n with n = Config.n = {config.n}; "
+            f"network {network.name!r} must map u ∈ R^{d} to x ∈ R^n with n = Config.n = {n}; "
             f"its apply returns shape {getattr(output, 'shape', type(output).__name__)}"
         )
     leaves = jax.tree.leaves(parameters)
@@ -451,12 +471,13 @@ def describe(config: Config, network: Network) -> dict[str, Any]:
     }
 
 
-def recorded_config_fields(record: Mapping[str, Any] | None, config: Config) -> tuple[str, ...]:
+def recorded_config_fields(record: Mapping[str, Any] | None, network_name: str) -> tuple[str, ...]:
     """The `Config` fields read by the network a result records (`describe`'s dict; None: the
-    built-in of `config.network`): as recorded, else (a record saved before they were) those of
-    the built-in of its name, else those of any network (`n`, `d`)."""
+    network of `NETWORKS` called `network_name`, `Config.network`): as recorded, else (a record
+    saved before they were) those of the registered network of its name, else those of any
+    network (`n`, `d`)."""
     if record is None:
-        return BUILTINS[config.network].config_fields
+        return NETWORKS[network_name].config_fields
     if "config_fields" in record:
         return tuple(record["config_fields"])
-    return BUILTINS.get(record["name"], Network).config_fields
+    return NETWORKS.get(record["name"], Network).config_fields

@@ -3,6 +3,7 @@ a pure function, the closed forms of the two-layer network, and their extreme ei
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 
 import equinox as eqx
@@ -12,8 +13,22 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
 from ._activations import activation
-from ._config import NTK_IMPLEMENTATIONS
 from ._problem import Problem
+
+
+class NtkImplementation(enum.StrEnum):
+    """How the kernels are computed (docs/theory.md §3, §9), by `Config.ntk_implementation` name."""
+
+    AUTO = "auto"
+    """The closed form where the network has one (`HasClosedFormKernels`), else the Jacobian."""
+    JACOBIAN = "jacobian"
+    """`jax.jacfwd`/`jax.jacrev` of the network: any network."""
+    CLOSED_FORM = "closed_form"
+    """The network's closed form (the two-layer networks, §3, §9)."""
+
+
+NTK_IMPLEMENTATIONS = tuple(implementation.value for implementation in NtkImplementation)
+"""The names of `NtkImplementation`, in order: the values `Config.ntk_implementation` allows."""
 
 JACOBIAN_MODES = ("auto", "forward", "reverse")
 SPACES = ("signal", "observation")
@@ -77,7 +92,7 @@ def ntk(
     takes the closed form, which exists for this network."""
     _choice("space", space, SPACES)
     _choice("implementation", implementation, NTK_IMPLEMENTATIONS)
-    if implementation == "jacobian":
+    if implementation == NtkImplementation.JACOBIAN:
         from ._model import network
 
         j = jacobian(lambda w: network(w, problem.input, problem.layer, activation_name), weights)

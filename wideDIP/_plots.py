@@ -11,6 +11,7 @@ import numpy as np
 
 from ._captions import compact_shape, described_network, wrapped
 from ._paths import check_writable
+from ._resolve import resolve_dynamics
 
 QUARTILES = (25, 50, 75)
 """Every curve is the median across all seeds with the band between these percentiles."""
@@ -164,7 +165,7 @@ def _title(result, width: int) -> str:
     `k` and `φ` where it reads them) and the converged count, in lines of about `width` characters."""
     c = result.config
     network = [] if result.network_name == "two_layer" else [described_network(c, result.network)]
-    method = f"descent η={c.step_size:g}" if c.method == "descent" else f"flow ({c.solver})"
+    method = resolve_dynamics(c).label
     noise = [f"noise {c.noise:g}"] if c.noise > 0 else []
     return wrapped(
         [

@@ -1,8 +1,9 @@
-"""Random draws of one run: the inverse problem (docs/theory.md §1, §6) and the network's
-initialisation (A-1..A-3), one `jax.random` key per seed."""
+"""Random draws of one run: the inverse problem (docs/theory.md §1, §6), drawn by its law
+(`ProblemLaw`), and the network's initialisation (A-1..A-3), one `jax.random` key per seed."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -11,10 +12,13 @@ import jax
 import jax.extend.random
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from ._config import Config
-from ._operators import OPERATORS, checked_matrix, operator_arrays
+from ._operators import Operator
+from ._signals import Signal
+
+V_LAWS = ("gaussian", "rademacher", "uniform")
+"""The laws of the entries of the layer `V` (A-3), each of unit variance (the values of `Config.v_law`)."""
 
 # Every Gaussian draw of a seed comes from one `jax.random.normal` call (one threefry
 # kernel to compile instead of six), laid out in this order; `input` comes last so that,
@@ -42,16 +46,10 @@ class Problem(eqx.Module):
     features: Float[Array, " k"]
 
 
-def seed_keys(config: Config) -> PRNGKeyArray:
+def seed_keys(seed: int, seeds: int) -> PRNGKeyArray:
     """Keys of the runs: run `i` gets `fold_in(PRNGKey(seed), i)`, whatever `seeds` is."""
-    _require_config(config, "seed_keys")
-    root = jax.random.PRNGKey(config.seed)
-    return jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(config.seeds))
-
-
-def _require_config(config: object, caller: str) -> None:
-    if not isinstance(config, Config):
-        raise ValueError(f"{caller} expects a wideDIP.Config as config, got {type(config).__name__}")
+    root = jax.random.PRNGKey(seed)
+    return jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(seeds))
 
 
 def _stream(key: PRNGKeyArray, name: str) -> PRNGKeyArray:
@@ -62,15 +60,72 @@ def _block_shapes(m, n, d: int, k: int) -> dict[str, tuple]:
     return {"operator": (m, n), "signal": (n,), "noise": (m,), "layer": (n, k), "features": (k,), "input": (d,)}
 
 
-def _gaussian_blocks(config: Config, key: PRNGKeyArray, arrays: dict[str, Array]) -> dict[str, Array]:
+class ProblemLaw(eqx.Module):
+    """The law of one run's draws (docs/theory.md §1, §6): the operator and signal components,
+    the noise level, the network's sizes `d`, `k` and the law of `V` (A-3), in `dtype`; `draw`
+    is traced once per structure, the numbers (the operator's, the noise level) being arrays.
+
+    `cell_sizes`: in a padded batch (wideDIP._batches), the cell's own `m` and `n` when the
+    operator's are the batch's: the cell's draws at the padded shape, zeros in the padding.
+    """
+
+    d: int = eqx.field(static=True)
+    k: int = eqx.field(static=True)
+    dtype: str = eqx.field(static=True)
+    v_law: str = eqx.field(static=True)
+    operator: Operator
+    signal: Signal
+    noise: Float[ArrayLike, ""]
+    cell_sizes: tuple[Int[ArrayLike, ""], Int[ArrayLike, ""]] | None = None
+
+    @property
+    def m(self) -> int:
+        return self.operator.m
+
+    @property
+    def n(self) -> int:
+        return self.operator.n
+
+    def padded(self, m: int, n: int) -> ProblemLaw:
+        """This law drawn at the padded shape `m × n` of a batch (only what `_batches.can_pad` admits
+        is exact: every draw the Gaussian block, unscaled)."""
+        sizes = (jnp.asarray(self.m, jnp.int32), jnp.asarray(self.n, jnp.int32))
+        return dataclasses.replace(self, operator=dataclasses.replace(self.operator, m=m, n=n), cell_sizes=sizes)
+
+    def draw(self, key: PRNGKeyArray) -> Problem:
+        """One run's draws (docs/theory.md §1, §2, §6): `A` (the operator, docs/theory.md §8),
+        `x̄` (the signal), `y = A x̄ + ε` with `ε` projected onto Im(A), `V`, `u` uniform on
+        S^{d-1} (A-1), and `W(0) u ~ N(0, I_k)` (A-2)."""
+        gaussian = _gaussian_blocks(self, key)
+        operator = self.operator.draw(_stream(key, "operator"), gaussian["operator"])
+        signal = self.signal.draw(_stream(key, "signal"), gaussian["signal"])
+        clean = operator @ signal
+        observation = clean + project_onto_range(operator, self.noise * gaussian["noise"])
+        return Problem(
+            operator=operator,
+            signal=signal,
+            clean_observation=clean,
+            observation=observation,
+            layer=_unit_variance(gaussian["layer"], _stream(key, "layer"), self.v_law),
+            input=gaussian["input"] / jnp.linalg.norm(gaussian["input"]),
+            features=gaussian["features"],
+        )
+
+
+def draw_seeds(laws: ProblemLaw, keys: PRNGKeyArray) -> Problem:
+    """Every seed's draws: `laws` holds one law per seed (its array leaves stacked over the seeds)."""
+    return jax.vmap(lambda law, key: law.draw(key))(laws, keys)
+
+
+def _gaussian_blocks(law: ProblemLaw, key: PRNGKeyArray) -> dict[str, Array]:
     """The seed's Gaussian blocks: one flat `jax.random.normal` draw split by `_GAUSSIAN_LAYOUT`;
-    in a padded setup (`arrays` holds this cell's true `m` and `n`, `config` the padded ones) the
-    same numbers, drawn where they sit in that flat draw, with zeros in the padding."""
-    shapes = _block_shapes(config.m, config.n, config.d, config.k)
-    if "m" in arrays:
-        return _padded_gaussian_blocks(config, jax.random.fold_in(key, 0), arrays["m"], arrays["n"], shapes)
+    in a padded law (`law.cell_sizes`: the cell's true `m` and `n`, `law.m`, `law.n` the padded
+    ones) the same numbers, drawn where they sit in that flat draw, with zeros in the padding."""
+    shapes = _block_shapes(law.m, law.n, law.d, law.k)
+    if law.cell_sizes is not None:
+        return _padded_gaussian_blocks(law, jax.random.fold_in(key, 0), *law.cell_sizes, shapes)
     sizes = [math.prod(shapes[name]) for name in _GAUSSIAN_LAYOUT]
-    flat = jax.random.normal(jax.random.fold_in(key, 0), (sum(sizes),), jnp.dtype(config.dtype))
+    flat = jax.random.normal(jax.random.fold_in(key, 0), (sum(sizes),), jnp.dtype(law.dtype))
     blocks = jnp.split(flat, np.cumsum(sizes)[:-1])
     return {name: block.reshape(shapes[name]) for name, block in zip(_GAUSSIAN_LAYOUT, blocks)}
 
@@ -98,13 +153,13 @@ def _normal_at(key: PRNGKeyArray, counters: Array, dtype) -> Array:
 
 
 def _padded_gaussian_blocks(
-    config: Config, key: PRNGKeyArray, m: Array, n: Array, shapes: dict[str, tuple]
+    law: ProblemLaw, key: PRNGKeyArray, m: Array, n: Array, shapes: dict[str, tuple]
 ) -> dict[str, Array]:
-    """`_gaussian_blocks` of a cell with `m × n` observations padded to `config.m × config.n`:
+    """`_gaussian_blocks` of a cell with `m × n` observations padded to `law.m × law.n`:
     every block's counters in the flat draw, one threefry call for all of them."""
     if not jax.config.jax_threefry_partitionable:
         raise ValueError("padded draws need jax_threefry_partitionable=True (JAX's default)")
-    true = _block_shapes(m.astype(jnp.uint32), n.astype(jnp.uint32), config.d, config.k)
+    true = _block_shapes(m.astype(jnp.uint32), n.astype(jnp.uint32), law.d, law.k)
     offset, counters, inside = jnp.uint32(0), [], []
     for name in _GAUSSIAN_LAYOUT:
         shape, size = shapes[name], true[name]
@@ -113,7 +168,7 @@ def _padded_gaussian_blocks(
         counters.append((offset + flat).ravel())
         inside.append(functools.reduce(jnp.logical_and, [i < limit for i, limit in zip(index, size)]).ravel())
         offset = offset + functools.reduce(jnp.multiply, size, jnp.uint32(1))
-    values = jnp.where(jnp.concatenate(inside), _normal_at(key, jnp.concatenate(counters), jnp.dtype(config.dtype)), 0)
+    values = jnp.where(jnp.concatenate(inside), _normal_at(key, jnp.concatenate(counters), jnp.dtype(law.dtype)), 0)
     blocks = jnp.split(values, np.cumsum([math.prod(shapes[name]) for name in _GAUSSIAN_LAYOUT])[:-1])
     return {name: block.reshape(shapes[name]) for name, block in zip(_GAUSSIAN_LAYOUT, blocks)}
 
@@ -128,13 +183,7 @@ def _unit_variance(gaussian: Array, key: PRNGKeyArray, law: str) -> Array:
     if law == "uniform":
         limit = jnp.sqrt(jnp.asarray(3.0, dtype))
         return jax.random.uniform(key, shape, dtype, -limit, limit)
-    raise ValueError(f"v_law must be one of ('gaussian', 'rademacher', 'uniform'), got {law!r}")
-
-
-def _signal(gaussian: Array, key: PRNGKeyArray, law: str) -> Array:
-    if law == "sphere":
-        return jnp.sqrt(jnp.asarray(gaussian.size, gaussian.dtype)) * gaussian / jnp.linalg.norm(gaussian)
-    return _unit_variance(gaussian, key, law)
+    raise ValueError(f"v_law must be one of {V_LAWS}, got {law!r}")
 
 
 def project_onto_range(operator: Float[Array, "m n"], vector: Float[Array, " m"]) -> Float[Array, " m"]:
@@ -146,42 +195,10 @@ def project_onto_range(operator: Float[Array, "m n"], vector: Float[Array, " m"]
     return q @ (q.T @ vector)
 
 
-def draw_problem(config: Config, key: PRNGKeyArray, operator: Array | np.ndarray | None = None) -> Problem:
-    """One run's draws (docs/theory.md §1, §2, §6): `A` (`config.operator`, docs/theory.md §8; for
-    "custom", the matrix `operator`), `x̄`, `y = A x̄ + ε` with `ε` projected onto Im(A), `V`,
-    `u` uniform on S^{d-1} (A-1), and `W(0) u ~ N(0, I_k)` (A-2)."""
-    _require_config(config, "draw_problem")
-    return draw_problem_with(config, key, problem_arrays(config, checked_matrix(config, operator)))
-
-
-def problem_arrays(config: Config, matrix: np.ndarray | None) -> dict[str, Array]:
-    """What the compiled setup receives as arrays: the operator's (`operator_arrays`) and the
-    noise level (call inside `precision(config)`)."""
-    return {**operator_arrays(config, matrix), "noise": jnp.asarray(config.noise, jnp.dtype(config.dtype))}
-
-
-def draw_problem_with(config: Config, key: PRNGKeyArray, arrays: dict[str, Array]) -> Problem:
-    """`draw_problem` with the operator's numbers and matrix and the noise level already as
-    arrays (`problem_arrays`): what the compiled setup traces once per shape."""
-    gaussian = _gaussian_blocks(config, key, arrays)
-    operator = OPERATORS[config.operator].draw(config, _stream(key, "operator"), gaussian["operator"], arrays)
-    signal = _signal(gaussian["signal"], _stream(key, "signal"), config.signal)
-    clean = operator @ signal
-    observation = clean + project_onto_range(operator, arrays["noise"] * gaussian["noise"])
-    return Problem(
-        operator=operator,
-        signal=signal,
-        clean_observation=clean,
-        observation=observation,
-        layer=_unit_variance(gaussian["layer"], _stream(key, "layer"), config.v_law),
-        input=gaussian["input"] / jnp.linalg.norm(gaussian["input"]),
-        features=gaussian["features"],
-    )
-
-
-def initial_weights(config: Config, key: PRNGKeyArray, problem: Problem) -> Float[Array, "k d"]:
+def initial_weights(key: PRNGKeyArray, problem: Problem) -> Float[Array, "k d"]:
     """`W(0) = z(0) uᵀ + G (I − u uᵀ)` with `G` iid N(0,1): iid N(0,1) entries (A-2) and
-    `W(0) u = z(0)` exactly, so `full` and `reduced` start from the same point."""
-    u = problem.input
-    g = jax.random.normal(_stream(key, "complement"), (config.k, config.d), jnp.dtype(config.dtype))
-    return jnp.outer(problem.features, u) + g - jnp.outer(g @ u, u)
+    `W(0) u = z(0)` exactly, so `full` and `reduced` start from the same point (`k`, `d` and the
+    dtype those of `problem`)."""
+    u, features = problem.input, problem.features
+    g = jax.random.normal(_stream(key, "complement"), (features.shape[0], u.shape[0]), u.dtype)
+    return jnp.outer(features, u) + g - jnp.outer(g @ u, u)

@@ -14,9 +14,9 @@ import numpy as np
 
 from ._captions import compact_shape, unused_note
 from ._config import Config
-from ._operators import describe
-from ._outcomes import OUTCOMES
+from ._outcomes import ENDINGS
 from ._paths import check_writable, result_path
+from ._resolve import is_discrete, operator_of
 from ._theory import TheoryReport
 
 FORMAT_VERSION = 4
@@ -192,15 +192,15 @@ class SimulationResult:
         return float(np.mean(self.converged))
 
     def counts(self) -> dict[str, int]:
-        return {name: int(np.sum(self.status == name)) for name in OUTCOMES[1:]}
+        return {name: int(np.sum(self.status == name)) for name in ENDINGS}
 
     def summary(self) -> str:
         c = self.config
         converged_steps = self.steps_to_threshold[self.converged]
         median = np.format_float_positional(np.median(converged_steps), trim="-") if converged_steps.size else "-"
         median_time = f"{np.median(self.time_to_threshold[self.converged]):.4g}" if converged_steps.size else "-"
-        if c.method == "descent":
-            method = f"descent  eta={c.step_size:g}"
+        if is_discrete(c):
+            method = f"{c.method}  eta={c.step_size:g}"
         else:
             method = f"flow ({solver_label(c)})  horizon t={c.horizon:g}"
         counts = "  ".join(f"{name} {count}" for name, count in self.counts().items())
@@ -230,7 +230,7 @@ class SimulationResult:
         unstable = f"{int(np.sum(self.stability > 2))}/{c.seeds} seeds" + (
             f"; not finite for {not_finite}" if not_finite else ""
         )
-        if c.method == "descent":
+        if is_discrete(c):
             return f"stability        median eta*lambda_max(H(0)) {np.median(self.stability):.3g}  (> 2 for {unstable})"
         stiffness = f"stiffness        median lambda_max(H(0)) {np.median(self.stability / c.step_size):.3g}  "
         if c.solver == "euler":
@@ -325,7 +325,7 @@ class SimulationResult:
     @property
     def operator_label(self) -> str:
         """The operator as the summary names it ("conditioned, κ(A) = 100, ‖A‖ = √n + √m", "custom sha256:1a2b3c4d")."""
-        label = describe(self.config)
+        label = operator_of(self.config).describe()
         return label if self.operator_sha256 is None else f"{label} sha256:{self.operator_sha256[:8]}"
 
     def _operator_lines(self) -> list[str]:

@@ -18,11 +18,12 @@ from tqdm.auto import tqdm
 
 from ._batches import batch_of, group_cells
 from ._config import Config, refuse_repeats, value_list
-from ._networks import Network, resolve_network
-from ._operators import checked_matrix, matrix_sha256
-from ._outcomes import OUTCOMES
+from ._networks import Network
+from ._operators import matrix_sha256
+from ._outcomes import ENDINGS
 from ._parallel import concurrent_cells, from_writer, is_writer, sweep_cell
 from ._plots import PRINT_DPI
+from ._resolve import checked_matrix, resolve_network
 from ._result import SimulationResult, environment
 from ._simulate import refuse_unused_kernel_settings, simulate_batch
 from ._statistics import FORMER_NAMES, QUARTILE_STATISTICS, QUARTILES, SCALAR_STATISTICS
@@ -204,8 +205,8 @@ class SweepResult:
         return any(value > 0 for value in self.axes.get("noise", [self.base.noise]))
 
     def counts(self, outcome: str) -> np.ndarray:
-        if outcome not in OUTCOMES[1:]:
-            raise ValueError(f"outcome must be one of {OUTCOMES[1:]}, got {outcome!r}")
+        if outcome not in ENDINGS:
+            raise ValueError(f"outcome must be one of {ENDINGS}, got {outcome!r}")
         return np.vectorize(lambda cell: -1 if cell is None else cell["counts"][outcome], otypes=[int])(self.cells)
 
     @property
@@ -498,7 +499,7 @@ def _read_cell(path: Path, base: Config, axes: dict[str, list[Any]], index: tupl
     try:
         counts = statistics["counts"]
         consistent = (
-            set(counts) == set(OUTCOMES[1:])
+            set(counts) == set(ENDINGS)
             and sum(counts.values()) == seeds
             and statistics["frequency"] == counts["converged"] / seeds
         )

@@ -18,10 +18,10 @@ from matplotlib.patheffects import withStroke
 from matplotlib.ticker import NullLocator
 
 from ._captions import STATISTIC_LABELS, axis_label, common_settings, wrapped
-from ._operators import operator
 from ._paths import check_writable
 from ._plots import PRINT_DPI, figure_formats, pyplot
 from ._presets import PRESETS
+from ._resolve import is_discrete, operator_of
 from ._statistics import NEEDS, PLOTTED_STATISTICS, QUARTILE_STATISTICS
 from ._theory import width_bound
 
@@ -497,7 +497,7 @@ def _write_cells(
 def _descent_stability(result) -> tuple[np.ndarray, np.ndarray]:
     """Shaped like the grid: the descent cells whose stability is known, and those of them where
     most seeds start beyond descent's linear stability limit, `η λ_max(H(W(0))) > 2` (docs/theory.md §5)."""
-    descent = np.vectorize(lambda config: config.method == "descent", otypes=[bool])(result.configs)
+    descent = np.vectorize(is_discrete, otypes=[bool])(result.configs)
     fraction = result.unstable_fraction
     known = descent & np.isfinite(fraction)
     return known, known & (fraction > 0.5)
@@ -520,7 +520,7 @@ def _stability(result, marked: bool) -> str | None:
     known, unstable = _descent_stability(result)
     if not known.any():
         return None
-    cells = "cell" if all(config.method == "descent" for config in result.configs.flat) else "descent cell"
+    cells = "cell" if all(is_discrete(config) for config in result.configs.flat) else "descent cell"
     if unstable[known].all():
         return f"descent beyond its stability limit in every {cells} ({STABILITY_LIMIT})"
     if not unstable.any():
@@ -594,7 +594,7 @@ def _theory_curve(result, axes, row_name: str, column_name: str, columns: np.nda
     for x in xs:
         value = int(round(x)) if column_name in _INTEGER_AXES else float(x)
         c = panel_config.replace(**{column_name: value})
-        spectra[c] = operator(c.operator).spectrum(c)
+        spectra[c] = operator_of(c).spectrum()
         if spectra[c] is None:  # depends on a matrix the figure does not have
             return
     ks = np.array([bound(x) for x in xs])

@@ -15,10 +15,8 @@ import numpy as np
 from jaxtyping import Array
 
 from ._activations import ACTIVATION_TABLE, activation
-from ._config import OPERATOR_SCALES, V_LAWS, Config
-from ._model import ReducedDynamics, signal_from_features
-from ._ntk import KernelProbe
-from ._problem import Problem
+from ._operators import OPERATOR_SCALES
+from ._problem import V_LAWS, Problem
 
 CHERNOFF_CONSTANT = (1 - math.log(2)) / 2
 """`c` of Lemma 2 (matrix Chernoff with δ = 1/2)."""
@@ -122,26 +120,6 @@ def width_bound(
         d = _typical_max_entry(v_law, n, max(int(k), 1))
         k = 64 * bound**2 * d**2 * n * error**2 / (sigma_a**2 * c_derivative**4)
     return k
-
-
-def theory_inputs(config: Config, problem: Problem, norm_A: jax.Array, sigma_A: jax.Array) -> dict[str, jax.Array]:
-    """The realised quantities of one seed that the theorem needs, at `W(0)`; `norm_A` and
-    `sigma_A` are its operator's realised `‖A‖` and `σ_A` (`realised_spectrum`)."""
-    dynamics = ReducedDynamics.from_problem(config, problem)
-    probe = KernelProbe(problem.layer, dynamics.mixing, config.activation)
-    kernels = probe.extremes(problem.features, problem.features)
-    return {
-        "norm_A": norm_A,
-        "sigma_A": sigma_A,
-        "max_entry": jnp.max(jnp.abs(problem.layer)),
-        "min_lambda_K": kernels["min_lambda_K"],
-        "min_lambda_H": kernels["min_lambda_H"],
-        "max_lambda_H": kernels["max_lambda_H"],
-        "initial_error": jnp.linalg.norm(dynamics.residual(problem.features)),
-        "network_norm": jnp.linalg.norm(signal_from_features(problem.features, problem.layer, config.activation)),
-        "observation_norm": jnp.linalg.norm(problem.observation),
-        "noise_norm": jnp.linalg.norm(problem.observation - problem.clean_observation),
-    }
 
 
 def generic_theory_inputs(problem: Problem, initial_signal: Array, norm_A: Array, sigma_A: Array) -> dict[str, Array]:
@@ -301,12 +279,16 @@ class TheoryReport:
     @classmethod
     def from_inputs(
         cls,
-        config: Config,
         inputs: dict[str, np.ndarray],
+        n: int,
+        k: int,
+        activation_name: str,
         *,
         lipschitz_bound_known: bool = True,
         measured_lipschitz_ratio: np.ndarray | None = None,
     ) -> TheoryReport:
+        """The report of a network with `n` outputs, width `k` and `φ = activation_name` (the paper's
+        Lemma 3 and Theorem 2.1 where `lipschitz_bound_known`) from its seeds' `inputs`."""
         if not lipschitz_bound_known:  # no Lemma 3, no Theorem 2.1 (ii), no Lemma 2 for this network
             unknown = np.full(np.shape(inputs["initial_error"]), np.nan)
             return cls(
@@ -317,15 +299,15 @@ class TheoryReport:
                 measured_lipschitz_ratio=measured_lipschitz_ratio,
                 lipschitz_bound_known=False,
             )
-        bound = activation(config.activation).bound
+        bound = activation(activation_name).bound
         bound = math.nan if bound is None else bound
-        _, c_derivative = activation_constants(config.activation)
+        _, c_derivative = activation_constants(activation_name)
         d = inputs["max_entry"]
-        lipschitz = bound * d * math.sqrt(config.n / config.k)
+        lipschitz = bound * d * math.sqrt(n / k)
         error = inputs["norm_A"] * inputs["network_norm"] + inputs["observation_norm"]
         with np.errstate(divide="ignore"):
-            required = 64 * bound**2 * d**2 * config.n * error**2 / (inputs["sigma_A"] ** 2 * c_derivative**4)
-        probability = np.array([lemma2_probability(config.n, config.k, config.activation, x) for x in d])
+            required = 64 * bound**2 * d**2 * n * error**2 / (inputs["sigma_A"] ** 2 * c_derivative**4)
+        probability = np.array([lemma2_probability(n, k, activation_name, x) for x in d])
         return cls(
             **inputs,
             lipschitz_bound=lipschitz,
