@@ -1,16 +1,18 @@
-"""docs/extending.md: a new forward operator and a new network, each one class registered by name
-(`wideDIP.OPERATORS`, `wideDIP.NETWORKS`) without touching the package, run by `simulate` and by a
-two-cell `sweep`, and checked against what they are."""
+"""docs/extending.md: a new forward operator, signal family, network and discrete dynamics, each one
+class registered by name (`wideDIP.OPERATORS`, `SIGNALS`, `NETWORKS`, `DYNAMICS`) without touching
+the package, run by `simulate` and by a two-cell `sweep`, and checked against what they are."""
 
 from typing import ClassVar
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import wideDIP
-from wideDIP import Config, Network, Operator
+from wideDIP import Config, DiscreteDynamics, Network, Operator, Signal
 
 BASE = Config(m=3, n=6, d=4, k=5, seeds=3, steps=40, step_size=0.5, operator_scale="none")
 
@@ -44,11 +46,84 @@ class TanhLayer(Network):
         return jnp.tanh(parameters @ input)
 
 
+class Sine(Signal):
+    """`x̄_i = √2 sin(2π i/n + φ)` with a phase `φ` uniform per seed: `‖x̄‖² = n` exactly."""
+
+    name: ClassVar[str] = "sine"
+
+    def draw(self, key, gaussian):
+        phase = jax.random.uniform(key, (), gaussian.dtype, 0, 2 * jnp.pi)
+        positions = jnp.arange(gaussian.size, dtype=gaussian.dtype) / gaussian.size
+        return jnp.sqrt(jnp.asarray(2, gaussian.dtype)) * jnp.sin(2 * jnp.pi * positions + phase)
+
+
+ACTIVE = 7
+"""The iterations during which `HaltingDescent` moves."""
+
+
+class HaltingDescent(DiscreteDynamics):
+    """Gradient descent whose step size decays to zero after `ACTIVE` iterations (an optax schedule)."""
+
+    name: ClassVar[str] = "halting_descent"
+    config_fields: ClassVar[tuple[str, ...]] = ("steps", "step_size")
+    steps: int = eqx.field(static=True)
+    step_size: jax.Array = eqx.field(converter=np.asarray)
+
+    def transformation(self):
+        return optax.sgd(lambda count: jnp.where(count < ACTIVE, self.step_size, 0.0))
+
+    @property
+    def label(self):
+        return f"halting descent η={float(self.step_size):g}"
+
+
 @pytest.fixture
 def registered(monkeypatch):
-    """The operator and the network registered for one test (the registries are module state)."""
+    """The components registered for one test (the registries are module state)."""
     monkeypatch.setitem(wideDIP.OPERATORS, SignedSampling.name, SignedSampling)
+    monkeypatch.setitem(wideDIP.SIGNALS, Sine.name, Sine)
     monkeypatch.setitem(wideDIP.NETWORKS, "tanh_layer", TanhLayer)  # built from its config_fields: n, d
+    monkeypatch.setitem(wideDIP.DYNAMICS, HaltingDescent.name, HaltingDescent)
+
+
+def cells_match_alone(config: Config, axis: str, values: list) -> None:
+    """A two-cell sweep over `axis` gives each cell's median final loss as `simulate` alone does."""
+    grid = wideDIP.sweep(config, {axis: values}, progress=False)
+    assert grid.computed.all()
+    for index, value in enumerate(values):
+        alone = wideDIP.simulate(config.replace(**{axis: value}), progress=False)
+        np.testing.assert_allclose(grid.statistic("median_final_loss")[index], np.median(alone.final_loss), rtol=1e-6)
+
+
+def test_a_registered_signal_family_runs_and_is_what_it_draws(registered):
+    config = BASE.replace(signal="sine")
+    result = wideDIP.simulate(config, progress=False)
+    np.testing.assert_allclose((result.signal**2).sum(axis=1), config.n, rtol=1e-5)
+    np.testing.assert_allclose(
+        np.einsum("smn,sn->sm", result.operator_matrix, result.signal), result.clean_observation, atol=1e-5
+    )
+    gaussian = wideDIP.simulate(config.replace(signal="gaussian"), progress=False)
+    np.testing.assert_array_equal(result.operator_matrix, gaussian.operator_matrix)  # the seed's other draws
+    cells_match_alone(config, "k", [5, 9])
+    with pytest.raises(ValueError, match=r"Config\.signal must be one of .*'sine'"):
+        Config(signal="sines")
+
+
+def test_a_registered_discrete_dynamics_runs_its_own_update(registered):
+    """Its step size is zero after `ACTIVE` iterations: the run ends where descent of `ACTIVE` steps
+    ends, and the steps after change nothing."""
+    config = BASE.replace(method="halting_descent", threshold=1e-30)
+    result = wideDIP.simulate(config, progress=False)
+    short = wideDIP.simulate(BASE.replace(steps=ACTIVE, threshold=1e-30), progress=False)
+    np.testing.assert_allclose(result.final_loss, short.final_loss, rtol=1e-6)
+    assert not np.allclose(
+        result.final_loss, wideDIP.simulate(BASE.replace(threshold=1e-30), progress=False).final_loss
+    )
+    assert (result.stop_step == config.steps).all() and (result.status == "stalled").all()
+    np.testing.assert_allclose(result.times[-1], config.steps * config.step_size)  # its time axis: t = τ η
+    cells_match_alone(config, "step_size", [0.5, 0.25])
+    with pytest.raises(ValueError, match=r"Config\.solver applies to method='flow' only"):
+        config.replace(solver="tsit5")  # the flow's fields are refused: it does not read them
 
 
 def test_a_registered_operator_runs_and_is_what_it_draws(registered):

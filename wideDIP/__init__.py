@@ -46,6 +46,7 @@ _EXPORTS = {
     ),
     "._ntk": ("jacobian", "jacobian_ntk", "network_jacobian", "ntk", "observation_ntk", "signal_ntk"),
     "._operators": ("OPERATORS", "Operator", "matrix_sha256", "operator"),
+    "._signals": ("SIGNALS", "Signal"),
     "._problem": ("Problem",),
     "._resolve": ("draw_problem", "initial_weights", "seed_keys"),
     "._load": ("load",),
