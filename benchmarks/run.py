@@ -44,13 +44,15 @@ import jax.numpy as jnp
 import numpy as np
 
 import wideDIP
-from wideDIP import Config, _descent, _flow
-from wideDIP._dynamics import in_precision
-from wideDIP._integrate import checkpoint_times
-from wideDIP._locks import LAPACK_LOCK
-from wideDIP._parallel import over_seeds
+from wideDIP import Config
+from wideDIP._dynamics.dynamics import in_precision
+from wideDIP._experiments.simulate import _kernel_curves, make_plan, prepare
+from wideDIP._integrate import continuous as _flow
+from wideDIP._integrate import discrete as _descent
+from wideDIP._integrate.integrate import checkpoint_times
 from wideDIP._resolve import builtin_network, resolve_dynamics
-from wideDIP._simulate import _kernel_curves, make_plan, prepare
+from wideDIP._runtime.locks import LAPACK_LOCK
+from wideDIP._runtime.parallel import over_seeds
 
 NEVER = dict(threshold=1e-30)  # nothing converges: every seed runs every step
 

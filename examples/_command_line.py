@@ -40,7 +40,7 @@ def add_out(arguments: argparse._ActionsContainer, default: Path = RUN_FOLDER) -
 def figure_parser(doc: str, switch: str, switch_help: str) -> argparse.ArgumentParser:
     """`parser(doc)` with `--out DIR`, the example's own on/off `switch` and `--dpi` (the PNGs'
     resolution, `PRINT_DPI` by default): the command line of the examples that draw figures."""
-    from wideDIP._plots import PRINT_DPI
+    from wideDIP._figures.plots import PRINT_DPI
 
     arguments = parser(doc)
     add_out(arguments)

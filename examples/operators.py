@@ -31,7 +31,7 @@ import numpy as np
 
 import wideDIP
 from wideDIP._cli import sweep_summary
-from wideDIP._plots import PRINT_DPI
+from wideDIP._figures.plots import PRINT_DPI
 
 
 def table(result, statistic: str, quartile: str | None = None, fmt: str = "{:>9.3g}") -> str:

@@ -19,7 +19,7 @@ import _command_line  # next to this file
 
 import wideDIP
 from wideDIP._cli import sweep_summary
-from wideDIP._plots import PRINT_DPI
+from wideDIP._figures.plots import PRINT_DPI
 
 READINGS = {
     "literal": {},

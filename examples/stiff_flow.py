@@ -20,8 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import wideDIP
-from wideDIP._outcomes import ENDINGS
-from wideDIP._simulate import prepare
+from wideDIP._experiments.simulate import prepare
+from wideDIP._integrate.outcomes import ENDINGS
 
 CONFIG = wideDIP.Config(m=10, n=500, k=10, method="flow")
 

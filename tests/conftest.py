@@ -21,7 +21,7 @@ os.environ.setdefault("WIDEDIP_CPU_DEVICES", "1")
 @pytest.fixture
 def setup_traces(monkeypatch):
     """A list that grows by one each time the compiled setup is traced (a compilation of it)."""
-    from wideDIP import _simulate
+    from wideDIP._experiments import simulate as _simulate
 
     traces = []
     original = _simulate.draw_seeds

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from wideDIP import Config, simulate, sweep
-from wideDIP._batches import batch_key, batch_of, group_cells
-from wideDIP._problem import _gaussian_blocks
+from wideDIP._experiments.batches import batch_key, batch_of, group_cells
+from wideDIP._experiments.simulate import simulate_batch
+from wideDIP._problems.problem import _gaussian_blocks
 from wideDIP._resolve import problem_law, seed_keys
-from wideDIP._simulate import simulate_batch
 
 BASE = Config(m=4, n=12, d=6, k=24, seeds=5, steps=600, operator_scale="none", step_size=0.05, threshold=1e-5)
 

@@ -202,7 +202,7 @@ def test_an_internal_failure_is_not_presented_as_a_usage_error(monkeypatch):
     it propagates with its traceback instead of becoming `usage: ... error:` with exit code 2."""
     import numpy as np
 
-    monkeypatch.setattr("wideDIP._simulate.simulate", lambda *args, **kwargs: np.nanargmin([np.nan]))
+    monkeypatch.setattr("wideDIP._experiments.simulate.simulate", lambda *args, **kwargs: np.nanargmin([np.nan]))
     with pytest.raises(ValueError, match="All-NaN slice encountered"):
         main(ARGS)
 

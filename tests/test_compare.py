@@ -121,7 +121,7 @@ def test_papers_setting_large_n_is_beyond_the_stability_limit(tmp_path, capsys):
 
 
 def test_step_sizes_keep_the_order_given():
-    from wideDIP._compare import checked_step_sizes
+    from wideDIP._experiments.compare import checked_step_sizes
 
     np.testing.assert_array_equal(checked_step_sizes([0.1, 1, 0.5]), [0.1, 1.0, 0.5])
 
@@ -189,7 +189,7 @@ def test_save_and_load_round_trip(tiny, tmp_path):
 def test_plot_draws_the_median_and_quartiles_over_all_seeds(tiny, tmp_path):
     from matplotlib.image import imread
 
-    from wideDIP._plots import PRINT_DPI
+    from wideDIP._figures.plots import PRINT_DPI
 
     figure = tiny.plot(tmp_path / "c.png")
     axes = figure.axes[0]

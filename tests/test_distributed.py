@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wideDIP import Config, _parallel, load, simulate, sweep
+from wideDIP import Config, load, simulate, sweep
+from wideDIP._runtime import parallel as _parallel
 
 BASE = Config(m=4, n=12, d=6, k=40, seeds=5, steps=300, operator_scale="sqrt_n", step_size=2.0, threshold=1e-6)
 CONFIGS = {"descent": BASE, "flow": BASE.replace(method="flow", max_solver_steps=500)}

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from wideDIP import Config, FunctionNetwork, checkpoint_steps, simulate
-from wideDIP._simulate import precision, prepare
+from wideDIP._experiments.simulate import precision, prepare
 
 
 def linear_flow_losses(config):

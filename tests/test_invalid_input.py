@@ -127,9 +127,9 @@ def no_computation(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a computation started before the input was checked")
 
-    monkeypatch.setattr("wideDIP._simulate.simulate", refuse)
-    monkeypatch.setattr("wideDIP._sweep.simulate_batch", refuse)
-    monkeypatch.setattr("wideDIP._compare.compare", refuse)
+    monkeypatch.setattr("wideDIP._experiments.simulate.simulate", refuse)
+    monkeypatch.setattr("wideDIP._experiments.sweep.simulate_batch", refuse)
+    monkeypatch.setattr("wideDIP._experiments.compare.compare", refuse)
 
 
 CLI_ROWS = {
@@ -317,8 +317,8 @@ def test_kernel_settings_that_apply_to_nothing_are_refused_and_a_sweep_is_judged
     """`ntk_implementation` without kernels (no tracking, no noise) and `ntk_checkpoints` where the
     paper's closed form evaluates every checkpoint change nothing: refused before any computation;
     in a sweep the setting stands if any cell uses it (noise-quick's σ = 0 column shares it)."""
+    from wideDIP._experiments.simulate import refuse_unused_kernel_settings
     from wideDIP._resolve import builtin_network
-    from wideDIP._simulate import refuse_unused_kernel_settings
 
     small = Config(m=2, n=3, d=2, k=4, seeds=1, steps=2)
     with pytest.raises(ValueError, match=r"simulate: Config\.ntk_implementation applies only where kernels"):

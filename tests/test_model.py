@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from wideDIP import Config, FullDynamics, ReducedDynamics, activation, draw_problem, initial_weights, network
-from wideDIP._activations import ACTIVATION_TABLE
+from wideDIP._networks.activations import ACTIVATION_TABLE
 
 
 @pytest.fixture(autouse=True)

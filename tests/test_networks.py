@@ -23,7 +23,7 @@ from wideDIP import (
     simulate,
 )
 from wideDIP._cli import main, sweep_summary
-from wideDIP._ntk import BothKernelProbe, jacobian_extremes
+from wideDIP._networks.kernels import BothKernelProbe, jacobian_extremes
 from wideDIP._resolve import builtin_network
 
 # The paper's setting (sigmoid, A and V ~ N(0,1), η = 1, float32) at a small shape. These bits

@@ -167,7 +167,7 @@ def test_the_flows_second_leg_continues_the_same_trajectory():
 
 
 def test_noise_levels_share_one_compilation(setup_traces):
-    from wideDIP import _simulate
+    from wideDIP._experiments import simulate as _simulate
 
     traces = setup_traces
     base = Config(m=2, n=7, d=1, k=9, seeds=2)  # a shape no other test uses

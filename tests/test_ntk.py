@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from wideDIP import Config, draw_problem, initial_weights, network
-from wideDIP._ntk import KernelProbe, jacobian, ntk
-from wideDIP._theory import activation_constants
+from wideDIP._analysis.theory import activation_constants
+from wideDIP._networks.kernels import KernelProbe, jacobian, ntk
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +84,7 @@ def test_probe_matches_direct_eigenvalues_and_jacobian_differences():
 def test_spread_states_keep_bounded_evenly_spread_checkpoints():
     """`SpreadStates`: at most 2 × count + 3 states held whatever the run's length, and `count`
     checkpoints chosen up to the last stop, evenly spread, the first and the last included."""
-    from wideDIP._integrate import SpreadStates
+    from wideDIP._integrate.integrate import SpreadStates
 
     spread = SpreadStates(5)
     for index in range(1000):

@@ -13,7 +13,7 @@ import pytest
 import wideDIP
 from wideDIP import Config, compare, draw_problem, matrix_sha256, seed_keys, simulate, sweep, width_bound
 from wideDIP._cli import main
-from wideDIP._simulate import precision, prepare
+from wideDIP._experiments.simulate import precision, prepare
 
 # The shapes of other test files' runs (test_descent, test_cli, test_compare, test_result): in the
 # whole suite the descent loop, the flow and the kernels are compiled once for both.

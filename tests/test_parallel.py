@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from wideDIP import Config, simulate, sweep
-from wideDIP._parallel import cpu_device_count
+from wideDIP._runtime.parallel import cpu_device_count
 
 BASE = Config(m=4, n=12, d=6, k=40, seeds=6, steps=800, operator_scale="sqrt_n", step_size=2.0, threshold=1e-6)
 # the flow stopping at the threshold over devices: tests/test_distributed.py; the kernels are computed
@@ -25,8 +25,8 @@ AXES = {"n": [6, 12], "step_size": [1.0, 2.0]}  # one padded batch at the shape 
 
 SCRIPT = """
 import json, sys, numpy as np, jax, wideDIP
-from wideDIP._parallel import over_seeds
-from wideDIP._descent import advance
+from wideDIP._runtime.parallel import over_seeds
+from wideDIP._integrate.discrete import advance
 from tests.test_parallel import AXES, BASE, CONFIGS, FIELDS
 assert jax.device_count() == 4 and over_seeds(advance, (True,) * 3 + (False,) * 3) is not advance
 out = {}

@@ -9,7 +9,7 @@ import pytest
 
 import wideDIP
 from wideDIP import Config, simulate
-from wideDIP._plots import held
+from wideDIP._figures.plots import held
 
 SMALL = Config(m=5, n=20, d=10, k=40, seeds=6, steps=300, dtype="float64")
 CURVES = {  # panel of `plot`: the label of each median line, the result's field it draws and its final value
@@ -215,7 +215,7 @@ def test_the_noisy_figure_marks_T_on_the_signal_panel_too_at_a_printable_width(n
 def test_plot_ntk_marks_only_the_checkpoints_where_the_kernels_were_evaluated(certified):
     """The Jacobian route evaluates the kernels at some checkpoints only (here every fifth): markers
     there, none on the values held after the last seed stopped, which a dotted line marks."""
-    from wideDIP._plots import EVALUATED_LABEL, HELD_LABEL
+    from wideDIP._figures.plots import EVALUATED_LABEL, HELD_LABEL
 
     evaluated = np.zeros(certified.times.size, bool)
     evaluated[::5] = True

@@ -9,8 +9,8 @@ import pytest
 
 from wideDIP import Config, draw_problem, initial_weights, seed_keys
 from wideDIP._config import allowed_values
-from wideDIP._signals import SIGNALS, Signal
-from wideDIP._simulate import precision
+from wideDIP._experiments.simulate import precision
+from wideDIP._problems.signals import SIGNALS, Signal
 
 
 def draws(config):

@@ -8,8 +8,8 @@ import pytest
 
 import wideDIP
 from wideDIP import Config, draw_problem, seed_keys, simulate
-from wideDIP._batches import batch_of, group_cells
-from wideDIP._simulate import simulate_batch
+from wideDIP._experiments.batches import batch_of, group_cells
+from wideDIP._experiments.simulate import simulate_batch
 
 # test_noise.py's shape: seeds that stop at the threshold at different steps, with noise
 NOISY = Config(m=4, n=12, d=6, k=200, seeds=3, steps=300, step_size=0.3, threshold=1e-6, dtype="float64", noise=0.05)
@@ -112,7 +112,7 @@ def test_reconstructions_survive_save_and_load(noisy, tmp_path):
 
 
 def test_a_padded_sweep_cell_has_its_own_sizes():
-    """Cells of a sweep that differ in `n` and `m` run padded to the largest (`wideDIP._batches`): each
+    """Cells of a sweep that differ in `n` and `m` run padded to the largest (`wideDIP._experiments.batches`): each
     result's problem and reconstructions have the cell's sizes, as a run of its own gives them."""
     configs = [Config(m=2, n=5, d=3, k=7, seeds=2, steps=30), Config(m=3, n=8, d=3, k=7, seeds=2, steps=30)]
     groups = group_cells(configs)

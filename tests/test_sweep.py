@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from wideDIP import Config, load_sweep, preset, simulate, sweep
-from wideDIP._statistics import QUARTILE_STATISTICS, QUARTILES
+from wideDIP._analysis.statistics import QUARTILE_STATISTICS, QUARTILES
 
 BASE = Config(m=4, d=6, seeds=6, steps=1500, operator_scale="sqrt_n", step_size=2.0, threshold=1e-5)
 AXES = {"k": [8, 40], "n": [6, 30]}

@@ -11,8 +11,8 @@ import pytest
 from matplotlib.image import imread
 
 from wideDIP import Config, load_sweep, sweep
-from wideDIP._plots import PRINT_DPI
-from wideDIP._sweep_plot import UNSTABLE_LABEL
+from wideDIP._figures.plots import PRINT_DPI
+from wideDIP._figures.sweep_plot import UNSTABLE_LABEL
 
 BASE = Config(m=4, n=300, d=6, seeds=4, steps=300, operator_scale="sqrt_n", step_size=2.0, threshold=1e-5)
 AXES = {"k": [40], "m": [2, 4], "seed": [0, 1]}  # rows, columns, panels: one compiled batch (m is padded)
@@ -70,8 +70,8 @@ def test_each_cell_shows_the_stored_frequency_as_colour_and_as_text(grid, figure
 
 
 def test_values_can_be_switched_off_also_from_the_command_line(grid, tmp_path, monkeypatch):
-    from wideDIP import _sweep_plot
     from wideDIP._cli import main
+    from wideDIP._figures import sweep_plot as _sweep_plot
 
     assert not any(text.get_gid() == "cell value" for axes in grid.plot(values=False).axes for text in axes.texts)
     drawn = []
@@ -106,7 +106,7 @@ def test_the_title_names_the_fixed_settings_and_the_panels_their_own(grid, figur
 
 
 def test_fields_that_differ_from_the_defaults_are_named_where_they_matter():
-    from wideDIP._captions import settings
+    from wideDIP._figures.captions import settings
 
     descent = settings(Config(signal="rademacher", seed=3, noise=0.1, condition_number=30.0), hidden=["k"])
     for words in ("x̄: rademacher", "root seed 3", "noise σ = 0.1", "η = 1", "25000 steps", "n = 100", "m = 10"):
@@ -222,7 +222,7 @@ def _with_frequency(result, frequency: np.ndarray, axes: dict | None = None):
 def test_the_contour_lies_between_the_cell_centres_in_the_drawn_geometry(grid):
     """A step from 1 to 0 between m = 2 and m = 8 on a log axis: the 50 % line at their geometric
     mean 4, the midpoint of the drawn cells (not at 5, the midpoint of the values)."""
-    from wideDIP._sweep_plot import CONTOUR_LABEL
+    from wideDIP._figures.sweep_plot import CONTOUR_LABEL
 
     axes = {"k": [10, 1000], "m": [2, 8], "seed": [0]}
     stepped = _with_frequency(grid, np.array([[[1.0], [0.0]], [[1.0], [0.0]]]), axes)
@@ -238,8 +238,8 @@ def test_the_contour_lies_between_the_cell_centres_in_the_drawn_geometry(grid):
 
 
 def test_every_statistic_has_a_label_in_words():
-    from wideDIP._captions import STATISTIC_LABELS
-    from wideDIP._statistics import PLOTTED_STATISTICS
+    from wideDIP._analysis.statistics import PLOTTED_STATISTICS
+    from wideDIP._figures.captions import STATISTIC_LABELS
 
     assert set(STATISTIC_LABELS) == set(PLOTTED_STATISTICS)
     assert all(" " in label and label != name for name, label in STATISTIC_LABELS.items())
@@ -287,7 +287,7 @@ def test_a_partial_sweep_says_so_and_marks_the_cells_not_run(grid, tmp_path, cap
     import shutil
 
     from wideDIP._cli import main
-    from wideDIP._sweep_plot import NOT_RUN_LABEL
+    from wideDIP._figures.sweep_plot import NOT_RUN_LABEL
 
     directory = tmp_path / "partial"
     shutil.copytree(grid.path, directory)
@@ -382,7 +382,7 @@ def test_bad_figure_paths_are_value_errors_naming_the_argument(grid, tmp_path, m
 
 def test_operators_are_described_in_words_not_internal_symbols():
     """Titles and summaries say what `A` is ("conditioned s=1/√n" named an internal `s`)."""
-    from wideDIP._operators import OPERATORS
+    from wideDIP._problems.operators import OPERATORS
     from wideDIP._resolve import operator_of
 
     def describe(config, parameters=True):
@@ -400,7 +400,7 @@ def test_operators_are_described_in_words_not_internal_symbols():
 def test_a_phrase_longer_than_a_line_is_broken_at_its_spaces():
     """A title's phrase wider than the figure (the stability sentence on a narrow grid) ran off its
     edge: it is broken at its spaces; shorter phrases are never split."""
-    from wideDIP._captions import wrapped
+    from wideDIP._figures.captions import wrapped
 
     long = "descent within its stability limit in every cell (η·λmax(H(W(0))) ≤ 2 for at least half the seeds)"
     lines = wrapped(["3 × 1 grid (k × n)", long, "m = 10"], 40).splitlines()

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from wideDIP import Config, simulate
+from wideDIP._analysis.theory import activation_constants, lemma2_probability, width_bound
 from wideDIP._config import descent_of
-from wideDIP._theory import activation_constants, lemma2_probability, width_bound
 
 # Wide network, tiny problem: hypothesis (5) holds for most seeds (found by a search; tanh, D = 1).
 CERTIFIABLE = Config(

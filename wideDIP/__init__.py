@@ -18,11 +18,11 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "._activations": ("Activation", "activation"),
-    "._cache": ("enable_compilation_cache",),
-    "._compare": ("ComparisonResult", "compare"),
+    "._networks.activations": ("Activation", "activation"),
+    "._runtime.cache": ("enable_compilation_cache",),
+    "._experiments.compare": ("ComparisonResult", "compare"),
     "._config": ("Config",),
-    "._dynamics": (
+    "._dynamics.dynamics": (
         "DYNAMICS",
         "AbstractDynamics",
         "ContinuousDynamics",
@@ -30,8 +30,8 @@ _EXPORTS = {
         "GradientDescent",
         "GradientFlow",
     ),
-    "._model": ("GenericDynamics", "ReducedBothDynamics", "ReducedDynamics", "network"),
-    "._networks": (
+    "._networks.losses": ("GenericDynamics", "ReducedBothDynamics", "ReducedDynamics", "network"),
+    "._networks.networks": (
         "FullDynamics",
         "MLP",
         "NETWORKS",
@@ -44,18 +44,18 @@ _EXPORTS = {
         "TwoLayerBoth",
         "network_key",
     ),
-    "._ntk": ("jacobian", "jacobian_ntk", "network_jacobian", "ntk", "observation_ntk", "signal_ntk"),
-    "._operators": ("OPERATORS", "Operator", "matrix_sha256", "operator"),
-    "._signals": ("SIGNALS", "Signal"),
-    "._problem": ("Problem",),
+    "._networks.kernels": ("jacobian", "jacobian_ntk", "network_jacobian", "ntk", "observation_ntk", "signal_ntk"),
+    "._problems.operators": ("OPERATORS", "Operator", "matrix_sha256", "operator"),
+    "._problems.signals": ("SIGNALS", "Signal"),
+    "._problems.problem": ("Problem",),
     "._resolve": ("draw_problem", "initial_weights", "seed_keys"),
-    "._load": ("load",),
-    "._result": ("SimulationResult",),
+    "._results.load": ("load",),
+    "._results.simulation": ("SimulationResult",),
     "._presets": ("PRESETS", "preset"),
-    "._integrate": ("checkpoint_steps",),
-    "._simulate": ("simulate",),
-    "._sweep": ("SweepResult", "load_sweep", "sweep"),
-    "._theory": ("TheoryReport", "activation_constants", "lemma2_probability", "width_bound"),
+    "._integrate.integrate": ("checkpoint_steps",),
+    "._experiments.simulate": ("simulate",),
+    "._experiments.sweep": ("SweepResult", "load_sweep", "sweep"),
+    "._analysis.theory": ("TheoryReport", "activation_constants", "lemma2_probability", "width_bound"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -65,7 +65,7 @@ __all__ = sorted(_MODULE_OF)
 def __getattr__(name: str) -> Any:
     if name not in _MODULE_OF:
         raise AttributeError(f"module 'wideDIP' has no attribute {name!r}")
-    importlib.import_module("._parallel", __name__)
+    importlib.import_module("._runtime.parallel", __name__)
     value = getattr(importlib.import_module(_MODULE_OF[name], __name__), name)
     globals()[name] = value  # later look-ups do not come back here
     return value

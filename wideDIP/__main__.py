@@ -1,7 +1,7 @@
 """The `widedip` command (also `python -m wideDIP`): Ctrl-C is answered from the first moment,
 before JAX loads (see `_interrupt`); the commands themselves are in `_cli`."""
 
-from ._interrupt import stop_on_interrupt
+from ._runtime.interrupt import stop_on_interrupt
 
 
 def entry_point() -> None:

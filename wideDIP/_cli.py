@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ._config import Config, allowed_values
-from ._interrupt import stop_on_interrupt
+from ._runtime.interrupt import stop_on_interrupt
 
 REPORTED_PACKAGES = (
     "widedip",
@@ -73,7 +73,7 @@ def _add_config_options(
         if allowed_values(field.name) is not None:
             kwargs["choices"] = allowed_values(field.name)
         elif field.name == "network":
-            from ._networks import NETWORKS
+            from ._networks.networks import NETWORKS
 
             kwargs["choices"] = tuple(NETWORKS)
         elif field.type == "bool":
@@ -117,20 +117,20 @@ def config_from_arguments(arguments: argparse.Namespace, base: Config | None = N
 
 def _checked_output(path: str | None, what: str) -> Path | None:
     """`path` checked for writing before any computation (None stays None)."""
-    from ._paths import check_writable
+    from ._runtime.paths import check_writable
 
     return None if path is None else check_writable(path, what)
 
 
 def _checked_figure(path: str, what: str) -> Path:
-    from ._plots import check_figure_path
+    from ._figures.plots import check_figure_path
 
     return check_figure_path(_checked_output(path, what), what)
 
 
 def _checked_result_path(arguments: argparse.Namespace) -> Path | None:
     """Where `--out` saves the result (`result_path`), checked for writing; None without `--out`."""
-    from ._paths import result_path
+    from ._runtime.paths import result_path
 
     if arguments.out is None:
         return None
@@ -158,8 +158,8 @@ def _report(result, arguments: argparse.Namespace, out: Path | None, figure: Pat
 
 
 def _simulate(arguments: argparse.Namespace) -> int:
-    from ._parallel import from_writer, is_writer
-    from ._simulate import simulate
+    from ._experiments.simulate import simulate
+    from ._runtime.parallel import from_writer, is_writer
 
     config = config_from_arguments(arguments)
     large = _large_fields(arguments)
@@ -190,8 +190,8 @@ def _large_fields(arguments: argparse.Namespace) -> dict[str, bool]:
 
 
 def _compare(arguments: argparse.Namespace) -> int:
-    from ._compare import checked_step_sizes, compare
-    from ._parallel import from_writer, is_writer
+    from ._experiments.compare import checked_step_sizes, compare
+    from ._runtime.parallel import from_writer, is_writer
 
     config = config_from_arguments(arguments, Config(method="flow"))
     step_sizes = checked_step_sizes(arguments.step_sizes, "--step-sizes")
@@ -208,8 +208,8 @@ def _compare(arguments: argparse.Namespace) -> int:
 
 
 def _ntk(arguments: argparse.Namespace) -> int:
-    from ._parallel import from_writer, is_writer
-    from ._simulate import simulate
+    from ._experiments.simulate import simulate
+    from ._runtime.parallel import from_writer, is_writer
 
     config = config_from_arguments(arguments, Config(track_ntk=True))
     if config.noise > 0 and arguments.stop_at_threshold is None:  # the bound after T needs the run to go on
@@ -231,9 +231,9 @@ def _sweep_directory(arguments: argparse.Namespace) -> Path:
 
 
 def _sweep(arguments: argparse.Namespace) -> int:
-    from ._parallel import from_writer, is_writer
+    from ._experiments.sweep import HEADER, normalised_axes, sweep
     from ._presets import preset
-    from ._sweep import HEADER, normalised_axes, sweep
+    from ._runtime.parallel import from_writer, is_writer
 
     base, axes = preset(arguments.preset, **_given_fields(arguments))
     axes = normalised_axes(base, axes)  # a bad value is named before anything else is looked at
@@ -277,7 +277,7 @@ def sweep_summary(result) -> str:
     and final signal errors (docs/theory.md §7)."""
     import numpy as np
 
-    from ._captions import common_settings
+    from ._figures.captions import common_settings
 
     varying = result.varying_axes
     fixed = common_settings(
@@ -303,8 +303,8 @@ def sweep_summary(result) -> str:
 def _plot(arguments: argparse.Namespace) -> int:
     """Draw what `arguments.path` holds, as `wideDIP.load` reads it: a sweep directory's phase diagram
     (`--statistic`), a saved simulation's or comparison's curves."""
-    from ._load import load
-    from ._sweep import SweepResult
+    from ._experiments.sweep import SweepResult
+    from ._results.load import load
 
     path = Path(arguments.path)
     default = path / "figure" if path.is_dir() else path.with_suffix("")
@@ -341,7 +341,7 @@ def _what_was_kept(arguments: argparse.Namespace, argv: list[str]) -> str:
     again = shlex.join(["widedip", *argv])
     if arguments.command != "sweep":
         return f"interrupted: nothing was saved (widedip {arguments.command} keeps no partial result); run it again with: {again}"
-    from ._sweep import CELLS
+    from ._experiments.sweep import CELLS
 
     out = _sweep_directory(arguments)
     saved = len(list((out / CELLS).glob("cell-*.json"))) if (out / CELLS).is_dir() else 0
@@ -384,8 +384,8 @@ def _command(
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ._analysis.statistics import PLOTTED_STATISTICS
     from ._presets import PRESETS
-    from ._statistics import PLOTTED_STATISTICS
 
     parser = argparse.ArgumentParser(prog="widedip", description=__doc__, allow_abbrev=False)
     parser.add_argument(
@@ -490,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _with_compilation_cache(handler: Callable[[argparse.Namespace], int], arguments: argparse.Namespace) -> int:
-    from ._cache import enable_compilation_cache
+    from ._runtime.cache import enable_compilation_cache
 
     enable_compilation_cache()
     return handler(arguments)
@@ -543,7 +543,7 @@ def _raised_by_wideDIP(error: BaseException) -> bool:
     traceback = error.__traceback__
     while traceback is not None and traceback.tb_next is not None:
         traceback = traceback.tb_next
-    return traceback is not None and Path(traceback.tb_frame.f_code.co_filename).parent == Path(__file__).parent
+    return traceback is not None and Path(__file__).parent in Path(traceback.tb_frame.f_code.co_filename).parents
 
 
 def _in_option_names(message: str, arguments: argparse.Namespace) -> str:

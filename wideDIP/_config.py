@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from ._activations import ACTIVATION_TABLE
-from ._dynamics import DYNAMICS, SOLVERS
-from ._networks import NETWORKS, ntk_implementation_for, parametrization_for
-from ._ntk import NTK_IMPLEMENTATIONS
-from ._operators import OPERATOR_SCALES, OPERATORS
-from ._problem import V_LAWS
-from ._signals import SIGNALS
+from ._dynamics.dynamics import DYNAMICS, SOLVERS
+from ._networks.activations import ACTIVATION_TABLE
+from ._networks.kernels import NTK_IMPLEMENTATIONS
+from ._networks.networks import NETWORKS, ntk_implementation_for, parametrization_for
+from ._problems.operators import OPERATOR_SCALES, OPERATORS
+from ._problems.problem import V_LAWS
+from ._problems.signals import SIGNALS
 
 PARAMETRIZATIONS = ("auto", "full", "reduced")
 DTYPES = ("float32", "float64")

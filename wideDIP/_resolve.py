@@ -14,15 +14,15 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._config import Config
-from ._descent import StoppingRule
-from ._dynamics import DYNAMICS, AbstractDynamics, DiscreteDynamics
-from ._networks import NETWORKS, Network, describe, ntk_implementation_for, parametrization_for
-from ._operators import OPERATORS, Operator
-from ._outcomes import DIVERGENCE_FACTOR
-from ._problem import Problem, ProblemLaw
-from ._problem import initial_weights as _initial_weights
-from ._problem import seed_keys as _seed_keys
-from ._signals import SIGNALS
+from ._dynamics.dynamics import DYNAMICS, AbstractDynamics, DiscreteDynamics
+from ._integrate.discrete import StoppingRule
+from ._integrate.outcomes import DIVERGENCE_FACTOR
+from ._networks.networks import NETWORKS, Network, describe, ntk_implementation_for, parametrization_for
+from ._problems.operators import OPERATORS, Operator
+from ._problems.problem import Problem, ProblemLaw
+from ._problems.problem import initial_weights as _initial_weights
+from ._problems.problem import seed_keys as _seed_keys
+from ._problems.signals import SIGNALS
 
 T = TypeVar("T", bound=Any)
 

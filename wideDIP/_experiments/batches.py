@@ -15,10 +15,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from ._config import Config
-from ._networks import Network
-from ._operators import OPERATORS, placeholders
-from ._signals import SIGNALS
+from .._config import Config
+from .._networks.networks import Network
+from .._problems.operators import OPERATORS, placeholders
+from .._problems.signals import SIGNALS
 
 PADDED_FIELDS = ("m", "n")
 """The sizes a batch may pad (docs/theory.md §4)."""

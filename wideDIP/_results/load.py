@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from ._compare import KERNEL_FIELDS, ComparisonResult
-from ._config import Config
-from ._ntk import KERNEL_STATISTICS
-from ._result import _TRI_STATE, HEADER_FIELDS, KINDS, READABLE_FORMATS, SimulationResult, _left_out, decoded
-from ._sweep import HEADER, SweepResult, load_sweep
-from ._theory import TheoryReport
+from .._analysis.theory import TheoryReport
+from .._config import Config
+from .._experiments.compare import KERNEL_FIELDS, ComparisonResult
+from .._experiments.sweep import HEADER, SweepResult, load_sweep
+from .._networks.kernels import KERNEL_STATISTICS
+from .simulation import _TRI_STATE, HEADER_FIELDS, KINDS, READABLE_FORMATS, SimulationResult, _left_out, decoded
 
 _SAVED_KINDS = (
     "wideDIP saves a sweep directory (with sweep.json), a simulation or a comparison (a .npz file: "

@@ -9,8 +9,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
-from ._activations import activation
-from ._problem import Problem
+from .._problems.problem import Problem
+from .activations import activation
 
 
 def network(

@@ -16,17 +16,17 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._batches import batch_of, group_cells
-from ._config import Config, refuse_repeats, value_list
-from ._networks import Network
-from ._operators import matrix_sha256
-from ._outcomes import ENDINGS
-from ._parallel import concurrent_cells, from_writer, is_writer, sweep_cell
-from ._plots import PRINT_DPI
-from ._resolve import checked_matrix, resolve_network
-from ._result import SimulationResult, environment
-from ._simulate import refuse_unused_kernel_settings, simulate_batch
-from ._statistics import FORMER_NAMES, QUARTILE_STATISTICS, QUARTILES, SCALAR_STATISTICS
+from .._analysis.statistics import FORMER_NAMES, QUARTILE_STATISTICS, QUARTILES, SCALAR_STATISTICS
+from .._config import Config, refuse_repeats, value_list
+from .._figures.plots import PRINT_DPI
+from .._integrate.outcomes import ENDINGS
+from .._networks.networks import Network
+from .._problems.operators import matrix_sha256
+from .._resolve import checked_matrix, resolve_network
+from .._results.simulation import SimulationResult, environment
+from .._runtime.parallel import concurrent_cells, from_writer, is_writer, sweep_cell
+from .batches import batch_of, group_cells
+from .simulate import refuse_unused_kernel_settings, simulate_batch
 
 HEADER = "sweep.json"
 CELLS = "cells"
@@ -261,16 +261,16 @@ class SweepResult:
         dpi: int = PRINT_DPI,
     ):
         """The phase diagram (docs/theory.md §6), each cell's value written in it unless
-        `values=False`, PNG at `dpi`; see `wideDIP._sweep_plot.plot_sweep`."""
-        from ._sweep_plot import plot_sweep
+        `values=False`, PNG at `dpi`; see `wideDIP._figures.sweep_plot.plot_sweep`."""
+        from .._figures.sweep_plot import plot_sweep
 
         return plot_sweep(self, path, formats, statistic, values, dpi)
 
     def plot_recovery(
         self, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"), dpi: int = PRINT_DPI
     ):
-        """Median best vs final signal error (docs/theory.md §7); see `wideDIP._sweep_plot.plot_recovery`."""
-        from ._sweep_plot import plot_recovery
+        """Median best vs final signal error (docs/theory.md §7); see `wideDIP._figures.sweep_plot.plot_recovery`."""
+        from .._figures.sweep_plot import plot_recovery
 
         return plot_recovery(self, path, formats, dpi)
 
@@ -384,7 +384,7 @@ def sweep(
     With `path`, each finished cell is written atomically to `path/cells/`; calling again
     with the same arguments skips the finished cells (resume), and a directory holding a
     different sweep is refused. Cells that share a compiled shape share one compiled setup and
-    loop (`wideDIP._batches`; with `pad`, also cells of the paper's network that differ in `m` or
+    loop (`wideDIP._experiments.batches`; with `pad`, also cells of the paper's network that differ in `m` or
     `n`, padded exactly); `workers` cells run at once, so that one compiles while another runs,
     each batch's first cell before its others (results do not depend on either). `operator`: the matrix of the cells
     with `operator="custom"` (docs/theory.md §8); its SHA-256 goes into the sweep's header, and

@@ -21,11 +21,11 @@ import jax.flatten_util
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
-from ._activations import activation
-from ._model import GenericDynamics, ReducedBothDynamics, ReducedDynamics, signal_from_features
-from ._model import network as two_layer_network
-from ._ntk import BothKernelProbe, KernelProbe, NtkImplementation, jacobian, observation_ntk
-from ._problem import Problem, initial_weights
+from .._problems.problem import Problem, initial_weights
+from .activations import activation
+from .kernels import BothKernelProbe, KernelProbe, NtkImplementation, jacobian, observation_ntk
+from .losses import GenericDynamics, ReducedBothDynamics, ReducedDynamics, signal_from_features
+from .losses import network as two_layer_network
 
 NETWORK_STREAM = 100
 """`fold_in(seed key, NETWORK_STREAM)` is the key a network's own `init` receives. The problem's
@@ -173,7 +173,7 @@ class _TwoLayerShape(Network):
 
     @classmethod
     def from_fields(cls, *, n: int, d: int, k: int, activation: str, v_law: str) -> _TwoLayerShape:
-        """`v_law` shapes the problem's draw of `V` (`wideDIP._problem`), not the network."""
+        """`v_law` shapes the problem's draw of `V` (`wideDIP._problems.problem`), not the network."""
         return cls(n, d, k, activation)
 
 

@@ -14,9 +14,9 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Bool, Float, Int, PyTree
 
-from ._dynamics import DiscreteDynamics
-from ._outcomes import Outcome
-from ._problem import Problem
+from .._dynamics.dynamics import DiscreteDynamics
+from .._problems.problem import Problem
+from .outcomes import Outcome
 
 
 class StoppingRule(eqx.Module):

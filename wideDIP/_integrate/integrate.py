@@ -1,6 +1,6 @@
 """The integrators (docs/theory.md §1, §10): a dynamics (`_dynamics`) run on every seed's loss at
-once — a discrete dynamics in the chunked discrete loop (`_descent`), a continuous one in the diffrax
-solve (`_flow`) — into one `Trajectory` type for both, on the host."""
+once — a discrete dynamics in the chunked discrete loop (`discrete`), a continuous one in the diffrax
+solve (`continuous`) — into one `Trajectory` type for both, on the host."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import _descent, _flow
-from ._dynamics import AbstractDynamics, DiscreteDynamics, in_precision
-from ._parallel import over_seeds, placed_over_seeds
-from ._problem import Problem
+from .._dynamics.dynamics import AbstractDynamics, DiscreteDynamics, in_precision
+from .._problems.problem import Problem
+from .._runtime.parallel import over_seeds, placed_over_seeds
+from . import continuous, discrete
 
 CHECKPOINTS = 100
 
@@ -47,7 +47,7 @@ def evenly_spread(indices: np.ndarray, count: int) -> np.ndarray:
 class Trajectory:
     """What one method produced for every seed, on the host (times × seeds statistics)."""
 
-    snapshots: _descent.Snapshot
+    snapshots: discrete.Snapshot
     """loss and weight distance `[seeds, checkpoints]` and outputs `[seeds, checkpoints, n]`, NaN
     after the stop."""
     final_parameters: object
@@ -82,7 +82,7 @@ class Trajectory:
         )
 
 
-def _nan_after(stopped: np.ndarray, snapshots: _descent.Snapshot) -> _descent.Snapshot:
+def _nan_after(stopped: np.ndarray, snapshots: discrete.Snapshot) -> discrete.Snapshot:
     def mask(leaf):
         leaf = np.array(leaf, copy=True)
         leaf[stopped] = np.nan
@@ -138,7 +138,7 @@ def _shown(bar: tqdm) -> bool:
 
 def integrate(
     method: AbstractDynamics,
-    rule: _descent.StoppingRule,
+    rule: discrete.StoppingRule,
     start: Start,
     *,
     seeds: int,
@@ -173,7 +173,7 @@ class Start(eqx.Module):
 
 def _run_discrete(
     method: DiscreteDynamics,
-    rule: _descent.StoppingRule,
+    rule: discrete.StoppingRule,
     start: Start,
     seeds: int,
     progress: bool,
@@ -185,9 +185,9 @@ def _run_discrete(
     them all). When every seed stops early, the progress bar ends at the steps run."""
     # split over the devices once, not at every chunk (the problems hold V: n × k per seed)
     dynamics, problems = placed_over_seeds((start.dynamics, start.problems))
-    state = _descent.start(dynamics, start.parameters, method)
-    advance = over_seeds(_descent.advance, (True, True, True, False, False, False))
-    features = over_seeds(_descent.features, (True, True))
+    state = discrete.start(dynamics, start.parameters, method)
+    advance = over_seeds(discrete.advance, (True, True, True, False, False, False))
+    features = over_seeds(discrete.features, (True, True))
     checkpoints = checkpoint_steps(method.steps)
     spread = SpreadStates(record) if isinstance(record, numbers.Integral) else None
     recording = set() if record is None or spread is not None else set(np.asarray(record).tolist())
@@ -203,7 +203,7 @@ def _run_discrete(
             bar.update(int(jnp.max(state.step)) - bar.n)
             if not bool(jnp.any(state.running[:seeds])):  # (the padding's seeds are dropped)
                 break
-        state = _descent.finish(dynamics, state, rule)
+        state = discrete.finish(dynamics, state, rule)
         state = jax.tree.map(lambda leaf: leaf[:seeds], state)  # drop the padding
         stop_step = np.asarray(state.stop_step)
         if stop_step.max() < method.steps:  # every seed stopped early: the bar ends at the last stop
@@ -237,7 +237,7 @@ def _run_discrete(
 
 def _run_continuous(
     method: AbstractDynamics,
-    rule: _descent.StoppingRule,
+    rule: discrete.StoppingRule,
     start: Start,
     seeds: int,
     progress: bool,
@@ -256,7 +256,7 @@ def _run_continuous(
     arguments = [start.dynamics, start.problems, start.parameters, jnp.asarray(times, dtype), rule, method]
     if record is not None:
         arguments.append(jnp.asarray(np.asarray(times)[record], dtype))
-    run = _flow.run(*arguments, largest_eigenvalue=start.largest_eigenvalue)
+    run = continuous.run(*arguments, largest_eigenvalue=start.largest_eigenvalue)
     run = jax.tree.map(lambda leaf: leaf[:seeds], run)  # drop the padding
     return Trajectory(
         snapshots=jax.tree.map(np.asarray, run.snapshots),

@@ -8,11 +8,11 @@ import textwrap
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
-from ._config import Config
-from ._dynamics import DYNAMICS
-from ._networks import NETWORK_FIELDS, recorded_config_fields
-from ._operators import OPERATORS, operator
-from ._resolve import is_discrete, operator_of
+from .._config import Config
+from .._dynamics.dynamics import DYNAMICS
+from .._networks.networks import NETWORK_FIELDS, recorded_config_fields
+from .._problems.operators import OPERATORS, operator
+from .._resolve import is_discrete, operator_of
 
 AXIS_LABELS = {
     "k": "width k",

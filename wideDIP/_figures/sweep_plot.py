@@ -17,13 +17,13 @@ from matplotlib.colors import ListedColormap, LogNorm, Normalize
 from matplotlib.patheffects import withStroke
 from matplotlib.ticker import NullLocator
 
-from ._captions import STATISTIC_LABELS, axis_label, common_settings, wrapped
-from ._paths import check_writable
-from ._plots import PRINT_DPI, figure_formats, pyplot
-from ._presets import PRESETS
-from ._resolve import is_discrete, operator_of
-from ._statistics import NEEDS, PLOTTED_STATISTICS, QUARTILE_STATISTICS
-from ._theory import width_bound
+from .._analysis.statistics import NEEDS, PLOTTED_STATISTICS, QUARTILE_STATISTICS
+from .._analysis.theory import width_bound
+from .._presets import PRESETS
+from .._resolve import is_discrete, operator_of
+from .._runtime.paths import check_writable
+from .captions import STATISTIC_LABELS, axis_label, common_settings, wrapped
+from .plots import PRINT_DPI, figure_formats, pyplot
 
 _INTEGER_AXES = ("n", "m")
 _BOUND_COLUMNS = ("n", "m", "condition_number", "blur_width")

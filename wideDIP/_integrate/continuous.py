@@ -25,12 +25,12 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PyTree
 
-from ._descent import Snapshot, StoppingRule, snapshot
-from ._dynamics import SOLVERS, GradientFlow, in_precision
-from ._locks import LAPACK_LOCK
-from ._outcomes import Outcome
-from ._parallel import over_seeds
-from ._problem import Problem
+from .._dynamics.dynamics import SOLVERS, GradientFlow, in_precision
+from .._problems.problem import Problem
+from .._runtime.locks import LAPACK_LOCK
+from .._runtime.parallel import over_seeds
+from .discrete import Snapshot, StoppingRule, snapshot
+from .outcomes import Outcome
 
 AUTO_STIFF_SOLVER = "kvaerno5"
 """The solver that continues, in float64, the seeds that `solver="auto"` leaves unfinished."""

@@ -21,7 +21,7 @@ class Signal(eqx.Module):
     """The `Config` fields the family is built from (`from_fields`)."""
     gaussian_block: ClassVar[bool] = False
     """Whether `x̄` is the seed's Gaussian block itself: the only law a padded batch reproduces
-    bit for bit (wideDIP._batches)."""
+    bit for bit (wideDIP._experiments.batches)."""
 
     @classmethod
     def from_fields(cls, **fields: Any) -> Signal:

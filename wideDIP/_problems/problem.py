@@ -14,8 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from ._operators import Operator
-from ._signals import Signal
+from .operators import Operator
+from .signals import Signal
 
 V_LAWS = ("gaussian", "rademacher", "uniform")
 """The laws of the entries of the layer `V` (A-3), each of unit variance (the values of `Config.v_law`)."""
@@ -65,7 +65,7 @@ class ProblemLaw(eqx.Module):
     the noise level, the network's sizes `d`, `k` and the law of `V` (A-3), in `dtype`; `draw`
     is traced once per structure, the numbers (the operator's, the noise level) being arrays.
 
-    `cell_sizes`: in a padded batch (wideDIP._batches), the cell's own `m` and `n` when the
+    `cell_sizes`: in a padded batch (wideDIP._experiments.batches), the cell's own `m` and `n` when the
     operator's are the batch's: the cell's draws at the padded shape, zeros in the padding.
     """
 

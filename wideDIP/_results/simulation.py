@@ -4,6 +4,7 @@ a summary, save and load."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import json
 import math
 import os
@@ -12,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from ._captions import compact_shape, unused_note
-from ._config import Config
-from ._outcomes import ENDINGS
-from ._paths import check_writable, result_path
-from ._resolve import is_discrete, operator_of
-from ._theory import TheoryReport
+from .._analysis.theory import TheoryReport
+from .._config import Config
+from .._figures.captions import compact_shape, unused_note
+from .._integrate.outcomes import ENDINGS
+from .._resolve import is_discrete, operator_of
+from .._runtime.paths import check_writable, result_path
 
 FORMAT_VERSION = 4
 READABLE_FORMATS = (1, 2, 3, 4)
@@ -39,11 +40,9 @@ def environment() -> dict[str, str]:
     import jax
     import optax
 
-    from . import __version__
-
     device = jax.devices()[0]
     return {
-        "widedip": __version__,
+        "widedip": importlib.metadata.version("widedip"),
         "jax": jax.__version__,
         "optax": optax.__version__,
         "diffrax": diffrax.__version__,
@@ -275,7 +274,7 @@ class SimulationResult:
         """Per seed, the curve named `curve` (`loss`, `signal_error`, ...: `[seeds, checkpoints]`) at
         the first recorded checkpoint at or after `moments` (one time, or one per seed, such as
         `early_stopping_time`); NaN where there is none."""
-        from ._recovery import first_at_or_after
+        from .._analysis.recovery import first_at_or_after
 
         values = getattr(self, curve, None) if isinstance(curve, str) else None
         if not isinstance(values, np.ndarray) or values.shape != self.loss.shape:
@@ -291,7 +290,7 @@ class SimulationResult:
         """Per seed, the reconstruction `x(t)` (`[seeds, n]`) at the first recorded checkpoint at or after
         `moments` (one time, or one per seed, such as `oracle_time` or `early_stopping_time`), as
         `at_time` picks it; NaN where there is none. Needs `reconstructions`."""
-        from ._recovery import at_checkpoint, first_index_at_or_after
+        from .._analysis.recovery import at_checkpoint, first_index_at_or_after
 
         if self.reconstructions is None:
             raise ValueError(
@@ -364,13 +363,13 @@ class SimulationResult:
     def plot(self, path: str | os.PathLike | None = None):
         """The loss, `‖y(t) − ȳ‖` (with `2‖ε‖`, `T` and `T_H` when noisy) and the signal error with
         its row-space and kernel parts over time (docs/theory.md §7); writes it to `path` when given."""
-        from ._plots import plot_run
+        from .._figures.plots import plot_run
 
         return plot_run(self, path)
 
     def plot_ntk(self, path: str | os.PathLike | None = None):
         """Kernel extremes and the loss with Theorem 2.1's envelope over time (needs `track_ntk`)."""
-        from ._plots import plot_ntk
+        from .._figures.plots import plot_ntk
 
         return plot_ntk(self, path)
 

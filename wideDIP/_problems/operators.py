@@ -50,7 +50,7 @@ class Operator(eqx.Module):
     """Whether `A` keeps `m ≤ n` of the signal's samples (then `m > n` is refused)."""
     gaussian_block: ClassVar[bool] = False
     """Whether `A` is the seed's Gaussian block times the entry scale `s`: with `s = 1`, the only
-    operator a padded batch reproduces bit for bit (wideDIP._batches)."""
+    operator a padded batch reproduces bit for bit (wideDIP._experiments.batches)."""
 
     m: int = eqx.field(static=True)
     n: int = eqx.field(static=True)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._captions import compact_shape, described_network, wrapped
-from ._paths import check_writable
-from ._resolve import resolve_dynamics
+from .._resolve import resolve_dynamics
+from .._runtime.paths import check_writable
+from .captions import compact_shape, described_network, wrapped
 
 QUARTILES = (25, 50, 75)
 """Every curve is the median across all seeds with the band between these percentiles."""

@@ -14,9 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from ._activations import ACTIVATION_TABLE, activation
-from ._operators import OPERATOR_SCALES
-from ._problem import V_LAWS, Problem
+from .._networks.activations import ACTIVATION_TABLE, activation
+from .._problems.operators import OPERATOR_SCALES
+from .._problems.problem import V_LAWS, Problem
 
 CHERNOFF_CONSTANT = (1 - math.log(2)) / 2
 """`c` of Lemma 2 (matrix Chernoff with δ = 1/2)."""

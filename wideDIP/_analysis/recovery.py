@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._operators import row_space_basis
-from ._problem import Problem
+from .._problems.operators import row_space_basis
+from .._problems.problem import Problem
 
 CURVES = ("observation_error", "signal_error", "signal_error_row_space", "signal_error_kernel")
 """The recovery curves, `[seeds, checkpoints]`: `‖A x(t) − ȳ‖`, `‖x(t) − x̄‖/‖x̄‖`, and the

@@ -14,16 +14,25 @@ from typing import Any
 
 import numpy as np
 
-from ._captions import compact_shape, described_network, settings, unused_note, wrapped
-from ._config import Config, descent_of, refuse_repeats, value_list
-from ._integrate import Trajectory, checkpoint_steps, evenly_spread, integrate, last_checkpoint_reached
-from ._networks import Network
-from ._operators import matrix_sha256
-from ._outcomes import ENDINGS, outcome_labels
-from ._plots import SPREAD, band, checked_figure_file, finish, held, note_when_empty, nothing_drawn_note, pyplot
-from ._resolve import checked_matrix, operator_of, resolve_dynamics, resolve_network, stopping_rule
-from ._result import array_fields, environment, json_fields, json_value, save_result, solver_label
-from ._simulate import (
+from .._config import Config, descent_of, refuse_repeats, value_list
+from .._figures.captions import compact_shape, described_network, settings, unused_note, wrapped
+from .._figures.plots import (
+    SPREAD,
+    band,
+    checked_figure_file,
+    finish,
+    held,
+    note_when_empty,
+    nothing_drawn_note,
+    pyplot,
+)
+from .._integrate.integrate import Trajectory, checkpoint_steps, evenly_spread, integrate, last_checkpoint_reached
+from .._integrate.outcomes import ENDINGS, outcome_labels
+from .._networks.networks import Network
+from .._problems.operators import matrix_sha256
+from .._resolve import checked_matrix, operator_of, resolve_dynamics, resolve_network, stopping_rule
+from .._results.simulation import array_fields, environment, json_fields, json_value, save_result, solver_label
+from .simulate import (
     Plan,
     kernel_curves,
     make_plan,

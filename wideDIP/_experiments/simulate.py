@@ -13,19 +13,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._batches import Batch
-from ._config import Config
-from ._integrate import Start, Trajectory, checkpoint_steps, checkpoint_times, evenly_spread, integrate
-from ._locks import LAPACK_LOCK
-from ._model import GenericDynamics
-from ._networks import HasLipschitzBound, Network
-from ._ntk import JacobianProbe, KernelProbe
-from ._operators import matrix_sha256, realised_spectrum
-from ._outcomes import Outcome, outcome_labels
-from ._parallel import padded_seeds
-from ._problem import Problem, ProblemLaw, draw_seeds
-from ._recovery import at_checkpoint, best_checkpoint, path_statistics, recovery_curves
-from ._resolve import (
+from .._analysis.recovery import at_checkpoint, best_checkpoint, path_statistics, recovery_curves
+from .._analysis.theory import TheoryReport, generic_theory_inputs
+from .._config import Config
+from .._integrate.integrate import Start, Trajectory, checkpoint_steps, checkpoint_times, evenly_spread, integrate
+from .._integrate.outcomes import Outcome, outcome_labels
+from .._networks.kernels import JacobianProbe, KernelProbe
+from .._networks.losses import GenericDynamics
+from .._networks.networks import HasLipschitzBound, Network
+from .._problems.operators import matrix_sha256, realised_spectrum
+from .._problems.problem import Problem, ProblemLaw, draw_seeds
+from .._resolve import (
     checked_matrix,
     network_description,
     problem_law,
@@ -36,8 +34,10 @@ from ._resolve import (
     seed_keys,
     stopping_rule,
 )
-from ._result import SimulationResult, environment
-from ._theory import TheoryReport, generic_theory_inputs
+from .._results.simulation import SimulationResult, environment
+from .._runtime.locks import LAPACK_LOCK
+from .._runtime.parallel import padded_seeds
+from .batches import Batch
 
 INITIAL_KERNELS = ("min_lambda_K", "min_lambda_H", "max_lambda_H")
 """The kernel statistics at θ(0) that Theorem 2.1 and the early-stopping times need (§5, §7)."""
@@ -305,7 +305,7 @@ def simulate(
 def simulate_batch(
     batch: Batch, *, network: Network | None = None, operator: np.ndarray | None = None, progress: bool = False
 ) -> list[SimulationResult]:
-    """`simulate` of every cell of `batch` (`wideDIP._batches`): one setup and one loop compiled
+    """`simulate` of every cell of `batch` (`wideDIP._experiments.batches`): one setup and one loop compiled
     for `batch.shape`, one call per cell; `operator`: the custom matrix, checked."""
     return [result for call in batch.calls() for result in _simulate_together(call, network, operator, progress)]
 
@@ -399,7 +399,7 @@ def _result(
     description: dict,
 ) -> SimulationResult:
     """One cell's `SimulationResult` from its slice of a batch's run (`problem`: `x̄`, `y`, `ȳ` and `A`
-    per seed, at the batch's shape: padded beyond the cell's `m` and `n`, `wideDIP._batches`)."""
+    per seed, at the batch's shape: padded beyond the cell's `m` and `n`, `wideDIP._experiments.batches`)."""
     largest, norm_A, sigma_A, inputs = host
     method = resolve_dynamics(config)
     m, n = config.m, config.n

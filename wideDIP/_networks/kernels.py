@@ -12,8 +12,8 @@ import jax.flatten_util
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
-from ._activations import activation
-from ._problem import Problem
+from .._problems.problem import Problem
+from .activations import activation
 
 
 class NtkImplementation(enum.StrEnum):
@@ -93,7 +93,7 @@ def ntk(
     _choice("space", space, SPACES)
     _choice("implementation", implementation, NTK_IMPLEMENTATIONS)
     if implementation == NtkImplementation.JACOBIAN:
-        from ._model import network
+        from .losses import network
 
         j = jacobian(lambda w: network(w, problem.input, problem.layer, activation_name), weights)
         if space == "observation":

@@ -1,0 +1,1 @@
+"""Experiments: simulate, compare, sweep and the batching of cells (docs/layout.md)."""

@@ -1,0 +1,1 @@
+"""Captions and figures drawn from results (docs/layout.md)."""

@@ -1,0 +1,1 @@
+"""Results: the simulation record, saving and one `load` (docs/layout.md)."""
