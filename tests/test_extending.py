@@ -2,6 +2,8 @@
 class registered by name (`wideDIP.OPERATORS`, `SIGNALS`, `NETWORKS`, `DYNAMICS`) without touching
 the package, run by `simulate` and by a two-cell `sweep`, and checked against what they are."""
 
+import re
+from pathlib import Path
 from typing import ClassVar
 
 import equinox as eqx
@@ -156,3 +158,24 @@ def test_a_registered_network_runs_and_its_loss_is_its_own(registered):
     assert grid.statistic("median_final_loss")[0] == pytest.approx(np.median(result.final_loss), rel=1e-6)
     with pytest.raises(ValueError, match=r"Config\.network must be one of .*'tanh_layer'"):
         Config(network="tanh_layers")
+
+
+def test_every_code_block_of_the_page_runs_and_registers_its_component():
+    """docs/extending.md's examples, run as written (the registries restored afterwards)."""
+    registries = {"operator": wideDIP.OPERATORS, "signal": wideDIP.SIGNALS}
+    registries |= {"network": wideDIP.NETWORKS, "method": wideDIP.DYNAMICS}
+    saved = {field: dict(registry) for field, registry in registries.items()}
+    page = (Path(__file__).parent.parent / "docs" / "extending.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, re.DOTALL)
+    assert len(blocks) == len(registries)
+    try:
+        for block, (field, registry) in zip(blocks, registries.items()):
+            namespace = {}
+            exec(compile(block, "docs/extending.md", "exec"), namespace)
+            result = namespace["result"]
+            assert set(registry) - set(saved[field]) == {getattr(result.config, field)}
+            assert result.status.shape == (3,) and np.isfinite(result.final_loss).all()
+    finally:
+        for field, registry in registries.items():
+            registry.clear()
+            registry.update(saved[field])
