@@ -45,7 +45,7 @@ import numpy as np
 
 import wideDIP
 from wideDIP import Config
-from wideDIP._dynamics.dynamics import in_precision
+from wideDIP._dynamics.base import in_precision
 from wideDIP._experiments.simulate import _kernel_curves, make_plan, prepare
 from wideDIP._integrate import continuous as _flow
 from wideDIP._integrate import discrete as _descent

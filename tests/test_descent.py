@@ -136,7 +136,7 @@ def test_a_network_whose_output_is_nan_diverges_at_once(capsys):
 
 def test_the_progress_bar_ends_at_the_last_stop(monkeypatch):
     """When every seed stops early, the bar ends at the steps run (100 %), not short of the budget."""
-    from wideDIP._integrate.integrate import integrate as _integrate
+    from wideDIP._integrate import integrate as _integrate
 
     bars = []
 

@@ -13,9 +13,9 @@ import pytest
 from wideDIP import Config, load_sweep, preset, simulate, sweep
 from wideDIP._analysis.statistics import QUARTILE_STATISTICS, QUARTILES, SCALAR_STATISTICS
 from wideDIP._cli import main
-from wideDIP._experiments.sweep import cell_statistics
 from wideDIP._figures.sweep_plot import axis_scale
 from wideDIP._presets import WIDTHS
+from wideDIP._results.sweep import cell_statistics
 
 BASE = Config(m=5, n=20, d=10, k=40, seeds=6, steps=300, stop_at_threshold=False)
 AXES = {"k": [20, 40], "noise": [0.0, 0.3]}

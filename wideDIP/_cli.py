@@ -73,7 +73,7 @@ def _add_config_options(
         if allowed_values(field.name) is not None:
             kwargs["choices"] = allowed_values(field.name)
         elif field.name == "network":
-            from ._networks.networks import NETWORKS
+            from ._networks.registry import NETWORKS
 
             kwargs["choices"] = tuple(NETWORKS)
         elif field.type == "bool":
@@ -141,6 +141,12 @@ def _checked_result_path(arguments: argparse.Namespace) -> Path | None:
     return _checked_output(str(path), "--out")
 
 
+def _checked_out_and_figure(arguments: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    """`--out`'s result path (`_checked_result_path`) and `--figure` (None without it), checked for writing."""
+    out = _checked_result_path(arguments)
+    return out, None if arguments.figure is None else _checked_figure(arguments.figure, "--figure")
+
+
 def _report(result, arguments: argparse.Namespace, out: Path | None, figure: Path | None, **large: bool) -> int:
     """Save `result` to `out` and draw it to `figure` (either may be None), then print its summary or,
     with `--json`, one JSON object (stdout stays that object: the other lines go to stderr); `large`:
@@ -163,12 +169,7 @@ def _simulate(arguments: argparse.Namespace) -> int:
 
     config = config_from_arguments(arguments)
     large = _large_fields(arguments)
-    out, figure = from_writer(
-        lambda: (
-            _checked_result_path(arguments),
-            None if arguments.figure is None else _checked_figure(arguments.figure, "--figure"),
-        )
-    )
+    out, figure = from_writer(lambda: _checked_out_and_figure(arguments))
     result = simulate(config, operator=operator_matrix(arguments), progress=not arguments.quiet)
     if not is_writer():  # several processes: process 0 saves and prints
         return 0
@@ -195,12 +196,7 @@ def _compare(arguments: argparse.Namespace) -> int:
 
     config = config_from_arguments(arguments, Config(method="flow"))
     step_sizes = checked_step_sizes(arguments.step_sizes, "--step-sizes")
-    out, figure = from_writer(
-        lambda: (
-            _checked_result_path(arguments),
-            None if arguments.figure is None else _checked_figure(arguments.figure, "--figure"),
-        )
-    )
+    out, figure = from_writer(lambda: _checked_out_and_figure(arguments))
     result = compare(config, step_sizes, operator=operator_matrix(arguments), progress=not arguments.quiet)
     if not is_writer():
         return 0
@@ -231,8 +227,9 @@ def _sweep_directory(arguments: argparse.Namespace) -> Path:
 
 
 def _sweep(arguments: argparse.Namespace) -> int:
-    from ._experiments.sweep import HEADER, normalised_axes, sweep
+    from ._experiments.sweep import normalised_axes, sweep
     from ._presets import preset
+    from ._results.sweep import HEADER
     from ._runtime.parallel import from_writer, is_writer
 
     base, axes = preset(arguments.preset, **_given_fields(arguments))
@@ -277,16 +274,9 @@ def sweep_summary(result) -> str:
     and final signal errors (docs/theory.md §7)."""
     import numpy as np
 
-    from ._figures.captions import common_settings
+    from ._figures.captions import grid_settings
 
-    varying = result.varying_axes
-    fixed = common_settings(
-        result.configs.flat,
-        varying,
-        [name for name in result.axes if name not in varying],
-        result.operator_sha256,
-        result.network,
-    )
+    fixed = grid_settings(result, list(result.axes), result.configs)
     lines = ["fixed: " + ", ".join(fixed), *_grid_table(result, result.frequency, ".2f")]
     lines.append(
         f"convergence frequency per cell; {result.cells.size} cell{'s' * (result.cells.size != 1)}, {np.nansum(result.wall_time):.1f} s of cell time"
@@ -303,8 +293,8 @@ def sweep_summary(result) -> str:
 def _plot(arguments: argparse.Namespace) -> int:
     """Draw what `arguments.path` holds, as `wideDIP.load` reads it: a sweep directory's phase diagram
     (`--statistic`), a saved simulation's or comparison's curves."""
-    from ._experiments.sweep import SweepResult
     from ._results.load import load
+    from ._results.sweep import SweepResult
 
     path = Path(arguments.path)
     default = path / "figure" if path.is_dir() else path.with_suffix("")
@@ -341,7 +331,7 @@ def _what_was_kept(arguments: argparse.Namespace, argv: list[str]) -> str:
     again = shlex.join(["widedip", *argv])
     if arguments.command != "sweep":
         return f"interrupted: nothing was saved (widedip {arguments.command} keeps no partial result); run it again with: {again}"
-    from ._experiments.sweep import CELLS
+    from ._results.sweep import CELLS
 
     out = _sweep_directory(arguments)
     saved = len(list((out / CELLS).glob("cell-*.json"))) if (out / CELLS).is_dir() else 0

@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from ._dynamics.dynamics import DYNAMICS, SOLVERS
+from ._dynamics.flow import SOLVERS
+from ._dynamics.registry import DYNAMICS
 from ._networks.activations import ACTIVATION_TABLE
 from ._networks.kernels import NTK_IMPLEMENTATIONS
-from ._networks.networks import NETWORKS, ntk_implementation_for, parametrization_for
+from ._networks.registry import NETWORKS, ntk_implementation_for, parametrization_for
 from ._problems.operators import OPERATOR_SCALES, OPERATORS
 from ._problems.problem import V_LAWS
 from ._problems.signals import SIGNALS

@@ -14,10 +14,12 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._config import Config
-from ._dynamics.dynamics import DYNAMICS, AbstractDynamics, DiscreteDynamics
+from ._dynamics.base import AbstractDynamics, DiscreteDynamics
+from ._dynamics.registry import DYNAMICS
 from ._integrate.discrete import StoppingRule
 from ._integrate.outcomes import DIVERGENCE_FACTOR
-from ._networks.networks import NETWORKS, Network, describe, ntk_implementation_for, parametrization_for
+from ._networks.base import Network, describe
+from ._networks.registry import NETWORKS, ntk_implementation_for, parametrization_for
 from ._problems.operators import OPERATORS, Operator
 from ._problems.problem import Problem, ProblemLaw
 from ._problems.problem import initial_weights as _initial_weights

@@ -289,29 +289,23 @@ class TheoryReport:
     ) -> TheoryReport:
         """The report of a network with `n` outputs, width `k` and `φ = activation_name` (the paper's
         Lemma 3 and Theorem 2.1 where `lipschitz_bound_known`) from its seeds' `inputs`."""
-        if not lipschitz_bound_known:  # no Lemma 3, no Theorem 2.1 (ii), no Lemma 2 for this network
-            unknown = np.full(np.shape(inputs["initial_error"]), np.nan)
-            return cls(
-                **inputs,
-                lipschitz_bound=unknown,
-                required_width=unknown,
-                lemma2_probability=unknown,
-                measured_lipschitz_ratio=measured_lipschitz_ratio,
-                lipschitz_bound_known=False,
-            )
-        bound = activation(activation_name).bound
-        bound = math.nan if bound is None else bound
-        _, c_derivative = activation_constants(activation_name)
-        d = inputs["max_entry"]
-        lipschitz = bound * d * math.sqrt(n / k)
-        error = inputs["norm_A"] * inputs["network_norm"] + inputs["observation_norm"]
-        with np.errstate(divide="ignore"):
-            required = 64 * bound**2 * d**2 * n * error**2 / (inputs["sigma_A"] ** 2 * c_derivative**4)
-        probability = np.array([lemma2_probability(n, k, activation_name, x) for x in d])
+        if lipschitz_bound_known:
+            bound = activation(activation_name).bound
+            bound = math.nan if bound is None else bound
+            _, c_derivative = activation_constants(activation_name)
+            d = inputs["max_entry"]
+            lipschitz = bound * d * math.sqrt(n / k)
+            error = inputs["norm_A"] * inputs["network_norm"] + inputs["observation_norm"]
+            with np.errstate(divide="ignore"):
+                required = 64 * bound**2 * d**2 * n * error**2 / (inputs["sigma_A"] ** 2 * c_derivative**4)
+            probability = np.array([lemma2_probability(n, k, activation_name, x) for x in d])
+        else:  # no Lemma 3, no Theorem 2.1 (ii), no Lemma 2 for this network
+            lipschitz = required = probability = np.full(np.shape(inputs["initial_error"]), np.nan)
         return cls(
             **inputs,
             lipschitz_bound=lipschitz,
             required_width=required,
             lemma2_probability=probability,
+            lipschitz_bound_known=lipschitz_bound_known,
             measured_lipschitz_ratio=measured_lipschitz_ratio,
         )

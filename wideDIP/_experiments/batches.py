@@ -1,14 +1,13 @@
 """Cells that share one compiled program (docs/theory.md §4, §6): a sweep's configurations grouped
 by the shapes their setup and loop compile for, so that each group runs as one batch of seeds.
 
-Cells differing only in `seed`, `seeds`, the noise level or an operator's numbers always share
-a shape (those travel as per-seed arrays). For the paper's network on its reduced dynamics with
-every draw Gaussian, cells differing in `n`, or in `m` within a factor `M_PADDING`, share one too,
-padded to the largest: the draws
-are reproduced bit for bit at the padded shape with zeros in the padding, a zero row of `A`
-adds nothing to the residual and zero rows of `V` and columns of `A` leave `B = A V/√k` as it
-is, so padding is exact (only the order of some sums changes). Infrastructure: no formula of
-its own."""
+Cells differing only in `seed`, `seeds`, the noise level or an operator's numbers always share a
+shape (those travel as per-seed arrays). For the paper's network on its reduced dynamics with every
+draw Gaussian, cells differing in `n`, or in `m` within a factor `M_PADDING`, share one too, padded
+to the largest: the draws are reproduced bit for bit at the padded shape with zeros in the padding,
+a zero row of `A` adds nothing to the residual and zero rows of `V` and columns of `A` leave
+`B = A V/√k` as it is, so padding is exact (only the order of some sums changes). Infrastructure: no
+formula of its own."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from .._config import Config
-from .._networks.networks import Network
+from .._networks.base import Network
 from .._problems.operators import OPERATORS, placeholders
 from .._problems.signals import SIGNALS
 

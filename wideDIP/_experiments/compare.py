@@ -6,34 +6,23 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from .._config import Config, descent_of, refuse_repeats, value_list
-from .._figures.captions import compact_shape, described_network, settings, unused_note, wrapped
-from .._figures.plots import (
-    SPREAD,
-    band,
-    checked_figure_file,
-    finish,
-    held,
-    note_when_empty,
-    nothing_drawn_note,
-    pyplot,
-)
-from .._integrate.integrate import Trajectory, checkpoint_steps, evenly_spread, integrate, last_checkpoint_reached
-from .._integrate.outcomes import ENDINGS, outcome_labels
-from .._networks.networks import Network
+from .._figures.plots import held
+from .._integrate.integrate import Trajectory, checkpoint_steps, evenly_spread, last_checkpoint_reached
+from .._integrate.outcomes import outcome_labels
+from .._networks.base import Network
 from .._problems.operators import matrix_sha256
-from .._resolve import checked_matrix, operator_of, resolve_dynamics, resolve_network, stopping_rule
-from .._results.simulation import array_fields, environment, json_fields, json_value, save_result, solver_label
+from .._resolve import checked_matrix, resolve_network
+from .._results.comparison import ComparisonResult
+from .._results.simulation import environment
 from .simulate import (
     Plan,
+    integrate_config,
     kernel_curves,
     make_plan,
     network_record,
@@ -42,231 +31,6 @@ from .simulate import (
     recorded_checkpoints,
     refuse_unused_kernel_settings,
 )
-
-KERNEL_FIELDS = ("flow_ntk", "descent_ntk")
-"""The fields holding the kernel statistics (`Config.track_ntk`), saved as `FIELD__statistic` arrays."""
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class ComparisonResult:
-    """Flow and descent for each step size; axes `[step sizes, seeds, checkpoints]`.
-
-    Descent with step `η` is recorded at its checkpoint iterations `τ`, time `τ η`; the flow
-    is saved at exactly those times. Gaps are maxima over the times at which either run is
-    still going, a run that has stopped (at the threshold, say) being held at its stopping
-    point. `‖z_GD − z_GF‖` equals `‖W_GD − W_GF‖_F` (§4). `save` writes it to one `.npz` file,
-    `wideDIP.load` reads it back.
-    """
-
-    config: Config
-    step_sizes: np.ndarray
-    times: np.ndarray
-    """`[step sizes, checkpoints]`, NaN-padded."""
-    flow_loss: np.ndarray
-    descent_loss: np.ndarray
-    max_loss_gap: np.ndarray
-    """`max_t |L_GD(t) − L_GF(t)|`, `[step sizes, seeds]`: usually attained in the first steps, where
-    the loss is largest and falls fastest."""
-    max_relative_loss_gap: np.ndarray
-    """`max_t |L_GD(t) − L_GF(t)| / max(L_GF(t), threshold)`, `[step sizes, seeds]`: the gap relative
-    to the flow's loss at each time. The threshold is the floor of the denominator: a loss below it
-    is where a run stops, its value there is not dynamics, and a flow loss of 0 would divide by 0.
-    Where both runs have converged the ratio is at most about 1 (docs/flow-and-descent.md)."""
-    max_state_gap: np.ndarray
-    """`[step sizes, seeds]`: for the paper's network `max_t ‖z_GD(t) − z_GF(t)‖` (= `‖W_GD − W_GF‖_F`,
-    §4), for any other network `max_t ‖θ_GD(t) − θ_GF(t)‖`, the distance between its recorded states
-    (its parameters; `(z, V)` for "two_layer_both", the same distance: docs/theory.md §9). The
-    summary's column names which."""
-    stability: np.ndarray
-    """`η λ_max(H(W(0)))`, `[step sizes, seeds]`: above 2 descent has left the flow's regime."""
-    status: np.ndarray
-    """Descent outcome, `[step sizes, seeds]`."""
-    flow_status: np.ndarray
-    """Flow outcome, `[seeds]`."""
-    wall_time: float
-    environment: dict[str, str]
-    """Library versions and the device (as `SimulationResult.environment`)."""
-    operator_sha256: str | None = None
-    """SHA-256 of the custom operator matrix (docs/theory.md §8); None for the drawn operators."""
-    network: dict[str, Any] | None = None
-    """The network compared: `name`, `description`, `parameters`, and the `parametrization` used."""
-    flow_ntk: dict[str, np.ndarray] | None = None
-    """With `Config.track_ntk`: the kernel statistics of `SimulationResult.ntk` (`min_lambda_K`,
-    `min_lambda_H`, `max_lambda_H`, `jacobian_lipschitz_ratio`; docs/theory.md §3) along the flow,
-    `[step sizes, seeds, checkpoints]` at `times` (as `flow_loss`), evaluated where descent's are
-    and NaN elsewhere; None without `track_ntk`."""
-    descent_ntk: dict[str, np.ndarray] | None = None
-    """With `Config.track_ntk`: the same statistics along descent, `[step sizes, seeds, checkpoints]`,
-    at every checkpoint for a closed form that needs only `z` (the paper's network), else at
-    `ntk_checkpoints` of them, spread over those each descent reaches before its last stop (as
-    `simulate`'s), NaN at the others and after a run's stop; None without `track_ntk`."""
-
-    def summary(self) -> str:
-        c = self.config
-        flow = ", ".join(f"{name} {int(np.sum(self.flow_status == name))}" for name in ENDINGS)
-        record = self.network
-        network = "" if (record or {}).get("name", c.network) == "two_layer" else f"{described_network(c, record)}  "
-        gap = f"median max {self._state_gap_name()}"
-        lines = [
-            f"flow vs descent  {'  '.join(compact_shape(c, record))}  A: {operator_of(c).describe()}  {network}"
-            f"horizon t={c.horizon:g}  {c.seeds} seeds",
-            *unused_note(c, record),
-            f"flow ({solver_label(c)}): {flow}",
-            f"{'eta':>8} {'median eta*lmax(H0)':>20} {'median max loss gap':>20} {'(relative)':>11} "
-            f"{gap}  descent outcomes",
-        ]
-        for e, eta in enumerate(self.step_sizes):
-            outcomes = ", ".join(f"{name} {int(np.sum(self.status[e] == name))}" for name in ENDINGS[:3])
-            lines.append(
-                f"{eta:>8g} {np.median(self.stability[e]):>20.3g} {_median(self.max_loss_gap[e]):>20} "
-                f"{_median(self.max_relative_loss_gap[e]):>11} "
-                f"{_median(self.max_state_gap[e]):>{len(gap)}}  {outcomes}"
-            )
-        lines.append("relative: the loss gap over the flow's loss max(L_GF(t), threshold), largest over time")
-        return "\n".join(lines + self._kernel_lines())
-
-    def _kernel_lines(self) -> list[str]:
-        """With `track_ntk`, one line per leg (the flow, then descent for each `eta`): the medians over
-        seeds of `lambda_min(H)` at t = 0 and at each seed's last evaluation (and its time), and of each
-        seed's largest `lambda_max(H)` (docs/theory.md §3); none without `track_ntk`."""
-        if self.flow_ntk is None or self.descent_ntk is None:
-            return []
-        flow, descent = self.flow_ntk, self.descent_ntk
-        legs = {  # the flow: at the times of every leg together
-            "flow": (self.times.ravel(), _legs_joined(flow["min_lambda_H"]), _legs_joined(flow["max_lambda_H"]))
-        }
-        for e, eta in enumerate(self.step_sizes):
-            legs[f"eta={eta:g}"] = (self.times[e], descent["min_lambda_H"][e], descent["max_lambda_H"][e])
-        width = max(8, *(len(name) for name in legs))
-        lines = [
-            f"{'NTK':>{width}} {'lambda_min(H) at t=0':>21} {'at the last evaluation':>23} {'at t':>7} "
-            f"{'max lambda_max(H)':>18}"
-        ]
-        for name, curves in legs.items():
-            at_start, at_last, last_time, largest = _kernel_medians(*curves)
-            lines.append(f"{name:>{width}} {at_start:>21} {at_last:>23} {last_time:>7} {largest:>18}")
-        lines.append(
-            "NTK: medians over seeds; the last evaluation is each seed's last finite value, max lambda_max(H) "
-            "each seed's largest (docs/theory.md §3)"
-        )
-        return lines
-
-    def _state_gap_name(self) -> str:
-        """What `max_state_gap` measures, as the summary's column names it: `||z_GD - z_GF||` for
-        the paper's network, `||theta_GD - theta_GF||` for any other."""
-        paper = (self.network["name"] if self.network else self.config.network) == "two_layer"
-        return "||z_GD - z_GF||" if paper else "||theta_GD - theta_GF||"
-
-    def to_json(self) -> dict[str, Any]:
-        """Every field as JSON values (arrays as nested lists, NaN and inf as null), with the
-        `horizon` compared over."""
-        return json_value({"horizon": self.config.horizon, **json_fields(self)})
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write one `.npz` holding the arrays and a JSON header (kind "comparison", config,
-        versions, device); `wideDIP.load` reads it back."""
-        arrays = array_fields(self)
-        for field in KERNEL_FIELDS:
-            arrays.update({f"{field}__{name}": values for name, values in (getattr(self, field) or {}).items()})
-        return save_result(self, path, "comparison", arrays)
-
-    @classmethod
-    def from_saved(cls, fields: dict[str, Any], arrays: dict[str, np.ndarray]) -> ComparisonResult:
-        """The result that `save` wrote: `fields` from the file's header, `arrays` from the file (the
-        kernel statistics as `FIELD__statistic`, regrouped)."""
-        arrays = dict(arrays)
-        kernels = {
-            field: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays) if name.startswith(field + "__")}
-            or None
-            for field in KERNEL_FIELDS
-        }
-        return cls(**fields, **arrays, **kernels)
-
-    def plot(self, path: str | Path | None = None, seeds: int = 0):
-        """Loss against time, log-log: the flow (black) and descent for each `η` (dashed), each the
-        median across all seeds with the quartile band, a stopped run held at its last value
-        (`_plots.held`), and the first `seeds` runs as thin lines; the title names the network that
-        ran and the settings (`_captions.settings`) and the horizon; with nothing to draw, a note says
-        why (`_plots.note_when_empty`). Returns the figure and writes it
-        to `path` (PNG at `PRINT_DPI`) when given, checked before anything is drawn."""
-        path = checked_figure_file(path, "ComparisonResult.plot")
-        plt = pyplot(path is not None)
-        figure, axes = plt.subplots(figsize=(8, 5))
-        colours = plt.cm.viridis(np.linspace(0, 0.85, len(self.step_sizes)))
-        finest = int(np.argmin(self.step_sizes))  # the flow on the most times
-        curves = [(self.times[finest], self.flow_loss[finest], "black", "flow", "-")]
-        curves += [
-            (
-                self.times[e],
-                self.descent_loss[e],
-                colours[e],
-                f"descent η={eta:g} (η·λmax(H0) ≈ {np.median(self.stability[e]):.2g})",
-                "--",
-            )
-            for e, eta in enumerate(self.step_sizes)
-        ]
-        drawn = []
-        for times, losses, colour, label, style in curves:
-            drawn.append(band(axes, times, losses, colour, label, ls=style))
-            positive = times > 0  # log axis: t = 0 is off the plot
-            for run in held(losses)[:seeds]:
-                axes.plot(times[positive], run[positive], color=colour, lw=0.5, alpha=0.5, ls=style)
-        axes.axhline(self.config.threshold, color="grey", lw=0.8, ls=":", label="threshold")
-        axes.set(xscale="log", yscale="log", xlabel="time t = iteration × η", ylabel="loss ½‖A g − y‖²")
-        note_when_empty(
-            axes,
-            drawn,
-            self.times[finest],
-            nothing_drawn_note(
-                np.concatenate([self.flow_loss[finest][None], self.descent_loss]),
-                np.concatenate([self.flow_status[None], self.status]),
-            ),
-            (self.config.threshold,),
-        )
-        fixed = settings(
-            self.config,
-            hidden=("method", "step_size", "steps", "t_max"),
-            operator_sha256=self.operator_sha256,
-            network=self.network,
-        ) + [f"horizon t = {self.config.horizon:g}"]
-        axes.set_title(
-            f"flow vs descent: {wrapped(fixed, 95)}\n{SPREAD.format(seeds=self.config.seeds)} at their last value",
-            fontsize=8,
-        )
-        axes.legend(fontsize=8)
-        return finish(plt, figure, path)
-
-
-def _median(values: np.ndarray, spec: str = ".3g") -> str:
-    """The median of the values of `values` that are not NaN, as the summary writes it (format `spec`);
-    "-" where there are none (every seed diverged at its first step on both legs: no gap was measured)."""
-    return "-" if np.isnan(values).all() else f"{np.nanmedian(values):{spec}}"
-
-
-def _legs_joined(values: np.ndarray) -> np.ndarray:
-    """`[step sizes, seeds, checkpoints]` (the flow along every leg) as `[seeds, step sizes × checkpoints]`,
-    in the order of `times.ravel()`."""
-    return np.concatenate(list(values), axis=1)
-
-
-def _kernel_medians(times: np.ndarray, min_lambda: np.ndarray, max_lambda: np.ndarray) -> tuple[str, str, str, str]:
-    """The summary's kernel columns for the checkpoints at `times` (NaN: padding) of `[seeds, checkpoints]`
-    curves, NaN where not evaluated: the medians over seeds of `min_lambda` at t = 0, of its last finite
-    value per seed and that value's time, and of `max_lambda`'s largest value per seed."""
-    order = np.argsort(times, kind="stable")  # the padding (NaN) last
-    times, min_lambda, max_lambda = times[order], min_lambda[:, order], max_lambda[:, order]
-    finite = np.isfinite(min_lambda)
-    last = finite.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1)
-    evaluated = finite.any(axis=1)
-    at_last = np.where(evaluated, min_lambda[np.arange(len(last)), last], np.nan)
-    last_time = np.where(evaluated, times[last], np.nan)
-    largest = np.where(np.isfinite(max_lambda), max_lambda, -np.inf).max(axis=1)
-    return (
-        _median(min_lambda[:, 0]),
-        _median(at_last),
-        _median(last_time, ".4g"),
-        _median(np.where(np.isfinite(largest), largest, np.nan)),
-    )
 
 
 def _gaps(
@@ -383,24 +147,9 @@ def compare(
         plan = make_plan(config, network)
         description = network_record(config, network, plan)
         prepared = prepare(config, network=network, plan=plan, matrix=matrix)
-        flow = integrate(
-            resolve_dynamics(flow_config),
-            stopping_rule(flow_config),
-            prepared.start,
-            seeds=config.seeds,
-            progress=progress,
-            record=np.arange(union.size),
-            times=union,
-        )
+        flow = integrate_config(flow_config, prepared, config.seeds, progress, np.arange(union.size), times=union)
         runs = [
-            integrate(
-                resolve_dynamics(c),
-                stopping_rule(c),
-                prepared.start,
-                seeds=c.seeds,
-                progress=progress,
-                record=np.arange(checkpoint_steps(c.steps).size),
-            )
+            integrate_config(c, prepared, c.seeds, progress, np.arange(checkpoint_steps(c.steps).size))
             for c in descents
         ]
         prepared = prepared.head(config.seeds)

@@ -18,9 +18,9 @@ from .._analysis.theory import TheoryReport, generic_theory_inputs
 from .._config import Config
 from .._integrate.integrate import Start, Trajectory, checkpoint_steps, checkpoint_times, evenly_spread, integrate
 from .._integrate.outcomes import Outcome, outcome_labels
+from .._networks.base import HasLipschitzBound, Network
 from .._networks.kernels import JacobianProbe, KernelProbe
 from .._networks.losses import GenericDynamics
-from .._networks.networks import HasLipschitzBound, Network
 from .._problems.operators import matrix_sha256, realised_spectrum
 from .._problems.problem import Problem, ProblemLaw, draw_seeds
 from .._resolve import (
@@ -285,6 +285,21 @@ def kernel_curves(probe, run: Trajectory, dtype: str) -> dict[str, np.ndarray]:
     return kernel
 
 
+def integrate_config(
+    config: Config,
+    prepared: Prepared,
+    seeds: int,
+    progress: bool,
+    record: np.ndarray | None,
+    times: np.ndarray | None = None,
+) -> Trajectory:
+    """`integrate` of the dynamics of `config` (`resolve_dynamics`, `stopping_rule`) from `prepared`."""
+    rule = stopping_rule(config)
+    return integrate(
+        resolve_dynamics(config), rule, prepared.start, seeds=seeds, progress=progress, record=record, times=times
+    )
+
+
 def simulate(
     config: Config, *, network: Network | None = None, operator: np.ndarray | None = None, progress: bool = True
 ) -> SimulationResult:
@@ -334,51 +349,29 @@ def _simulate_together(
             for config in batch.configs
         ]
         prepared = prepare_batch(batch, resolved, plan, operator)
-        run = integrate(
-            resolve_dynamics(shape),
-            stopping_rule(shape),
-            prepared.start,
-            seeds=batch.seeds,
-            progress=progress,
-            record=recorded_checkpoints(shape, resolved, plan),
-        )
+        run = integrate_config(shape, prepared, batch.seeds, progress, recorded_checkpoints(shape, resolved, plan))
         prepared = prepared.head(batch.seeds)
-        errors = _final_errors(prepared.problems, prepared.dynamics, run.final_parameters)
-        final_signal_error, final_observation_error, final_reconstruction = (np.asarray(e) for e in errors)
         with LAPACK_LOCK:
             curves = recovery_curves(prepared.problems, run.snapshots.signal, shape.dtype)
-        kernel = None
-        if plan.track:
-            kernel = kernel_curves(prepared.probe, run, shape.dtype)
-        host = jax.tree.map(
-            np.asarray, (prepared.largest_eigenvalue, prepared.norm_A, prepared.sigma_A, prepared.theory)
+        outputs = jax.tree.map(
+            np.asarray,
+            {
+                "final": _final_errors(prepared.problems, prepared.dynamics, run.final_parameters),
+                "curves": curves,
+                "kernel": kernel_curves(prepared.probe, run, shape.dtype) if plan.track else None,
+                "host": (prepared.largest_eigenvalue, prepared.norm_A, prepared.sigma_A, prepared.theory),
+                "problem": {
+                    name: getattr(prepared.problems, name)
+                    for name in ("signal", "observation", "clean_observation", "operator")
+                },
+            },
         )
-        problem = {
-            name: np.asarray(getattr(prepared.problems, name))
-            for name in ("signal", "observation", "clean_observation", "operator")
-        }
     elapsed = time.perf_counter() - started
     results = []
     for config, (begin, end), description in zip(batch.configs, batch.bounds(), descriptions):
-        cell = lambda tree: jax.tree.map(lambda leaf: leaf[begin:end], tree)  # noqa: E731, B023
-        results.append(
-            _result(
-                config,
-                resolved,
-                plan,
-                run.seeds(begin, end),
-                cell(final_signal_error),
-                cell(final_observation_error),
-                cell(final_reconstruction),
-                cell(curves),
-                cell(kernel),
-                cell(host),
-                cell(problem),
-                operator,
-                elapsed * config.seeds / batch.seeds,
-                description,
-            )
-        )
+        cell = jax.tree.map(lambda leaf: leaf[begin:end], outputs)  # noqa: B023
+        wall_time = elapsed * config.seeds / batch.seeds
+        results.append(_result(config, resolved, plan, run.seeds(begin, end), cell, operator, wall_time, description))
     return results
 
 
@@ -387,20 +380,17 @@ def _result(
     network: Network,
     plan: Plan,
     run: Trajectory,
-    final_signal_error,
-    final_observation_error,
-    final_reconstruction,
-    curves,
-    kernel,
-    host,
-    problem,
-    matrix,
+    outputs: dict[str, Any],
+    matrix: np.ndarray | None,
     wall_time: float,
     description: dict,
 ) -> SimulationResult:
-    """One cell's `SimulationResult` from its slice of a batch's run (`problem`: `x̄`, `y`, `ȳ` and `A`
-    per seed, at the batch's shape: padded beyond the cell's `m` and `n`, `wideDIP._experiments.batches`)."""
-    largest, norm_A, sigma_A, inputs = host
+    """One cell's `SimulationResult` from its slice of a batch's run and `outputs` (`_simulate_together`;
+    `problem`: `x̄`, `y`, `ȳ` and `A` per seed, at the batch's shape: padded beyond the cell's `m` and
+    `n`, `wideDIP._experiments.batches`)."""
+    final_signal_error, final_observation_error, final_reconstruction = outputs["final"]
+    largest, norm_A, sigma_A, inputs = outputs["host"]
+    curves, kernel, problem = outputs["curves"], outputs["kernel"], outputs["problem"]
     method = resolve_dynamics(config)
     m, n = config.m, config.n
     reconstructions = run.snapshots.signal[..., :n]

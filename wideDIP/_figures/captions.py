@@ -8,9 +8,12 @@ import textwrap
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 from .._config import Config
-from .._dynamics.dynamics import DYNAMICS
-from .._networks.networks import NETWORK_FIELDS, recorded_config_fields
+from .._dynamics.registry import DYNAMICS
+from .._networks.base import NETWORK_FIELDS
+from .._networks.registry import recorded_config_fields
 from .._problems.operators import OPERATORS, operator
 from .._resolve import is_discrete, operator_of
 
@@ -64,24 +67,6 @@ STATISTIC_LABELS = {
 y axis' label (the quartile statistics are drawn as their median)."""
 
 _DEFAULTS = Config()
-_KEY_FIELDS = (
-    "network",
-    "activation",
-    "operator",
-    "m",
-    "n",
-    "d",
-    "k",
-    "method",
-    "step_size",
-    "solver",
-    "steps",
-    "t_max",
-    "threshold",
-    "seeds",
-    "dtype",
-)
-"""Always named when fixed (and relevant); the other fields only where they differ from `Config()`."""
 _NTK_ONLY = ("ntk_implementation", "ntk_checkpoints")
 _OPERATOR_PARAMETERS = {name for op in OPERATORS.values() for name in op.parameters}
 _NETWORKS = {
@@ -94,10 +79,6 @@ _PHRASES: dict[str, Callable[[Config], str]] = {
     "activation": lambda c: f"φ = {c.activation}",
     "v_law": lambda c: f"V: {c.v_law} entries",
     "signal": lambda c: f"x̄: {c.signal}",
-    "m": lambda c: f"m = {c.m}",
-    "n": lambda c: f"n = {c.n}",
-    "d": lambda c: f"d = {c.d}",
-    "k": lambda c: f"k = {c.k}",
     "noise": lambda c: f"noise σ = {c.noise:g}",
     "method": lambda c: f"gradient {c.method}",
     "step_size": lambda c: f"η = {c.step_size:g}" if is_discrete(c) else f"Euler step {c.step_size:g}",
@@ -119,37 +100,39 @@ _PHRASES: dict[str, Callable[[Config], str]] = {
 }
 """A field's setting in words (the network's: `network_phrase`); a field without an entry is
 written `name = value`."""
-_ORDER = (
-    "network",
-    "hidden",
-    "activation",
-    "v_law",
-    "operator",
-    "signal",
-    "noise",
-    "m",
-    "n",
-    "d",
-    "k",
-    "method",
-    "step_size",
-    "solver",
-    "rtol",
-    "atol",
-    "steps",
-    "t_max",
-    "max_solver_steps",
-    "threshold",
-    "stop_at_threshold",
-    "seeds",
-    "seed",
-    "parametrization",
-    "dtype",
-    "track_ntk",
-    "ntk_implementation",
-    "ntk_checkpoints",
-)
-"""The order of the phrases: what is trained, on which problem, how, and how it is counted."""
+_ORDER = {
+    "network": True,
+    "hidden": False,
+    "activation": True,
+    "v_law": False,
+    "operator": True,
+    "signal": False,
+    "noise": False,
+    "m": True,
+    "n": True,
+    "d": True,
+    "k": True,
+    "method": True,
+    "step_size": True,
+    "solver": True,
+    "rtol": False,
+    "atol": False,
+    "steps": True,
+    "t_max": True,
+    "max_solver_steps": False,
+    "threshold": True,
+    "stop_at_threshold": False,
+    "seeds": True,
+    "seed": False,
+    "parametrization": False,
+    "dtype": True,
+    "track_ntk": False,
+    "ntk_implementation": False,
+    "ntk_checkpoints": False,
+}
+"""The order of the phrases (what is trained, on which problem, how, and how it is counted), and
+whether each field is always named when fixed (and relevant: True) or only where it differs from
+`Config()` (False)."""
 
 
 def axis_label(name: str) -> str:
@@ -228,7 +211,7 @@ def settings(
     network: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """The settings of `config` in words (in the order `_ORDER`, then the other fields), but
-    those of the fields `hidden` (a figure's or table's axes): each field of `_KEY_FIELDS`
+    those of the fields `hidden` (a figure's or table's axes): each key field of `_ORDER`
     (network, activation, operator, m, n, d, k, method, η or solver, steps or horizon, threshold,
     seeds, dtype), the fields `shown` (a panel's own values), and every other field that differs
     from `Config()`, each where it matters (`rtol` for the flow only, `condition_number` for its
@@ -249,7 +232,7 @@ def settings(
             words.append(f"A: {label}" + (f" sha256:{operator_sha256[:8]}" if operator_sha256 else ""))
         elif name in ("operator_scale", *_OPERATOR_PARAMETERS) and "operator" not in hidden:
             continue  # in the operator's phrase
-        elif name in _KEY_FIELDS or name in shown or value != getattr(_DEFAULTS, name):
+        elif _ORDER.get(name, False) or name in shown or value != getattr(_DEFAULTS, name):
             words.append(_PHRASES[name](config) if name in _PHRASES else f"{name} = {value}")
     return words
 
@@ -264,6 +247,19 @@ def common_settings(
     """The `settings` shared by every one of `configs` (in the order of the first)."""
     lists = [settings(config, hidden, shown, operator_sha256, network) for config in configs]
     return [words for words in lists[0] if all(words in other for other in lists[1:])]
+
+
+def grid_settings(result, hidden: Collection[str], configs: np.ndarray) -> list[str]:
+    """The settings shared by a sweep `result`'s cells `configs` (`common_settings`), but those of the
+    axes `hidden` that take more than one value (an axis with one value is a fixed setting, named)."""
+    varying = [name for name in hidden if name in result.varying_axes]
+    return common_settings(
+        configs.flat,
+        varying,
+        [name for name in result.axes if name not in varying],
+        result.operator_sha256,
+        result.network,
+    )
 
 
 def wrapped(phrases: list[str], width: int, separator: str = ", ") -> str:

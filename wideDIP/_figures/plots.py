@@ -88,14 +88,6 @@ def held_to_the_stop(
     return grid, curves
 
 
-def _band_quartiles(times: np.ndarray, values: np.ndarray, columns: np.ndarray | None = None):
-    """The times > 0 (log axis) among `columns`, and the 25th, 50th and 75th percentiles across
-    all seeds of `held(values)` there."""
-    shown = times > 0 if columns is None else (times > 0) & columns
-    with np.errstate(invalid="ignore"):  # quartiles between two infinite losses (diverged seeds)
-        return times[shown], np.percentile(held(values)[:, shown], QUARTILES, axis=0)
-
-
 NOTHING_TO_DRAW = "nothing to draw"
 """Added to the legend label of a curve whose median is nowhere finite (`band`)."""
 
@@ -107,10 +99,12 @@ def band(
     the times > 0 among `columns`, the label saying so where the median is nowhere finite (a seed
     that recorded nothing makes it NaN: `nothing_drawn_note` says why); returns the quartiles
     `[3, times shown]`."""
-    shown, (low, median, high) = _band_quartiles(times, values, columns)
+    shown = times > 0 if columns is None else (times > 0) & columns
+    with np.errstate(invalid="ignore"):  # quartiles between two infinite losses (diverged seeds)
+        low, median, high = np.percentile(held(values)[:, shown], QUARTILES, axis=0)
     label = label if np.isfinite(median).any() else f"{label}: {NOTHING_TO_DRAW}"
-    axes.plot(shown, median, color=colour, lw=1.6, label=label, ms=3, **style)
-    axes.fill_between(shown, low, high, color=colour, alpha=0.2, lw=0)
+    axes.plot(times[shown], median, color=colour, lw=1.6, label=label, ms=3, **style)
+    axes.fill_between(times[shown], low, high, color=colour, alpha=0.2, lw=0)
     return np.stack([low, median, high])
 
 

@@ -22,7 +22,7 @@ from .._analysis.theory import width_bound
 from .._presets import PRESETS
 from .._resolve import is_discrete, operator_of
 from .._runtime.paths import check_writable
-from .captions import STATISTIC_LABELS, axis_label, common_settings, wrapped
+from .captions import STATISTIC_LABELS, axis_label, grid_settings, wrapped
 from .plots import PRINT_DPI, figure_formats, pyplot
 
 _INTEGER_AXES = ("n", "m")
@@ -38,6 +38,7 @@ _CHARACTERS_PER_INCH = 14
 """About how many characters of a 9-point caption fill an inch (where captions break)."""
 CONTOUR_LABEL = "50 % of seeds reach the threshold"
 NOT_RUN_LABEL = "not run (no result yet)"
+RECOVERY_RATIO_LABEL = "median best / median final signal error  (cells: best, final)"
 STABILITY_LIMIT = "η·λmax(H(W(0))) > 2 for most seeds"
 """What puts a cell beyond descent's stability limit (docs/theory.md §5), as the captions say it."""
 UNSTABLE_LABEL = f"descent unstable: {STABILITY_LIMIT}"
@@ -146,24 +147,16 @@ def plot_sweep(
     values: bool = True,
     dpi: int = PRINT_DPI,
 ):
-    """`statistic` (a name of `SCALAR_STATISTICS`, default the convergence frequency, or of
-    `QUARTILE_STATISTICS`, drawn as its median) over the grid; a `ValueError` where no cell holds it
-    (e.g. `certified_fraction` without `track_ntk`). Two numeric axes (rows, columns): a heatmap, one panel per value of any other axis (e.g.
-    `method`), all on one colour scale with one colour bar, each cell's value written in it
-    (`values`; with its seed count when under `FULL_SEEDS`), the 50 % contour (frequency only), the
-    width bound of Theorem 2.1(ii) (dashed where it falls on the chart, else a note under the
-    axes; not on a categorical axis), and a marker on the descent cells where most seeds have
-    `η λ_max(H(W(0))) > 2` (beyond descent's stability limit; drawn only where this varies over
-    the grid; where it does not, the title says in words that descent is beyond, or within, its
-    stability limit in every cell). One numeric axis (or none): lines over it, one per value of the
-    other axes; a frequency has 95 % Wilson score intervals as error bars (`wilson_interval`); the
-    title says in how many cells descent is beyond its stability limit. Axes are drawn as
-    `axis_scale` says (log for the paper's grids, categorical for e.g. noise 0, 0.1, 1) and named
-    in words (`_captions.AXIS_LABELS`); the title names the grid's size (and its preset, where it is
-    one: `_presets.PRESETS`), every setting the grid holds fixed (`_captions.settings`, with the
-    network that ran) and, for a sweep not finished, how many cells are computed (the others
-    hatched grey, "not run"); the legend is outside the axes. Writes `path` in `formats` (PNG at
-    `dpi`), all checked before anything is drawn."""
+    """`statistic` (a name of `PLOTTED_STATISTICS`, default the convergence frequency; a quartile
+    statistic is drawn as its median) over the grid; a `ValueError` where no cell holds it (e.g.
+    `certified_fraction` without `track_ntk`). Two numeric axes: heatmaps (`_heatmaps`: one panel per
+    value of the other axes), each cell's value written in it (`values`; with its seed count when
+    under `FULL_SEEDS`), the 50 % contour (frequency only), Theorem 2.1(ii)'s width bound
+    (`_theory_curve`) and descent's stability limit (`_unstable_cells`, `_stability`). One numeric
+    axis (or none): lines over it (`_lines`), a frequency with 95 % Wilson score intervals
+    (`wilson_interval`). Axes are drawn as `axis_scale` says; the title names the grid (`_about`) and
+    the settings it holds fixed (`grid_settings`). Writes `path` in `formats` (PNG at `dpi`), all
+    checked before anything is drawn."""
     files = _checked_files(path, formats, dpi, "SweepResult.plot")
     if statistic not in PLOTTED_STATISTICS:
         raise ValueError(f"plot_sweep: statistic must be one of {PLOTTED_STATISTICS}, got {statistic!r}")
@@ -200,25 +193,10 @@ def plot_recovery(
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = best / final
         text = np.where(np.isfinite(ratio), np.vectorize(lambda b, f: f"{b:.3g}\n{f:.3g}")(best, final), "")
-        figure = _heatmaps(
-            plt,
-            result,
-            front,
-            ratio,
-            "median best / median final signal error  (cells: best, final)",
-            (None, 1),
-            contour=False,
-            text=text,
-        )
+        figure = _heatmaps(plt, result, front, ratio, RECOVERY_RATIO_LABEL, (None, 1), contour=False, text=text)
     else:
-        figure = _lines(
-            plt,
-            result,
-            front[0],
-            [(final, None, "final", "-"), (best, None, "best along the path", "--")],
-            "median ‖x − x̄‖/‖x̄‖",
-            (None, None),
-        )
+        series = [(final, None, "final", "-"), (best, None, "best along the path", "--")]
+        figure = _lines(plt, result, front[0], series, "median ‖x − x̄‖/‖x̄‖", (None, None))
     return _saved(plt, figure, files, dpi)
 
 
@@ -262,19 +240,6 @@ def _cell_values(result, values: np.ndarray, fmt: str) -> np.ndarray:
     return np.vectorize(text, otypes=[object])(values, result.seeds)
 
 
-def _caption(result, hidden: Sequence[str], configs: np.ndarray) -> list[str]:
-    """The settings shared by the cells `configs`, but those of the axes `hidden` that take more
-    than one value (an axis with one value is a fixed setting, named)."""
-    varying = [name for name in hidden if name in result.varying_axes]
-    return common_settings(
-        configs.flat,
-        varying,
-        [name for name in result.axes if name not in varying],
-        result.operator_sha256,
-        result.network,
-    )
-
-
 def _preset(result) -> str | None:
     """ "preset fig1-quick" for a sweep over a preset's grid (`_presets.PRESETS`), with the fields of
     its base config that this sweep changed ("preset fig1 with method changed"); None for any other."""
@@ -296,18 +261,13 @@ def _grid(result) -> str:
     return size if preset is None else f"{preset}, {size}"
 
 
-def _progress(result) -> list[str]:
-    """ "k of N cells computed" for a sweep with cells still missing, else nothing."""
-    computed = result.computed
-    return [] if computed.all() else [f"{int(computed.sum())} of {computed.size} cells computed"]
-
-
 def _about(result, marked: bool) -> list[str]:
-    """What a sweep figure's title says before the settings: the grid (`_grid`), how many cells are
-    computed (`_progress`), and descent's stability in words (`_stability`) unless the cells are
-    `marked` where it varies."""
-    stability = _stability(result, marked)
-    return [_grid(result), *_progress(result), *([stability] if stability else [])]
+    """What a sweep figure's title says before the settings: the grid (`_grid`), "k of N cells
+    computed" for a sweep with cells still missing, and descent's stability in words (`_stability`)
+    unless the cells are `marked` where it varies."""
+    computed, stability = result.computed, _stability(result, marked)
+    progress = [] if computed.all() else [f"{int(computed.sum())} of {computed.size} cells computed"]
+    return [_grid(result), *progress, *([stability] if stability else [])]
 
 
 def _lines(
@@ -338,7 +298,7 @@ def _lines(
         pad = 0.04 * (limits[1] - limits[0])
         axes.set_ylim(limits[0] - pad, limits[1] + pad)
     axes.set_ylabel(label)
-    caption = _about(result, marked=False) + _caption(result, list(result.axes), result.configs)
+    caption = _about(result, marked=False) + grid_settings(result, list(result.axes), result.configs)
     figure.suptitle(wrapped(caption, int(size[0] * _CHARACTERS_PER_INCH)), fontsize=9)
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
@@ -373,7 +333,7 @@ def _heatmaps(
     centres = _positions(columns, scales[0]), _positions(rows, scales[1])
     bounded = "categorical" not in scales and _has_bound(row_name, column_name)
     norm = _colour_norm(grid, limits)
-    own = [_caption(result, front, configs[:, :, p]) for p in range(len(panels))]
+    own = [grid_settings(result, front, configs[:, :, p]) for p in range(len(panels))]
     shared = [words for words in own[0] if all(words in other for other in own[1:])]
     own = [[words for words in panel if words not in shared] for panel in own]
     size = (_PANEL[0] * len(panels) + 1.6, _PANEL[1] + 1.0 + 0.5 * bounded)
@@ -434,21 +394,14 @@ def contour_lines(
 
 
 def _colour_norm(values: np.ndarray, limits: tuple[float | None, float | None]) -> Normalize:
-    """The colour scale of every panel (`_colour_range`): logarithmic when no limit is given and
-    the finite values are positive and span more than `LOG_COLOURS_FROM` (e.g. a median final loss
-    from 1e-8 to 1e3), else linear."""
-    low, high = _colour_range(values, limits)
+    """The colour scale of every panel, from `limits` where given, else from the smallest and largest
+    finite value of the whole grid: logarithmic when no limit is given and the finite values are
+    positive and span more than `LOG_COLOURS_FROM` (e.g. a median final loss from 1e-8 to 1e3), else linear."""
+    finite = values[np.isfinite(values)]
+    low = float(limits[0] if limits[0] is not None else (finite.min() if finite.size else 0.0))
+    high = float(limits[1] if limits[1] is not None else (finite.max() if finite.size else 1.0))
     logarithmic = limits == (None, None) and low > 0 and high / low > LOG_COLOURS_FROM
     return (LogNorm if logarithmic else Normalize)(low, high)
-
-
-def _colour_range(values: np.ndarray, limits: tuple[float | None, float | None]) -> tuple[float, float]:
-    """(vmin, vmax) of the colour scale of every panel: `limits` where given, else the smallest and
-    largest finite value of the whole grid."""
-    finite = values[np.isfinite(values)]
-    low = limits[0] if limits[0] is not None else (finite.min() if finite.size else 0.0)
-    high = limits[1] if limits[1] is not None else (finite.max() if finite.size else 1.0)
-    return float(low), float(high)
 
 
 def _cell_font_size(words: np.ndarray | None, columns: int, rows: int) -> float:
@@ -584,20 +537,14 @@ def _theory_curve(result, axes, row_name: str, column_name: str, columns: np.nda
     them (docs/theory.md §8), none for a custom matrix; where it falls outside the chart (the
     paper's setting: six orders of magnitude above it), a note under the axes gives its values."""
 
-    def bound(x):
-        value = int(round(x)) if column_name in _INTEGER_AXES else float(x)
-        c = panel_config.replace(**{column_name: value})
-        return width_bound(c.n, c.m, c.activation, c.operator_scale, c.v_law, **spectra[c])
-
     xs = np.geomspace(columns[0], columns[-1], 50)
-    spectra = {}
-    for x in xs:
-        value = int(round(x)) if column_name in _INTEGER_AXES else float(x)
-        c = panel_config.replace(**{column_name: value})
-        spectra[c] = operator_of(c).spectrum()
-        if spectra[c] is None:  # depends on a matrix the figure does not have
-            return
-    ks = np.array([bound(x) for x in xs])
+    configs = [
+        panel_config.replace(**{column_name: int(round(x)) if column_name in _INTEGER_AXES else float(x)}) for x in xs
+    ]
+    spectra = {c: operator_of(c).spectrum() for c in configs}
+    if None in spectra.values():  # depends on a matrix the figure does not have
+        return
+    ks = np.array([width_bound(c.n, c.m, c.activation, c.operator_scale, c.v_law, **spectra[c]) for c in configs])
     if not np.all(np.isfinite(ks)):
         return
     low, high = axes.get_ylim()

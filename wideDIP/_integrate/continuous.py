@@ -1,17 +1,11 @@
 """Gradient flow `θ' = −∇L(θ)` (3) (docs/theory.md §1, §10) integrated by diffrax on all
 seeds at once (vmap).
 
-Each seed stops at a `diffrax.Event` (loss ≤ threshold unless told to go on, or diverged); only statistics are
-saved at the checkpoint times (`SaveAt(fn=...)`), and the recorded state (`features`) only at
-the times asked for, never whole trajectories of `W`. Solver
-failures (step budget, step size underflow) never raise: they become `solver_failed`.
-
-`solver="auto"` (`run`) integrates every seed with Tsit5 and continues, with Kvaerno5 in float64,
-each seed that Tsit5 leaves short of the horizon: a seed whose explicit cost
-`T λ_max(H(θ(0)))/3` (docs/theory.md §10) exceeds the step budget is given Tsit5 only for
-`PROBE_FRACTION` (2 %) of that budget (the wide networks that converge at once do so there), and
-any seed that spends its Tsit5 budget is continued likewise. The other seeds' results are those of `solver="tsit5"`, bit for
-bit."""
+Each seed stops at a `diffrax.Event` (loss ≤ threshold unless told to go on, or diverged); only
+statistics are saved at the checkpoint times (`SaveAt(fn=...)`), and the recorded state (`features`)
+only at the times asked for, never whole trajectories of `W`. Solver failures (step budget, step
+size underflow) never raise: they become `solver_failed`. `solver="auto"`: Tsit5, then Kvaerno5 in
+float64 for the seeds it leaves short of the horizon (`run`)."""
 
 from __future__ import annotations
 
@@ -25,7 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PyTree
 
-from .._dynamics.dynamics import SOLVERS, GradientFlow, in_precision
+from .._dynamics.base import in_precision
+from .._dynamics.flow import SOLVERS, GradientFlow
 from .._problems.problem import Problem
 from .._runtime.locks import LAPACK_LOCK
 from .._runtime.parallel import over_seeds
@@ -91,9 +86,10 @@ class FlowRun(eqx.Module):
     stop_time: Float[Array, " seeds"]
     crossing_time: Float[Array, " seeds"]
     """When the loss first reached the threshold (NaN if never)."""
-    crossing_steps: Int[Array, " seeds"]
+    crossing_step: Int[Array, " seeds"]
     """Accepted solver steps until then (−1 if never)."""
-    accepted_steps: Int[Array, " seeds"]
+    stop_step: Int[Array, " seeds"]
+    """Accepted solver steps."""
     solver_steps: Int[Array, " seeds"]
     """Accepted and rejected steps: the work done."""
     unfinished: Bool[Array, " seeds"]
@@ -259,8 +255,8 @@ def _seed(
         outcome=outcome,
         stop_time=stop_time,
         crossing_time=jnp.where(crossed_now, first.stop_time, jnp.nan),
-        crossing_steps=jnp.where(crossed_now, first.accepted_steps, -1),
-        accepted_steps=accepted,
+        crossing_step=jnp.where(crossed_now, first.accepted_steps, -1),
+        stop_step=accepted,
         solver_steps=steps,
         unfinished=unfinished,
     )
@@ -280,26 +276,11 @@ def integrate(
     """Integrate the flow of every seed from `parameters` up to `settings.time_budget` with
     `settings.solver` (for "auto": its explicit leg), each leg within its seed's step budget
     `budgets` when given (else `settings.max_steps`), recording the state at
-    `recording_times` (a subset of `times`) when given. Without
-    `settings.stop_at_threshold`, a seed that reaches the threshold is integrated on from there
-    to the horizon (a second leg: diffrax events always end the solve), so that the crossing's
-    time and solver steps are exact."""
+    `recording_times` (a subset of `times`) when given; past the threshold as `_seed` says."""
+    seed = functools.partial(_seed, times=times, rule=rule, settings=settings, recording_times=recording_times)
 
     def one(dyn: eqx.Module, problem: Problem, start: PyTree, budget: Int[Array, ""] | None) -> FlowRun:
-        return _seed(
-            dyn,
-            problem,
-            start,
-            start,
-            jnp.zeros_like(settings.time_budget),
-            dyn.loss(start),
-            None,
-            budget,
-            times,
-            rule,
-            settings,
-            recording_times,
-        )
+        return seed(dyn, problem, start, start, jnp.zeros_like(settings.time_budget), dyn.loss(start), None, budget)
 
     return jax.vmap(one)(dynamics, problems, parameters, budgets)
 
@@ -322,21 +303,11 @@ def resume(
     `settings.solver`: `origins` are the θ(0) (for the distances), `initial_loss` their losses (for
     divergence), `crossed` whether a seed has already reached the threshold (then only
     divergence can stop it: `stop_at_threshold=False`). Crossing steps count from `starts`."""
+    seed = functools.partial(_seed, times=times, rule=rule, settings=settings, recording_times=recording_times)
 
     def one(dyn, problem, start, origin, t0, loss0, crossed_before):
-        return _seed(
-            dyn,
-            problem,
-            start,
-            origin,
-            t0,
-            loss0,
-            None if settings.stop_at_threshold else crossed_before,
-            None,
-            times,
-            rule,
-            settings,
-            recording_times,
+        return seed(
+            dyn, problem, start, origin, t0, loss0, None if settings.stop_at_threshold else crossed_before, None
         )
 
     return jax.vmap(one)(dynamics, problems, parameters, origins, starts, initial_loss, crossed)
@@ -377,14 +348,14 @@ def _merge(first: FlowRun, rest: FlowRun, index: np.ndarray) -> FlowRun:
         a[index] = b.astype(a.dtype)
         return a
 
-    before = first.accepted_steps[index]
+    before = first.stop_step[index]
     crossed_before = ~np.isnan(first.crossing_time[index])
-    crossed_now = rest.crossing_steps >= 0
+    crossed_now = rest.crossing_step >= 0
     crossing_time = first.crossing_time.copy()
     crossing_time[index] = np.where(crossed_before, crossing_time[index], rest.crossing_time)
-    crossing_steps = first.crossing_steps.copy()
-    crossing_steps[index] = np.where(
-        crossed_before, crossing_steps[index], np.where(crossed_now, before + rest.crossing_steps, -1)
+    crossing_step = first.crossing_step.copy()
+    crossing_step[index] = np.where(
+        crossed_before, crossing_step[index], np.where(crossed_now, before + rest.crossing_step, -1)
     )
     return FlowRun(
         snapshots=jax.tree.map(joined, first.snapshots, rest.snapshots),
@@ -395,8 +366,8 @@ def _merge(first: FlowRun, rest: FlowRun, index: np.ndarray) -> FlowRun:
         outcome=replaced(first.outcome, rest.outcome),
         stop_time=replaced(first.stop_time, rest.stop_time),
         crossing_time=crossing_time,
-        crossing_steps=crossing_steps,
-        accepted_steps=replaced(first.accepted_steps, before + rest.accepted_steps),
+        crossing_step=crossing_step,
+        stop_step=replaced(first.stop_step, before + rest.stop_step),
         solver_steps=replaced(first.solver_steps, first.solver_steps[index] + rest.solver_steps),
         unfinished=replaced(first.unfinished, rest.unfinished),
     )
@@ -414,12 +385,12 @@ def run(
     largest_eigenvalue: Float[Array, " seeds"] | None = None,
 ) -> FlowRun:
     """The flow of every seed (leading axis = seed, a multiple of the device count), over every
-    device (the stiff continuation: on one). `settings.solver="auto"` needs `largest_eigenvalue` (`λ_max(H(θ(0)))` per seed): a
-    seed predicted stiff gets a fraction of the step budget on Tsit5 (`explicit_budgets`), and
-    every seed that spends its Tsit5 budget is continued from where it stopped
-    by `AUTO_STIFF_SOLVER` in float64, with its own budget of `settings.max_steps` steps; its
-    outputs come back in the run's precision. The other seeds' results are those of
-    `solver="tsit5"`, bit for bit."""
+    device (the stiff continuation: on one). `settings.solver="auto"` needs `largest_eigenvalue`
+    (`λ_max(H(θ(0)))` per seed): a seed predicted stiff gets a fraction of the step budget on Tsit5
+    (`explicit_budgets`; the wide networks that converge at once do so there), and every seed that
+    spends its Tsit5 budget is continued from where it stopped by `AUTO_STIFF_SOLVER` in float64,
+    with its own budget of `settings.max_steps` steps; its outputs come back in the run's precision.
+    The other seeds' results are those of `solver="tsit5"`, bit for bit."""
     auto = settings.solver == "auto" and largest_eigenvalue is not None and _state_size(parameters) <= STIFF_STATE_LIMIT
     arguments = [dynamics, problems, parameters, times, rule, settings, recording_times]
     if auto:

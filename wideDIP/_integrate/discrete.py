@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Bool, Float, Int, PyTree
 
-from .._dynamics.dynamics import DiscreteDynamics
+from .._dynamics.base import DiscreteDynamics
 from .._problems.problem import Problem
 from .outcomes import Outcome
 

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._dynamics.dynamics import AbstractDynamics, DiscreteDynamics, in_precision
+from .._dynamics.base import AbstractDynamics, DiscreteDynamics, in_precision
 from .._problems.problem import Problem
 from .._runtime.parallel import over_seeds, placed_over_seeds
 from . import continuous, discrete
@@ -91,9 +91,11 @@ def _nan_after(stopped: np.ndarray, snapshots: discrete.Snapshot) -> discrete.Sn
     return jax.tree.map(mask, snapshots)
 
 
-def _stacked_states(states: list, count: int, seeds: int) -> np.ndarray:
-    states = states + [states[-1]] * (count - len(states))  # after an early exit: masked by the caller
-    return np.stack([np.asarray(x)[:seeds] for x in states], axis=1)
+def _stacked(entries: list, count: int, seeds: int):
+    """`entries` (one pytree `[seeds, ...]` per checkpoint reached) padded to `count` with the last (after
+    an early exit every seed has stopped: masked by the caller), stacked on axis 1, the first `seeds` kept."""
+    entries = entries + [entries[-1]] * (count - len(entries))
+    return jax.tree.map(lambda *leaves: np.stack([np.asarray(x)[:seeds] for x in leaves], axis=1), *entries)
 
 
 class SpreadStates:
@@ -210,14 +212,12 @@ def _run_discrete(
             bar.total = bar.n = int(stop_step.max())
             if _shown(bar):  # (a bar still within its delay stays unprinted)
                 bar.refresh()
-    # after an early exit every seed has stopped: the later checkpoints are not recorded
-    recorded += [recorded[-1]] * (len(checkpoints) - len(recorded))
-    snapshots = jax.tree.map(lambda *leaves: np.stack([np.asarray(x)[:seeds] for x in leaves], axis=1), *recorded)
+    snapshots = _stacked(recorded, len(checkpoints), seeds)
     crossing_step = np.asarray(state.crossing_step)
     if spread is not None:
         record, states = spread.chosen(last_checkpoint_reached(checkpoints, stop_step))
     if record is not None:
-        stacked = _stacked_states(states, len(record), seeds)
+        stacked = _stacked(states, len(record), seeds)
         stacked[checkpoints[record][None, :] > stop_step[:, None]] = np.nan
     return Trajectory(
         snapshots=_nan_after(checkpoints[None, :] > stop_step[:, None], snapshots),
@@ -258,17 +258,10 @@ def _run_continuous(
         arguments.append(jnp.asarray(np.asarray(times)[record], dtype))
     run = continuous.run(*arguments, largest_eigenvalue=start.largest_eigenvalue)
     run = jax.tree.map(lambda leaf: leaf[:seeds], run)  # drop the padding
-    return Trajectory(
-        snapshots=jax.tree.map(np.asarray, run.snapshots),
-        final_parameters=run.final_parameters,
-        initial_loss=np.asarray(run.initial_loss),
-        final_loss=np.asarray(run.final_loss),
-        outcome=np.asarray(run.outcome),
-        stop_time=np.asarray(run.stop_time),
-        stop_step=np.asarray(run.accepted_steps),
-        solver_steps=np.asarray(run.solver_steps),
-        crossing_step=np.asarray(run.crossing_steps),
-        crossing_time=np.asarray(run.crossing_time),
-        states=None if record is None else np.asarray(run.states),
-        recorded=None if record is None else np.asarray(record),
-    )
+    on_host = {
+        field.name: jax.tree.map(np.asarray, getattr(run, field.name))
+        for field in dataclasses.fields(Trajectory)
+        if field.name not in ("final_parameters", "recorded")
+    }
+    recorded = None if record is None else np.asarray(record)
+    return Trajectory(**on_host, final_parameters=run.final_parameters, recorded=recorded)

@@ -1,5 +1,5 @@
-"""Neural tangent kernels (docs/theory.md §3): the generic Jacobian route for any network written as
-a pure function, the closed forms of the two-layer network, and their extreme eigenvalues."""
+"""Neural tangent kernels (docs/theory.md §3, §9): through any network's Jacobian, in closed form for
+the two-layer networks, and their extreme eigenvalues along a run."""
 
 from __future__ import annotations
 
@@ -14,36 +14,34 @@ from jaxtyping import Array, Float, PyTree
 
 from .._problems.problem import Problem
 from .activations import activation
+from .losses import network
 
 
 class NtkImplementation(enum.StrEnum):
-    """How the kernels are computed (docs/theory.md §3, §9), by `Config.ntk_implementation` name."""
+    """How the kernels are computed (`Config.ntk_implementation`): "auto" is the closed form where
+    the network has one (`HasClosedFormKernels`), else its Jacobian (docs/theory.md §3, §9)."""
 
     AUTO = "auto"
-    """The closed form where the network has one (`HasClosedFormKernels`), else the Jacobian."""
     JACOBIAN = "jacobian"
-    """`jax.jacfwd`/`jax.jacrev` of the network: any network."""
     CLOSED_FORM = "closed_form"
-    """The network's closed form (the two-layer networks, §3, §9)."""
 
 
 NTK_IMPLEMENTATIONS = tuple(implementation.value for implementation in NtkImplementation)
 """The names of `NtkImplementation`, in order: the values `Config.ntk_implementation` allows."""
 
-JACOBIAN_MODES = ("auto", "forward", "reverse")
-SPACES = ("signal", "observation")
 KERNEL_STATISTICS = ("min_lambda_K", "min_lambda_H", "max_lambda_H", "jacobian_lipschitz_ratio")
-"""What the kernels are summarised by along a run (`Config.track_ntk`, docs/theory.md §3), in every
-route: `λ_min(K)`, `λ_min(H)` on Im(A), `λ_max(H)` and the Jacobian's Lipschitz ratio."""
+"""The kernels' statistics along a run (`Config.track_ntk`): `λ_min(K)`, `λ_min(H)` on Im(A),
+`λ_max(H)`, and the Jacobian's Lipschitz ratio `‖J − J(θ_0)‖₂ / ‖θ − θ_0‖`."""
 
 
 def kernel_statistics(
-    min_signal: Array, observation: Array, m: int, n: int, lipschitz_ratio: Array
+    min_signal: Array, observation: Array, n: int, change_norm: Array, distance: Array
 ) -> dict[str, Array]:
-    """The statistics of `KERNEL_STATISTICS` from `λ_min(K)`, the ascending eigenvalues of the `m × m`
-    `H` (its smallest on Im(A) is at index `m − n` when `m > n`) and the Lipschitz ratio."""
-    smallest = jnp.maximum(observation[max(0, m - n)], 0.0)
-    return dict(zip(KERNEL_STATISTICS, (min_signal, smallest, observation[-1], lipschitz_ratio)))
+    """`KERNEL_STATISTICS` from `λ_min(K)`, the ascending eigenvalues of `H` (the smallest on Im(A)
+    at index `m − n` when `m > n`), `‖J − J(θ_0)‖₂` and `‖θ − θ_0‖` (the ratio NaN at `θ_0`)."""
+    smallest = jnp.maximum(observation[max(0, observation.shape[0] - n)], 0.0)
+    ratio = jnp.where(distance > 0, change_norm / jnp.where(distance > 0, distance, 1), jnp.nan)
+    return dict(zip(KERNEL_STATISTICS, (min_signal, smallest, observation[-1], ratio)))
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -55,7 +53,7 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
 def jacobian(function: Callable[[PyTree], Array], parameters: PyTree, mode: str = "auto") -> Float[Array, "outputs p"]:
     """`∂ function / ∂ parameters` as an `outputs × p` matrix, by `jax.jacfwd` (one JVP per
     parameter) or `jax.jacrev` (one VJP per output); "auto" takes the cheaper for the shape."""
-    _choice("mode", mode, JACOBIAN_MODES)
+    _choice("mode", mode, ("auto", "forward", "reverse"))
     flat, unflatten = jax.flatten_util.ravel_pytree(parameters)
     outputs = jax.eval_shape(function, parameters).size
     if mode == "auto":
@@ -86,15 +84,11 @@ def ntk(
     space: str = "signal",
     implementation: str = "auto",
 ) -> Array:
-    """The NTK of the two-layer network (4) at `W`: signal space `K` (n×n) or observation
-    space `H = A K Aᵀ` (m×m). "jacobian" differentiates the network with `jax.jacfwd` or
-    `jax.jacrev` (the route for any network, and the oracle); "closed_form" uses §3; "auto"
-    takes the closed form, which exists for this network."""
-    _choice("space", space, SPACES)
+    """The NTK of the two-layer network (4) at `W`: `K` (n×n, "signal") or `H = A K Aᵀ` (m×m); by
+    "jacobian" (any network's route, and the oracle) or "closed_form" (§3, also "auto")."""
+    _choice("space", space, ("signal", "observation"))
     _choice("implementation", implementation, NTK_IMPLEMENTATIONS)
     if implementation == NtkImplementation.JACOBIAN:
-        from .losses import network
-
         j = jacobian(lambda w: network(w, problem.input, problem.layer, activation_name), weights)
         if space == "observation":
             j = problem.operator @ j
@@ -112,36 +106,35 @@ def _gram_eigenvalues(matrix: Float[Array, "a b"]) -> Float[Array, " r"]:
     return jnp.linalg.eigvalsh(small)
 
 
+def _smallest_signal_eigenvalue(factor: Float[Array, "n p"]) -> Array:
+    """`λ_min(F Fᵀ)` of an `n × p` factor `F` of `K`: 0 by rank when `p < n`."""
+    signal = _gram_eigenvalues(factor)
+    return jnp.maximum(signal[0], 0.0) if factor.shape[0] <= factor.shape[1] else jnp.zeros((), signal.dtype)
+
+
+def _largest_gram_eigenvalue(matrix: Array) -> Array:
+    return jnp.maximum(_gram_eigenvalues(matrix)[-1], 0.0)
+
+
 class KernelProbe(eqx.Module):
-    """What one seed needs to measure its kernels along a run without storing `W`: the closed
-    form of the two-layer network (4), from `z(t) = W(t) u` (§3, §4)."""
+    """The closed-form kernels of the two-layer network (4) from `z(t) = W(t) u` alone (§3, §4)."""
 
     layer: Float[Array, "n k"]
     mixing: Float[Array, "m k"]
     activation_name: str = eqx.field(static=True)
 
     def extremes(self, features: Float[Array, " k"], initial_features: Float[Array, " k"]) -> dict[str, Array]:
-        """`λ_min(K)` (0 by rank when k < n), `λ_min(H)` on Im(A), `λ_max(H)`, and the
-        Lipschitz ratio `‖J(W) − J(W(0))‖₂ / ‖W − W(0)‖_F` of the Jacobian (§3, §5)."""
+        """`KERNEL_STATISTICS` at `z` against `z(0)` (§3, §5)."""
         n, k = self.layer.shape
-        m = self.mixing.shape[0]
         derivative = activation(self.activation_name).derivative
-        scaled_layer = self.layer * derivative(features) / jnp.sqrt(k)
-        signal = _gram_eigenvalues(scaled_layer)
-        min_signal = jnp.maximum(signal[0], 0.0) if n <= k else jnp.zeros((), signal.dtype)
+        min_signal = _smallest_signal_eigenvalue(self.layer * derivative(features) / jnp.sqrt(k))
         observation = jnp.linalg.eigvalsh(observation_ntk(self.mixing, features, self.activation_name))
         change = self.layer * (derivative(features) - derivative(initial_features)) / jnp.sqrt(k)
-        distance = jnp.linalg.norm(features - initial_features)
-        change_norm = jnp.sqrt(jnp.maximum(_gram_eigenvalues(change)[-1], 0.0))
-        return kernel_statistics(min_signal, observation, m, n, _ratio(change_norm, distance))
+        change_norm = jnp.sqrt(_largest_gram_eigenvalue(change))
+        return kernel_statistics(min_signal, observation, n, change_norm, jnp.linalg.norm(features - initial_features))
 
     def along(self, features: Float[Array, "checkpoints k"]) -> dict[str, Array]:
-        """`extremes` at every recorded state, against the first (`z(0)`)."""
         return jax.vmap(lambda z: self.extremes(z, features[0]))(features)
-
-
-def _ratio(change_norm: Array, distance: Array) -> Array:
-    return jnp.where(distance > 0, change_norm / jnp.where(distance > 0, distance, 1), jnp.nan)
 
 
 class BothKernelProbe(eqx.Module):
@@ -159,24 +152,21 @@ class BothKernelProbe(eqx.Module):
         return features[: self.k], features[self.k :].reshape(n, self.k)
 
     def extremes(self, features: Array, initial_features: Array) -> dict[str, Array]:
-        m, n = self.operator.shape
         phi = activation(self.activation_name)
         z, layer = self._split(features)
         z0, layer0 = self._split(initial_features)
         scale = jnp.sqrt(jnp.asarray(self.k, features.dtype))
         mixed = layer * phi.derivative(z) / scale
         shift = jnp.sum(phi.function(z) ** 2) / self.k
-        signal = _gram_eigenvalues(mixed)
-        min_signal = (jnp.maximum(signal[0], 0.0) if n <= self.k else jnp.zeros((), signal.dtype)) + shift
         observed = self.operator @ mixed
         observation = jnp.linalg.eigvalsh(observed @ observed.T + shift * self.operator @ self.operator.T)
         change = mixed - layer0 * phi.derivative(z0) / scale
         change_norm = jnp.sqrt(
-            jnp.maximum(_gram_eigenvalues(change)[-1], 0.0)
-            + jnp.sum((phi.function(z) - phi.function(z0)) ** 2) / self.k
+            _largest_gram_eigenvalue(change) + jnp.sum((phi.function(z) - phi.function(z0)) ** 2) / self.k
         )
+        distance = jnp.linalg.norm(features - initial_features)
         return kernel_statistics(
-            min_signal, observation, m, n, _ratio(change_norm, jnp.linalg.norm(features - initial_features))
+            _smallest_signal_eigenvalue(mixed) + shift, observation, layer.shape[0], change_norm, distance
         )
 
     def along(self, features: Array) -> dict[str, Array]:
@@ -184,8 +174,7 @@ class BothKernelProbe(eqx.Module):
 
 
 def network_jacobian(network: eqx.Module, parameters: PyTree, input: Float[Array, " d"]) -> Float[Array, "n p"]:
-    """`J = ∂g(u, θ)/∂θ` (`n × p`, `θ` flattened) of a `wideDIP.Network`, by `jax.jacfwd` when
-    `p ≤ n`, else `jax.jacrev` (docs/theory.md §3, §9)."""
+    """`J = ∂g(u, θ)/∂θ` (`n × p`, `θ` flattened) of a `wideDIP.Network` (docs/theory.md §3, §9)."""
     return jacobian(lambda p: network.apply(p, input), parameters)
 
 
@@ -203,22 +192,16 @@ def jacobian_ntk(
 def jacobian_extremes(
     j: Float[Array, "n p"], initial_j: Float[Array, "n p"], operator: Float[Array, "m n"], distance: Array
 ) -> dict[str, Array]:
-    """`λ_min(K)` (0 by rank when `p < n`), `λ_min(H)` on Im(A), `λ_max(H)` and
-    `‖J − J(θ_0)‖₂ / ‖θ − θ_0‖` from Jacobians (docs/theory.md §3, §9)."""
-    m, n = operator.shape
-    signal = _gram_eigenvalues(j)
-    min_signal = jnp.maximum(signal[0], 0.0) if n <= j.shape[1] else jnp.zeros((), signal.dtype)
+    """`KERNEL_STATISTICS` from the Jacobians `J`, `J(θ_0)` (docs/theory.md §3, §9)."""
     observed = operator @ j
     observation = jnp.linalg.eigvalsh(observed @ observed.T)
-    change_norm = jnp.sqrt(jnp.maximum(_gram_eigenvalues(j - initial_j)[-1], 0.0))
-    return kernel_statistics(min_signal, observation, m, n, _ratio(change_norm, distance))
+    change_norm = jnp.sqrt(_largest_gram_eigenvalue(j - initial_j))
+    return kernel_statistics(_smallest_signal_eigenvalue(j), observation, operator.shape[1], change_norm, distance)
 
 
 class JacobianProbe(eqx.Module):
-    """The kernels of any network along a run from its recorded states, through its Jacobian
-    (docs/theory.md §3, §9): the state at a checkpoint gives the literal parameters
-    (`parameters_from_features`), whose Jacobian gives `K`, `H` and the Lipschitz ratio. The
-    checkpoints are visited one after another (`lax.map`): one `n × p` Jacobian at a time."""
+    """Any network's kernels along a run through the Jacobian at its recorded states (docs/theory.md
+    §3, §9), one checkpoint after another (`lax.map`: one `n × p` Jacobian at a time)."""
 
     network: eqx.Module
     """This seed's network (`Network.for_seed`)."""

@@ -1,13 +1,12 @@
-"""The two-layer DIP network (4), its loss (2), and the dynamics the engine trains: the generic
-path on any network's literal parameters (docs/theory.md §1, §9), the `k` numbers `z = W u` of
-§4, and the `(z, V)` reduction of the network with both layers trained (§9)."""
+"""The two-layer network (4), and the losses (2) the engine trains: on any network's literal
+parameters (docs/theory.md §1, §9), on `z = W u` (§4), and on `(z, V)` (§9)."""
 
 from __future__ import annotations
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+from jaxtyping import Array, Float, PyTree
 
 from .._problems.problem import Problem
 from .activations import activation
@@ -26,8 +25,7 @@ def signal_from_features(features: Float[Array, " k"], layer: Float[Array, "n k"
 
 
 class GenericDynamics(eqx.Module):
-    """One run's loss `½‖A g(u, θ) − y‖²` (2) as a function of a network's literal parameters `θ`
-    (any pytree); gradients by `jax.grad`: the path every network takes (docs/theory.md §1, §9)."""
+    """The loss `½‖A g(u, θ) − y‖²` (2) of a network's literal parameters, by `jax.grad` (docs/theory.md §1)."""
 
     network: eqx.Module
     """This seed's `wideDIP.Network` (`Network.for_seed`)."""
@@ -43,7 +41,6 @@ class GenericDynamics(eqx.Module):
         return jax.value_and_grad(self.loss)(parameters)
 
     def features(self, parameters: PyTree) -> Array:
-        """The recorded state (`Network.features`): `W u` for the two-layer network, else `θ` flattened."""
         return self.network.features(parameters, self.input)
 
     def signal(self, parameters: PyTree, problem: Problem) -> Float[Array, " n"]:
@@ -65,10 +62,6 @@ class ReducedDynamics(eqx.Module):
         mixing = problem.operator @ problem.layer / jnp.sqrt(jnp.asarray(width, problem.layer.dtype))
         return cls(mixing, problem.observation, activation_name)
 
-    @staticmethod
-    def initial_parameters(key: PRNGKeyArray, problem: Problem) -> Float[Array, " k"]:
-        return problem.features
-
     def residual(self, features: Float[Array, " k"]) -> Float[Array, " m"]:
         return self.mixing @ activation(self.activation_name).function(features) - self.observation
 
@@ -88,9 +81,8 @@ class ReducedDynamics(eqx.Module):
 
 
 class ReducedBothDynamics(eqx.Module):
-    """Both layers trained, reduced to the state `(z, V)` with `z = W u` (docs/theory.md §9):
-    `r = A V φ(z)/√k − y`, `∇_z = φ'(z) ⊙ (Vᵀ Aᵀ r)/√k`, `∇_V = Aᵀ r φ(z)ᵀ/√k`, written out:
-    `O(m n + n k)` per step, no `d`."""
+    """Both layers trained, on `(z, V)` (docs/theory.md §9): `r = A V φ(z)/√k − y`,
+    `∇_z = φ'(z) ⊙ (Vᵀ Aᵀ r)/√k`, `∇_V = Aᵀ r φ(z)ᵀ/√k` written out, no `d`."""
 
     operator: Float[Array, "m n"]
     observation: Float[Array, " m"]

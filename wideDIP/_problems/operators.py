@@ -1,8 +1,6 @@
-"""Forward operators `A` (docs/theory.md §8): one registry entry per operator, a component (an
-`eqx.Module`: its sizes and scale static, its numbers array fields, so that they never recompile)
-that checks the `Config` fields it is built from, draws `A` for one seed's key, and describes
-itself. Adding an operator is adding one class to `OPERATORS`; `Config`, the problem draw, the
-command line, summaries and figures all read it from here."""
+"""Forward operators `A` (docs/theory.md §8): one component class per operator, which checks the
+`Config` fields it is built from, draws `A` for one seed's key and describes itself. Adding an
+operator is adding one class to `OPERATORS`: `Config`, the draw, the command line and figures read it."""
 
 from __future__ import annotations
 
@@ -25,32 +23,26 @@ _NORM_LABELS = {"none": "√n + √m", "sqrt_n": "1 + √(m/n)", "sqrt_m": "1 + 
 
 
 def entry_scale(m: int, n: int, operator_scale: str) -> float:
-    """`s`, the standard deviation of the entries of the Gaussian ensemble of `m × n` matrices: 1,
-    `1/√n` or `1/√m` (`operator_scale`, one of `OPERATOR_SCALES`)."""
+    """`s` of the Gaussian ensemble of `m × n` matrices (`OPERATOR_SCALES`)."""
     return {"none": 1.0, "sqrt_n": n**-0.5, "sqrt_m": m**-0.5}[operator_scale]
 
 
 class Operator(eqx.Module):
-    """A family of forward operators `A ∈ R^{m×n}` (docs/theory.md §8), built from the `Config`
-    fields named in `config_fields` (`from_fields`).
-
-    `draw` is traced once per structure (sizes, scale): the numbers named in `parameters` are
-    array fields, so changing them does not recompile.
-    """
+    """A family of forward operators `A ∈ R^{m×n}` (docs/theory.md §8). `draw` is traced once per
+    structure (sizes, scale): the numbers named in `parameters` are array fields."""
 
     name: ClassVar[str]
     config_fields: ClassVar[tuple[str, ...]] = ("m", "n", "operator_scale")
-    """The `Config` fields the operator is built from (its fields, `from_fields`)."""
+    """The `Config` fields the operator is built from (`from_fields`)."""
     parameters: ClassVar[dict[str, float]] = {}
-    """The operator's numbers among `config_fields` (array fields), each with the placeholder
-    (valid for every shape) that a compiled setup's static config holds instead (`placeholders`)."""
+    """Its numbers among `config_fields`, each with the placeholder valid for every shape (`placeholders`)."""
     scaled: ClassVar[bool] = False
     """Whether `Config.operator_scale` applies (else it must be "none")."""
     sampling: ClassVar[bool] = False
     """Whether `A` keeps `m ≤ n` of the signal's samples (then `m > n` is refused)."""
     gaussian_block: ClassVar[bool] = False
-    """Whether `A` is the seed's Gaussian block times the entry scale `s`: with `s = 1`, the only
-    operator a padded batch reproduces bit for bit (wideDIP._experiments.batches)."""
+    """Whether `A` is the seed's Gaussian block times `s`: with `s = 1`, what a padded batch
+    reproduces bit for bit (wideDIP._experiments.batches)."""
 
     m: int = eqx.field(static=True)
     n: int = eqx.field(static=True)
@@ -72,7 +64,6 @@ class Operator(eqx.Module):
 
     @classmethod
     def from_fields(cls, **fields: Any) -> Operator:
-        """The operator built from its `config_fields` (checked by `validate`)."""
         cls.validate(**fields)
         return cls(**fields)
 
@@ -87,8 +78,7 @@ class Operator(eqx.Module):
 
     @classmethod
     def checked_matrix(cls, m: int, n: int, matrix: Any) -> np.ndarray | None:
-        """`matrix` as float64 (C order) after checking it suits this operator of `m × n` matrices
-        (a ValueError otherwise); None when there is none."""
+        """`matrix` as float64 (C order), checked to suit this operator (`m × n`); None if none."""
         if matrix is not None:
             try:
                 matrix = np.asarray(matrix)
@@ -102,18 +92,15 @@ class Operator(eqx.Module):
 
     @abc.abstractmethod
     def draw(self, key: PRNGKeyArray, gaussian: Float[Array, "m n"]) -> Float[Array, "m n"]:
-        """One seed's `A`: from `key` (this operator's own stream) and the seed's shared Gaussian
-        block `gaussian` (iid N(0,1))."""
+        """One seed's `A` from `key` (its own stream) and the seed's Gaussian block (iid N(0,1))."""
 
     def describe(self, parameters: bool = True) -> str:
-        """A short label in words for summaries and figure titles, e.g. "conditioned, κ(A) = 100,
-        ‖A‖ = √n + √m"; without the values of `parameters` when `parameters=False` (a figure whose
-        axis varies them)."""
+        """A label for summaries and titles, e.g. "conditioned, κ(A) = 100, ‖A‖ = √n + √m"; without
+        the values of `parameters` when `parameters=False` (a figure whose axis varies them)."""
         return self.name
 
     def spectrum(self) -> dict[str, float] | None:
-        """`‖A‖` and `σ_A` as `width_bound` keywords when the fields fix them; `{}` for the
-        Gaussian's typical values; None when they depend on data outside the fields."""
+        """`‖A‖`, `σ_A` as `width_bound` keywords if the fields fix them, `{}`: typical, None: unknown."""
         return None
 
     def top_singular_value(self) -> float:
@@ -139,16 +126,14 @@ class Gaussian(Operator):
 
 
 def _haar_columns(key: PRNGKeyArray, rows: int, columns: int, dtype) -> Float[Array, "rows columns"]:
-    """The first `columns` columns of a Haar-distributed orthogonal matrix of size `rows`: the
-    Q of a Gaussian matrix's QR, with the signs of diag(R) made positive."""
+    """`columns` columns of a Haar orthogonal matrix: a Gaussian matrix's Q, signs of diag(R) made positive."""
     q, r = jnp.linalg.qr(jax.random.normal(key, (rows, columns), dtype), mode="reduced")
     signs = jnp.where(jnp.diagonal(r) < 0, -1, 1).astype(dtype)
     return q * signs
 
 
 class Conditioned(Operator):
-    """`A = U diag(s_1..s_r) Rᵀ` with Haar singular vectors and the geometric spectrum
-    `s_i = s_1 κ^{−(i−1)/(r−1)}`, `s_1 = s(√n + √m)`: `κ(A) = Config.condition_number` exactly."""
+    """`A = U diag(s_i) Rᵀ`, Haar `U`, `R`, `s_i = s_1 κ^{−(i−1)/(r−1)}`, `s_1 = s(√n + √m)`: `κ(A) = κ`."""
 
     name: ClassVar[str] = "conditioned"
     config_fields: ClassVar[tuple[str, ...]] = (*Operator.config_fields, "condition_number")
@@ -176,7 +161,6 @@ class Conditioned(Operator):
         return (left * singular) @ right.T
 
     def describe(self, parameters=True):
-        """ "conditioned, κ(A) = 10, ‖A‖ = 1 + √(m/n)": its `κ(A)` and `‖A‖ = s(√n + √m)` in words."""
         kappa = f", κ(A) = {float(self.condition_number):g}" if parameters else ""
         return f"conditioned{kappa}, ‖A‖ = {_NORM_LABELS[self.operator_scale]}"
 
@@ -212,11 +196,6 @@ def blur_kernel(n: int, width: Array | float, dtype) -> Float[Array, " n"]:
     return kernel / jnp.sum(kernel)
 
 
-def evenly_spaced(m: int, n: int) -> np.ndarray:
-    """The `m` sample positions `⌊i n / m⌋`, `i < m`, of the blur operator."""
-    return (np.arange(m) * n) // m
-
-
 class Blur(Operator):
     """Circular convolution with a normalised Gaussian kernel of width `Config.blur_width`
     samples, then `m` evenly spaced samples; the same for every seed."""
@@ -232,10 +211,10 @@ class Blur(Operator):
         return self._matrix(self.blur_width, gaussian.dtype)
 
     def _matrix(self, width: Array, dtype) -> Float[Array, "m n"]:
+        """The rows `⌊i n / m⌋` of the convolution `(C x)_i = Σ_j h_{i−j} x_j`."""
         n = self.n
-        kernel = blur_kernel(n, width, dtype)
-        rows = evenly_spaced(self.m, n)
-        return kernel[(rows[:, None] - np.arange(n)[None, :]) % n]  # (C x)_i = Σ_j h_{i−j} x_j
+        rows = (np.arange(self.m) * n) // self.m
+        return blur_kernel(n, width, dtype)[(rows[:, None] - np.arange(n)[None, :]) % n]
 
     def describe(self, parameters=True):
         return f"Gaussian blur of width {float(self.blur_width):g} samples" if parameters else "Gaussian blur"
@@ -295,7 +274,7 @@ class Custom(Operator):
     name: ClassVar[str] = "custom"
 
     matrix: Float[ArrayLike, "m n"] | None = None
-    """The matrix (`checked_matrix`); None in an operator built only to be described."""
+    """`checked_matrix`'s; None in an operator built only to be described."""
 
     @classmethod
     def validate_matrix(cls, m, n, matrix):
@@ -339,8 +318,7 @@ def matrix_sha256(matrix: np.ndarray | None) -> str | None:
 
 
 def placeholders() -> dict[str, float]:
-    """Every operator's parameters at their placeholder values: what the compiled setup's
-    static config holds, so that the values themselves never recompile it."""
+    """Every operator's parameters at their placeholders: what a compiled setup's static config holds."""
     return {name: value for op in OPERATORS.values() for name, value in op.parameters.items()}
 
 
@@ -350,8 +328,7 @@ def _nonzero_floor(singular: Array, shape: tuple[int, int], eps: float) -> Array
 
 
 def realised_spectrum(matrix: Float[Array, "m n"]) -> tuple[Array, Array]:
-    """`‖A‖` and `σ_A`, the smallest singular value above the numerical-rank threshold
-    (docs/theory.md §1), by SVD."""
+    """`‖A‖` and `σ_A`, the smallest singular value above the numerical-rank threshold (docs/theory.md §1)."""
     singular = jnp.linalg.svd(matrix, compute_uv=False)
     floor = _nonzero_floor(singular, matrix.shape, float(jnp.finfo(matrix.dtype).eps))
     return singular[0], jnp.min(jnp.where(singular > floor, singular, jnp.inf))

@@ -1,5 +1,5 @@
-"""Random draws of one run: the inverse problem (docs/theory.md §1, §6), drawn by its law
-(`ProblemLaw`), and the network's initialisation (A-1..A-3), one `jax.random` key per seed."""
+"""Random draws of one run, one key per seed: the inverse problem by its law (docs/theory.md §1, §6)
+and the network's initialisation (A-1..A-3)."""
 
 from __future__ import annotations
 
@@ -20,22 +20,16 @@ from .signals import Signal
 V_LAWS = ("gaussian", "rademacher", "uniform")
 """The laws of the entries of the layer `V` (A-3), each of unit variance (the values of `Config.v_law`)."""
 
-# Every Gaussian draw of a seed comes from one `jax.random.normal` call (one threefry
-# kernel to compile instead of six), laid out in this order; `input` comes last so that,
-# threefry being counter-based, the other blocks do not depend on `d`.
+# A seed's Gaussian draws: one `jax.random.normal` call (one threefry kernel to compile), in this
+# order; `input` last, so that (threefry being counter-based) the other blocks do not depend on `d`.
 _GAUSSIAN_LAYOUT = ("operator", "signal", "noise", "layer", "features", "input")
-# Streams with a key of their own: non-Gaussian laws, the part of W(0) orthogonal to u, and
-# the operators other than "gaussian" (docs/theory.md §8). Append only: a stream's key is its
-# position.
+# Streams with a key of their own (append only: a stream's key is its position).
 _OTHER_STREAMS = ("signal", "layer", "complement", "operator")
 
 
 class Problem(eqx.Module):
-    """Everything random in one run, except the part of `W(0)` orthogonal to `u`.
-
-    `features = W(0) u ~ N(0, I_k)` is drawn directly, so the reduced dynamics (§4) never
-    depend on `d`; `initial_weights` completes it into a full `W(0)` with iid N(0,1) entries.
-    """
+    """Everything random in one run but the part of `W(0)` orthogonal to `u`: `features = W(0) u`
+    is drawn directly, so the reduced dynamics (§4) never depend on `d` (`initial_weights`)."""
 
     operator: Float[Array, "m n"]
     signal: Float[Array, " n"]
@@ -61,13 +55,9 @@ def _block_shapes(m, n, d: int, k: int) -> dict[str, tuple]:
 
 
 class ProblemLaw(eqx.Module):
-    """The law of one run's draws (docs/theory.md §1, §6): the operator and signal components,
-    the noise level, the network's sizes `d`, `k` and the law of `V` (A-3), in `dtype`; `draw`
-    is traced once per structure, the numbers (the operator's, the noise level) being arrays.
-
-    `cell_sizes`: in a padded batch (wideDIP._experiments.batches), the cell's own `m` and `n` when the
-    operator's are the batch's: the cell's draws at the padded shape, zeros in the padding.
-    """
+    """The law of one run's draws (docs/theory.md §1, §6): operator, signal, noise level, the
+    network's sizes `d`, `k` and the law of `V` (A-3), in `dtype`. `cell_sizes`: in a padded batch
+    (`padded`), the cell's own `m` and `n`, the operator's being the batch's."""
 
     d: int = eqx.field(static=True)
     k: int = eqx.field(static=True)
@@ -78,24 +68,15 @@ class ProblemLaw(eqx.Module):
     noise: Float[ArrayLike, ""]
     cell_sizes: tuple[Int[ArrayLike, ""], Int[ArrayLike, ""]] | None = None
 
-    @property
-    def m(self) -> int:
-        return self.operator.m
-
-    @property
-    def n(self) -> int:
-        return self.operator.n
-
     def padded(self, m: int, n: int) -> ProblemLaw:
-        """This law drawn at the padded shape `m × n` of a batch (only what `_batches.can_pad` admits
-        is exact: every draw the Gaussian block, unscaled)."""
-        sizes = (jnp.asarray(self.m, jnp.int32), jnp.asarray(self.n, jnp.int32))
+        """This law drawn at a batch's padded shape `m × n`, zeros in the padding (exact only for
+        what `_experiments.batches.can_pad` admits)."""
+        sizes = (jnp.asarray(self.operator.m, jnp.int32), jnp.asarray(self.operator.n, jnp.int32))
         return dataclasses.replace(self, operator=dataclasses.replace(self.operator, m=m, n=n), cell_sizes=sizes)
 
     def draw(self, key: PRNGKeyArray) -> Problem:
-        """One run's draws (docs/theory.md §1, §2, §6): `A` (the operator, docs/theory.md §8),
-        `x̄` (the signal), `y = A x̄ + ε` with `ε` projected onto Im(A), `V`, `u` uniform on
-        S^{d-1} (A-1), and `W(0) u ~ N(0, I_k)` (A-2)."""
+        """One run's draws (docs/theory.md §1, §2, §6, §8): `A`, `x̄`, `y = A x̄ + ε` with `ε`
+        projected onto Im(A), `V`, `u` uniform on S^{d-1} (A-1), `W(0) u ~ N(0, I_k)` (A-2)."""
         gaussian = _gaussian_blocks(self, key)
         operator = self.operator.draw(_stream(key, "operator"), gaussian["operator"])
         signal = self.signal.draw(_stream(key, "signal"), gaussian["signal"])
@@ -118,15 +99,17 @@ def draw_seeds(laws: ProblemLaw, keys: PRNGKeyArray) -> Problem:
 
 
 def _gaussian_blocks(law: ProblemLaw, key: PRNGKeyArray) -> dict[str, Array]:
-    """The seed's Gaussian blocks: one flat `jax.random.normal` draw split by `_GAUSSIAN_LAYOUT`;
-    in a padded law (`law.cell_sizes`: the cell's true `m` and `n`, `law.m`, `law.n` the padded
-    ones) the same numbers, drawn where they sit in that flat draw, with zeros in the padding."""
-    shapes = _block_shapes(law.m, law.n, law.d, law.k)
+    """The seed's Gaussian blocks: one flat `jax.random.normal` draw cut by `_GAUSSIAN_LAYOUT` (in a
+    padded law, the cell's numbers where they sit in its flat draw, zeros in the padding)."""
+    shapes = _block_shapes(law.operator.m, law.operator.n, law.d, law.k)
     if law.cell_sizes is not None:
         return _padded_gaussian_blocks(law, jax.random.fold_in(key, 0), *law.cell_sizes, shapes)
-    sizes = [math.prod(shapes[name]) for name in _GAUSSIAN_LAYOUT]
-    flat = jax.random.normal(jax.random.fold_in(key, 0), (sum(sizes),), jnp.dtype(law.dtype))
-    blocks = jnp.split(flat, np.cumsum(sizes)[:-1])
+    size = sum(math.prod(shape) for shape in shapes.values())
+    return _split(jax.random.normal(jax.random.fold_in(key, 0), (size,), jnp.dtype(law.dtype)), shapes)
+
+
+def _split(flat: Array, shapes: dict[str, tuple]) -> dict[str, Array]:
+    blocks = jnp.split(flat, np.cumsum([math.prod(shapes[name]) for name in _GAUSSIAN_LAYOUT])[:-1])
     return {name: block.reshape(shapes[name]) for name, block in zip(_GAUSSIAN_LAYOUT, blocks)}
 
 
@@ -155,8 +138,7 @@ def _normal_at(key: PRNGKeyArray, counters: Array, dtype) -> Array:
 def _padded_gaussian_blocks(
     law: ProblemLaw, key: PRNGKeyArray, m: Array, n: Array, shapes: dict[str, tuple]
 ) -> dict[str, Array]:
-    """`_gaussian_blocks` of a cell with `m × n` observations padded to `law.m × law.n`:
-    every block's counters in the flat draw, one threefry call for all of them."""
+    """`_gaussian_blocks` of an `m × n` cell padded to the operator's shape: one threefry call."""
     if not jax.config.jax_threefry_partitionable:
         raise ValueError("padded draws need jax_threefry_partitionable=True (JAX's default)")
     true = _block_shapes(m.astype(jnp.uint32), n.astype(jnp.uint32), law.d, law.k)
@@ -169,8 +151,7 @@ def _padded_gaussian_blocks(
         inside.append(functools.reduce(jnp.logical_and, [i < limit for i, limit in zip(index, size)]).ravel())
         offset = offset + functools.reduce(jnp.multiply, size, jnp.uint32(1))
     values = jnp.where(jnp.concatenate(inside), _normal_at(key, jnp.concatenate(counters), jnp.dtype(law.dtype)), 0)
-    blocks = jnp.split(values, np.cumsum([math.prod(shapes[name]) for name in _GAUSSIAN_LAYOUT])[:-1])
-    return {name: block.reshape(shapes[name]) for name, block in zip(_GAUSSIAN_LAYOUT, blocks)}
+    return _split(values, shapes)
 
 
 def _unit_variance(gaussian: Array, key: PRNGKeyArray, law: str) -> Array:
@@ -196,9 +177,8 @@ def project_onto_range(operator: Float[Array, "m n"], vector: Float[Array, " m"]
 
 
 def initial_weights(key: PRNGKeyArray, problem: Problem) -> Float[Array, "k d"]:
-    """`W(0) = z(0) uᵀ + G (I − u uᵀ)` with `G` iid N(0,1): iid N(0,1) entries (A-2) and
-    `W(0) u = z(0)` exactly, so `full` and `reduced` start from the same point (`k`, `d` and the
-    dtype those of `problem`)."""
+    """`W(0) = z(0) uᵀ + G (I − u uᵀ)`, `G` iid N(0,1): iid N(0,1) entries (A-2) and `W(0) u = z(0)`
+    exactly, so that `full` and `reduced` start from the same point."""
     u, features = problem.input, problem.features
     g = jax.random.normal(_stream(key, "complement"), (features.shape[0], u.shape[0]), u.dtype)
     return jnp.outer(features, u) + g - jnp.outer(g @ u, u)

@@ -1,6 +1,4 @@
-"""Laws of the signal `x̄` (docs/theory.md §1, §6): one registry entry per family, a component that
-draws one seed's `x̄` from that seed's Gaussian block. Adding a family is adding one class to
-`SIGNALS`; `Config.signal` and the problem draw read it from here."""
+"""Laws of the signal `x̄` (docs/theory.md §1, §6): adding one is adding a class to `SIGNALS`."""
 
 from __future__ import annotations
 
@@ -18,20 +16,16 @@ class Signal(eqx.Module):
 
     name: ClassVar[str]
     config_fields: ClassVar[tuple[str, ...]] = ()
-    """The `Config` fields the family is built from (`from_fields`)."""
     gaussian_block: ClassVar[bool] = False
-    """Whether `x̄` is the seed's Gaussian block itself: the only law a padded batch reproduces
-    bit for bit (wideDIP._experiments.batches)."""
+    """Whether `x̄` is the seed's Gaussian block: what a padded batch reproduces bit for bit."""
 
     @classmethod
     def from_fields(cls, **fields: Any) -> Signal:
-        """The family built from its `config_fields`."""
         return cls(**fields)
 
     @abc.abstractmethod
     def draw(self, key: PRNGKeyArray, gaussian: Float[Array, " n"]) -> Float[Array, " n"]:
-        """One seed's `x̄`: from `key` (the signal's own stream) and the seed's Gaussian block for
-        the signal, `gaussian` (iid N(0,1))."""
+        """One seed's `x̄` from `key` (its own stream) and the seed's Gaussian block (iid N(0,1))."""
 
 
 class GaussianSignal(Signal):

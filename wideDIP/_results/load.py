@@ -15,10 +15,10 @@ import numpy as np
 
 from .._analysis.theory import TheoryReport
 from .._config import Config
-from .._experiments.compare import KERNEL_FIELDS, ComparisonResult
-from .._experiments.sweep import HEADER, SweepResult, load_sweep
 from .._networks.kernels import KERNEL_STATISTICS
+from .comparison import KERNEL_FIELDS, ComparisonResult
 from .simulation import _TRI_STATE, HEADER_FIELDS, KINDS, READABLE_FORMATS, SimulationResult, _left_out, decoded
+from .sweep import HEADER, SweepResult, load_sweep
 
 _SAVED_KINDS = (
     "wideDIP saves a sweep directory (with sweep.json), a simulation or a comparison (a .npz file: "

@@ -51,6 +51,17 @@ def environment() -> dict[str, str]:
     }
 
 
+def _theory_field(name: str, doc: str) -> property:
+    """A `SimulationResult` property: the field `name` of its theory report (needs `track_ntk`)."""
+
+    def field(result: SimulationResult) -> np.ndarray | None:
+        if result.theory is None:
+            raise ValueError(f"SimulationResult.{name} needs Config.track_ntk=True")
+        return getattr(result.theory, name)
+
+    return property(field, doc=doc)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class SimulationResult:
     """Outcome of `simulate(config)`; arrays have a leading seed axis.
@@ -150,36 +161,17 @@ class SimulationResult:
     final_reconstruction: np.ndarray | None = None
     """`x` from the final parameters, at the stop (`stop_step`), `[seeds, n]` (`final_signal_error`)."""
 
-    def _theory(self, name: str) -> np.ndarray:
-        if self.theory is None:
-            raise ValueError(f"SimulationResult.{name} needs Config.track_ntk=True")
-        return getattr(self.theory, name)
-
-    @property
-    def certified(self) -> np.ndarray | None:
+    certified = _theory_field(
+        "certified",
         """Per seed: hypothesis (5) holds, so Theorem 2.1 predicts exponential convergence; None
-        for a network without a known bound on `Lip(J)` (docs/theory.md §9)."""
-        return self._theory("certified")
-
-    @property
-    def certified_observation(self) -> np.ndarray | None:
-        """Per seed: the observation-space certificate of §5 holds (None as for `certified`)."""
-        return self._theory("certified_observation")
-
-    @property
-    def rate_bound(self) -> np.ndarray:
-        """Per seed: `σ_A² σ_0² / 4`, the guaranteed rate when certified."""
-        return self._theory("rate_bound")
-
-    @property
-    def min_lambda_K(self) -> np.ndarray:
-        """Per seed: `λ_min(K(W(0)))` (0 when k < n)."""
-        return self._theory("min_lambda_K")
-
-    @property
-    def min_lambda_H(self) -> np.ndarray:
-        """Per seed: `λ_min(H(W(0)))` on Im(A)."""
-        return self._theory("min_lambda_H")
+        for a network without a known bound on `Lip(J)` (docs/theory.md §9).""",
+    )
+    certified_observation = _theory_field(
+        "certified_observation", "Per seed: the observation-space certificate of §5 holds (None as for `certified`)."
+    )
+    rate_bound = _theory_field("rate_bound", "Per seed: `σ_A² σ_0² / 4`, the guaranteed rate when certified.")
+    min_lambda_K = _theory_field("min_lambda_K", "Per seed: `λ_min(K(W(0)))` (0 when k < n).")
+    min_lambda_H = _theory_field("min_lambda_H", "Per seed: `λ_min(H(W(0)))` on Im(A).")
 
     @property
     def converged(self) -> np.ndarray:

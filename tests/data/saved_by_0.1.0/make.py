@@ -1,4 +1,5 @@
 """Write the files of tests/data/saved_by_0.1.0 with the library as it was before the redesign."""
+
 import sys
 from pathlib import Path
 

@@ -1,0 +1,81 @@
+"""Training dynamics (docs/theory.md §1, §10), discrete or continuous: their numbers are arrays (a
+new step size never recompiles), what shapes the compiled code (solver, budgets) is static."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, Float, PyTree
+
+
+def exact_number(value: Any) -> np.ndarray | jax.Array:
+    """A number of a dynamics, kept exact (float64) on the host until `in_precision` casts it."""
+    return value if isinstance(value, jax.Array) else np.asarray(value, np.float64)
+
+
+def in_precision(tree: PyTree, dtype: Any) -> PyTree:
+    """The floating-point leaves of `tree` as arrays of `dtype` (the others as they are)."""
+
+    def cast(leaf):
+        if isinstance(leaf, (jax.Array, np.ndarray)) and jnp.issubdtype(leaf.dtype, jnp.floating):
+            return jnp.asarray(leaf, dtype)
+        return leaf
+
+    return jax.tree.map(cast, tree)
+
+
+class AbstractDynamics(eqx.Module):
+    """A training dynamics, run over `steps` checkpoint intervals up to `horizon`."""
+
+    name: ClassVar[str]
+    """The `Config.method` value that selects it."""
+    config_fields: ClassVar[tuple[str, ...]]
+    """The `Config` fields it is built from; `Config` refuses the others' set away from their defaults."""
+    steps: eqx.AbstractVar[int]
+    """The iteration budget; the checkpoints are spread over `[0, steps]` (`checkpoint_steps`)."""
+    step_size: eqx.AbstractVar[Float[Array, ""]]
+
+    @classmethod
+    def from_fields(cls, **fields: Any) -> AbstractDynamics:
+        return cls(**fields)
+
+    @property
+    @abc.abstractmethod
+    def horizon(self) -> Float[Array, ""]:
+        """The time budget."""
+
+    @property
+    @abc.abstractmethod
+    def label(self) -> str:
+        """What ran, in a few words (`"descent η=0.5"`)."""
+
+    def stability(self, largest_eigenvalue: np.ndarray) -> np.ndarray:
+        """`η λ_max(H(θ(0)))`: below 2, gradient descent is stable near θ(0) (docs/theory.md §10)."""
+        return float(self.step_size) * largest_eigenvalue
+
+
+class DiscreteDynamics(AbstractDynamics):
+    """Iterations `θ ← θ + update(∇L(θ))` of an optax transformation, run by the discrete loop on
+    every seed at once; iteration `τ` is time `τ η` (docs/theory.md §1)."""
+
+    @abc.abstractmethod
+    def transformation(self) -> optax.GradientTransformation:
+        """The update rule (traced inside the loop: its numbers stay arrays)."""
+
+    @property
+    def horizon(self) -> Float[Array, ""]:
+        return self.steps * self.step_size
+
+    def time_of(self, iterations: np.ndarray) -> np.ndarray:
+        """The time of `iterations` (`t = τ η`)."""
+        return iterations * float(self.step_size)
+
+
+class ContinuousDynamics(AbstractDynamics):
+    """An ODE integrated by diffrax on every seed at once, with the stopping rule as events."""

@@ -1,0 +1,63 @@
+"""The gradient flow (3) and its solvers (docs/theory.md §10)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import diffrax
+import equinox as eqx
+from jaxtyping import Array, Float
+
+from .base import ContinuousDynamics, exact_number
+
+SOLVERS: dict[str, type[diffrax.AbstractSolver]] = {
+    "auto": diffrax.Tsit5,  # its explicit leg; `_integrate.continuous` continues the seeds it leaves unfinished
+    "tsit5": diffrax.Tsit5,
+    "dopri5": diffrax.Dopri5,
+    "dopri8": diffrax.Dopri8,
+    "kvaerno5": diffrax.Kvaerno5,
+    "euler": diffrax.Euler,
+}
+"""The flow's solvers by `Config.solver` name."""
+
+
+class GradientFlow(ContinuousDynamics):
+    """The gradient flow `θ' = −∇L(θ)` (3), integrated by `solver` (docs/theory.md §10): "auto"
+    (Tsit5, the seeds it cannot finish continued by Kvaerno5 in float64), tsit5, dopri5, dopri8,
+    kvaerno5, or euler (constant step `step_size`: gradient descent)."""
+
+    name: ClassVar[str] = "flow"
+    config_fields: ClassVar[tuple[str, ...]] = (
+        "steps",
+        "step_size",
+        "solver",
+        "rtol",
+        "atol",
+        "t_max",
+        "max_solver_steps",
+    )
+    steps: int = eqx.field(static=True)
+    step_size: Float[Array, ""] = eqx.field(converter=exact_number)
+    """The constant step of `euler` (unused by the adaptive solvers)."""
+    rtol: Float[Array, ""] = eqx.field(converter=exact_number)
+    atol: Float[Array, ""] = eqx.field(converter=exact_number)
+    time_budget: Float[Array, ""] = eqx.field(converter=exact_number)
+    solver: str = eqx.field(static=True)
+    max_steps: int = eqx.field(static=True)
+    progress: bool = eqx.field(static=True, default=False)
+    """Whether diffrax shows its progress bar (one host callback: one device only)."""
+    stop_at_threshold: bool = eqx.field(static=True, default=True)
+    """False: integrate on past the threshold (a second leg, compiled only then)."""
+
+    @classmethod
+    def from_fields(cls, *, steps, step_size, solver, rtol, atol, t_max, max_solver_steps) -> GradientFlow:
+        horizon = steps * step_size if t_max is None else t_max
+        return cls(steps, step_size, rtol, atol, horizon, solver, max_solver_steps)
+
+    @property
+    def horizon(self) -> Float[Array, ""]:
+        return self.time_budget
+
+    @property
+    def label(self) -> str:
+        return f"flow ({self.solver})"

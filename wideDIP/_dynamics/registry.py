@@ -1,0 +1,10 @@
+"""The dynamics by `Config.method` name."""
+
+from __future__ import annotations
+
+from .base import AbstractDynamics
+from .descent import GradientDescent
+from .flow import GradientFlow
+
+DYNAMICS: dict[str, type[AbstractDynamics]] = {"descent": GradientDescent, "flow": GradientFlow}
+"""The dynamics by `Config.method` name: adding one is adding a class here."""
