@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -72,10 +73,6 @@ def _add_config_options(
         kwargs = {"dest": field.name, "default": None, "help": f"default: {shown}"}
         if allowed_values(field.name) is not None:
             kwargs["choices"] = allowed_values(field.name)
-        elif field.name == "network":
-            from ._networks.registry import NETWORKS
-
-            kwargs["choices"] = tuple(NETWORKS)
         elif field.type == "bool":
             kwargs.update(action=argparse.BooleanOptionalAction)
         elif field.type == "tuple[int, ...]":
@@ -115,22 +112,17 @@ def config_from_arguments(arguments: argparse.Namespace, base: Config | None = N
     return (base or Config()).replace(**_given_fields(arguments))
 
 
-def _checked_output(path: str | None, what: str) -> Path | None:
-    """`path` checked for writing before any computation (None stays None)."""
+def _checked_figure(path: str, what: str) -> Path:
+    """`path` checked for writing a figure, in a format matplotlib writes, before any computation."""
+    from ._figures.plots import check_figure_path
     from ._runtime.paths import check_writable
 
-    return None if path is None else check_writable(path, what)
-
-
-def _checked_figure(path: str, what: str) -> Path:
-    from ._figures.plots import check_figure_path
-
-    return check_figure_path(_checked_output(path, what), what)
+    return check_figure_path(check_writable(path, what), what)
 
 
 def _checked_result_path(arguments: argparse.Namespace) -> Path | None:
     """Where `--out` saves the result (`result_path`), checked for writing; None without `--out`."""
-    from ._runtime.paths import result_path
+    from ._runtime.paths import check_writable, result_path
 
     if arguments.out is None:
         return None
@@ -138,7 +130,7 @@ def _checked_result_path(arguments: argparse.Namespace) -> Path | None:
         path = result_path(arguments.out)
     except ValueError as error:
         raise ValueError(f"--out: {error}") from None
-    return _checked_output(str(path), "--out")
+    return check_writable(path, "--out")
 
 
 def _checked_out_and_figure(arguments: argparse.Namespace) -> tuple[Path | None, Path | None]:
@@ -149,8 +141,7 @@ def _checked_out_and_figure(arguments: argparse.Namespace) -> tuple[Path | None,
 
 def _report(result, arguments: argparse.Namespace, out: Path | None, figure: Path | None, **large: bool) -> int:
     """Save `result` to `out` and draw it to `figure` (either may be None), then print its summary or,
-    with `--json`, one JSON object (stdout stays that object: the other lines go to stderr); `large`:
-    the large fields that the file and the JSON include (`SimulationResult.save`'s keywords)."""
+    with `--json`, one JSON object (the other lines go to stderr); `large`: `SimulationResult.save`'s keywords."""
     if out is not None:
         result.save(out, **large)
         if not arguments.json:
@@ -165,21 +156,24 @@ def _report(result, arguments: argparse.Namespace, out: Path | None, figure: Pat
 
 def _simulate(arguments: argparse.Namespace) -> int:
     from ._experiments.simulate import simulate
-    from ._runtime.parallel import from_writer, is_writer
 
     config = config_from_arguments(arguments)
-    large = _large_fields(arguments)
+    return _run_and_report(arguments, simulate, config, **_large_fields(arguments))
+
+
+def _run_and_report(arguments: argparse.Namespace, experiment: Callable, config: Config, **large: bool) -> int:
+    """`experiment(config)` with `--operator-file`'s matrix, `--out` and `--figure` checked before it;
+    process 0 (of several) saves, draws and prints the result (`_report`)."""
+    from ._runtime.parallel import from_writer, is_writer
+
     out, figure = from_writer(lambda: _checked_out_and_figure(arguments))
-    result = simulate(config, operator=operator_matrix(arguments), progress=not arguments.quiet)
-    if not is_writer():  # several processes: process 0 saves and prints
-        return 0
-    return _report(result, arguments, out, figure, **large)
+    result = experiment(config, operator=operator_matrix(arguments), progress=not arguments.quiet)
+    return _report(result, arguments, out, figure, **large) if is_writer() else 0
 
 
 def _large_fields(arguments: argparse.Namespace) -> dict[str, bool]:
     """`SimulationResult.save`'s and `to_json`'s keywords from `--reconstructions` and
-    `--operator-matrix`; a `ValueError` naming the option when neither `--out` nor `--json` is there
-    to take the field."""
+    `--operator-matrix`; a `ValueError` when neither `--out` nor `--json` takes the field."""
     large = {"reconstructions": arguments.reconstructions, "operator_matrix": arguments.operator_matrix}
     for name, asked in large.items():
         if asked and arguments.out is None and not arguments.json:
@@ -192,15 +186,10 @@ def _large_fields(arguments: argparse.Namespace) -> dict[str, bool]:
 
 def _compare(arguments: argparse.Namespace) -> int:
     from ._experiments.compare import checked_step_sizes, compare
-    from ._runtime.parallel import from_writer, is_writer
 
     config = config_from_arguments(arguments, Config(method="flow"))
     step_sizes = checked_step_sizes(arguments.step_sizes, "--step-sizes")
-    out, figure = from_writer(lambda: _checked_out_and_figure(arguments))
-    result = compare(config, step_sizes, operator=operator_matrix(arguments), progress=not arguments.quiet)
-    if not is_writer():
-        return 0
-    return _report(result, arguments, out, figure)
+    return _run_and_report(arguments, functools.partial(compare, step_sizes=step_sizes), config)
 
 
 def _ntk(arguments: argparse.Namespace) -> int:
@@ -268,10 +257,8 @@ def _grid_table(result, values, fmt: str) -> list[str]:
 
 
 def sweep_summary(result) -> str:
-    """The settings the grid holds fixed (as in its figure's title, the network that ran included; an
-    axis with one value among them), then the frequency grid as a
-    table (rows = first axis, columns = the others); for a sweep with noise, also the median best
-    and final signal errors (docs/theory.md §7)."""
+    """The settings the grid holds fixed (as in its figure's title), then the frequency grid as a table
+    (`_grid_table`); for a sweep with noise, also the median best and final signal errors (§7)."""
     import numpy as np
 
     from ._figures.captions import grid_settings
@@ -291,8 +278,7 @@ def sweep_summary(result) -> str:
 
 
 def _plot(arguments: argparse.Namespace) -> int:
-    """Draw what `arguments.path` holds, as `wideDIP.load` reads it: a sweep directory's phase diagram
-    (`--statistic`), a saved simulation's or comparison's curves."""
+    """Draw what `arguments.path` holds (`wideDIP.load`): a sweep's phase diagram, a run's curves."""
     from ._results.load import load
     from ._results.sweep import SweepResult
 
@@ -520,16 +506,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _stdout_closed() -> int:
-    """Exit status 0, quietly, once stdout's reader has gone: stdout now writes to os.devnull, so
-    that nothing more (the flush at exit included) raises (the Python docs' note on SIGPIPE)."""
+    """Exit status 0, quietly, once stdout's reader has gone: stdout then writes to os.devnull, so
+    that nothing more raises (the Python docs' note on SIGPIPE)."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     return 0
 
 
 def _raised_by_wideDIP(error: BaseException) -> bool:
-    """Whether `error` was raised in wideDIP's own code, whose `ValueError`s name a bad input (one
-    raised inside NumPy, JAX, ... is a failure of wideDIP, not the user's mistake)."""
+    """Whether `error` was raised in wideDIP's own code, whose `ValueError`s name a bad input."""
     traceback = error.__traceback__
     while traceback is not None and traceback.tb_next is not None:
         traceback = traceback.tb_next

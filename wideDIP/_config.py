@@ -35,13 +35,20 @@ _CHOICES = {
     "method": DYNAMICS,
     "solver": SOLVERS,
     "ntk_implementation": NTK_IMPLEMENTATIONS,
+    "network": NETWORKS,
 }
-_AT_LEAST_ONE = ("m", "n", "d", "k", "seeds", "steps", "max_solver_steps")
-_AT_LEAST_TWO = ("ntk_checkpoints",)
-_POSITIVE = ("step_size", "threshold", "rtol", "atol", "t_max", "blur_width")
-_AT_LEAST_ONE_REAL = ("condition_number",)
-_NON_NEGATIVE = ("noise",)
-_BELOW_ONE = ("rtol",)
+_AT_LEAST_ONE = ((lambda value: value >= 1, "an integer >= 1, got {}"),)
+_POSITIVE = ((lambda value: value > 0, "> 0, got {}"),)
+_BOUNDS = {
+    **dict.fromkeys(("m", "n", "d", "k", "seeds", "steps", "max_solver_steps"), _AT_LEAST_ONE),
+    "ntk_checkpoints": ((lambda value: value >= 2, "an integer >= 2, got {}"),),
+    "seed": ((lambda value: value >= 0, "an integer >= 0, got {}"),),
+    **dict.fromkeys(("step_size", "threshold", "atol", "t_max", "blur_width"), _POSITIVE),
+    "rtol": (*_POSITIVE, (lambda value: value < 1, "< 1 (a tolerance relative to the state's size), got {:g}")),
+    "condition_number": ((lambda value: value >= 1, ">= 1, got {}"),),
+    "noise": ((lambda value: value >= 0, ">= 0, got {}"),),
+}
+"""Each numeric field's bounds: (test, what `Config.<field> must be`, formatted with the value)."""
 _ADAPTIVE_ONLY = ("rtol", "atol")
 """The adaptive solvers' tolerances: solver="euler" (a constant step) refuses them unless at their defaults."""
 
@@ -75,14 +82,9 @@ def _unknown_fields_raise_value_error(cls: type) -> type:
 @_unknown_fields_raise_value_error
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """One experiment of docs/theory.md §6: a random problem `y = A x̄ + ε` (§1), the two-layer
-    network (4) of width `k` with input size `d`, trained by gradient descent on all
-    `seeds` random draws at once.
-
-    Every field is validated on construction; an invalid value raises `ValueError`
-    naming the field and what is allowed, and so does a field set where it would change
-    nothing (the flow's `FLOW_ONLY` under descent, ...: `_refuse_unused_fields`).
-    """
+    """One experiment of docs/theory.md §6: a random problem `y = A x̄ + ε` (§1), the network of
+    width `k` with input size `d`, trained on all `seeds` random draws at once. An invalid field, or
+    one set where it would change nothing, raises a `ValueError` naming it."""
 
     m: int = 10
     """Number of observations (rows of `A`)."""
@@ -101,10 +103,8 @@ class Config:
     """Entries of `A`: N(0,1) ("none", the paper), N(0,1/n) ("sqrt_n") or N(0,1/m) ("sqrt_m");
     for "conditioned", `‖A‖ = s(√n + √m)` with `s` that standard deviation."""
     operator: str = "gaussian"
-    """The forward operator `A` (docs/theory.md §8): "gaussian" (iid entries, the paper),
-    "conditioned" (Gaussian singular vectors, `κ(A) = condition_number`), "inpainting" (m of the
-    n coordinates), "blur" (circular Gaussian blur, m evenly spaced samples), "dct" (m rows of
-    the orthonormal DCT-II), or "custom" (the user's matrix: `simulate(config, operator=A)`)."""
+    """The forward operator `A` (docs/theory.md §8): "gaussian" (the paper), "conditioned", "inpainting",
+    "blur", "dct", or "custom" (the user's matrix: `simulate(config, operator=A)`)."""
     condition_number: float = 10.0
     """`κ(A)` of the "conditioned" operator (≥ 1)."""
     blur_width: float = 2.0
@@ -124,26 +124,20 @@ class Config:
     threshold: float = 1e-7
     """A run has converged once its loss `½‖A g − y‖²` (2) is at most this."""
     stop_at_threshold: bool = True
-    """Stop each seed when its loss first reaches `threshold` (the paper's protocol); with False
-    every seed runs the whole budget (to observe early stopping and the noise being fitted,
-    docs/theory.md §7) while `converged` and `steps_to_threshold` still record the first crossing."""
+    """Stop each seed when its loss first reaches `threshold` (the paper's protocol); with False every
+    seed runs the whole budget (docs/theory.md §7), the first crossing still recorded."""
     parametrization: str = "auto"
-    """"full" trains the network's literal parameters (W ∈ R^{k×d} for the paper's network) by
-    `jax.grad`: the generic path, for any network; "reduced" the network's exact fast path (the
-    k-dimensional dynamics of docs/theory.md §4; `(z, V)` for "two_layer_both", §9); "auto" picks
-    "reduced" where the network has one (it is exact for every method offered), else "full"."""
+    """"full" trains the network's literal parameters by `jax.grad` (any network); "reduced" the
+    network's exact fast path (docs/theory.md §4, §9); "auto" picks "reduced" where there is one."""
     dtype: str = "float32"
     """Floating-point precision of the simulation."""
     method: str = "descent"
     """"descent" (what the paper's experiments run) or "flow": the gradient flow (3),
     integrated by diffrax."""
     solver: str = "auto"
-    """Flow solver: "auto" (tsit5 for every seed it can carry to the horizon within
-    `max_solver_steps`, bit for bit as "tsit5"; a seed that it cannot, predicted from
-    `T λ_max(H(θ(0)))/3` or found by spending its budget, is continued by kvaerno5 in float64
-    from where tsit5 stopped: docs/theory.md §10), tsit5, dopri5, dopri8 (explicit, adaptive),
-    kvaerno5 (implicit, for stiff, badly conditioned problems; reduced parametrization
-    advised), or euler (constant step `step_size`: reproduces gradient descent)."""
+    """Flow solver: "auto" (tsit5, a seed it cannot carry to the horizon continued by kvaerno5 in
+    float64: docs/theory.md §10), tsit5, dopri5, dopri8 (explicit, adaptive), kvaerno5 (implicit,
+    for stiff problems), or euler (constant step `step_size`: reproduces gradient descent)."""
     rtol: float = 1e-6
     """Relative tolerance of the adaptive flow solver (0 < rtol < 1)."""
     atol: float = 1e-8
@@ -157,10 +151,9 @@ class Config:
     """Record `λ_min(K)`, `λ_min(H)`, `λ_max(H)` and the Jacobian's Lipschitz ratio at the
     checkpoints (docs/theory.md §3), and evaluate Theorem 2.1 for every seed (§5)."""
     network: str = "two_layer"
-    """The generator (docs/theory.md §2, §9): "two_layer", the paper's network (4) (`W` trained,
-    `V` fixed); "two_layer_both" (`W` and `V` trained); "mlp", an NTK-parametrised multilayer
-    perceptron with hidden widths `hidden + (k,)`, every layer trained. A network of one's own is
-    passed as `simulate(config, network=...)`."""
+    """The generator (docs/theory.md §2, §9): "two_layer", the paper's network (4) (`W` trained);
+    "two_layer_both" (`W` and `V` trained); "mlp", an NTK-parametrised perceptron with hidden widths
+    `hidden + (k,)`. A network of one's own is passed as `simulate(config, network=...)`."""
     hidden: tuple[int, ...] = ()
     """network="mlp": the widths of the hidden layers before the last one (whose width is `k`)."""
     ntk_implementation: str = "auto"
@@ -168,11 +161,9 @@ class Config:
     "jacobian" (`jax.jacfwd`/`jax.jacrev` of the network: any network), "auto" = the closed form
     where one exists."""
     ntk_checkpoints: int = 20
-    """With `track_ntk` (refused without): at how many of the checkpoints (evenly spaced in index,
-    the first and last included) the kernels are evaluated when they need more than `z = W u`: the
-    Jacobian route, and the closed form of "two_layer_both". The parameters are recorded there:
-    `p × ntk_checkpoints × seeds` numbers in memory. The paper's network's closed form uses every
-    checkpoint."""
+    """With `track_ntk`: at how many of the checkpoints (evenly spaced, the first and last included)
+    the kernels are evaluated when they need the parameters (`p × ntk_checkpoints × seeds` numbers in
+    memory): the Jacobian route and the closed form of "two_layer_both"."""
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -186,36 +177,13 @@ class Config:
         ntk_implementation_for(self.ntk_implementation, network, self.network)
 
     def _refuse_unused_fields(self) -> None:
-        """A `ValueError` naming the first field set away from its default where it would change
-        nothing: the flow's integration under descent, a tolerance of the constant-step Euler
-        solver, `V`'s law for the MLP (which has no fixed layer `V`), `hidden` for the other
-        networks, `ntk_checkpoints` without `track_ntk`."""
-        for name in unread_dynamics_fields(self.method):
-            if _set(self, name):
-                readers = " or ".join(repr(m) for m, cls in DYNAMICS.items() if name in cls.config_fields)
-                raise ValueError(
-                    f"Config.{name} applies to method={readers} only: method={self.method!r} reads "
-                    f"{', '.join(DYNAMICS[self.method].config_fields)} (got {name}={getattr(self, name)!r})"
-                )
-        if "solver" in DYNAMICS[self.method].config_fields and self.solver == "euler":
-            for name in _ADAPTIVE_ONLY:
-                if _set(self, name):
-                    raise ValueError(
-                        f"Config.{name} applies to the adaptive solvers only: solver='euler' takes "
-                        f"constant steps of size `step_size` (got {name}={getattr(self, name)!r})"
-                    )
+        """A `ValueError` naming `hidden` set for a network other than the MLP, or the first field set
+        away from its default where it would change nothing (`_not_applying`)."""
         if self.hidden and self.network != "mlp":
             raise ValueError(f"Config.hidden applies to network='mlp' only (got network={self.network!r})")
-        if self.network == "mlp" and _set(self, "v_law"):
-            raise ValueError(
-                f"Config.v_law applies to the two-layer networks' layer V only: network='mlp' draws "
-                f"every weight N(0, 1) (got v_law={self.v_law!r})"
-            )
-        if not self.track_ntk and _set(self, "ntk_checkpoints"):
-            raise ValueError(
-                f"Config.ntk_checkpoints applies only when Config.track_ntk is set (the kernels tracked "
-                f"along the run; got ntk_checkpoints={self.ntk_checkpoints})"
-            )
+        for name, reason in _not_applying(self.method, self.solver, self.network, self.track_ntk).items():
+            if _set(self, name):
+                raise ValueError(f"Config.{name} {reason} (got {name}={getattr(self, name)!r})")
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some fields changed (validated like the constructor)."""
@@ -227,25 +195,13 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
-        """The config saved as `to_dict()`; the fields that applied to nothing in its run (which
-        files written before `_refuse_unused_fields` existed may hold) are read at their defaults."""
+        """The config saved as `to_dict()`; fields that applied to nothing in its run (`_not_applying`,
+        in older files) are read at their defaults."""
         if not isinstance(data, dict):
             raise ValueError(f"Config.from_dict expects a dict of fields, got {type(data).__name__}")
         data = dict(data)
-        unused = []
-        method = data.get("method", cls.method)
-        unused += unread_dynamics_fields(method) if method in DYNAMICS else ()
-        if (
-            method in DYNAMICS
-            and "solver" in DYNAMICS[method].config_fields
-            and data.get("solver", cls.solver) == "euler"
-        ):
-            unused += _ADAPTIVE_ONLY
-        if data.get("network", cls.network) == "mlp":
-            unused.append("v_law")
-        if not data.get("track_ntk", cls.track_ntk):
-            unused.append("ntk_checkpoints")
-        for name in unused:
+        settings = [data.get(name, getattr(cls, name)) for name in ("method", "solver", "network", "track_ntk")]
+        for name in _not_applying(*settings):
             data.pop(name, None)
         return cls().replace(**data)
 
@@ -264,6 +220,26 @@ class Config:
 def _set(config: Config, name: str) -> bool:
     """Whether the field `name` of `config` differs from its default."""
     return getattr(config, name) != getattr(Config, name)
+
+
+def _not_applying(method: str, solver: str, network: str, track_ntk: bool) -> dict[str, str]:
+    """The fields that change nothing under these settings, each with why: the other dynamics'
+    (`unread_dynamics_fields`), the tolerances under the constant-step Euler solver, `V`'s law for the
+    MLP (which has no fixed layer `V`), `ntk_checkpoints` without `track_ntk`."""
+    reasons = {}
+    if method in DYNAMICS:  # `from_dict`'s data is not validated yet
+        read = DYNAMICS[method].config_fields
+        for name in unread_dynamics_fields(method):
+            readers = " or ".join(repr(m) for m, cls in DYNAMICS.items() if name in cls.config_fields)
+            reasons[name] = f"applies to method={readers} only: method={method!r} reads {', '.join(read)}"
+        if "solver" in read and solver == "euler":
+            adaptive = "applies to the adaptive solvers only: solver='euler' takes constant steps of size `step_size`"
+            reasons.update(dict.fromkeys(_ADAPTIVE_ONLY, adaptive))
+    if network == "mlp":
+        reasons["v_law"] = "applies to the two-layer networks' layer V only: network='mlp' draws every weight N(0, 1)"
+    if not track_ntk:
+        reasons["ntk_checkpoints"] = "applies only when Config.track_ntk is set, which tracks the kernels along the run"
+    return reasons
 
 
 def unread_dynamics_fields(method: str) -> tuple[str, ...]:
@@ -287,8 +263,7 @@ def allowed_values(name: str) -> tuple[str, ...] | None:
 
 
 def value_list(values: Any, what: str, example: str) -> list[Any]:
-    """`values` as a list (from a list, tuple, range or 1-D array); a single value or a string
-    raises a `ValueError` naming `what`, with `example` of a valid value."""
+    """`values` as a list (from a sequence or 1-D array); else a `ValueError` naming `what`, with `example`."""
     if isinstance(values, np.ndarray) and values.ndim == 1:
         return values.tolist()
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
@@ -305,13 +280,6 @@ def refuse_repeats(values: Sequence[Any], what: str) -> None:
 
 
 def _validated(name: str, kind: str, value: Any) -> Any:
-    if name == "network":
-        if not isinstance(value, str) or value not in NETWORKS:
-            raise ValueError(
-                f"Config.network must be one of {tuple(NETWORKS)} (or pass a wideDIP.Network to "
-                f"simulate(config, network=...)), got {value!r}"
-            )
-        return value
     if kind == "tuple[int, ...]":
         if (
             isinstance(value, (str, bytes))
@@ -322,18 +290,8 @@ def _validated(name: str, kind: str, value: Any) -> Any:
         return tuple(int(v) for v in value)
     if name in _CHOICES:
         if not isinstance(value, str) or value not in _CHOICES[name]:
-            raise ValueError(f"Config.{name} must be one of {allowed_values(name)}, got {value!r}")
-        return value
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise ValueError(f"Config.{name} must be an integer, got {value!r}")
-        value = int(value)
-        if name in _AT_LEAST_ONE and value < 1:
-            raise ValueError(f"Config.{name} must be an integer >= 1, got {value}")
-        if name in _AT_LEAST_TWO and value < 2:
-            raise ValueError(f"Config.{name} must be an integer >= 2, got {value}")
-        if name == "seed" and value < 0:
-            raise ValueError(f"Config.seed must be an integer >= 0, got {value}")
+            own = " (or pass a wideDIP.Network to simulate(config, network=...))" if name == "network" else ""
+            raise ValueError(f"Config.{name} must be one of {allowed_values(name)}{own}, got {value!r}")
         return value
     if kind == "bool":
         if not isinstance(value, bool):
@@ -341,19 +299,19 @@ def _validated(name: str, kind: str, value: Any) -> Any:
         return value
     if kind == "float | None" and value is None:
         return None
-    if kind in ("float", "float | None"):
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"Config.{name} must be an integer, got {value!r}")
+        value = int(value)
+    elif kind in ("float", "float | None"):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ValueError(f"Config.{name} must be a real number, got {value!r}")
         value = float(value)
         if not math.isfinite(value):
             raise ValueError(f"Config.{name} must be finite, got {value}")
-        if name in _POSITIVE and value <= 0:
-            raise ValueError(f"Config.{name} must be > 0, got {value}")
-        if name in _NON_NEGATIVE and value < 0:
-            raise ValueError(f"Config.{name} must be >= 0, got {value}")
-        if name in _AT_LEAST_ONE_REAL and value < 1:
-            raise ValueError(f"Config.{name} must be >= 1, got {value}")
-        if name in _BELOW_ONE and value >= 1:
-            raise ValueError(f"Config.{name} must be < 1 (a tolerance relative to the state's size), got {value:g}")
-        return value
-    raise AssertionError(f"unhandled field type {kind!r} for {name}")
+    else:
+        raise AssertionError(f"unhandled field type {kind!r} for {name}")
+    for holds, requirement in _BOUNDS.get(name, ()):
+        if not holds(value):
+            raise ValueError(f"Config.{name} must be " + requirement.format(value))
+    return value

@@ -23,19 +23,12 @@ PRESETS: dict[str, tuple[Config, dict[str, list[Any]]]] = {
     "noise": (_NOISY, {"k": WIDTHS, "noise": NOISES}),
     "noise-quick": (_NOISY.replace(seeds=20, steps=5000), {"k": [20, 100, 500], "noise": [0.0, 0.1, 1.0]}),
 }
-"""Figure 1: k × n at m = 10; Figure 2: k × m at n = 100; d = 500; the paper's protocol
-(sigmoid, A and V ~ N(0,1), descent with η = 1, threshold 1e-7, 25000 steps, 50 seeds).
-The quick presets: 3 × 3 cells, 20 seeds, 5000 steps (fig1, fig2).
-
-κ: k × κ(A) at m = 10, n = 100, d = 500 with the "conditioned" operator (docs/theory.md §8),
-`‖A‖ = 1 + √(m/n)` (`operator_scale="sqrt_n"`, so that descent with η = 1 stays below its
-stability limit and measures the flow), `σ_A = ‖A‖/κ`; the paper's other settings. The quick
-one: 3 × 3 cells, 20 seeds.
-
-noise: k × noise level σ (docs/theory.md §7) at m = 10, n = 100, d = 500, the paper's other
-settings, σ ∈ {0, 0.01, 0.03, 0.1, 0.3, 1}, with `stop_at_threshold=False`: every seed runs the
-25000 steps, so that the noise being fitted and the early-stopping time are observed. The
-quick one: k ∈ {20, 100, 500} × σ ∈ {0, 0.1, 1}, 20 seeds, 5000 steps."""
+"""Figure 1: k × n at m = 10; Figure 2: k × m at n = 100; κ: k × κ(A) with the "conditioned"
+operator (docs/theory.md §8), `operator_scale="sqrt_n"` keeping descent with η = 1 below its
+stability limit; noise: k × σ (§7) with every seed running its budget, to observe the noise being
+fitted and the early-stopping time. All at d = 500 with the paper's protocol (sigmoid, A and V ~
+N(0,1), descent with η = 1, threshold 1e-7, 25000 steps, 50 seeds); the quick ones: 3 × 3 cells,
+20 seeds, 5000 steps (κ: 25000)."""
 
 
 def preset(name: str, **overrides: Any) -> tuple[Config, dict[str, list[Any]]]:

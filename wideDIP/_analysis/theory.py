@@ -15,7 +15,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._networks.activations import ACTIVATION_TABLE, activation
-from .._problems.operators import OPERATOR_SCALES
+from .._problems.operators import OPERATOR_SCALES, entry_scale
 from .._problems.problem import V_LAWS, Problem
 
 CHERNOFF_CONSTANT = (1 - math.log(2)) / 2
@@ -107,7 +107,7 @@ def width_bound(
         return math.inf
     c_phi, c_derivative = activation_constants(activation_name)
     if norm_A is None:
-        s = {"none": 1.0, "sqrt_n": n**-0.5, "sqrt_m": m**-0.5}[operator_scale]
+        s = entry_scale(m, n, operator_scale)
         norm_a = s * (math.sqrt(n) + math.sqrt(m))
         sigma_a = s * max(abs(math.sqrt(n) - math.sqrt(m)), 1 / math.sqrt(max(n, m)))
         observation = s * math.sqrt(m * n)
@@ -124,17 +124,10 @@ def width_bound(
 
 def generic_theory_inputs(problem: Problem, initial_signal: Array, norm_A: Array, sigma_A: Array) -> dict[str, Array]:
     """The realised quantities of one seed that need no kernel, for any network (docs/theory.md
-    §9): `‖A‖`, `σ_A`, `‖y(0) − y‖`, `‖g(u, θ(0))‖`, `‖y‖`, `‖ε‖`; `D` is not defined (NaN). The
-    kernels at `θ(0)` come from the tracked curves."""
-    return {
-        "norm_A": norm_A,
-        "sigma_A": sigma_A,
-        "max_entry": jnp.full((), jnp.nan, initial_signal.dtype),
-        "initial_error": jnp.linalg.norm(problem.operator @ initial_signal - problem.observation),
-        "network_norm": jnp.linalg.norm(initial_signal),
-        "observation_norm": jnp.linalg.norm(problem.observation),
-        "noise_norm": jnp.linalg.norm(problem.observation - problem.clean_observation),
-    }
+    §9); `D` is not defined (NaN). The kernels at `θ(0)` come from the tracked curves."""
+    residual = problem.operator @ initial_signal - problem.observation
+    inputs = problem.theory_inputs(initial_signal, residual, norm_A, sigma_A)
+    return {**inputs, "max_entry": jnp.full((), jnp.nan, initial_signal.dtype)}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

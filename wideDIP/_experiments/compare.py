@@ -19,7 +19,7 @@ from .._networks.base import Network
 from .._problems.operators import matrix_sha256
 from .._resolve import checked_matrix, resolve_network
 from .._results.comparison import ComparisonResult
-from .._results.simulation import environment
+from .._results.simulation import environment, largest_where
 from .simulate import (
     Plan,
     integrate_config,
@@ -44,17 +44,12 @@ def _gaps(
     loss_gap = np.abs(held(descent.snapshots.loss) - held_flow_loss)
     relative_loss_gap = loss_gap / np.maximum(held_flow_loss, threshold)
     state_gap = np.linalg.norm(held(descent.states) - held(flow_features), axis=2)
-    recorded = either.any(axis=1)
-    return tuple(
-        np.where(recorded, np.where(either, gap, -np.inf).max(axis=1), np.nan)
-        for gap in (loss_gap, relative_loss_gap, state_gap)
-    )
+    return tuple(largest_where(gap, either) for gap in (loss_gap, relative_loss_gap, state_gap))
 
 
 def _kernel_checkpoints(config: Config, network: Network, plan: Plan, run: Trajectory) -> np.ndarray:
     """The checkpoints (indices) at which the kernels along the descent `run` of `config` are evaluated:
-    every one for a closed form that needs only `z` (`recorded_checkpoints`), else `ntk_checkpoints` of
-    them, spread evenly over those it reaches up to its last stop (as `simulate`'s: `integrate`)."""
+    `recorded_checkpoints`, spread over those it reaches up to its last stop (as `simulate`'s: `integrate`)."""
     every = recorded_checkpoints(config, network, plan)
     checkpoints = checkpoint_steps(config.steps)
     if every.size == checkpoints.size:

@@ -34,7 +34,7 @@ from .._resolve import (
     seed_keys,
     stopping_rule,
 )
-from .._results.simulation import SimulationResult, environment
+from .._results.simulation import SimulationResult, environment, largest_where
 from .._runtime.locks import LAPACK_LOCK
 from .._runtime.parallel import padded_seeds
 from .batches import Batch
@@ -63,25 +63,22 @@ class Plan:
     """Whether the kernels are tracked along the run (`Config.track_ntk`)."""
 
 
-def make_plan(config: Config, network: Network, track: bool | None = None) -> Plan:
+def make_plan(config: Config, network: Network) -> Plan:
     """The plan of `config` for `network`; a `ValueError` naming the field when the network
     lacks what the config asks for."""
-    track = config.track_ntk if track is None else track
-    needed = track or config.noise > 0
+    needed = config.track_ntk or config.noise > 0
     return Plan(
         resolved_parametrization(config, network),
         resolved_ntk_implementation(config, network) if needed else None,
-        track,
+        config.track_ntk,
     )
 
 
 def refuse_unused_kernel_settings(cells: list[tuple[Config, Network]], caller: str) -> None:
     """A `ValueError` naming the field when a kernel setting applies to none of the `cells` (each a
-    config and its resolved network): `ntk_implementation` where no kernel is computed (neither
-    `track_ntk` nor noise, whose early-stopping time needs the kernels at θ(0): docs/theory.md §7),
-    `ntk_checkpoints` where every kernel is evaluated at every checkpoint (the paper's network's
-    closed form, which needs only `z(t)`). Checked over a whole sweep: a cell without noise may
-    share the setting with noisy ones."""
+    config and its resolved network): `ntk_implementation` where no kernel is computed (`Plan.kernels`),
+    `ntk_checkpoints` where every kernel is evaluated at every checkpoint (`recorded_checkpoints`).
+    Checked over a whole sweep: a cell without noise may share the setting with noisy ones."""
     plans = [(config, network, make_plan(config, network)) for config, network in cells]
     if all(plan.kernels is None for _, _, plan in plans) and any(c.ntk_implementation != "auto" for c, _ in cells):
         raise ValueError(
@@ -102,7 +99,7 @@ def recorded_checkpoints(config: Config, network: Network, plan: Plan) -> np.nda
     """The checkpoints (indices) at which the state is recorded for the kernels: every one for a
     closed form that needs only `z` (the paper's network), else `ntk_checkpoints` of them, evenly
     spaced in index (so log-spaced in time) over the whole budget, the first and the last included
-    (the flow's; descent spreads them over the checkpoints its run reaches: `descent_recording`)."""
+    (the flow's; descent spreads them over the checkpoints its run reaches: `integrate`)."""
     if not plan.track:
         return None
     count = checkpoint_steps(config.steps).size
@@ -114,14 +111,11 @@ def recorded_checkpoints(config: Config, network: Network, plan: Plan) -> np.nda
 
 @eqx.filter_jit
 def _setup(network: Network, plan: Plan, keys, laws: ProblemLaw, shared: ProblemLaw):
-    """Every seed's problem (§1, §6), its operator's realised `‖A‖` and `σ_A` (docs/theory.md
-    §8), dynamics (the generic path, or the network's fast path: §4, §9), initial parameters,
-    `λ_max(H(θ(0)))`, and, when the plan needs kernels, its kernel probe (closed form or Jacobian
-    route) and the inputs of Theorem 2.1; one compilation per structure of the problem's law
-    (`laws`: per seed, the operator's numbers, the noise level and, in a padded batch, the cell's
-    `m` and `n`; `shared`: the rest of the law, the custom matrix: `seed_arrays`). (The draws stay
-    in this one program: compiled apart, the paper's `W(0)` for the full path changed in its last
-    bits.)"""
+    """The `Prepared` seeds (docs/theory.md §1, §4, §6, §8, §9): dynamics on the generic path or the
+    network's fast path, the kernel probe and Theorem 2.1's inputs when the plan needs kernels; one
+    compilation per structure of the problem's law (`laws`: the per-seed numbers, `shared`: the rest:
+    `seed_arrays`). (The draws stay in this one program: compiled apart, the paper's `W(0)` for the
+    full path changed in its last bits.)"""
     # one copy per seed: each seed then computes exactly as with a drawn operator (an unbatched
     # matrix would turn A x̄ into one product over all seeds, whose bits depend on their number)
     shared = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, keys.shape[:1] + leaf.shape), shared)
@@ -168,7 +162,7 @@ def _setup(network: Network, plan: Plan, keys, laws: ProblemLaw, shared: Problem
     theory = None
     if plan.kernels is not None:
         theory = jax.lax.map(theory_of, (keys, problems, dynamics, parameters, probe, norm, sigma))
-    return problems, dynamics, parameters, largest, norm, sigma, probe, theory
+    return Prepared(problems, dynamics, parameters, largest, norm, sigma, probe, theory)
 
 
 @eqx.filter_jit
@@ -190,15 +184,13 @@ class Prepared(eqx.Module):
     """Every seed's problem, dynamics and initial parameters, ready for either method."""
 
     problems: Problem
-    """Kept for the end-of-run errors: cheaper than drawing again."""
     dynamics: eqx.Module
     parameters: object
     largest_eigenvalue: jax.Array
     """`λ_max(H(W(0)))` per seed (docs/theory.md §3)."""
     norm_A: jax.Array
-    """`‖A‖` per seed (docs/theory.md §8)."""
     sigma_A: jax.Array
-    """`σ_A`, the smallest non-zero singular value of `A`, per seed."""
+    """`‖A‖` and `σ_A` per seed, as `SimulationResult`'s."""
     probe: eqx.Module | None
     """The kernels' route when tracking: a closed form (`KernelProbe`, ...) or `JacobianProbe`."""
     theory: dict[str, jax.Array] | None
@@ -240,23 +232,23 @@ def seed_arrays(batch: Batch, matrix: np.ndarray | None) -> tuple[jax.Array, Pro
     return jnp.concatenate(keys), jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *numbers), shared
 
 
-def prepare_batch(batch: Batch, network: Network, plan: Plan, matrix: np.ndarray | None = None) -> Prepared:
-    """Draw and set up every seed of `batch` for `network` (resolved for `batch.shape`), padded
-    to a multiple of the device count (call inside `precision`); `matrix`: the custom operator."""
+def prepare(
+    config: Config | Batch,
+    *,
+    network: Network | None = None,
+    plan: Plan | None = None,
+    matrix: np.ndarray | None = None,
+) -> Prepared:
+    """Draw and set up every seed of `config` (of a `Batch`'s cells, at `batch.shape`) for `network`
+    (default: the built-in of `Config.network`; else resolved by the caller) and `plan` (default:
+    `make_plan`), padded to a multiple of the device count (call inside `precision`); `matrix`: the
+    custom operator (`checked_matrix`)."""
+    batch = config if isinstance(config, Batch) else Batch((config,))
+    network = resolve_network(batch.shape, None, "prepare") if network is None else network
+    plan = make_plan(batch.shape, network) if plan is None else plan
     keys, laws, shared = seed_arrays(batch, matrix)
     with LAPACK_LOCK:
-        return Prepared(*jax.block_until_ready(_setup(network, plan, keys, laws, shared)))
-
-
-def prepare(
-    config: Config, *, network: Network | None = None, plan: Plan | None = None, matrix: np.ndarray | None = None
-) -> Prepared:
-    """Draw and set up every seed of `config` for `network` (default: the built-in of
-    `config.network`), padded to a multiple of the device count (call inside `precision(config)`);
-    `matrix`: the custom operator (`checked_matrix`)."""
-    network = resolve_network(config, None, "prepare") if network is None else network  # else resolved by the caller
-    plan = make_plan(config, network) if plan is None else plan
-    return prepare_batch(Batch((config,)), network, plan, matrix)
+        return jax.block_until_ready(_setup(network, plan, keys, laws, shared))
 
 
 @eqx.filter_jit
@@ -348,7 +340,7 @@ def _simulate_together(
             network_record(config, resolve_network(config, network, "simulate"), plan)  # checks it first
             for config in batch.configs
         ]
-        prepared = prepare_batch(batch, resolved, plan, operator)
+        prepared = prepare(batch, network=resolved, plan=plan, matrix=operator)
         run = integrate_config(shape, prepared, batch.seeds, progress, recorded_checkpoints(shape, resolved, plan))
         prepared = prepared.head(batch.seeds)
         with LAPACK_LOCK:
@@ -371,14 +363,13 @@ def _simulate_together(
     for config, (begin, end), description in zip(batch.configs, batch.bounds(), descriptions):
         cell = jax.tree.map(lambda leaf: leaf[begin:end], outputs)  # noqa: B023
         wall_time = elapsed * config.seeds / batch.seeds
-        results.append(_result(config, resolved, plan, run.seeds(begin, end), cell, operator, wall_time, description))
+        results.append(_result(config, resolved, run.seeds(begin, end), cell, operator, wall_time, description))
     return results
 
 
 def _result(
     config: Config,
     network: Network,
-    plan: Plan,
     run: Trajectory,
     outputs: dict[str, Any],
     matrix: np.ndarray | None,
@@ -398,13 +389,14 @@ def _result(
     if inputs is not None:
         certificate = isinstance(network, HasLipschitzBound) and "min_lambda_K" in inputs
         lipschitz_ratio = None
-        if plan.track:
-            lipschitz_ratio = _largest_recorded(kernel["jacobian_lipschitz_ratio"])
+        if kernel is not None:  # tracked
+            ratio = kernel["jacobian_lipschitz_ratio"]
+            lipschitz_ratio = largest_where(ratio, ~np.isnan(ratio))
             if not certificate:  # σ_0², μ_0, λ_max(H) at θ(0) from the kernels' first checkpoint
                 inputs = {**inputs, **{name: kernel[name][:, 0] for name in INITIAL_KERNELS}}
         theory = TheoryReport.from_inputs(
             inputs,
-            config.n,
+            n,
             config.k,
             config.activation,
             lipschitz_bound_known=certificate,
@@ -454,9 +446,3 @@ def _result(
         best_reconstruction=at_checkpoint(reconstructions, best_checkpoint(curves["signal_error"])),
         final_reconstruction=final_reconstruction[:, :n],
     )
-
-
-def _largest_recorded(values: np.ndarray) -> np.ndarray:
-    """Per seed, the largest value recorded (NaN where none was)."""
-    recorded = ~np.isnan(values)
-    return np.where(recorded.any(axis=1), np.where(recorded, values, -np.inf).max(axis=1), np.nan)

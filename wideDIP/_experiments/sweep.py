@@ -23,14 +23,11 @@ from .._results.sweep import (
     CELLS,
     FORMAT_VERSION,
     HEADER,
-    DamagedCell,
     SweepResult,
     cell_changes,
     cell_configs,
     cell_name,
     cell_statistics,
-    current_form,
-    read_cell,
     read_header,
     stored_cells,
 )
@@ -63,9 +60,7 @@ def normalised_axes(base: Config, axes: Mapping[str, Sequence[Any]]) -> dict[str
         values = value_list(values, f"sweep: axis {name!r}", f"{{{name!r}: [{values!r}]}}")
         if not values:
             raise ValueError(f"sweep: axis {name!r} has no values")
-        for value in values:
-            base.replace(**{name: value})  # validates each value, naming the field
-        normalised[name] = [getattr(base.replace(**{name: v}), name) for v in values]
+        normalised[name] = [getattr(base.replace(**{name: v}), name) for v in values]  # validated, naming the field
         refuse_repeats(normalised[name], f"sweep: axis {name!r}")
     return normalised
 
@@ -120,19 +115,22 @@ def _open_directory(
     return header
 
 
+def _write_cell(
+    directory: Path, axes: dict[str, list[Any]], index: tuple[int, ...], statistics: dict[str, Any], wall_time: float
+) -> None:
+    """Write the record of the cell `index` (its values on the `axes`, statistics, wall time)."""
+    record = {"cell": cell_changes(axes, index), "statistics": statistics, "wall_time": wall_time}
+    _write_atomically(directory / CELLS / cell_name(index), record)
+
+
 def _upgrade(path: Path, header: dict[str, Any], base: Config, axes: dict[str, list[Any]]) -> dict[str, Any]:
     """Rewrite an older sweep directory in format `FORMAT_VERSION` before it is resumed, so that it
-    never mixes formats: every readable cell file (in today's form, `current_form`; a damaged one
-    is left for the resume to set aside), then the header, last, so that an interrupted upgrade is
-    done again on the next resume."""
-    for index in np.ndindex(tuple(map(len, axes.values()))):
-        cell = path / CELLS / cell_name(index)
-        if cell.exists():
-            try:
-                record = read_cell(cell, base, axes, index)
-            except DamagedCell:
-                continue
-            _write_atomically(cell, {**record, "statistics": current_form(record["statistics"])})
+    never mixes formats: every cell file in today's form (`stored_cells`, which sets a damaged one
+    aside), then the header, last, so that an interrupted upgrade is done again on the next resume."""
+    cells, wall_time = stored_cells(path, base, axes, set_aside=True)
+    for index in np.ndindex(cells.shape):
+        if cells[index] is not None:
+            _write_cell(path, axes, index, cells[index], wall_time[index])
     header = {**header, "format": FORMAT_VERSION}
     _write_atomically(path / HEADER, header)
     return header
@@ -199,10 +197,7 @@ def sweep(
             (result,) = simulate_batch(call, network=network, operator=matrix if config.operator == "custom" else None)
         statistics = cell_statistics(result)
         if directory is not None and is_writer():
-            _write_atomically(
-                directory / CELLS / cell_name(index),
-                {"cell": cell_changes(axes, index), "statistics": statistics, "wall_time": result.wall_time},
-            )
+            _write_cell(directory, axes, index, statistics, result.wall_time)
         return index, statistics, result.wall_time
 
     total = cells.size

@@ -140,9 +140,8 @@ def axis_label(name: str) -> str:
 
 
 def described_network(config: Config, network: Mapping[str, Any] | None = None) -> str:
-    """The network as summaries and a run's title name it: its description and parameter count,
-    where recorded ("network mlp 4 x 8 x 5 x 6 sigmoid (110 parameters)"); `network` is the result's
-    record (`describe` in `_networks`; None: the built-in of `config.network`)."""
+    """The network as summaries and a run's title name it ("network mlp 4 x 8 x 5 x 6 sigmoid (110
+    parameters)"); `network` is the result's record (None: the built-in of `config.network`)."""
     if network is None:
         return f"network {config.network}"
     count = f" ({network['parameters']} parameters)" if "parameters" in network else ""
@@ -164,8 +163,7 @@ def unused_fields(config: Config, network: Mapping[str, Any] | None = None) -> l
 
 
 def unused_note(config: Config, network: Mapping[str, Any] | None = None) -> list[str]:
-    """ "unused by this network: k, activation, v_law" for a summary (nothing where every field is
-    read); `k` still lays out each seed's random draws, so another `k` draws another input `u`."""
+    """ "unused by this network: k, activation, v_law" for a summary (nothing where every field is read)."""
     unused = unused_fields(config, network)
     if not unused:
         return []
@@ -210,14 +208,11 @@ def settings(
     operator_sha256: str | None = None,
     network: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """The settings of `config` in words (in the order `_ORDER`, then the other fields), but
-    those of the fields `hidden` (a figure's or table's axes): each key field of `_ORDER`
-    (network, activation, operator, m, n, d, k, method, η or solver, steps or horizon, threshold,
-    seeds, dtype), the fields `shown` (a panel's own values), and every other field that differs
-    from `Config()`, each where it matters (`rtol` for the flow only, `condition_number` for its
-    operator only, `k` and `activation` for a network that reads them, ...). The network is the
-    one that ran (`network_phrase`; `network` is the result's record); the operator is one
-    phrase with its parameters (`describe`) and the custom matrix's SHA-256."""
+    """The settings of `config` in words, in the order `_ORDER`, but those of the fields `hidden` (a
+    figure's or table's axes): the key fields, the fields `shown` (a panel's own values) and every
+    other field that differs from `Config()`, each where it matters (`_relevant`). The network is the
+    one that ran (`network` is the result's record); the operator is one phrase with its parameters
+    and the custom matrix's SHA-256."""
     words = []
     read = recorded_config_fields(network, config.network)
     for name in [*_ORDER, *(f.name for f in dataclasses.fields(Config) if f.name not in _ORDER)]:

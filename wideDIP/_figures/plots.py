@@ -48,9 +48,8 @@ def check_figure_path(path: Path, what: str) -> Path:
 
 
 def checked_figure_file(path: str | os.PathLike | None, caller: str) -> Path | None:
-    """The argument `path` of the plot method `caller`, checked before anything is drawn: a file
-    can be created there (`check_writable`) in the format its suffix names (`check_figure_path`);
-    else a `ValueError` naming `caller`'s `path`. None (no file) stays None."""
+    """The argument `path` of the plot method `caller`, checked for writing a figure before anything
+    is drawn (`check_writable`, `check_figure_path`); None (no file) stays None."""
     if path is None:
         return None
     what = f"{caller}: path"
@@ -73,10 +72,8 @@ def held_to_the_stop(
     times: np.ndarray, values: np.ndarray, stop_time: np.ndarray, final: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The checkpoint `times` with every seed's stop time added, and `values` `[seeds, checkpoints]`
-    on them: each seed's recorded values held (`held`) until its stop, its `final` value (at
-    `stop_time`, e.g. `final_loss`) from then on (a NaN final, or none, keeps the last recorded value).
-    The checkpoints end before the stop: without the final value a converged seed would be held
-    above the threshold."""
+    on them: each seed's recorded values held (`held`) until its stop, its `final` value (e.g.
+    `final_loss`; a NaN final, or none, keeps the last recorded value) from then on."""
     stops = stop_time[np.isfinite(stop_time)]
     grid = np.union1d(times, stops)
     placed = np.full((values.shape[0], grid.size), np.nan)
@@ -95,10 +92,9 @@ NOTHING_TO_DRAW = "nothing to draw"
 def band(
     axes, times: np.ndarray, values: np.ndarray, colour, label: str, columns: np.ndarray | None = None, **style
 ) -> np.ndarray:
-    """Draw the median across all seeds (stopped seeds held, `held`) and the quartile band, at
-    the times > 0 among `columns`, the label saying so where the median is nowhere finite (a seed
-    that recorded nothing makes it NaN: `nothing_drawn_note` says why); returns the quartiles
-    `[3, times shown]`."""
+    """Draw the median across all seeds (stopped seeds held, `held`) and the quartile band at the
+    times > 0 among `columns`, the label saying where the median is nowhere finite; returns the
+    quartiles `[3, times shown]`."""
     shown = times > 0 if columns is None else (times > 0) & columns
     with np.errstate(invalid="ignore"):  # quartiles between two infinite losses (diverged seeds)
         low, median, high = np.percentile(held(values)[:, shown], QUARTILES, axis=0)
@@ -110,8 +106,7 @@ def band(
 
 def nothing_drawn_note(loss: np.ndarray, status: np.ndarray) -> str:
     """Why a band of a run with the curves `loss` `[..., seeds, checkpoints]` and outcomes `status`
-    `[..., seeds]` has nothing to draw, for the figure: the seeds that diverged at their first step
-    record nothing (the median over all seeds is then NaN); else the values themselves are NaN."""
+    `[..., seeds]` has nothing to draw: seeds that diverged at their first step record nothing."""
     silent = (np.asarray(status) == "diverged") & np.isnan(loss).all(axis=-1)
     if silent.all():
         return "nothing recorded: every seed diverged at its first step"
@@ -125,10 +120,9 @@ def nothing_drawn_note(loss: np.ndarray, status: np.ndarray) -> str:
 def note_when_empty(
     axes, quartiles: list[np.ndarray], times: np.ndarray, note: str, references: tuple[float, ...] = ()
 ) -> None:
-    """Where none of the bands `quartiles` (`band`'s) drawn on `axes` has a finite value: `note` across
-    the panel, time over the `times` > 0, and the y-range around the finite positive `references`
-    (the values of lines drawn across, such as the threshold, at mid-height; the note is under them),
-    else a decade without ticks (matplotlib finds nothing in NaN curves to place a log scale on)."""
+    """Where none of the bands `quartiles` (`band`'s) on `axes` has a finite value: `note` across the
+    panel, time over the `times` > 0, and the y-range around the finite positive `references` (lines
+    drawn across, such as the threshold), else a decade without ticks."""
     from matplotlib.ticker import NullLocator
 
     if any(np.isfinite(quartile).any() for quartile in quartiles):
@@ -184,8 +178,7 @@ def finish(plt, figure, path: str | Path | None):
 
 
 def _held_curve(result, name: str, final: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The field `name` of `result` held to each seed's stop (`held_to_the_stop`), at the field
-    `final` from the stop on."""
+    """The field `name` of `result` held to each seed's stop (`held_to_the_stop`), then at `final`."""
     return held_to_the_stop(
         result.times, getattr(result, name), result.stop_time, None if final is None else getattr(result, final)
     )
@@ -193,8 +186,7 @@ def _held_curve(result, name: str, final: str | None = None) -> tuple[np.ndarray
 
 def _loss_panel(axes, result) -> None:
     """The loss band (each seed at `final_loss` from its stop on) and the threshold, log-log, its
-    y-range set by them (so that a curve drawn afterwards, such as an envelope, cannot stretch it);
-    without a loss to draw, the note why (`note_when_empty`)."""
+    y-range set by them (a curve drawn afterwards, such as an envelope, cannot stretch it)."""
     quartiles = band(axes, *_held_curve(result, "loss", "final_loss"), "black", "loss ½‖A g − y‖²")
     low, _, high = quartiles
     threshold = result.config.threshold
@@ -233,18 +225,16 @@ _TITLE_CHARACTERS = 95
 
 
 def _panel_title(axes, what: str, seeds: int) -> None:
-    """`what`, and under it how every curve is made (`SPREAD`, over two lines: a panel is narrow)."""
+    """`what` with how every curve is made (`SPREAD`, over two lines: a panel is narrow); the legend."""
     axes.set_title(f"{what}\n(" + SPREAD.format(seeds=seeds).replace(", ", ",\n") + ")", fontsize=8)
+    axes.legend(fontsize=7)
 
 
 def plot_run(result, path: str | Path | None = None):
-    """Three panels over time (docs/theory.md §7): the loss with the threshold and `‖y(t) − ȳ‖`
-    with `2‖ε‖` side by side, `‖x(t) − x̄‖/‖x̄‖` with its row-space and kernel parts across the
-    width under them; a noisy run's early-stopping times `T`, `T_H` are marked on both the
-    observation and the signal panel. Each curve: median across all seeds, a stopped seed held at
-    its final value from its stop time on (`held_to_the_stop`; its last recorded value where there
-    is no final value), and the quartile band; a panel with nothing to draw says why in words
-    (`note_when_empty`). `path` is checked before anything is drawn."""
+    """Three panels over time (docs/theory.md §7): the loss with the threshold, `‖y(t) − ȳ‖` with
+    `2‖ε‖`, and `‖x(t) − x̄‖/‖x̄‖` with its row-space and kernel parts; a noisy run's early-stopping
+    times `T`, `T_H` marked. Each curve: the median and quartiles over all seeds, held to their stops
+    (`held_to_the_stop`). `path` is checked before anything is drawn."""
     path = checked_figure_file(path, "SimulationResult.plot")
     if result.observation_error is None:
         raise ValueError("plot needs the recovery curves: this result was saved before they existed")
@@ -284,7 +274,6 @@ def plot_run(result, path: str | Path | None = None):
     for axes, title in ((losses, "loss"), (observation, "observation error"), (signal, "signal error")):
         _panel_title(axes, title, c.seeds)
         axes.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
-        axes.legend(fontsize=7)
     figure.suptitle(_title(result, _TITLE_CHARACTERS), fontsize=10)
     return finish(plt, figure, path)
 
@@ -295,12 +284,9 @@ HELD_LABEL = "every seed stopped: the kernels are held from here on"
 
 def plot_ntk(result, path: str | Path | None = None):
     """λ_min(K), λ_min(H), λ_max(H) and the loss with its predicted envelope
-    `½ exp(−σ_A² σ_0² t/2) ‖r(0)‖²` (Theorem 2.1, certified seeds only) over time; medians and
-    quartiles over all seeds, stopped seeds held (the loss at `final_loss` from the stop on).
-    Where the kernels are evaluated at some checkpoints only (the Jacobian route), markers show
-    those; a dotted line marks where the last seed stopped, after which nothing is measured; a panel
-    with nothing to draw says why in words (`note_when_empty`). `path` is checked before anything is
-    drawn."""
+    `½ exp(−σ_A² σ_0² t/2) ‖r(0)‖²` (Theorem 2.1, certified seeds only) over time, as `plot_run`'s
+    curves; markers at the checkpoints where the kernels were evaluated when not all were, a dotted
+    line where the last seed stopped. `path` is checked before anything is drawn."""
     path = checked_figure_file(path, "SimulationResult.plot_ntk")
     if result.ntk is None:
         raise ValueError("plot_ntk needs a result simulated with Config.track_ntk=True")
@@ -331,14 +317,12 @@ def plot_ntk(result, path: str | Path | None = None):
     kernels.set_yscale("symlog", linthresh=1e-4)
     kernels.set_ylim(bottom=0)  # kernels are positive semi-definite
     note_when_empty(kernels, kernel_bands, times, _nothing_drawn(result))
-    kernels.legend(fontsize=7)
     _panel_title(kernels, "NTK extremes", result.config.seeds)
     _loss_panel(losses, result)  # the y-range of the data: the envelope is drawn within it
     certified = result.certified
     if certified is not None and certified.any():
         envelope = 0.5 * result.theory.envelope(times)[certified] ** 2
         band(losses, times, envelope, "tab:green", f"Theorem 2.1 envelope ({certified.sum()} certified seeds)")
-    losses.legend(fontsize=7)
     _panel_title(losses, "loss", result.config.seeds)
     figure.suptitle(_title(result, _TITLE_CHARACTERS), fontsize=10)
     return finish(plt, figure, path)

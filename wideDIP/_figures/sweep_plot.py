@@ -62,8 +62,7 @@ def _unevenness(gaps: np.ndarray) -> float:
 def axis_scale(values: Sequence[Any]) -> str:
     """How an axis is drawn: "log" for increasing positive numbers at least as evenly spaced in
     log as in value (the paper's grids), "linear" for other increasing numbers at most 3× unevenly
-    spaced, else "categorical": evenly spaced, each tick labelled with its value (e.g. noise 0,
-    0.01, 0.1, 1, or the values of a non-numeric axis)."""
+    spaced, else "categorical": evenly spaced, each tick labelled with its value."""
     if not all(map(_is_number, values)):
         return "categorical"
     values = np.asarray(values, float)
@@ -106,8 +105,7 @@ def _set_axis(axes, which: str, name: str, values: Sequence[Any], scale: str) ->
 
 
 def _coordinates(result) -> list[str]:
-    """The axes drawn as coordinates: the first two numeric ones (a heatmap), else the first
-    numeric one or, with none, the first axis (lines); the other axes give panels or lines."""
+    """The axes drawn as coordinates: the first two numeric ones (a heatmap), else one (lines)."""
     numeric = [name for name, values in result.axes.items() if all(map(_is_number, values))]
     return numeric[:2] if len(numeric) >= 2 else (numeric or list(result.axes))[:1]
 
@@ -128,7 +126,7 @@ def _arranged(result, values: np.ndarray, front: list[str]) -> tuple[np.ndarray,
 
 def wilson_interval(frequency: np.ndarray, seeds: np.ndarray, z: float = WILSON_Z) -> tuple[np.ndarray, np.ndarray]:
     """The Wilson score interval (lower, upper) of a binomial proportion `frequency` over `seeds`
-    trials (`z` = 1.96: 95 %); unlike `p ± z √(p(1−p)/seeds)` it does not shrink to a point at 0 or 1."""
+    trials (`z` = 1.96: 95 %)."""
     shrink = 1 + z**2 / seeds
     centre = (frequency + z**2 / (2 * seeds)) / shrink
     half = z / shrink * np.sqrt(frequency * (1 - frequency) / seeds + z**2 / (4 * seeds**2))
@@ -147,16 +145,11 @@ def plot_sweep(
     values: bool = True,
     dpi: int = PRINT_DPI,
 ):
-    """`statistic` (a name of `PLOTTED_STATISTICS`, default the convergence frequency; a quartile
-    statistic is drawn as its median) over the grid; a `ValueError` where no cell holds it (e.g.
-    `certified_fraction` without `track_ntk`). Two numeric axes: heatmaps (`_heatmaps`: one panel per
-    value of the other axes), each cell's value written in it (`values`; with its seed count when
-    under `FULL_SEEDS`), the 50 % contour (frequency only), Theorem 2.1(ii)'s width bound
-    (`_theory_curve`) and descent's stability limit (`_unstable_cells`, `_stability`). One numeric
-    axis (or none): lines over it (`_lines`), a frequency with 95 % Wilson score intervals
-    (`wilson_interval`). Axes are drawn as `axis_scale` says; the title names the grid (`_about`) and
-    the settings it holds fixed (`grid_settings`). Writes `path` in `formats` (PNG at `dpi`), all
-    checked before anything is drawn."""
+    """`statistic` (of `PLOTTED_STATISTICS`; a quartile statistic as its median) over the grid; a
+    `ValueError` where no cell holds it. Two numeric axes: heatmaps (`_heatmaps`), each cell's value
+    written in it (`values`), the 50 % contour (frequency only), Theorem 2.1(ii)'s width bound and
+    descent's stability limit. Else lines (`_lines`), a frequency with 95 % Wilson score intervals.
+    Writes `path` in `formats` (PNG at `dpi`), checked before anything is drawn."""
     files = _checked_files(path, formats, dpi, "SweepResult.plot")
     if statistic not in PLOTTED_STATISTICS:
         raise ValueError(f"plot_sweep: statistic must be one of {PLOTTED_STATISTICS}, got {statistic!r}")
@@ -181,11 +174,8 @@ def plot_recovery(
     result, path: str | Path | None = None, formats: Sequence[str] = ("png", "pdf"), dpi: int = PRINT_DPI
 ):
     """Median best (smallest along the path) vs median final `‖x − x̄‖/‖x̄‖` per cell (docs/theory.md
-    §7). Two numeric axes: a heatmap of the ratio best/final (at most 1, which means stopping at the
-    best point would gain nothing; the colours span the smallest ratio to 1), each cell labelled
-    with the two medians, panels, title and legend as in `plot_sweep`. One axis: two lines, final
-    (solid) and best (dashed). Writes `path` in `formats` (PNG at `dpi`), checked before anything is
-    drawn."""
+    §7): as `plot_sweep` draws, a heatmap of the ratio best/final (at most 1) with the two medians in
+    each cell, or two lines, final (solid) and best (dashed)."""
     files = _checked_files(path, formats, dpi, "SweepResult.plot_recovery")
     best, final = result.median_best_signal_error, result.median_final_signal_error
     plt, front = pyplot(path is not None), _coordinates(result)
@@ -202,8 +192,7 @@ def plot_recovery(
 
 def _checked_files(path: str | os.PathLike | None, formats: Sequence[str], dpi: float, caller: str) -> list[Path]:
     """The files a sweep figure is written to, `path` with each suffix of `formats` (none without
-    `path`), checked before anything is drawn: `formats` are formats matplotlib writes, `dpi` is
-    positive, and each file can be created; else a `ValueError` naming `caller`'s argument."""
+    `path`), checked with `formats` and `dpi` before anything is drawn."""
     allowed = figure_formats()
     if isinstance(formats, str) or not isinstance(formats, Sequence) or not formats:
         raise ValueError(f"{caller}: formats must be a list of file formats such as ('png', 'pdf'), got {formats!r}")
@@ -229,8 +218,7 @@ def _saved(plt, figure, files: list[Path], dpi: float):
 
 
 def _cell_values(result, values: np.ndarray, fmt: str) -> np.ndarray:
-    """Each cell's value in `fmt`, with its seed count under it when it has fewer than
-    `FULL_SEEDS`; "" where there is none (NaN)."""
+    """Each cell's value in `fmt`, with its seed count under it when under `FULL_SEEDS`; "" for NaN."""
 
     def text(value: float, seeds: int) -> str:
         if np.isnan(value):
@@ -241,8 +229,8 @@ def _cell_values(result, values: np.ndarray, fmt: str) -> np.ndarray:
 
 
 def _preset(result) -> str | None:
-    """ "preset fig1-quick" for a sweep over a preset's grid (`_presets.PRESETS`), with the fields of
-    its base config that this sweep changed ("preset fig1 with method changed"); None for any other."""
+    """ "preset fig1 with method changed" for a sweep over a preset's grid (`_presets.PRESETS`); None
+    for any other."""
     if result.network is not None:
         return None
     for name, (base, axes) in PRESETS.items():
@@ -262,9 +250,8 @@ def _grid(result) -> str:
 
 
 def _about(result, marked: bool) -> list[str]:
-    """What a sweep figure's title says before the settings: the grid (`_grid`), "k of N cells
-    computed" for a sweep with cells still missing, and descent's stability in words (`_stability`)
-    unless the cells are `marked` where it varies."""
+    """What a sweep figure's title says before the settings: the grid (`_grid`), how many cells are
+    computed where some are missing, and descent's stability in words (`_stability`)."""
     computed, stability = result.computed, _stability(result, marked)
     progress = [] if computed.all() else [f"{int(computed.sum())} of {computed.size} cells computed"]
     return [_grid(result), *progress, *([stability] if stability else [])]
@@ -316,10 +303,8 @@ def _heatmaps(
     text: np.ndarray | None = None,
 ):
     """`values` as a heatmap over the axes `front` (rows, columns), one panel per value of the
-    other axes, all on one colour scale (`limits`, else the range of the finite values) with one
-    colour bar; `text` (strings shaped like the grid) is written in the cells, in black or white,
-    whichever stands out more on the cell's colour. The settings shared by every panel are the
-    figure's title, a panel's own settings its title; the legend is under the panels."""
+    other axes, on one colour scale (`limits`, else the finite values' range); `text` (shaped like the
+    grid) written in the cells. The settings shared by the panels are the figure's title."""
     row_name, column_name = front
     grid, panels = _arranged(result, values, front)
     configs = _arranged(result, result.configs, front)[0]
@@ -382,8 +367,7 @@ def contour_lines(
     centres: tuple[np.ndarray, np.ndarray], scales: tuple[str, str], values: np.ndarray, level: float
 ) -> list[np.ndarray]:
     """The lines `[points, 2]` (x, y) where `values` (rows, columns at the `centres` of the column
-    and row axes) cross `level`, interpolated linearly in the drawn coordinates (`_warp`: log on a
-    log axis), so that on the chart they run between the cell centres."""
+    and row axes) cross `level`, interpolated linearly in the drawn coordinates (`_warp`)."""
     import contourpy
 
     (x_to, x_back), (y_to, y_back) = _warp(scales[0]), _warp(scales[1])
@@ -394,9 +378,8 @@ def contour_lines(
 
 
 def _colour_norm(values: np.ndarray, limits: tuple[float | None, float | None]) -> Normalize:
-    """The colour scale of every panel, from `limits` where given, else from the smallest and largest
-    finite value of the whole grid: logarithmic when no limit is given and the finite values are
-    positive and span more than `LOG_COLOURS_FROM` (e.g. a median final loss from 1e-8 to 1e3), else linear."""
+    """The colour scale of every panel, from `limits` where given, else from the finite values:
+    logarithmic when they are positive and span more than `LOG_COLOURS_FROM`, else linear."""
     finite = values[np.isfinite(values)]
     low = float(limits[0] if limits[0] is not None else (finite.min() if finite.size else 0.0))
     high = float(limits[1] if limits[1] is not None else (finite.max() if finite.size else 1.0))
@@ -417,8 +400,7 @@ def _cell_font_size(words: np.ndarray | None, columns: int, rows: int) -> float:
 
 
 def _contrasting(colour) -> str:
-    """Black or white, whichever has the larger contrast ratio with `colour` (RGBA; WCAG relative
-    luminance)."""
+    """Black or white, whichever has the larger contrast ratio with `colour` (RGBA; WCAG luminance)."""
     linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in colour[:3]]
     luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
     return "black" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "white"
@@ -428,7 +410,7 @@ def _write_cells(
     axes, mesh, panel: np.ndarray, words: np.ndarray, centres: tuple[np.ndarray, np.ndarray], fontsize: float
 ) -> None:
     """Each cell's text at its centre, in black or white (`_contrasting`) with a thin outline in the
-    other, above the contour and the theory curve, so that a line crossing it leaves it legible."""
+    other, above the lines, so that a line crossing it leaves it legible."""
     for (i, j), word in np.ndenumerate(words):
         if word:
             colour = _contrasting(mesh.cmap(mesh.norm(panel[i, j]))) if np.isfinite(panel[i, j]) else "black"
@@ -448,8 +430,8 @@ def _write_cells(
 
 
 def _descent_stability(result) -> tuple[np.ndarray, np.ndarray]:
-    """Shaped like the grid: the descent cells whose stability is known, and those of them where
-    most seeds start beyond descent's linear stability limit, `η λ_max(H(W(0))) > 2` (docs/theory.md §5)."""
+    """Shaped like the grid: the descent cells whose stability is known, and those where most seeds
+    start beyond descent's stability limit (`STABILITY_LIMIT`, docs/theory.md §5)."""
     descent = np.vectorize(is_discrete, otypes=[bool])(result.configs)
     fraction = result.unstable_fraction
     known = descent & np.isfinite(fraction)
@@ -458,8 +440,7 @@ def _descent_stability(result) -> tuple[np.ndarray, np.ndarray]:
 
 def _unstable_cells(result, front: list[str]) -> np.ndarray | None:
     """The descent cells beyond descent's stability limit (`_descent_stability`), arranged as
-    `_arranged` does; None unless some descent cells are and some are not (drawn everywhere, the
-    marker would say nothing: `_stability` says it in words)."""
+    `_arranged` does; None unless some descent cells are and some are not (`_stability` says it)."""
     known, unstable = _descent_stability(result)
     if not unstable.any() or unstable[known].all():
         return None
@@ -467,9 +448,8 @@ def _unstable_cells(result, front: list[str]) -> np.ndarray | None:
 
 
 def _stability(result, marked: bool) -> str | None:
-    """Descent's stability limit in words, where no marker says it: beyond it in every descent cell,
-    within it in every one, or (not `marked`: a figure without markers) beyond it in so many of them;
-    None without descent cells whose stability is known, or where `marked` cells show it."""
+    """Descent's stability limit in words, where no marker says it (not `marked`: a figure without
+    markers); None without descent cells whose stability is known."""
     known, unstable = _descent_stability(result)
     if not known.any():
         return None
@@ -485,8 +465,7 @@ def _stability(result, marked: bool) -> str | None:
 
 
 def _mark_unstable(axes, unstable: np.ndarray, x: np.ndarray, y: np.ndarray, scales: tuple[str, str]) -> None:
-    """A small marker in the upper right corner of each `unstable` cell (edges `x`, `y`), clear of
-    the cell's value and colour."""
+    """A small marker in the upper right corner of each `unstable` cell (edges `x`, `y`)."""
 
     def corner(edges: np.ndarray, scale: str) -> np.ndarray:
         forward, back = _warp(scale)
@@ -508,8 +487,7 @@ def _mark_unstable(axes, unstable: np.ndarray, x: np.ndarray, y: np.ndarray, sca
 
 
 def _legend_below(figure, axes_list) -> None:
-    """One legend under the panels, each entry once (the artists of one panel that share a label
-    drawn on top of one another)."""
+    """One legend under the panels, each label once (with all the artists of a panel that bear it)."""
     entries = {}
     for axes in axes_list:
         handles, texts = axes.get_legend_handles_labels()
@@ -533,10 +511,8 @@ def _has_bound(row_name: str, column_name: str) -> bool:
 
 def _theory_curve(result, axes, row_name: str, column_name: str, columns: np.ndarray, panel_config) -> None:
     """Theorem 2.1(ii)'s bound on k as a curve over the column axis (n, m, or an operator's
-    parameter such as κ), the rows being k, with the operator's `‖A‖`, `σ_A` when the config fixes
-    them (docs/theory.md §8), none for a custom matrix; where it falls outside the chart (the
-    paper's setting: six orders of magnitude above it), a note under the axes gives its values."""
-
+    parameter such as κ; docs/theory.md §8), none for a custom matrix; where it falls outside the
+    chart, a note under the axes gives its values."""
     xs = np.geomspace(columns[0], columns[-1], 50)
     configs = [
         panel_config.replace(**{column_name: int(round(x)) if column_name in _INTEGER_AXES else float(x)}) for x in xs

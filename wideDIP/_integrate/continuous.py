@@ -24,7 +24,7 @@ from .._dynamics.flow import SOLVERS, GradientFlow
 from .._problems.problem import Problem
 from .._runtime.locks import LAPACK_LOCK
 from .._runtime.parallel import over_seeds
-from .discrete import Snapshot, StoppingRule, snapshot
+from .discrete import StoppingRule, Trajectory, snapshot
 from .outcomes import Outcome
 
 AUTO_STIFF_SOLVER = "kvaerno5"
@@ -69,31 +69,6 @@ class _StepLimit(diffrax.AbstractStepSizeController):
             (spent >= self.limit) & ~finished & diffrax.is_okay(result), diffrax.RESULTS.max_steps_reached, result
         )
         return keep, next_t0, next_t1, jump, (state, spent), result
-
-
-class FlowRun(eqx.Module):
-    """Every seed's integrated flow; leading axis = seed."""
-
-    snapshots: Snapshot
-    """Statistics at the checkpoint times, NaN after the seed stopped."""
-    states: Float[Array, "seeds recorded s"] | None
-    """The recorded state (`dynamics.features`) at the recording times, NaN after the stop; None
-    when none were asked for."""
-    final_parameters: PyTree
-    final_loss: Float[Array, " seeds"]
-    initial_loss: Float[Array, " seeds"]
-    outcome: Int[Array, " seeds"]
-    stop_time: Float[Array, " seeds"]
-    crossing_time: Float[Array, " seeds"]
-    """When the loss first reached the threshold (NaN if never)."""
-    crossing_step: Int[Array, " seeds"]
-    """Accepted solver steps until then (−1 if never)."""
-    stop_step: Int[Array, " seeds"]
-    """Accepted solver steps."""
-    solver_steps: Int[Array, " seeds"]
-    """Accepted and rejected steps: the work done."""
-    unfinished: Bool[Array, " seeds"]
-    """Stopped short of the horizon with no event because its step budget was spent."""
 
 
 class _Leg(eqx.Module):
@@ -195,14 +170,13 @@ def _seed(
     rule: StoppingRule,
     settings: GradientFlow,
     recording_times: Float[Array, " recorded"] | None,
-) -> FlowRun:
+) -> Trajectory:
     """One seed from `(t0, start)` to the horizon, each leg within `budget` steps when given:
     stop at the threshold (unless told to go on) or at divergence (against `initial_loss`, the
-    loss at θ(0) = `origin`). Without
-    `settings.stop_at_threshold`, a seed that reaches the threshold is integrated on from there
-    (a second leg: diffrax events always end the solve), so that the crossing's time and solver
-    steps are exact; a seed that `crossed_before` this call (None: a fresh start, none did) has
-    only that second leg. Crossing steps count from this call's start."""
+    loss at θ(0) = `origin`). Without `settings.stop_at_threshold`, a seed that reaches the
+    threshold goes on in a second leg (diffrax events end the solve), so that the crossing is
+    exact; a seed that `crossed_before` this call (None: none did) has only that second leg.
+    Crossing steps count from this call's start."""
 
     def diverged(t, y, args, **kwargs):
         return ~(dyn.loss(y) <= rule.divergence_factor * initial_loss)
@@ -246,7 +220,7 @@ def _seed(
         stop_time = jnp.where(crossed, second.stop_time, first.stop_time)
         unfinished = jnp.where(crossed, second.unfinished, first.unfinished)
         accepted, steps = accepted + second.accepted_steps, steps + second.solver_steps
-    return FlowRun(
+    return Trajectory(
         snapshots=saved[0],
         states=saved[1],
         final_parameters=final,
@@ -272,45 +246,25 @@ def integrate(
     settings: GradientFlow,
     recording_times: Float[Array, " recorded"] | None = None,
     budgets: Int[Array, " seeds"] | None = None,
-) -> FlowRun:
-    """Integrate the flow of every seed from `parameters` up to `settings.time_budget` with
-    `settings.solver` (for "auto": its explicit leg), each leg within its seed's step budget
-    `budgets` when given (else `settings.max_steps`), recording the state at
-    `recording_times` (a subset of `times`) when given; past the threshold as `_seed` says."""
-    seed = functools.partial(_seed, times=times, rule=rule, settings=settings, recording_times=recording_times)
+    origins: PyTree | None = None,
+    starts: Float[Array, " seeds"] | None = None,
+    initial_loss: Float[Array, " seeds"] | None = None,
+    crossed: Bool[Array, " seeds"] | None = None,
+) -> Trajectory:
+    """The flow of every seed from `parameters` to `settings.time_budget` by `settings.solver` (for
+    "auto": its explicit leg), each leg within `budgets` steps when given, the state recorded at
+    `recording_times` (a subset of `times`). Given `origins` (the θ(0)), a continuation from the
+    times `starts`, with the losses `initial_loss` at θ(0) and whether each seed `crossed` already."""
 
-    def one(dyn: eqx.Module, problem: Problem, start: PyTree, budget: Int[Array, ""] | None) -> FlowRun:
-        return seed(dyn, problem, start, start, jnp.zeros_like(settings.time_budget), dyn.loss(start), None, budget)
-
-    return jax.vmap(one)(dynamics, problems, parameters, budgets)
-
-
-@eqx.filter_jit
-def resume(
-    dynamics: eqx.Module,
-    problems: Problem,
-    parameters: PyTree,
-    origins: PyTree,
-    starts: Float[Array, " seeds"],
-    initial_loss: Float[Array, " seeds"],
-    crossed: Bool[Array, " seeds"],
-    times: Float[Array, " checkpoints"],
-    rule: StoppingRule,
-    settings: GradientFlow,
-    recording_times: Float[Array, " recorded"] | None = None,
-) -> FlowRun:
-    """Continue every seed from `parameters` at time `starts` up to the horizon with
-    `settings.solver`: `origins` are the θ(0) (for the distances), `initial_loss` their losses (for
-    divergence), `crossed` whether a seed has already reached the threshold (then only
-    divergence can stop it: `stop_at_threshold=False`). Crossing steps count from `starts`."""
-    seed = functools.partial(_seed, times=times, rule=rule, settings=settings, recording_times=recording_times)
-
-    def one(dyn, problem, start, origin, t0, loss0, crossed_before):
-        return seed(
-            dyn, problem, start, origin, t0, loss0, None if settings.stop_at_threshold else crossed_before, None
+    def one(dyn, problem, start, budget, origin, t0, loss0, crossed_before):
+        if origin is None:  # a fresh start
+            origin, t0, loss0 = start, jnp.zeros_like(settings.time_budget), dyn.loss(start)
+        crossed_before = None if settings.stop_at_threshold else crossed_before
+        return _seed(
+            dyn, problem, start, origin, t0, loss0, crossed_before, budget, times, rule, settings, recording_times
         )
 
-    return jax.vmap(one)(dynamics, problems, parameters, origins, starts, initial_loss, crossed)
+    return jax.vmap(one)(dynamics, problems, parameters, budgets, origins, starts, initial_loss, crossed)
 
 
 def _state_size(parameters: PyTree) -> int:
@@ -334,42 +288,34 @@ def _bucket(count: int) -> int:
     return 1 << max(0, count - 1).bit_length()
 
 
-def _merge(first: FlowRun, rest: FlowRun, index: np.ndarray) -> FlowRun:
+def _merge(first: Trajectory, rest: Trajectory, index: np.ndarray) -> Trajectory:
     """`first` (every seed, on the host) with the seeds `index` continued by `rest`."""
     first = jax.tree.map(np.array, first)  # copies: written below
     rest = jax.tree.map(np.asarray, rest)
-
-    def joined(a, b):  # recorded before the continuation, else by it
-        part = a[index]
-        a[index] = np.where(np.isnan(part), b.astype(a.dtype), part)
-        return a
+    before = first.stop_step[index]
+    crossed_before = ~np.isnan(first.crossing_time[index])
+    crossing_step = np.where(rest.crossing_step >= 0, before + rest.crossing_step, -1)
+    rest = dataclasses.replace(
+        rest,
+        initial_loss=first.initial_loss[index],
+        crossing_time=np.where(crossed_before, first.crossing_time[index], rest.crossing_time),
+        crossing_step=np.where(crossed_before, first.crossing_step[index], crossing_step),
+        stop_step=before + rest.stop_step,
+        solver_steps=first.solver_steps[index] + rest.solver_steps,
+    )
 
     def replaced(a, b):
         a[index] = b.astype(a.dtype)
         return a
 
-    before = first.stop_step[index]
-    crossed_before = ~np.isnan(first.crossing_time[index])
-    crossed_now = rest.crossing_step >= 0
-    crossing_time = first.crossing_time.copy()
-    crossing_time[index] = np.where(crossed_before, crossing_time[index], rest.crossing_time)
-    crossing_step = first.crossing_step.copy()
-    crossing_step[index] = np.where(
-        crossed_before, crossing_step[index], np.where(crossed_now, before + rest.crossing_step, -1)
-    )
-    return FlowRun(
+    def joined(a, b):  # recorded before the continuation, else by it
+        return replaced(a, np.where(np.isnan(a[index]), b.astype(a.dtype), a[index]))
+
+    unsaved = [dataclasses.replace(run, snapshots=None, states=None) for run in (first, rest)]
+    return dataclasses.replace(
+        jax.tree.map(replaced, *unsaved),
         snapshots=jax.tree.map(joined, first.snapshots, rest.snapshots),
         states=None if first.states is None else joined(first.states, rest.states),
-        final_parameters=jax.tree.map(replaced, first.final_parameters, rest.final_parameters),
-        final_loss=replaced(first.final_loss, rest.final_loss),
-        initial_loss=first.initial_loss,
-        outcome=replaced(first.outcome, rest.outcome),
-        stop_time=replaced(first.stop_time, rest.stop_time),
-        crossing_time=crossing_time,
-        crossing_step=crossing_step,
-        stop_step=replaced(first.stop_step, before + rest.stop_step),
-        solver_steps=replaced(first.solver_steps, first.solver_steps[index] + rest.solver_steps),
-        unfinished=replaced(first.unfinished, rest.unfinished),
     )
 
 
@@ -383,14 +329,13 @@ def run(
     recording_times: Float[Array, " recorded"] | None = None,
     *,
     largest_eigenvalue: Float[Array, " seeds"] | None = None,
-) -> FlowRun:
+) -> Trajectory:
     """The flow of every seed (leading axis = seed, a multiple of the device count), over every
     device (the stiff continuation: on one). `settings.solver="auto"` needs `largest_eigenvalue`
     (`λ_max(H(θ(0)))` per seed): a seed predicted stiff gets a fraction of the step budget on Tsit5
-    (`explicit_budgets`; the wide networks that converge at once do so there), and every seed that
-    spends its Tsit5 budget is continued from where it stopped by `AUTO_STIFF_SOLVER` in float64,
-    with its own budget of `settings.max_steps` steps; its outputs come back in the run's precision.
-    The other seeds' results are those of `solver="tsit5"`, bit for bit."""
+    (`explicit_budgets`), and every seed that spends its Tsit5 budget is continued by
+    `AUTO_STIFF_SOLVER` in float64 with `settings.max_steps` steps, its outputs back in the run's
+    precision. The other seeds' results are those of `solver="tsit5"`, bit for bit."""
     auto = settings.solver == "auto" and largest_eigenvalue is not None and _state_size(parameters) <= STIFF_STATE_LIMIT
     arguments = [dynamics, problems, parameters, times, rule, settings, recording_times]
     if auto:
@@ -412,18 +357,18 @@ def run(
     with LAPACK_LOCK, jax.enable_x64(True):
         wide = functools.partial(in_precision, dtype=jnp.float64)
         # on one device: these seeds are few (and diffrax's Kvaerno5 did not trace under shard_map)
-        rest = resume(
+        rest = integrate(
             wide(take(dynamics)),
             wide(take(problems)),
             wide(take(first.final_parameters)),
-            wide(take(parameters)),
-            wide(take(first.stop_time)),
-            wide(take(first.initial_loss)),
-            take(~jnp.isnan(first.crossing_time)),
             wide(times),
             wide(rule),
             wide(stiff),
             wide(recording_times),
+            origins=wide(take(parameters)),
+            starts=wide(take(first.stop_time)),
+            initial_loss=wide(take(first.initial_loss)),
+            crossed=take(~jnp.isnan(first.crossing_time)),
         )
         rest = jax.tree.map(lambda leaf: np.asarray(leaf)[: index.size], rest)
     return _merge(first, rest, index)

@@ -8,11 +8,14 @@ progress bar, one compilation serves every chunk)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
-from jaxtyping import Array, Bool, Float, Int, PyTree
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, PyTree
 
 from .._dynamics.base import DiscreteDynamics
 from .._problems.problem import Problem
@@ -72,11 +75,43 @@ def snapshot(dynamics: eqx.Module, problem: Problem, parameters: PyTree, initial
     return Snapshot(dynamics.loss(parameters), distance, dynamics.signal(parameters, problem))
 
 
+class Trajectory(eqx.Module):
+    """What one method produced for every seed (leading axis = seed): the discrete loop's and the
+    diffrax solve's result, on the host once `integrate` returns it."""
+
+    snapshots: Snapshot
+    """At the checkpoints (`[seeds, checkpoints]`), NaN after the stop."""
+    final_parameters: PyTree
+    initial_loss: Float[ArrayLike, " seeds"]
+    final_loss: Float[ArrayLike, " seeds"]
+    outcome: Int[ArrayLike, " seeds"]
+    stop_time: Float[ArrayLike, " seeds"]
+    stop_step: Int[ArrayLike, " seeds"]
+    """Descent: the step; flow: accepted solver steps."""
+    solver_steps: Int[ArrayLike, " seeds"]
+    """Descent: gradient steps; flow: accepted and rejected solver steps."""
+    crossing_step: Int[ArrayLike, " seeds"]
+    """When the loss first reached the threshold (descent: the step; flow: accepted solver
+    steps), −1 if never."""
+    crossing_time: Float[ArrayLike, " seeds"]
+    """The time of that crossing, NaN if never."""
+    states: Float[ArrayLike, "seeds recorded s"] | None = None
+    """The recorded state (`features`: `z`, `(z, V)` or `θ` flattened) at the checkpoints
+    `recorded`, NaN after the stop; None when nothing was recorded."""
+    recorded: np.ndarray | None = None
+    """Indices of the checkpoints where the state was recorded."""
+    unfinished: Bool[ArrayLike, " seeds"] | None = None
+    """Flow: stopped short of the horizon with no event, its step budget spent; None for a loop."""
+
+    def seeds(self, begin: int, end: int) -> Trajectory:
+        """The seeds `begin:end` (one cell of a batch)."""
+        cut = jax.tree.map(lambda leaf: leaf[begin:end], dataclasses.replace(self, recorded=None))
+        return dataclasses.replace(cut, recorded=self.recorded)
+
+
 @eqx.filter_jit
 def features(dynamics: eqx.Module, parameters: PyTree) -> Float[Array, "seeds s"]:
-    """Every seed's recorded state (`dynamics.features`): `z = W u` for the two-layer network,
-    `(z, V)` for both layers trained, the flattened parameters otherwise; distances between
-    recorded states are parameter distances (docs/theory.md §4, §9)."""
+    """Every seed's recorded state (`dynamics.features`, docs/theory.md §4, §9)."""
     return jax.vmap(lambda dyn, p: dyn.features(p))(dynamics, parameters)
 
 

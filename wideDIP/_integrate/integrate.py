@@ -18,6 +18,7 @@ from .._dynamics.base import AbstractDynamics, DiscreteDynamics, in_precision
 from .._problems.problem import Problem
 from .._runtime.parallel import over_seeds, placed_over_seeds
 from . import continuous, discrete
+from .discrete import Trajectory
 
 CHECKPOINTS = 100
 
@@ -41,45 +42,6 @@ def evenly_spread(indices: np.ndarray, count: int) -> np.ndarray:
     """`count` of the sorted `indices` (all of them if there are fewer), evenly spread over their
     positions, the first and the last included."""
     return indices[np.unique(np.round(np.linspace(0, indices.size - 1, count)).astype(np.int64))]
-
-
-@dataclasses.dataclass(frozen=True)
-class Trajectory:
-    """What one method produced for every seed, on the host (times × seeds statistics)."""
-
-    snapshots: discrete.Snapshot
-    """loss and weight distance `[seeds, checkpoints]` and outputs `[seeds, checkpoints, n]`, NaN
-    after the stop."""
-    final_parameters: object
-    initial_loss: np.ndarray
-    final_loss: np.ndarray
-    outcome: np.ndarray
-    stop_time: np.ndarray
-    stop_step: np.ndarray
-    """Descent: the step; flow: accepted solver steps."""
-    solver_steps: np.ndarray
-    """Descent: gradient steps; flow: accepted and rejected solver steps."""
-    crossing_step: np.ndarray
-    """When the loss first reached the threshold (descent: the step; flow: accepted solver
-    steps), −1 if never."""
-    crossing_time: np.ndarray
-    """The time of that crossing, NaN if never."""
-    states: np.ndarray | None = None
-    """The recorded state (`features`: `z`, `(z, V)` or `θ` flattened) at the checkpoints
-    `recorded`, `[seeds, recorded, s]`, NaN after the stop; None when nothing was recorded."""
-    recorded: np.ndarray | None = None
-    """Indices of the checkpoints where the state was recorded."""
-
-    def seeds(self, begin: int, end: int) -> Trajectory:
-        """The seeds `begin:end` (one cell of a batch)."""
-        return dataclasses.replace(
-            self,
-            **{
-                field.name: jax.tree.map(lambda leaf: leaf[begin:end], getattr(self, field.name))
-                for field in dataclasses.fields(self)
-                if field.name != "recorded"
-            },
-        )
 
 
 def _nan_after(stopped: np.ndarray, snapshots: discrete.Snapshot) -> discrete.Snapshot:
@@ -181,10 +143,8 @@ def _run_discrete(
     progress: bool,
     record: np.ndarray | int | None,
 ) -> Trajectory:
-    """The discrete loop, in chunks between checkpoints (progress bar, early exit); the state is
-    recorded at the checkpoints `record` when given: indices, or a count of checkpoints spread evenly
-    over those the run reaches up to its last stop (`SpreadStates`: a run that stops early still gets
-    them all). When every seed stops early, the progress bar ends at the steps run."""
+    """The discrete loop in chunks between checkpoints (progress bar, early exit), the state recorded
+    at the checkpoints `record` (indices), or at a count of them (`SpreadStates`)."""
     # split over the devices once, not at every chunk (the problems hold V: n × k per seed)
     dynamics, problems = placed_over_seeds((start.dynamics, start.problems))
     state = discrete.start(dynamics, start.parameters, method)
@@ -253,15 +213,8 @@ def _run_continuous(
     method = dataclasses.replace(
         method, progress=progress and jax.device_count() == 1, stop_at_threshold=bool(rule.stop_at_threshold)
     )
-    arguments = [start.dynamics, start.problems, start.parameters, jnp.asarray(times, dtype), rule, method]
-    if record is not None:
-        arguments.append(jnp.asarray(np.asarray(times)[record], dtype))
-    run = continuous.run(*arguments, largest_eigenvalue=start.largest_eigenvalue)
-    run = jax.tree.map(lambda leaf: leaf[:seeds], run)  # drop the padding
-    on_host = {
-        field.name: jax.tree.map(np.asarray, getattr(run, field.name))
-        for field in dataclasses.fields(Trajectory)
-        if field.name not in ("final_parameters", "recorded")
-    }
-    recorded = None if record is None else np.asarray(record)
-    return Trajectory(**on_host, final_parameters=run.final_parameters, recorded=recorded)
+    recording_times = None if record is None else jnp.asarray(np.asarray(times)[record], dtype)
+    arguments = (start.dynamics, start.problems, start.parameters, jnp.asarray(times, dtype), rule, method)
+    run = continuous.run(*arguments, recording_times, largest_eigenvalue=start.largest_eigenvalue)
+    run = jax.tree.map(lambda leaf: np.asarray(leaf)[:seeds], run)  # on the host, the padding dropped
+    return dataclasses.replace(run, recorded=None if record is None else np.asarray(record))

@@ -82,19 +82,13 @@ class TwoLayer(TwoLayerShape, HasReducedDynamics, HasClosedFormKernels, HasLipsc
     def theory_inputs(self, problem: Problem, norm_A: Array, sigma_A: Array) -> dict[str, Array]:
         """One seed's quantities that Theorem 2.1 needs, at `W(0)` (docs/theory.md §5), with its
         operator's realised `‖A‖` and `σ_A`."""
-        dynamics = ReducedDynamics.from_problem(problem, self.activation)
+        residual = ReducedDynamics.from_problem(problem, self.activation).residual(problem.features)
+        signal = signal_from_features(problem.features, problem.layer, self.activation)
         kernels = self.kernel_probe(problem).extremes(problem.features, problem.features)
         return {
-            "norm_A": norm_A,
-            "sigma_A": sigma_A,
+            **problem.theory_inputs(signal, residual, norm_A, sigma_A),
             "max_entry": jnp.max(jnp.abs(problem.layer)),
-            "min_lambda_K": kernels["min_lambda_K"],
-            "min_lambda_H": kernels["min_lambda_H"],
-            "max_lambda_H": kernels["max_lambda_H"],
-            "initial_error": jnp.linalg.norm(dynamics.residual(problem.features)),
-            "network_norm": jnp.linalg.norm(signal_from_features(problem.features, problem.layer, self.activation)),
-            "observation_norm": jnp.linalg.norm(problem.observation),
-            "noise_norm": jnp.linalg.norm(problem.observation - problem.clean_observation),
+            **{name: kernels[name] for name in ("min_lambda_K", "min_lambda_H", "max_lambda_H")},
         }
 
 

@@ -39,6 +39,19 @@ class Problem(eqx.Module):
     input: Float[Array, " d"]
     features: Float[Array, " k"]
 
+    def theory_inputs(self, signal: Array, residual: Array, norm_A: Array, sigma_A: Array) -> dict[str, Array]:
+        """Theorem 2.1's inputs that need neither kernel nor `D` (docs/theory.md §5, §9), for a network's
+        initial output `signal` and residual `A signal − y`: `‖A‖`, `σ_A`, `‖y(0) − y‖`, `‖g(u, θ(0))‖`,
+        `‖y‖`, `‖ε‖`."""
+        return {
+            "norm_A": norm_A,
+            "sigma_A": sigma_A,
+            "initial_error": jnp.linalg.norm(residual),
+            "network_norm": jnp.linalg.norm(signal),
+            "observation_norm": jnp.linalg.norm(self.observation),
+            "noise_norm": jnp.linalg.norm(self.observation - self.clean_observation),
+        }
+
 
 def seed_keys(seed: int, seeds: int) -> PRNGKeyArray:
     """Keys of the runs: run `i` gets `fold_in(PRNGKey(seed), i)`, whatever `seeds` is."""

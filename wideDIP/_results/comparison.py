@@ -24,7 +24,16 @@ from .._figures.plots import (
 )
 from .._integrate.outcomes import ENDINGS
 from .._resolve import operator_of
-from .simulation import array_fields, json_fields, json_value, save_result, solver_label
+from .simulation import (
+    array_fields,
+    grouped,
+    json_fields,
+    json_value,
+    largest_where,
+    prefixed,
+    save_result,
+    solver_label,
+)
 
 KERNEL_FIELDS = ("flow_ntk", "descent_ntk")
 """The fields holding the kernel statistics (`Config.track_ntk`), saved as `FIELD__statistic` arrays."""
@@ -68,21 +77,15 @@ class ComparisonResult:
     """Flow outcome, `[seeds]`."""
     wall_time: float
     environment: dict[str, str]
-    """Library versions and the device (as `SimulationResult.environment`)."""
     operator_sha256: str | None = None
-    """SHA-256 of the custom operator matrix (docs/theory.md §8); None for the drawn operators."""
     network: dict[str, Any] | None = None
-    """The network compared: `name`, `description`, `parameters`, and the `parametrization` used."""
+    """As `SimulationResult`'s (these four)."""
     flow_ntk: dict[str, np.ndarray] | None = None
-    """With `Config.track_ntk`: the kernel statistics of `SimulationResult.ntk` (`min_lambda_K`,
-    `min_lambda_H`, `max_lambda_H`, `jacobian_lipschitz_ratio`; docs/theory.md §3) along the flow,
-    `[step sizes, seeds, checkpoints]` at `times` (as `flow_loss`), evaluated where descent's are
-    and NaN elsewhere; None without `track_ntk`."""
+    """With `Config.track_ntk`: the statistics of `SimulationResult.ntk` (docs/theory.md §3) along the
+    flow, `[step sizes, seeds, checkpoints]` at `times`, where descent's are evaluated (NaN elsewhere)."""
     descent_ntk: dict[str, np.ndarray] | None = None
-    """With `Config.track_ntk`: the same statistics along descent, `[step sizes, seeds, checkpoints]`,
-    at every checkpoint for a closed form that needs only `z` (the paper's network), else at
-    `ntk_checkpoints` of them, spread over those each descent reaches before its last stop (as
-    `simulate`'s), NaN at the others and after a run's stop; None without `track_ntk`."""
+    """With `Config.track_ntk`: the same along descent, at the checkpoints `simulate` would evaluate
+    (spread over those each descent reaches before its last stop), NaN elsewhere."""
 
     def summary(self) -> str:
         c = self.config
@@ -115,9 +118,9 @@ class ComparisonResult:
         if self.flow_ntk is None or self.descent_ntk is None:
             return []
         flow, descent = self.flow_ntk, self.descent_ntk
-        legs = {  # the flow: at the times of every leg together
-            "flow": (self.times.ravel(), _legs_joined(flow["min_lambda_H"]), _legs_joined(flow["max_lambda_H"]))
-        }
+        # the flow: at the times of every leg together, `[seeds, step sizes × checkpoints]` in `times.ravel()`'s order
+        joined = (np.concatenate(list(flow[name]), axis=1) for name in ("min_lambda_H", "max_lambda_H"))
+        legs = {"flow": (self.times.ravel(), *joined)}
         for e, eta in enumerate(self.step_sizes):
             legs[f"eta={eta:g}"] = (self.times[e], descent["min_lambda_H"][e], descent["max_lambda_H"][e])
         width = max(8, *(len(name) for name in legs))
@@ -148,30 +151,22 @@ class ComparisonResult:
     def save(self, path: str | os.PathLike) -> Path:
         """Write one `.npz` holding the arrays and a JSON header (kind "comparison", config,
         versions, device); `wideDIP.load` reads it back."""
-        arrays = array_fields(self)
-        for field in KERNEL_FIELDS:
-            arrays.update({f"{field}__{name}": values for name, values in (getattr(self, field) or {}).items()})
-        return save_result(self, path, "comparison", arrays)
+        kernels = prefixed({field: getattr(self, field) for field in KERNEL_FIELDS})
+        return save_result(self, path, "comparison", array_fields(self) | kernels)
 
     @classmethod
     def from_saved(cls, fields: dict[str, Any], arrays: dict[str, np.ndarray]) -> ComparisonResult:
         """The result that `save` wrote: `fields` from the file's header, `arrays` from the file (the
         kernel statistics as `FIELD__statistic`, regrouped)."""
         arrays = dict(arrays)
-        kernels = {
-            field: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays) if name.startswith(field + "__")}
-            or None
-            for field in KERNEL_FIELDS
-        }
-        return cls(**fields, **arrays, **kernels)
+        kernels = grouped(arrays, KERNEL_FIELDS)
+        return cls(**fields, **kernels, **arrays)
 
     def plot(self, path: str | Path | None = None, seeds: int = 0):
-        """Loss against time, log-log: the flow (black) and descent for each `η` (dashed), each the
-        median across all seeds with the quartile band, a stopped run held at its last value
-        (`_plots.held`), and the first `seeds` runs as thin lines; the title names the network that
-        ran and the settings (`_captions.settings`) and the horizon; with nothing to draw, a note says
-        why (`_plots.note_when_empty`). Returns the figure and writes it
-        to `path` (PNG at `PRINT_DPI`) when given, checked before anything is drawn."""
+        """Loss against time, log-log: the flow (black) and descent for each `η` (dashed), each the median
+        across all seeds with the quartile band, a stopped run held at its last value (`_plots.held`), and the
+        first `seeds` runs as thin lines; the title names the network, settings and horizon. Returns the figure
+        and writes it to `path` (PNG at `PRINT_DPI`) when given, checked before anything is drawn."""
         path = checked_figure_file(path, "ComparisonResult.plot")
         plt = pyplot(path is not None)
         figure, axes = plt.subplots(figsize=(8, 5))
@@ -226,12 +221,6 @@ def _median(values: np.ndarray, spec: str = ".3g") -> str:
     return "-" if np.isnan(values).all() else f"{np.nanmedian(values):{spec}}"
 
 
-def _legs_joined(values: np.ndarray) -> np.ndarray:
-    """`[step sizes, seeds, checkpoints]` (the flow along every leg) as `[seeds, step sizes × checkpoints]`,
-    in the order of `times.ravel()`."""
-    return np.concatenate(list(values), axis=1)
-
-
 def _kernel_medians(times: np.ndarray, min_lambda: np.ndarray, max_lambda: np.ndarray) -> tuple[str, str, str, str]:
     """The summary's kernel columns for the checkpoints at `times` (NaN: padding) of `[seeds, checkpoints]`
     curves, NaN where not evaluated: the medians over seeds of `min_lambda` at t = 0, of its last finite
@@ -243,10 +232,5 @@ def _kernel_medians(times: np.ndarray, min_lambda: np.ndarray, max_lambda: np.nd
     evaluated = finite.any(axis=1)
     at_last = np.where(evaluated, min_lambda[np.arange(len(last)), last], np.nan)
     last_time = np.where(evaluated, times[last], np.nan)
-    largest = np.where(np.isfinite(max_lambda), max_lambda, -np.inf).max(axis=1)
-    return (
-        _median(min_lambda[:, 0]),
-        _median(at_last),
-        _median(last_time, ".4g"),
-        _median(np.where(np.isfinite(largest), largest, np.nan)),
-    )
+    largest = largest_where(max_lambda, np.isfinite(max_lambda))
+    return _median(min_lambda[:, 0]), _median(at_last), _median(last_time, ".4g"), _median(largest)

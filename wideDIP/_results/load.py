@@ -17,7 +17,7 @@ from .._analysis.theory import TheoryReport
 from .._config import Config
 from .._networks.kernels import KERNEL_STATISTICS
 from .comparison import KERNEL_FIELDS, ComparisonResult
-from .simulation import _TRI_STATE, HEADER_FIELDS, KINDS, READABLE_FORMATS, SimulationResult, _left_out, decoded
+from .simulation import _TRI_STATE, HEADER_FIELDS, KINDS, READABLE_FORMATS, SimulationResult, _left_out
 from .sweep import HEADER, SweepResult, load_sweep
 
 _SAVED_KINDS = (
@@ -39,30 +39,18 @@ def load(path: str | os.PathLike) -> SimulationResult | ComparisonResult | Sweep
     header, arrays = _read_result_file(path)
     config = Config.from_dict(header["config"])
     fields = {"config": config, **{name: header.get(name) for name in HEADER_FIELDS}}
-    if header["kind"] == "comparison":
-        _check_arrays(path, "comparison", header["format"], config, arrays)
-        return ComparisonResult.from_saved(fields, arrays)
-    if header["format"] == 1:  # its end-of-run errors had the names the curves have now
+    if header["format"] == 1:  # a simulation, whose end-of-run errors had the names the curves have now
         for name in ("signal_error", "observation_error"):
             if name in arrays:
                 arrays[f"final_{name}"] = arrays.pop(name)
-    _check_arrays(path, "simulation", header["format"], config, arrays)
-    arrays = {name: decoded(name, values) for name, values in arrays.items()}
-    grouped = {
-        prefix: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays) if name.startswith(prefix + "__")}
-        for prefix in ("ntk", "theory")
-    }
-    return SimulationResult(
-        **fields,
-        ntk=grouped["ntk"] or None,
-        theory=TheoryReport.from_arrays(grouped["theory"]) if grouped["theory"] else None,
-        **arrays,
-    )
+    _check_arrays(path, header["kind"], header["format"], config, arrays)
+    result_class = ComparisonResult if header["kind"] == "comparison" else SimulationResult
+    return result_class.from_saved(fields, arrays)
 
 
 _PER_SEED = ("seeds",)
 _CURVE = ("seeds", "checkpoints")
-SIMULATION_AXES: dict[str, tuple[str, ...]] = {
+_NOT_PER_SEED: dict[str, tuple[str, ...]] = {
     "times": ("checkpoints",),
     **dict.fromkeys(
         (
@@ -75,40 +63,19 @@ SIMULATION_AXES: dict[str, tuple[str, ...]] = {
         ),
         _CURVE,
     ),
-    **dict.fromkeys(
-        (
-            "status",
-            "steps_to_threshold",
-            "stop_step",
-            "stop_time",
-            "time_to_threshold",
-            "solver_steps",
-            "initial_loss",
-            "final_loss",
-            "final_signal_error",
-            "final_observation_error",
-            "stability",
-            "norm_A",
-            "sigma_A",
-            "kappa_A",
-            "noise_norm",
-            "early_stopping_time",
-            "observation_early_stopping_time",
-            "oracle_time",
-            "best_observation_error",
-            "best_signal_error",
-            "signal_error_at_early_stop",
-            "bound_holds",
-        ),
-        _PER_SEED,
-    ),
     **dict.fromkeys(("signal", "best_reconstruction", "final_reconstruction"), ("seeds", "n")),
     **dict.fromkeys(("observation", "clean_observation"), ("seeds", "m")),
     "operator_matrix": ("seeds", "m", "n"),
     "reconstructions": ("seeds", "checkpoints", "n"),
 }
-"""The axes of every array of a saved simulation (`ntk__NAME`: those of the curves; `theory__NAME`:
-one per seed); their sizes come from its header's config (`seeds`, `m`, `n`) and its `times`."""
+SIMULATION_AXES: dict[str, tuple[str, ...]] = {
+    field.name: _NOT_PER_SEED.get(field.name, _PER_SEED)
+    for field in dataclasses.fields(SimulationResult)
+    if field.name not in ("config", "ntk", "theory", *HEADER_FIELDS)
+}
+"""The axes of every array field of a saved simulation (one per seed but for `_NOT_PER_SEED`; `ntk__NAME`:
+those of the curves; `theory__NAME`: one per seed); sizes from its header's config (`seeds`, `m`, `n`) and
+its `times`."""
 COMPARISON_AXES: dict[str, tuple[str, ...]] = {
     "step_sizes": ("step_sizes",),
     "times": ("step_sizes", "checkpoints"),
@@ -125,8 +92,7 @@ losses); sizes from its header's config (`seeds`), its `step_sizes` and its `tim
 _SAVED_SINCE: dict[str, int] = dict.fromkeys(
     ("signal", "observation", "clean_observation", "best_reconstruction", "final_reconstruction"), 4
 )
-"""For the arrays that `SimulationResult.save` always writes but did not in format 2, the format that
-added them (`READABLE_FORMATS`); the others it has always written since format 2."""
+"""The format that added an array `SimulationResult.save` always writes (the others: format 2)."""
 
 
 def _expected_axes(kind: str, name: str) -> tuple[str, ...] | None:
@@ -159,14 +125,11 @@ _DTYPE_KINDS = {
 
 
 def _required_arrays(kind: str, file_format: int, config: Config, arrays: dict[str, np.ndarray]) -> list[str]:
-    """The arrays that every saved result of `kind` and `file_format` holds: since format 2, every
-    array that `SimulationResult.save` always wrote in that format (all of `SIMULATION_AXES` but the
-    large ones written only when asked, less those added later: `_SAVED_SINCE`); in format 1, whose
-    arrays grew from version to version, and for a comparison, its dataclass's fields without a
-    default. With them, every kernel statistic of a group that holds one or that its config tracked
-    (`track_ntk`; a comparison's since format 4, which added them), and the theory report's fields
-    without a default when a simulation holds one or computed one (`track_ntk`, or noise: its
-    early-stopping time, docs/theory.md §7)."""
+    """The arrays that every saved result of `kind` and `file_format` holds: since format 2, what
+    `SimulationResult.save` always wrote in that format (`_SAVED_SINCE`); in format 1 and for a comparison,
+    its dataclass's fields without a default. With them, every kernel statistic of a group that holds one
+    or that its config tracked (a comparison's since format 4), and the theory report's fields without a
+    default when a simulation holds one or computed one (`track_ntk`, or noise: docs/theory.md §7)."""
 
     def without_default(cls: type) -> list[str]:
         return [
@@ -207,8 +170,9 @@ def _check_arrays(path: Path, kind: str, file_format: int, config: Config, array
     shape its header gives (`SIMULATION_AXES`, `COMPARISON_AXES`): a file cut short or edited is refused
     rather than read as data."""
     damaged = f"load: {str(path)!r} is damaged or not a {kind} saved by wideDIP"
-    for name in arrays:
-        if _expected_axes(kind, name) is None:
+    axes = {name: _expected_axes(kind, name) for name in arrays}
+    for name, expected in axes.items():
+        if expected is None:
             raise ValueError(f"{damaged}: it holds an array {name!r} that a saved {kind} does not have")
     for name in _required_arrays(kind, file_format, config, arrays):
         if name not in arrays:
@@ -221,24 +185,20 @@ def _check_arrays(path: Path, kind: str, file_format: int, config: Config, array
                 f"expected {_DTYPE_KINDS[expected]}"
             )
     for name, values in arrays.items():
-        axes = _expected_axes(kind, name)
-        if np.ndim(values) != len(axes):
-            expected = f"the axes [{', '.join(axes)}]" if axes else "a single value"
+        if np.ndim(values) != len(axes[name]):
+            expected = f"the axes [{', '.join(axes[name])}]" if axes[name] else "a single value"
             raise ValueError(f"{damaged}: the array {name!r} has shape {np.shape(values)}, expected {expected}")
     # the number of checkpoints has no field in the header: the length that most curves (times included) share,
     # so that the one array cut short is the one named
-    lengths = [
-        np.shape(values)[-1] for name, values in arrays.items() if _expected_axes(kind, name)[-1:] == ("checkpoints",)
-    ]
+    lengths = [np.shape(values)[-1] for name, values in arrays.items() if axes[name][-1:] == ("checkpoints",)]
     checkpoints = collections.Counter(lengths).most_common(1)[0][0]
     sizes = {"seeds": config.seeds, "m": config.m, "n": config.n, "checkpoints": checkpoints}
     if kind == "comparison":
         sizes["step_sizes"] = len(arrays["step_sizes"])
     for name, values in arrays.items():
-        axes = _expected_axes(kind, name)
-        expected = tuple(sizes[axis] for axis in axes)
+        expected = tuple(sizes[axis] for axis in axes[name])
         if np.shape(values) != expected:
-            spelled = ", ".join(f"{axis} = {sizes[axis]} ({_AXIS_ORIGINS[axis]})" for axis in axes)
+            spelled = ", ".join(f"{axis} = {sizes[axis]} ({_AXIS_ORIGINS[axis]})" for axis in axes[name])
             raise ValueError(
                 f"{damaged}: the array {name!r} has shape {np.shape(values)}, expected {expected} [{spelled}]"
             )

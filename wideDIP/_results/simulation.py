@@ -22,13 +22,9 @@ from .._runtime.paths import check_writable, result_path
 
 FORMAT_VERSION = 4
 READABLE_FORMATS = (1, 2, 3, 4)
-"""Format 2 added the recovery curves and statistics (docs/theory.md §7) and renamed format 1's
-`signal_error` and `observation_error` (end of run) to `final_signal_error`, `final_observation_error`.
-Format 3 added the header's `kind`, so that a wideDIP that reads format 2 refuses a saved comparison
-instead of misreading it; files of formats 1 and 2 hold simulations. Format 4 added a simulation's
-problem (`signal`, `observation`, `clean_observation`, `operator_matrix`) and reconstructions: a
-wideDIP that reads format 3 refuses such a file by its format instead of failing on arrays it does
-not know."""
+"""Format 2 added the recovery curves (docs/theory.md §7), renaming format 1's end-of-run `signal_error`,
+`observation_error` to `final_…`; 3 the header's `kind` (1 and 2 hold simulations); 4 a simulation's
+problem and reconstructions."""
 KINDS = ("simulation", "comparison")
 """What a saved `.npz` holds (its header's `kind`): a `SimulationResult` or a `ComparisonResult`."""
 
@@ -270,11 +266,7 @@ class SimulationResult:
 
         values = getattr(self, curve, None) if isinstance(curve, str) else None
         if not isinstance(values, np.ndarray) or values.shape != self.loss.shape:
-            names = [
-                f.name
-                for f in dataclasses.fields(self)
-                if isinstance(getattr(self, f.name), np.ndarray) and getattr(self, f.name).shape == self.loss.shape
-            ]
+            names = [name for name, array in array_fields(self).items() if array.shape == self.loss.shape]
             raise ValueError(f"at_time: curve must be one of {names}, got {curve!r}")
         return first_at_or_after(self.times, values, self._per_seed_moments("at_time", moments))
 
@@ -406,10 +398,17 @@ class SimulationResult:
         `operator_matrix`, `seeds × m × n` more for `A` (left out, they load as None)."""
         left_out = _left_out(reconstructions, operator_matrix)
         arrays = {name: _encoded(name, values) for name, values in array_fields(self).items() if name not in left_out}
-        arrays.update({f"ntk__{name}": values for name, values in (self.ntk or {}).items()})
-        if self.theory is not None:
-            arrays.update({f"theory__{name}": values for name, values in self.theory.to_arrays().items()})
-        return save_result(self, path, "simulation", arrays)
+        theory = None if self.theory is None else self.theory.to_arrays()
+        return save_result(self, path, "simulation", arrays | prefixed({"ntk": self.ntk, "theory": theory}))
+
+    @classmethod
+    def from_saved(cls, fields: dict[str, Any], arrays: dict[str, np.ndarray]) -> SimulationResult:
+        """The result that `save` wrote: `fields` from the file's header, `arrays` from the file (decoded,
+        the `ntk__` and `theory__` arrays regrouped)."""
+        arrays = {name: _decoded(name, values) for name, values in arrays.items()}
+        groups = grouped(arrays, ("ntk", "theory"))
+        theory = None if groups["theory"] is None else TheoryReport.from_arrays(groups["theory"])
+        return cls(**fields, ntk=groups["ntk"], theory=theory, **arrays)
 
 
 def solver_label(config: Config) -> str:
@@ -440,6 +439,25 @@ def array_fields(result: Any) -> dict[str, np.ndarray]:
         for f in dataclasses.fields(result)
         if isinstance(getattr(result, f.name), np.ndarray)
     }
+
+
+def prefixed(groups: dict[str, dict[str, np.ndarray] | None]) -> dict[str, np.ndarray]:
+    """The arrays of `groups` (dicts of arrays, or None) as a file stores them: `GROUP__name`."""
+    return {f"{group}__{name}": values for group, arrays in groups.items() for name, values in (arrays or {}).items()}
+
+
+def grouped(arrays: dict[str, np.ndarray], groups: tuple[str, ...]) -> dict[str, dict[str, np.ndarray] | None]:
+    """The `GROUP__name` arrays of each of `groups`, taken out of `arrays`, by name (None: a group with none)."""
+    return {
+        group: {name.split("__", 1)[1]: arrays.pop(name) for name in list(arrays) if name.startswith(group + "__")}
+        or None
+        for group in groups
+    }
+
+
+def largest_where(values: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Per row (seed), the largest of `values` where `where` holds; NaN for a row where it never does."""
+    return np.where(where.any(axis=1), np.where(where, values, -np.inf).max(axis=1), np.nan)
 
 
 HEADER_FIELDS = ("wall_time", "environment", "operator_sha256", "network")
@@ -488,7 +506,7 @@ def _encoded(name: str, values: np.ndarray) -> np.ndarray:
     return np.array([-1 if v is None else int(v) for v in values], np.int8)
 
 
-def decoded(name: str, values: np.ndarray) -> np.ndarray:
+def _decoded(name: str, values: np.ndarray) -> np.ndarray:
     """`values` as saved by `_encoded`, decoded (the tri-state arrays back to True/False/None)."""
     if name not in _TRI_STATE:
         return values

@@ -62,6 +62,7 @@ def _noise_statistics(result: SimulationResult) -> dict[str, Any]:
 def cell_statistics(result: SimulationResult) -> dict[str, Any]:
     """What a sweep keeps of one cell: outcome counts and robust summaries, no curves."""
     converged = result.converged
+    certified = result.theory is not None and result.certified is not None
     statistics = {
         "frequency": result.frequency,
         "counts": result.counts(),
@@ -72,12 +73,8 @@ def cell_statistics(result: SimulationResult) -> dict[str, Any]:
         "median_stability": float(np.median(result.stability)),
         "median_kappa_A": float(np.median(result.kappa_A)),
         "unstable_fraction": _fraction(result.stability > 2),
-        "certified_fraction": None
-        if result.theory is None or result.certified is None
-        else _fraction(result.certified),
-        "certified_observation_fraction": None
-        if result.theory is None or result.certified is None
-        else _fraction(result.certified_observation),
+        "certified_fraction": _fraction(result.certified) if certified else None,
+        "certified_observation_fraction": _fraction(result.certified_observation) if certified else None,
         **_noise_statistics(result),
     }
     return json.loads(json.dumps(statistics))  # exactly what a reload gives (floats round-trip)
@@ -170,26 +167,15 @@ class SweepResult:
     median_stability = _grid_of("median_stability", "Median of `η λ_max(H(W(0)))` over seeds (docs/theory.md §5).")
     unstable_fraction = _grid_of("unstable_fraction", "Fraction of seeds with `η λ_max(H(W(0))) > 2`.")
     certified_fraction = _grid_of("certified_fraction", "Fraction of seeds certified by (5) (needs `track_ntk`).")
-    median_best_signal_error = _grid_of(
-        "median_best_signal_error",
-        "Median over seeds of the smallest `‖x(t) − x̄‖/‖x̄‖` along the path (docs/theory.md §7).",
-    )
-    median_final_signal_error = _grid_of(
-        "median_final_signal_error", "Median over seeds of `‖x − x̄‖/‖x̄‖` at the end of the run."
-    )
+    # recovery under noise (docs/theory.md §7): `_noise_statistics`
+    median_best_signal_error = _grid_of("median_best_signal_error", "Median smallest `‖x(t) − x̄‖/‖x̄‖` on the path.")
+    median_final_signal_error = _grid_of("median_final_signal_error", "Median `‖x − x̄‖/‖x̄‖` at the end.")
     median_signal_error_at_early_stop = _grid_of(
-        "median_signal_error_at_early_stop",
-        """Median of `‖x(t) − x̄‖/‖x̄‖` at the early-stopping time `T`, over the seeds that reached a
-        finite `T` (NaN where none did, e.g. without noise).""",
+        "median_signal_error_at_early_stop", "Median `‖x(t) − x̄‖/‖x̄‖` at `T` (seeds that reached it; NaN: none)."
     )
-    bound_holds_fraction = _grid_of(
-        "bound_holds_fraction",
-        """Fraction of the checked seeds where `‖y(t) − ȳ‖ ≤ 2‖ε‖` after `T` (NaN where no seed was
-        checked: only certified seeds that ran past `T` are).""",
-    )
+    bound_holds_fraction = _grid_of("bound_holds_fraction", "Fraction of the checked seeds where the bound holds.")
     median_final_error_over_noise = _grid_of(
-        "median_final_error_over_noise",
-        "Median of `‖A x − ȳ‖/‖ε‖` at the end (1: the noise is fitted; NaN without noise).",
+        "median_final_error_over_noise", "Median `‖A x − ȳ‖/‖ε‖` at the end (1: the noise is fitted; NaN: no noise)."
     )
 
     def plot(
