@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -67,16 +66,9 @@ class HaltingDescent(DiscreteDynamics):
     """Gradient descent whose step size decays to zero after `ACTIVE` iterations (an optax schedule)."""
 
     name: ClassVar[str] = "halting_descent"
-    config_fields: ClassVar[tuple[str, ...]] = ("steps", "step_size")
-    steps: int = eqx.field(static=True)
-    step_size: jax.Array = eqx.field(converter=np.asarray)
 
     def transformation(self):
         return optax.sgd(lambda count: jnp.where(count < ACTIVE, self.step_size, 0.0))
-
-    @property
-    def label(self):
-        return f"halting descent η={float(self.step_size):g}"
 
 
 @pytest.fixture
@@ -106,6 +98,7 @@ def test_a_registered_signal_family_runs_and_is_what_it_draws(registered):
     )
     gaussian = wideDIP.simulate(config.replace(signal="gaussian"), progress=False)
     np.testing.assert_array_equal(result.operator_matrix, gaussian.operator_matrix)  # the seed's other draws
+    assert "x̄: sine" in result.summary()  # the summary names the family that ran
     cells_match_alone(config, "k", [5, 9])
     with pytest.raises(ValueError, match=r"Config\.signal must be one of .*'sine'"):
         Config(signal="sines")
@@ -122,6 +115,7 @@ def test_a_registered_discrete_dynamics_runs_its_own_update(registered):
         result.final_loss, wideDIP.simulate(BASE.replace(threshold=1e-30), progress=False).final_loss
     )
     assert (result.stop_step == config.steps).all() and (result.status == "stalled").all()
+    assert "halting_descent  eta=0.5" in result.summary()
     np.testing.assert_allclose(result.times[-1], config.steps * config.step_size)  # its time axis: t = τ η
     cells_match_alone(config, "step_size", [0.5, 0.25])
     with pytest.raises(ValueError, match=r"Config\.solver applies to method='flow' only"):
@@ -158,6 +152,47 @@ def test_a_registered_network_runs_and_its_loss_is_its_own(registered):
     assert grid.statistic("median_final_loss")[0] == pytest.approx(np.median(result.final_loss), rel=1e-6)
     with pytest.raises(ValueError, match=r"Config\.network must be one of .*'tanh_layer'"):
         Config(network="tanh_layers")
+
+
+class WrongSize(Signal):
+    name: ClassVar[str] = "wrong_size"
+
+    def draw(self, key, gaussian):
+        return jnp.ones(gaussian.size + 1, gaussian.dtype)
+
+
+class Momentum(DiscreteDynamics):
+    name: ClassVar[str] = "momentum"
+    config_fields: ClassVar[tuple[str, ...]] = ("steps", "step_size", "momentum")
+
+    def transformation(self):
+        return optax.sgd(self.step_size, momentum=0.9)
+
+
+def test_a_wrong_component_is_a_one_line_error_naming_it(monkeypatch):
+    """Registered as an instance, not derived from the base, an abstract method left undefined, a
+    `config_fields` that `Config` lacks, a draw of the wrong shape: each a `ValueError` naming the
+    registry or the `Config` field, and the registry left as it was."""
+    with pytest.raises(ValueError, match=r"wideDIP\.OPERATORS\['signed'\] must be a subclass of wideDIP\.Operator"):
+        wideDIP.OPERATORS["signed"] = SignedSampling(m=3, n=6, operator_scale="none")
+    with pytest.raises(ValueError, match=r"wideDIP\.SIGNALS\['tanh'\] must be a subclass of wideDIP\.Signal"):
+        wideDIP.SIGNALS["tanh"] = TanhLayer
+
+    class Unfinished(DiscreteDynamics):
+        name: ClassVar[str] = "unfinished"
+
+    with pytest.raises(
+        ValueError, match=r"wideDIP\.DYNAMICS\['unfinished'\]: Unfinished does not define transformation"
+    ):
+        wideDIP.DYNAMICS["unfinished"] = Unfinished
+    assert "signed" not in wideDIP.OPERATORS and "unfinished" not in wideDIP.DYNAMICS
+    monkeypatch.setitem(wideDIP.DYNAMICS, Momentum.name, Momentum)
+    assert Config().method == "descent"  # the other dynamics' configs are not affected
+    with pytest.raises(ValueError, match=r"Config\.method='momentum': Momentum\.config_fields names 'momentum', not a"):
+        Config(method="momentum")
+    monkeypatch.setitem(wideDIP.SIGNALS, WrongSize.name, WrongSize)
+    with pytest.raises(ValueError, match=r"Config\.signal='wrong_size' must draw an array of shape \(6,\), got \(7,\)"):
+        wideDIP.simulate(BASE.replace(signal="wrong_size"), progress=False)
 
 
 def test_every_code_block_of_the_page_runs_and_registers_its_component():

@@ -20,6 +20,7 @@ from ._networks.registry import NETWORKS, ntk_implementation_for, parametrizatio
 from ._problems.operators import OPERATOR_SCALES, OPERATORS
 from ._problems.problem import V_LAWS
 from ._problems.signals import SIGNALS
+from ._runtime.registry import Registry
 
 PARAMETRIZATIONS = ("auto", "full", "reduced")
 DTYPES = ("float32", "float64")
@@ -169,6 +170,15 @@ class Config:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             object.__setattr__(self, field.name, _validated(field.name, field.type, value))
+        names = {field.name for field in dataclasses.fields(self)}
+        for name, registry in _CHOICES.items():
+            component = registry[getattr(self, name)] if isinstance(registry, Registry) else None
+            unknown = [f for f in getattr(component, "config_fields", ()) if f not in names]
+            if unknown:
+                raise ValueError(
+                    f"Config.{name}={getattr(self, name)!r}: {component.__name__}.config_fields names "
+                    f"{', '.join(map(repr, unknown))}, not a Config field"
+                )
         operator = OPERATORS[self.operator]
         operator.validate(**{name: getattr(self, name) for name in operator.config_fields})
         self._refuse_unused_fields()
@@ -245,8 +255,9 @@ def _not_applying(method: str, solver: str, network: str, track_ntk: bool) -> di
 def unread_dynamics_fields(method: str) -> tuple[str, ...]:
     """The fields of the other dynamics (`DYNAMICS`) that `method` does not read: it refuses them
     unless at their defaults (docs/theory.md §10)."""
-    read = DYNAMICS[method].config_fields
-    return tuple(dict.fromkeys(f for other in DYNAMICS.values() for f in other.config_fields if f not in read))
+    read, names = DYNAMICS[method].config_fields, {field.name for field in dataclasses.fields(Config)}
+    others = (f for other in DYNAMICS.values() for f in other.config_fields if f not in read and f in names)
+    return tuple(dict.fromkeys(others))
 
 
 def descent_of(config: Config, **changes: Any) -> Config:

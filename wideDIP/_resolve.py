@@ -70,7 +70,23 @@ def problem_law(config: Config, matrix: np.ndarray | None = None) -> ProblemLaw:
         signal=from_config(SIGNALS[config.signal], config),
         noise=config.noise,
     )
-    return jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.dtype(config.dtype)), law)
+    law = jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.dtype(config.dtype)), law)
+    for what, shape in (("operator", (config.m, config.n)), ("signal", (config.n,))):
+        _check_draw(what, getattr(law, what), shape, config.dtype)
+    return law
+
+
+def _check_draw(what: str, component: Any, shape: tuple[int, ...], dtype: str) -> None:
+    """A `ValueError` naming the `Config` field when `component.draw` fails on, or does not return,
+    an array of `shape` (checked abstractly: nothing is computed)."""
+    block = jax.ShapeDtypeStruct(shape, jnp.dtype(dtype))
+    try:
+        drawn = jax.eval_shape(component.draw, jax.random.PRNGKey(0), block)
+    except (TypeError, ValueError, IndexError) as error:
+        raise ValueError(f"Config.{what}={component.name!r}: its draw fails: {type(error).__name__}: {error}") from None
+    if getattr(drawn, "shape", None) != shape:
+        got = getattr(drawn, "shape", type(drawn).__name__)
+        raise ValueError(f"Config.{what}={component.name!r} must draw an array of shape {shape}, got {got}")
 
 
 def seed_keys(config: Config) -> PRNGKeyArray:

@@ -35,11 +35,11 @@ class AbstractDynamics(eqx.Module):
 
     name: ClassVar[str]
     """The `Config.method` value that selects it."""
-    config_fields: ClassVar[tuple[str, ...]]
+    config_fields: ClassVar[tuple[str, ...]] = ("steps", "step_size")
     """The `Config` fields it is built from; `Config` refuses the others' set away from their defaults."""
-    steps: eqx.AbstractVar[int]
+    steps: int = eqx.field(static=True)
     """The iteration budget; the checkpoints are spread over `[0, steps]` (`checkpoint_steps`)."""
-    step_size: eqx.AbstractVar[Float[Array, ""]]
+    step_size: Float[Array, ""] = eqx.field(converter=exact_number)
 
     @classmethod
     def from_fields(cls, **fields: Any) -> AbstractDynamics:
@@ -51,9 +51,9 @@ class AbstractDynamics(eqx.Module):
         """The time budget."""
 
     @property
-    @abc.abstractmethod
     def label(self) -> str:
         """What ran, in a few words (`"descent η=0.5"`)."""
+        return f"{self.name} η={float(self.step_size):g}"
 
     def stability(self, largest_eigenvalue: np.ndarray) -> np.ndarray:
         """`η λ_max(H(θ(0)))`: below 2, gradient descent is stable near θ(0) (docs/theory.md §10)."""

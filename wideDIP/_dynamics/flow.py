@@ -24,7 +24,8 @@ SOLVERS: dict[str, type[diffrax.AbstractSolver]] = {
 class GradientFlow(ContinuousDynamics):
     """The gradient flow `θ' = −∇L(θ)` (3), integrated by `solver` (docs/theory.md §10): "auto"
     (Tsit5, the seeds it cannot finish continued by Kvaerno5 in float64), tsit5, dopri5, dopri8,
-    kvaerno5, or euler (constant step `step_size`: gradient descent)."""
+    kvaerno5, or euler (constant step `step_size`: gradient descent; the adaptive solvers do not use
+    it)."""
 
     name: ClassVar[str] = "flow"
     config_fields: ClassVar[tuple[str, ...]] = (
@@ -36,9 +37,6 @@ class GradientFlow(ContinuousDynamics):
         "t_max",
         "max_solver_steps",
     )
-    steps: int = eqx.field(static=True)
-    step_size: Float[Array, ""] = eqx.field(converter=exact_number)
-    """The constant step of `euler` (unused by the adaptive solvers)."""
     rtol: Float[Array, ""] = eqx.field(converter=exact_number)
     atol: Float[Array, ""] = eqx.field(converter=exact_number)
     time_budget: Float[Array, ""] = eqx.field(converter=exact_number)

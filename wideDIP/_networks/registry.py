@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .._runtime.registry import Registry
 from .base import HasClosedFormKernels, HasReducedDynamics, Network
 from .kernels import NtkImplementation
 from .mlp import MLP
 from .two_layer import TwoLayer
 from .two_layer_both import TwoLayerBoth
 
-NETWORKS: dict[str, type[Network]] = {"two_layer": TwoLayer, "two_layer_both": TwoLayerBoth, "mlp": MLP}
+NETWORKS = Registry("NETWORKS", Network, {"two_layer": TwoLayer, "two_layer_both": TwoLayerBoth, "mlp": MLP})
 """Adding a network is adding an entry here."""
 
 

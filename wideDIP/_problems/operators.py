@@ -15,6 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from .._runtime.registry import Registry
+
 OPERATOR_SCALES = ("none", "sqrt_n", "sqrt_m")
 """The entries' standard deviation `s` of the Gaussian ensembles: 1, `1/√n` or `1/√m` (`Config.operator_scale`)."""
 _SCALE_LABELS = {"none": "N(0,1)", "sqrt_n": "N(0,1/n)", "sqrt_m": "N(0,1/m)"}
@@ -296,9 +298,9 @@ class Custom(Operator):
         return self.matrix
 
 
-OPERATORS: dict[str, type[Operator]] = {
-    cls.name: cls for cls in (Gaussian, Conditioned, Inpainting, Blur, PartialDCT, Custom)
-}
+OPERATORS = Registry(
+    "OPERATORS", Operator, {cls.name: cls for cls in (Gaussian, Conditioned, Inpainting, Blur, PartialDCT, Custom)}
+)
 """Every forward operator class by name (the values of `Config.operator`)."""
 
 

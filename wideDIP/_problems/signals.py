@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._runtime.registry import Registry
+
 
 class Signal(eqx.Module):
     """A law of `x̄ ∈ R^n` (the values of `Config.signal`)."""
@@ -56,5 +58,5 @@ class SphereSignal(Signal):
         return jnp.sqrt(jnp.asarray(gaussian.size, gaussian.dtype)) * gaussian / jnp.linalg.norm(gaussian)
 
 
-SIGNALS: dict[str, type[Signal]] = {cls.name: cls for cls in (GaussianSignal, RademacherSignal, SphereSignal)}
+SIGNALS = Registry("SIGNALS", Signal, {cls.name: cls for cls in (GaussianSignal, RademacherSignal, SphereSignal)})
 """Every law of `x̄` by name (the values of `Config.signal`)."""

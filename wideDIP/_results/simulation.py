@@ -192,9 +192,10 @@ class SimulationResult:
             method = f"flow ({solver_label(c)})  horizon t={c.horizon:g}"
         counts = "  ".join(f"{name} {count}" for name, count in self.counts().items())
         network = "" if self.network_name == "two_layer" else f"network {self.network_description}  "
+        signal = "" if c.signal == Config.signal else f"x̄: {c.signal}  "
         return "\n".join(
             [
-                f"wideDIP  {'  '.join(compact_shape(c, self.network))}  A: {self.operator_label}  {network}"
+                f"wideDIP  {'  '.join(compact_shape(c, self.network))}  A: {self.operator_label}  {signal}{network}"
                 f"{self.parametrization} {method}  threshold={c.threshold:g}",
                 *unused_note(c, self.network),
                 f"converged        {int(self.converged.sum())}/{c.seeds}  (frequency {self.frequency:.2f})",
