@@ -112,12 +112,12 @@ def config_from_arguments(arguments: argparse.Namespace, base: Config | None = N
     return (base or Config()).replace(**_given_fields(arguments))
 
 
-def _checked_figure(path: str, what: str) -> Path:
-    """`path` checked for writing a figure, in a format matplotlib writes, before any computation."""
+def _checked_figure(path: str | None, what: str) -> Path | None:
+    """`path` checked for writing a figure, in a format matplotlib writes, before any computation; None stays None."""
     from ._figures.plots import check_figure_path
     from ._runtime.paths import check_writable
 
-    return check_figure_path(check_writable(path, what), what)
+    return None if path is None else check_figure_path(check_writable(path, what), what)
 
 
 def _checked_result_path(arguments: argparse.Namespace) -> Path | None:
@@ -131,12 +131,6 @@ def _checked_result_path(arguments: argparse.Namespace) -> Path | None:
     except ValueError as error:
         raise ValueError(f"--out: {error}") from None
     return check_writable(path, "--out")
-
-
-def _checked_out_and_figure(arguments: argparse.Namespace) -> tuple[Path | None, Path | None]:
-    """`--out`'s result path (`_checked_result_path`) and `--figure` (None without it), checked for writing."""
-    out = _checked_result_path(arguments)
-    return out, None if arguments.figure is None else _checked_figure(arguments.figure, "--figure")
 
 
 def _report(result, arguments: argparse.Namespace, out: Path | None, figure: Path | None, **large: bool) -> int:
@@ -166,7 +160,7 @@ def _run_and_report(arguments: argparse.Namespace, experiment: Callable, config:
     process 0 (of several) saves, draws and prints the result (`_report`)."""
     from ._runtime.parallel import from_writer, is_writer
 
-    out, figure = from_writer(lambda: _checked_out_and_figure(arguments))
+    out, figure = from_writer(lambda: (_checked_result_path(arguments), _checked_figure(arguments.figure, "--figure")))
     result = experiment(config, operator=operator_matrix(arguments), progress=not arguments.quiet)
     return _report(result, arguments, out, figure, **large) if is_writer() else 0
 
@@ -329,8 +323,8 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = None
-    if value is None or value < 1:
+        value = 0
+    if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
     return value
 

@@ -86,13 +86,11 @@ def path_statistics(
     with np.errstate(invalid="ignore"):
         after = (times[None, :] >= early_stopping_time[:, None]) & ~np.isnan(observation)
         within = observation <= 2 * noise_norm[:, None]
-    checked = after.any(axis=1) & np.isfinite(early_stopping_time)
-    if certified is not None:
-        checked &= certified
+    if certified is None:  # no certificate for this network: nothing is checked
+        certified = np.zeros(len(observation), bool)
+    checked = after.any(axis=1) & np.isfinite(early_stopping_time) & certified
     holds = np.all(within | ~after, axis=1)
     bound_holds = np.array([bool(h) if c else None for h, c in zip(holds, checked)], dtype=object)
-    if certified is None:
-        bound_holds[:] = None
     best = best_checkpoint(observation)
     return {
         "oracle_time": at_checkpoint(np.broadcast_to(times, observation.shape), best),

@@ -48,11 +48,6 @@ class Batch:
     def seeds(self) -> int:
         return sum(config.seeds for config in self.configs)
 
-    def bounds(self) -> list[tuple[int, int]]:
-        """Each cell's range of seeds in the batch."""
-        ends = [sum(config.seeds for config in self.configs[: i + 1]) for i in range(len(self.configs))]
-        return [(end - config.seeds, end) for end, config in zip(ends, self.configs)]
-
     def calls(self) -> list[Batch]:
         """One batch per cell, at this batch's shape: what runs in one call."""
         return [Batch((config,), self.pad_to) for config in self.configs]

@@ -63,33 +63,28 @@ def _at(run: Trajectory, recorded: np.ndarray) -> Trajectory:
 
 
 def _kernels(
-    flow_config: Config,
-    descents: list[Config],
-    recorded: list[np.ndarray],
-    probe,
-    flow: Trajectory,
-    runs: list[Trajectory],
-    columns: list[np.ndarray],
-    width: int,
+    dtype: str, recorded: list[np.ndarray], probe, flow: Trajectory, runs: list[Trajectory], columns: list[np.ndarray]
 ) -> dict[str, dict[str, np.ndarray]]:
     """`flow_ntk` and `descent_ntk` (`ComparisonResult`): the kernel statistics along each descent
     at its checkpoints `recorded`, and along the flow at the same times (`columns` of its time grid),
-    each `[step sizes, seeds, checkpoints]`, NaN-padded to `width` (call inside `precision`)."""
-    descent = [kernel_curves(probe, _at(run, kept), c.dtype) for c, run, kept in zip(descents, runs, recorded)]
+    each `[step sizes, seeds, checkpoints]`, NaN-padded (call inside `precision`)."""
+    descent = [kernel_curves(probe, _at(run, kept), dtype) for run, kept in zip(runs, recorded)]
     evaluated = np.unique(np.concatenate([column[kept] for column, kept in zip(columns, recorded)]))
-    along_flow = kernel_curves(probe, _at(flow, evaluated), flow_config.dtype)
+    along_flow = kernel_curves(probe, _at(flow, evaluated), dtype)
     flow_legs = []
     for column, kept in zip(columns, recorded):
         where = np.zeros(column.size, bool)
         where[kept] = True
         flow_legs.append({name: np.where(where, values[:, column], np.nan) for name, values in along_flow.items()})
     return {
-        field: {name: _padded([leg[name] for leg in legs], width) for name in legs[0]}
+        field: {name: _padded([leg[name] for leg in legs]) for name in legs[0]}
         for field, legs in (("flow_ntk", flow_legs), ("descent_ntk", descent))
     }
 
 
-def _padded(rows: list[np.ndarray], width: int) -> np.ndarray:
+def _padded(rows: list[np.ndarray]) -> np.ndarray:
+    """`rows` stacked, each NaN-padded on its last axis to the longest."""
+    width = max(row.shape[-1] for row in rows)
     out = np.full((len(rows),) + rows[0].shape[:-1] + (width,), np.nan)
     for i, row in enumerate(rows):
         out[i, ..., : row.shape[-1]] = row
@@ -136,7 +131,6 @@ def compare(
     union = np.unique(np.concatenate(grids))
     columns = [np.searchsorted(union, grid) for grid in grids]  # exact: the union is made of these very floats
     flow_config = config.replace(method="flow", t_max=float(union[-1]))
-    width = max(len(grid) for grid in grids)
     started = time.perf_counter()
     with precision(config):
         plan = make_plan(config, network)
@@ -152,22 +146,22 @@ def compare(
         kernels = {}
         if plan.track:
             recorded = [_kernel_checkpoints(c, network, plan, run) for c, run in zip(descents, runs)]
-            kernels = _kernels(flow_config, descents, recorded, prepared.probe, flow, runs, columns, width)
-    flow_loss, descent_loss, gaps = [], [], []
-    for column, run in zip(columns, runs):
-        flow_loss.append(flow.snapshots.loss[:, column])
-        descent_loss.append(run.snapshots.loss)
-        gaps.append(_gaps(run, flow_loss[-1], flow.states[:, column], config.threshold))
-    loss_gaps, relative_loss_gaps, state_gaps = zip(*gaps)
+            kernels = _kernels(config.dtype, recorded, prepared.probe, flow, runs, columns)
+    flow_loss = [flow.snapshots.loss[:, column] for column in columns]
+    gaps = [
+        _gaps(run, loss, flow.states[:, column], config.threshold)
+        for run, loss, column in zip(runs, flow_loss, columns)
+    ]
+    loss_gaps, relative_loss_gaps, state_gaps = map(np.stack, zip(*gaps))
     return ComparisonResult(
         config=config,
         step_sizes=step_sizes,
-        times=_padded(grids, width),
-        flow_loss=_padded(flow_loss, width),
-        descent_loss=_padded(descent_loss, width),
-        max_loss_gap=np.stack(loss_gaps),
-        max_relative_loss_gap=np.stack(relative_loss_gaps),
-        max_state_gap=np.stack(state_gaps),
+        times=_padded(grids),
+        flow_loss=_padded(flow_loss),
+        descent_loss=_padded([run.snapshots.loss for run in runs]),
+        max_loss_gap=loss_gaps,
+        max_relative_loss_gap=relative_loss_gaps,
+        max_state_gap=state_gaps,
         stability=step_sizes[:, None] * largest[None, :],
         status=outcome_labels(np.stack([run.outcome for run in runs])),
         flow_status=outcome_labels(flow.outcome),

@@ -196,11 +196,6 @@ class Prepared(eqx.Module):
     theory: dict[str, jax.Array] | None
     """Inputs of Theorem 2.1 per seed (`theory_inputs`), when the plan needs kernels."""
 
-    @property
-    def start(self) -> Start:
-        """What the integrators start from."""
-        return Start(self.dynamics, self.problems, self.parameters, self.largest_eigenvalue)
-
     def head(self, seeds: int) -> Prepared:
         """The first `seeds` seeds (drops the padding of `padded_seeds`)."""
         return jax.tree.map(lambda leaf: leaf[:seeds], self)
@@ -286,10 +281,9 @@ def integrate_config(
     times: np.ndarray | None = None,
 ) -> Trajectory:
     """`integrate` of the dynamics of `config` (`resolve_dynamics`, `stopping_rule`) from `prepared`."""
-    rule = stopping_rule(config)
-    return integrate(
-        resolve_dynamics(config), rule, prepared.start, seeds=seeds, progress=progress, record=record, times=times
-    )
+    start = Start(prepared.dynamics, prepared.problems, prepared.parameters, prepared.largest_eigenvalue)
+    dynamics, rule = resolve_dynamics(config), stopping_rule(config)
+    return integrate(dynamics, rule, start, seeds=seeds, progress=progress, record=record, times=times)
 
 
 def simulate(
@@ -306,7 +300,7 @@ def simulate(
     if not isinstance(config, Config):
         raise ValueError(f"simulate expects a wideDIP.Config, got {type(config).__name__}")
     refuse_unused_kernel_settings([(config, resolve_network(config, network, "simulate"))], "simulate")
-    return _simulate_together(Batch((config,)), network, checked_matrix(config, operator), progress)[0]
+    return _simulate_call(Batch((config,)), network, checked_matrix(config, operator), progress)
 
 
 def simulate_batch(
@@ -314,7 +308,7 @@ def simulate_batch(
 ) -> list[SimulationResult]:
     """`simulate` of every cell of `batch` (`wideDIP._experiments.batches`): one setup and one loop compiled
     for `batch.shape`, one call per cell; `operator`: the custom matrix, checked."""
-    return [result for call in batch.calls() for result in _simulate_together(call, network, operator, progress)]
+    return [_simulate_call(call, network, operator, progress) for call in batch.calls()]
 
 
 def network_record(config: Config, network: Network, plan: Plan) -> dict[str, Any]:
@@ -327,22 +321,19 @@ def network_record(config: Config, network: Network, plan: Plan) -> dict[str, An
     }
 
 
-def _simulate_together(
-    batch: Batch, network: Network | None, operator: np.ndarray | None, progress: bool
-) -> list[SimulationResult]:
-    """The cells of `batch` with their seeds run together, in one call."""
+def _simulate_call(
+    call: Batch, network: Network | None, operator: np.ndarray | None, progress: bool
+) -> SimulationResult:
+    """The one cell of `call` (`Batch.calls`), its seeds run together at the call's shape."""
     started = time.perf_counter()
-    shape = batch.shape
+    (config,), shape = call.configs, call.shape
     resolved = resolve_network(shape, network, "simulate")
     plan = make_plan(shape, resolved)
     with precision(shape):
-        descriptions = [
-            network_record(config, resolve_network(config, network, "simulate"), plan)  # checks it first
-            for config in batch.configs
-        ]
-        prepared = prepare(batch, network=resolved, plan=plan, matrix=operator)
-        run = integrate_config(shape, prepared, batch.seeds, progress, recorded_checkpoints(shape, resolved, plan))
-        prepared = prepared.head(batch.seeds)
+        description = network_record(config, resolve_network(config, network, "simulate"), plan)  # checks it first
+        prepared = prepare(call, network=resolved, plan=plan, matrix=operator)
+        run = integrate_config(shape, prepared, config.seeds, progress, recorded_checkpoints(shape, resolved, plan))
+        prepared = prepared.head(config.seeds)
         with LAPACK_LOCK:
             curves = recovery_curves(prepared.problems, run.snapshots.signal, shape.dtype)
         outputs = jax.tree.map(
@@ -358,13 +349,7 @@ def _simulate_together(
                 },
             },
         )
-    elapsed = time.perf_counter() - started
-    results = []
-    for config, (begin, end), description in zip(batch.configs, batch.bounds(), descriptions):
-        cell = jax.tree.map(lambda leaf: leaf[begin:end], outputs)  # noqa: B023
-        wall_time = elapsed * config.seeds / batch.seeds
-        results.append(_result(config, resolved, run.seeds(begin, end), cell, operator, wall_time, description))
-    return results
+    return _result(config, resolved, run, outputs, operator, time.perf_counter() - started, description)
 
 
 def _result(
@@ -376,9 +361,9 @@ def _result(
     wall_time: float,
     description: dict,
 ) -> SimulationResult:
-    """One cell's `SimulationResult` from its slice of a batch's run and `outputs` (`_simulate_together`;
-    `problem`: `x̄`, `y`, `ȳ` and `A` per seed, at the batch's shape: padded beyond the cell's `m` and
-    `n`, `wideDIP._experiments.batches`)."""
+    """The cell's `SimulationResult` from its run and `outputs` (`_simulate_call`; `problem`: `x̄`, `y`,
+    `ȳ` and `A` per seed, at the call's shape: padded beyond the cell's `m` and `n`,
+    `wideDIP._experiments.batches`)."""
     final_signal_error, final_observation_error, final_reconstruction = outputs["final"]
     largest, norm_A, sigma_A, inputs = outputs["host"]
     curves, kernel, problem = outputs["curves"], outputs["kernel"], outputs["problem"]

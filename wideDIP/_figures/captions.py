@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -232,29 +232,14 @@ def settings(
     return words
 
 
-def common_settings(
-    configs: Iterable[Config],
-    hidden: Collection[str] = (),
-    shown: Collection[str] = (),
-    operator_sha256: str | None = None,
-    network: Mapping[str, Any] | None = None,
-) -> list[str]:
-    """The `settings` shared by every one of `configs` (in the order of the first)."""
-    lists = [settings(config, hidden, shown, operator_sha256, network) for config in configs]
-    return [words for words in lists[0] if all(words in other for other in lists[1:])]
-
-
 def grid_settings(result, hidden: Collection[str], configs: np.ndarray) -> list[str]:
-    """The settings shared by a sweep `result`'s cells `configs` (`common_settings`), but those of the
-    axes `hidden` that take more than one value (an axis with one value is a fixed setting, named)."""
+    """The `settings` shared by every one of a sweep `result`'s cells `configs` (in the order of the
+    first), but those of the axes `hidden` that take more than one value (an axis with one value is a
+    fixed setting, named)."""
     varying = [name for name in hidden if name in result.varying_axes]
-    return common_settings(
-        configs.flat,
-        varying,
-        [name for name in result.axes if name not in varying],
-        result.operator_sha256,
-        result.network,
-    )
+    shown = [name for name in result.axes if name not in varying]
+    lists = [settings(config, varying, shown, result.operator_sha256, result.network) for config in configs.flat]
+    return [words for words in lists[0] if all(words in other for other in lists[1:])]
 
 
 def wrapped(phrases: list[str], width: int, separator: str = ", ") -> str:

@@ -195,12 +195,7 @@ def _loss_panel(axes, result) -> None:
     values = np.concatenate([low, high, [threshold]])
     values = values[np.isfinite(values) & (values > 0)]
     axes.set_ylim(values.min() / 2, values.max() * 2)
-    note_when_empty(axes, [quartiles], result.times, _nothing_drawn(result), (threshold,))
-
-
-def _nothing_drawn(result) -> str:
-    """`nothing_drawn_note` of a simulation `result`."""
-    return nothing_drawn_note(result.loss, result.status)
+    note_when_empty(axes, [quartiles], result.times, nothing_drawn_note(result.loss, result.status), (threshold,))
 
 
 def _time_marker(axes, times: np.ndarray, moments: np.ndarray, name: str, colour) -> None:
@@ -269,8 +264,9 @@ def plot_run(result, path: str | Path | None = None):
     observation.set(xscale="log", yscale="log", xlabel="time t", ylabel="‖A x(t) − ȳ‖")
     signal.set(xscale="log", yscale="log", xlabel="time t", ylabel="relative signal error")
     signal.set_xlim(shown[0], shown[-1])  # shared: a time T beyond the run does not stretch the axes
-    note_when_empty(observation, [observed], times, _nothing_drawn(result), noise_lines)
-    note_when_empty(signal, signal_bands, times, _nothing_drawn(result))
+    note = nothing_drawn_note(result.loss, result.status)
+    note_when_empty(observation, [observed], times, note, noise_lines)
+    note_when_empty(signal, signal_bands, times, note)
     for axes, title in ((losses, "loss"), (observation, "observation error"), (signal, "signal error")):
         _panel_title(axes, title, c.seeds)
         axes.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
@@ -316,7 +312,7 @@ def plot_ntk(result, path: str | Path | None = None):
     kernels.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
     kernels.set_yscale("symlog", linthresh=1e-4)
     kernels.set_ylim(bottom=0)  # kernels are positive semi-definite
-    note_when_empty(kernels, kernel_bands, times, _nothing_drawn(result))
+    note_when_empty(kernels, kernel_bands, times, nothing_drawn_note(result.loss, result.status))
     _panel_title(kernels, "NTK extremes", result.config.seeds)
     _loss_panel(losses, result)  # the y-range of the data: the envelope is drawn within it
     certified = result.certified

@@ -133,10 +133,6 @@ def wilson_interval(frequency: np.ndarray, seeds: np.ndarray, z: float = WILSON_
     return centre - half, centre + half
 
 
-def _is_fraction(statistic: str) -> bool:
-    return statistic == "frequency" or statistic.endswith("_fraction")
-
-
 def plot_sweep(
     result,
     path: str | Path | None = None,
@@ -158,7 +154,7 @@ def plot_sweep(
         needs = f": it needs {NEEDS[statistic]}" if statistic in NEEDS else ""
         raise ValueError(f"plot_sweep: statistic {statistic!r} was not recorded in this sweep (every cell NaN){needs}")
     label = STATISTIC_LABELS[statistic]
-    fraction = _is_fraction(statistic)
+    fraction = statistic == "frequency" or statistic.endswith("_fraction")
     limits = (0, 1) if fraction else (None, None)
     plt, front = pyplot(path is not None), _coordinates(result)
     if len(front) == 2:
@@ -242,19 +238,14 @@ def _preset(result) -> str | None:
     return None
 
 
-def _grid(result) -> str:
-    """ "preset fig1-quick, 3 × 3 grid (k × n)": the grid's size over its axes, and its preset (`_preset`)."""
-    preset = _preset(result)
-    size = f"{' × '.join(map(str, result.shape))} grid ({' × '.join(result.axes)})"
-    return size if preset is None else f"{preset}, {size}"
-
-
 def _about(result, marked: bool) -> list[str]:
-    """What a sweep figure's title says before the settings: the grid (`_grid`), how many cells are
-    computed where some are missing, and descent's stability in words (`_stability`)."""
-    computed, stability = result.computed, _stability(result, marked)
+    """What a sweep figure's title says before the settings: the grid ("preset fig1-quick, 3 × 3 grid
+    (k × n)": its preset, `_preset`), how many cells are computed where some are missing, and descent's
+    stability in words (`_stability`)."""
+    computed, stability, preset = result.computed, _stability(result, marked), _preset(result)
+    grid = f"{' × '.join(map(str, result.shape))} grid ({' × '.join(result.axes)})"
     progress = [] if computed.all() else [f"{int(computed.sum())} of {computed.size} cells computed"]
-    return [_grid(result), *progress, *([stability] if stability else [])]
+    return [grid if preset is None else f"{preset}, {grid}", *progress, *([stability] if stability else [])]
 
 
 def _lines(
@@ -316,7 +307,7 @@ def _heatmaps(
     scales = axis_scale(columns), axis_scale(rows)
     x, y = _edges(columns, scales[0]), _edges(rows, scales[1])
     centres = _positions(columns, scales[0]), _positions(rows, scales[1])
-    bounded = "categorical" not in scales and _has_bound(row_name, column_name)
+    bounded = "categorical" not in scales and row_name == "k" and column_name in _BOUND_COLUMNS  # Theorem 2.1(ii)
     norm = _colour_norm(grid, limits)
     own = [grid_settings(result, front, configs[:, :, p]) for p in range(len(panels))]
     shared = [words for words in own[0] if all(words in other for other in own[1:])]
@@ -502,11 +493,6 @@ def _legend_below(figure, axes_list) -> None:
             fontsize=8,
             frameon=False,
         )
-
-
-def _has_bound(row_name: str, column_name: str) -> bool:
-    """Whether Theorem 2.1(ii)'s bound on k is drawn over these axes."""
-    return row_name == "k" and column_name in _BOUND_COLUMNS
 
 
 def _theory_curve(result, axes, row_name: str, column_name: str, columns: np.ndarray, panel_config) -> None:

@@ -83,8 +83,6 @@ class _Leg(eqx.Module):
     stop_time: Float[Array, ""]
     accepted_steps: Int[Array, ""]
     solver_steps: Int[Array, ""]
-    unfinished: Bool[Array, ""]
-    """Stopped short of the horizon with no event: its step budget spent."""
 
 
 def _solve(
@@ -144,7 +142,6 @@ def _solve(
         jax.tree.map(lambda leaf: inside(times, leaf), solution.ys[0]),
         None if recording_times is None else inside(recording_times, solution.ys[2]),
     )
-    unfinished = solution.result == diffrax.RESULTS.max_steps_reached
     return _Leg(
         saved,
         jax.tree.map(lambda leaf: leaf[0], solution.ys[1]),
@@ -153,7 +150,6 @@ def _solve(
         stop_time,
         solution.stats["num_accepted_steps"],
         solution.stats["num_steps"],
-        unfinished,
     )
 
 
@@ -161,22 +157,26 @@ def _seed(
     dyn: eqx.Module,
     problem: Problem,
     start: PyTree,
-    origin: PyTree,
-    t0: Float[Array, ""],
-    initial_loss: Float[Array, ""],
-    crossed_before: Bool[Array, ""] | None,
     budget: Int[Array, ""] | None,
+    origin: PyTree | None,
+    t0: Float[Array, ""] | None,
+    initial_loss: Float[Array, ""] | None,
+    crossed_before: Bool[Array, ""] | None,
+    *,
     times: Float[Array, " checkpoints"],
     rule: StoppingRule,
     settings: GradientFlow,
     recording_times: Float[Array, " recorded"] | None,
 ) -> Trajectory:
-    """One seed from `(t0, start)` to the horizon, each leg within `budget` steps when given:
-    stop at the threshold (unless told to go on) or at divergence (against `initial_loss`, the
-    loss at θ(0) = `origin`). Without `settings.stop_at_threshold`, a seed that reaches the
-    threshold goes on in a second leg (diffrax events end the solve), so that the crossing is
-    exact; a seed that `crossed_before` this call (None: none did) has only that second leg.
-    Crossing steps count from this call's start."""
+    """One seed from `(t0, start)` (without `origin`: a fresh start from `θ(0) = start` at 0) to the
+    horizon, each leg within `budget` steps when given: stop at the threshold (unless told to go on)
+    or at divergence (against `initial_loss`, the loss at θ(0) = `origin`). Without
+    `settings.stop_at_threshold`, a seed that reaches the threshold goes on in a second leg (diffrax
+    events end the solve), so that the crossing is exact; a seed that `crossed_before` this call
+    (None: none did) has only that second leg. Crossing steps count from this call's start."""
+    if origin is None:
+        origin, t0, initial_loss = start, jnp.zeros_like(settings.time_budget), dyn.loss(start)
+    crossed_before = None if settings.stop_at_threshold else crossed_before
 
     def diverged(t, y, args, **kwargs):
         return ~(dyn.loss(y) <= rule.divergence_factor * initial_loss)
@@ -201,7 +201,7 @@ def _seed(
         ),
     )
     saved, final, stop_time = first.saved, first.final, first.stop_time
-    accepted, steps, unfinished = first.accepted_steps, first.solver_steps, first.unfinished
+    accepted, steps, result = first.accepted_steps, first.solver_steps, first.result
     if not settings.stop_at_threshold:
         # seeds that did not cross start at the horizon: a solve of length zero, ignored
         second_t0 = jnp.where(crossed_now, first.stop_time, settings.time_budget)
@@ -218,7 +218,7 @@ def _seed(
         )
         final = second.final  # = first.final where the solve had length zero
         stop_time = jnp.where(crossed, second.stop_time, first.stop_time)
-        unfinished = jnp.where(crossed, second.unfinished, first.unfinished)
+        result = diffrax.RESULTS.where(crossed, second.result, first.result)
         accepted, steps = accepted + second.accepted_steps, steps + second.solver_steps
     return Trajectory(
         snapshots=saved[0],
@@ -232,7 +232,7 @@ def _seed(
         crossing_step=jnp.where(crossed_now, first.accepted_steps, -1),
         stop_step=accepted,
         solver_steps=steps,
-        unfinished=unfinished,
+        unfinished=result == diffrax.RESULTS.max_steps_reached,  # its step budget spent
     )
 
 
@@ -255,16 +255,8 @@ def integrate(
     "auto": its explicit leg), each leg within `budgets` steps when given, the state recorded at
     `recording_times` (a subset of `times`). Given `origins` (the θ(0)), a continuation from the
     times `starts`, with the losses `initial_loss` at θ(0) and whether each seed `crossed` already."""
-
-    def one(dyn, problem, start, budget, origin, t0, loss0, crossed_before):
-        if origin is None:  # a fresh start
-            origin, t0, loss0 = start, jnp.zeros_like(settings.time_budget), dyn.loss(start)
-        crossed_before = None if settings.stop_at_threshold else crossed_before
-        return _seed(
-            dyn, problem, start, origin, t0, loss0, crossed_before, budget, times, rule, settings, recording_times
-        )
-
-    return jax.vmap(one)(dynamics, problems, parameters, budgets, origins, starts, initial_loss, crossed)
+    seed = functools.partial(_seed, times=times, rule=rule, settings=settings, recording_times=recording_times)
+    return jax.vmap(seed)(dynamics, problems, parameters, budgets, origins, starts, initial_loss, crossed)
 
 
 def _state_size(parameters: PyTree) -> int:
@@ -356,18 +348,15 @@ def run(
     # XLA's CPU runtime (fig1, at 0 % CPU), as eigh/svd/qr programs did (see LAPACK_LOCK)
     with LAPACK_LOCK, jax.enable_x64(True):
         wide = functools.partial(in_precision, dtype=jnp.float64)
+        continued = wide(take((dynamics, problems, first.final_parameters)))
+        origins, starts, initial_loss = wide(take((parameters, first.stop_time, first.initial_loss)))
         # on one device: these seeds are few (and diffrax's Kvaerno5 did not trace under shard_map)
         rest = integrate(
-            wide(take(dynamics)),
-            wide(take(problems)),
-            wide(take(first.final_parameters)),
-            wide(times),
-            wide(rule),
-            wide(stiff),
-            wide(recording_times),
-            origins=wide(take(parameters)),
-            starts=wide(take(first.stop_time)),
-            initial_loss=wide(take(first.initial_loss)),
+            *continued,
+            *wide((times, rule, stiff, recording_times)),
+            origins=origins,
+            starts=starts,
+            initial_loss=initial_loss,
             crossed=take(~jnp.isnan(first.crossing_time)),
         )
         rest = jax.tree.map(lambda leaf: np.asarray(leaf)[: index.size], rest)

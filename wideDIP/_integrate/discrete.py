@@ -8,8 +8,6 @@ progress bar, one compilation serves every chunk)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -102,11 +100,6 @@ class Trajectory(eqx.Module):
     """Indices of the checkpoints where the state was recorded."""
     unfinished: Bool[ArrayLike, " seeds"] | None = None
     """Flow: stopped short of the horizon with no event, its step budget spent; None for a loop."""
-
-    def seeds(self, begin: int, end: int) -> Trajectory:
-        """The seeds `begin:end` (one cell of a batch)."""
-        cut = jax.tree.map(lambda leaf: leaf[begin:end], dataclasses.replace(self, recorded=None))
-        return dataclasses.replace(cut, recorded=self.recorded)
 
 
 @eqx.filter_jit

@@ -44,20 +44,19 @@ def evenly_spread(indices: np.ndarray, count: int) -> np.ndarray:
     return indices[np.unique(np.round(np.linspace(0, indices.size - 1, count)).astype(np.int64))]
 
 
-def _nan_after(stopped: np.ndarray, snapshots: discrete.Snapshot) -> discrete.Snapshot:
-    def mask(leaf):
-        leaf = np.array(leaf, copy=True)
-        leaf[stopped] = np.nan
-        return leaf
+def _stacked(entries: list, steps: np.ndarray, stop_step: np.ndarray):
+    """`entries` (one pytree `[seeds (+ padding), ...]` per checkpoint reached) at the checkpoint
+    `steps`, padded with the last (after an early exit every seed has stopped), stacked on axis 1 for
+    the seeds of `stop_step`, NaN after each one's stop."""
+    entries = entries + [entries[-1]] * (steps.size - len(entries))
+    stopped = steps[None, :] > stop_step[:, None]
 
-    return jax.tree.map(mask, snapshots)
+    def stack(*leaves):
+        stacked = np.stack([np.asarray(x)[: stop_step.size] for x in leaves], axis=1)
+        stacked[stopped] = np.nan
+        return stacked
 
-
-def _stacked(entries: list, count: int, seeds: int):
-    """`entries` (one pytree `[seeds, ...]` per checkpoint reached) padded to `count` with the last (after
-    an early exit every seed has stopped: masked by the caller), stacked on axis 1, the first `seeds` kept."""
-    entries = entries + [entries[-1]] * (count - len(entries))
-    return jax.tree.map(lambda *leaves: np.stack([np.asarray(x)[:seeds] for x in leaves], axis=1), *entries)
+    return jax.tree.map(stack, *entries)
 
 
 class SpreadStates:
@@ -95,11 +94,6 @@ def last_checkpoint_reached(checkpoints: np.ndarray, stop_step: np.ndarray) -> i
     return int(np.searchsorted(checkpoints, np.max(stop_step), side="right")) - 1
 
 
-def _shown(bar: tqdm) -> bool:
-    """Whether the progress `bar` has been printed: enabled, and refreshed after its `delay` (tqdm's own test)."""
-    return not bar.disable and bar.last_print_t >= bar.start_t + bar.delay
-
-
 def integrate(
     method: AbstractDynamics,
     rule: discrete.StoppingRule,
@@ -112,17 +106,29 @@ def integrate(
 ) -> Trajectory:
     """`method` run on every seed of `start` (the first `seeds` of them kept: the others pad to a
     multiple of the device count), the state recorded at the checkpoints `record` (indices) when
-    given. A continuous dynamics saves at `times` (default: the checkpoints, `checkpoint_times`);
-    a discrete one at its checkpoint steps, and spreads `record`'s count over the checkpoints its
-    run reaches when `record` asks for fewer than all (`SpreadStates`: diffrax saves at times
-    fixed before the solve, a loop can choose as it goes)."""
+    given. A continuous dynamics runs in diffrax, saving statistics at `times` (default: the
+    checkpoints, `checkpoint_times`) and the state at `times[record]`; a discrete one at its
+    checkpoint steps, and spreads `record`'s count over the checkpoints its run reaches when
+    `record` asks for fewer than all (`SpreadStates`: diffrax saves at times fixed before the
+    solve, a loop can choose as it goes)."""
     dtype = jax.tree.leaves(start.parameters)[0].dtype
     method, rule = in_precision(method, dtype), in_precision(rule, dtype)
     if isinstance(method, DiscreteDynamics):
         if record is not None and record.size < checkpoint_steps(method.steps).size:
             record = record.size
         return _run_discrete(method, rule, start, seeds, progress, record)
-    return _run_continuous(method, rule, start, seeds, progress, times, record)
+    times = checkpoint_times(method) if times is None else times
+    time_dtype = start.largest_eigenvalue.dtype
+    # diffrax's bar is one host callback: one device only; the second leg past the threshold is
+    # compiled only when asked for
+    method = dataclasses.replace(
+        method, progress=progress and jax.device_count() == 1, stop_at_threshold=bool(rule.stop_at_threshold)
+    )
+    recording_times = None if record is None else jnp.asarray(np.asarray(times)[record], time_dtype)
+    arguments = (start.dynamics, start.problems, start.parameters, jnp.asarray(times, time_dtype), rule, method)
+    run = continuous.run(*arguments, recording_times, largest_eigenvalue=start.largest_eigenvalue)
+    run = jax.tree.map(lambda leaf: np.asarray(leaf)[:seeds], run)  # on the host, the padding dropped
+    return dataclasses.replace(run, recorded=None if record is None else np.asarray(record))
 
 
 class Start(eqx.Module):
@@ -170,17 +176,14 @@ def _run_discrete(
         stop_step = np.asarray(state.stop_step)
         if stop_step.max() < method.steps:  # every seed stopped early: the bar ends at the last stop
             bar.total = bar.n = int(stop_step.max())
-            if _shown(bar):  # (a bar still within its delay stays unprinted)
+            # refreshed only once printed: enabled and past its `delay` (tqdm's own test)
+            if not bar.disable and bar.last_print_t >= bar.start_t + bar.delay:
                 bar.refresh()
-    snapshots = _stacked(recorded, len(checkpoints), seeds)
     crossing_step = np.asarray(state.crossing_step)
     if spread is not None:
         record, states = spread.chosen(last_checkpoint_reached(checkpoints, stop_step))
-    if record is not None:
-        stacked = _stacked(states, len(record), seeds)
-        stacked[checkpoints[record][None, :] > stop_step[:, None]] = np.nan
     return Trajectory(
-        snapshots=_nan_after(checkpoints[None, :] > stop_step[:, None], snapshots),
+        snapshots=_stacked(recorded, checkpoints, stop_step),
         final_parameters=state.parameters,
         initial_loss=np.asarray(state.initial_loss),
         final_loss=np.asarray(state.loss),
@@ -190,31 +193,6 @@ def _run_discrete(
         solver_steps=stop_step,
         crossing_step=crossing_step,
         crossing_time=np.where(crossing_step >= 0, method.time_of(crossing_step), np.nan),
-        states=None if record is None else stacked,
+        states=None if record is None else _stacked(states, checkpoints[record], stop_step),
         recorded=None if record is None else np.asarray(record),
     )
-
-
-def _run_continuous(
-    method: AbstractDynamics,
-    rule: discrete.StoppingRule,
-    start: Start,
-    seeds: int,
-    progress: bool,
-    times: np.ndarray | None,
-    record: np.ndarray | None,
-) -> Trajectory:
-    """The flow with diffrax, saving statistics at `times` (default: the checkpoints) and the state at
-    `times[record]` when `record` (indices) is given."""
-    dtype = start.largest_eigenvalue.dtype
-    times = checkpoint_times(method) if times is None else times
-    # diffrax's bar is one host callback: one device only; the second leg past the threshold is
-    # compiled only when asked for
-    method = dataclasses.replace(
-        method, progress=progress and jax.device_count() == 1, stop_at_threshold=bool(rule.stop_at_threshold)
-    )
-    recording_times = None if record is None else jnp.asarray(np.asarray(times)[record], dtype)
-    arguments = (start.dynamics, start.problems, start.parameters, jnp.asarray(times, dtype), rule, method)
-    run = continuous.run(*arguments, recording_times, largest_eigenvalue=start.largest_eigenvalue)
-    run = jax.tree.map(lambda leaf: np.asarray(leaf)[:seeds], run)  # on the host, the padding dropped
-    return dataclasses.replace(run, recorded=None if record is None else np.asarray(record))

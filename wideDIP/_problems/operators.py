@@ -224,8 +224,9 @@ class Blur(Operator):
     def spectrum(self):
         with jax.enable_x64(True):
             matrix = np.asarray(self._matrix(jnp.asarray(self.blur_width, jnp.float64), jnp.float64))
-        norm, sigma = realised_spectrum_numpy(matrix)
-        return {"norm_A": norm, "sigma_A": sigma}
+        singular = np.linalg.svd(matrix, compute_uv=False)  # `realised_spectrum` on the host, in float64
+        floor = _nonzero_floor(singular, matrix.shape, float(np.finfo(np.float64).eps))
+        return {"norm_A": float(singular[0]), "sigma_A": float(singular[singular > floor].min())}
 
 
 def _product_mod(a: Array, b: Array, modulus: int) -> Array:
@@ -342,10 +343,3 @@ def row_space_basis(matrix: Float[Array, "m n"]) -> Float[Array, "r n"]:
     _, singular, right = jnp.linalg.svd(matrix, full_matrices=False)
     floor = _nonzero_floor(singular, matrix.shape, float(jnp.finfo(matrix.dtype).eps))
     return right * (singular > floor)[:, None]
-
-
-def realised_spectrum_numpy(matrix: np.ndarray) -> tuple[float, float]:
-    """`realised_spectrum` on the host, in float64."""
-    singular = np.linalg.svd(np.asarray(matrix, np.float64), compute_uv=False)
-    floor = _nonzero_floor(singular, matrix.shape, float(np.finfo(np.float64).eps))
-    return float(singular[0]), float(singular[singular > floor].min())

@@ -46,8 +46,7 @@ class ComparisonResult:
     Descent with step `η` is recorded at its checkpoint iterations `τ`, time `τ η`; the flow
     is saved at exactly those times. Gaps are maxima over the times at which either run is
     still going, a run that has stopped (at the threshold, say) being held at its stopping
-    point. `‖z_GD − z_GF‖` equals `‖W_GD − W_GF‖_F` (§4). `save` writes it to one `.npz` file,
-    `wideDIP.load` reads it back.
+    point. `‖z_GD − z_GF‖` equals `‖W_GD − W_GF‖_F` (§4).
     """
 
     config: Config
@@ -91,8 +90,9 @@ class ComparisonResult:
         c = self.config
         flow = ", ".join(f"{name} {int(np.sum(self.flow_status == name))}" for name in ENDINGS)
         record = self.network
-        network = "" if (record or {}).get("name", c.network) == "two_layer" else f"{described_network(c, record)}  "
-        gap = f"median max {self._state_gap_name()}"
+        paper = (record or {}).get("name", c.network) == "two_layer"  # then `max_state_gap` is the gap in z
+        network = "" if paper else f"{described_network(c, record)}  "
+        gap = f"median max {'||z_GD - z_GF||' if paper else '||theta_GD - theta_GF||'}"
         lines = [
             f"flow vs descent  {'  '.join(compact_shape(c, record))}  A: {operator_of(c).describe()}  {network}"
             f"horizon t={c.horizon:g}  {c.seeds} seeds",
@@ -112,9 +112,8 @@ class ComparisonResult:
         return "\n".join(lines + self._kernel_lines())
 
     def _kernel_lines(self) -> list[str]:
-        """With `track_ntk`, one line per leg (the flow, then descent for each `eta`): the medians over
-        seeds of `lambda_min(H)` at t = 0 and at each seed's last evaluation (and its time), and of each
-        seed's largest `lambda_max(H)` (docs/theory.md §3); none without `track_ntk`."""
+        """With `track_ntk`, one line per leg (the flow, then descent for each `eta`): its `_kernel_medians`
+        (docs/theory.md §3); none without `track_ntk`."""
         if self.flow_ntk is None or self.descent_ntk is None:
             return []
         flow, descent = self.flow_ntk, self.descent_ntk
@@ -136,12 +135,6 @@ class ComparisonResult:
             "each seed's largest (docs/theory.md §3)"
         )
         return lines
-
-    def _state_gap_name(self) -> str:
-        """What `max_state_gap` measures, as the summary's column names it: `||z_GD - z_GF||` for
-        the paper's network, `||theta_GD - theta_GF||` for any other."""
-        paper = (self.network["name"] if self.network else self.config.network) == "two_layer"
-        return "||z_GD - z_GF||" if paper else "||theta_GD - theta_GF||"
 
     def to_json(self) -> dict[str, Any]:
         """Every field as JSON values (arrays as nested lists, NaN and inf as null), with the
@@ -173,16 +166,9 @@ class ComparisonResult:
         colours = plt.cm.viridis(np.linspace(0, 0.85, len(self.step_sizes)))
         finest = int(np.argmin(self.step_sizes))  # the flow on the most times
         curves = [(self.times[finest], self.flow_loss[finest], "black", "flow", "-")]
-        curves += [
-            (
-                self.times[e],
-                self.descent_loss[e],
-                colours[e],
-                f"descent η={eta:g} (η·λmax(H0) ≈ {np.median(self.stability[e]):.2g})",
-                "--",
-            )
-            for e, eta in enumerate(self.step_sizes)
-        ]
+        for e, eta in enumerate(self.step_sizes):
+            label = f"descent η={eta:g} (η·λmax(H0) ≈ {np.median(self.stability[e]):.2g})"
+            curves.append((self.times[e], self.descent_loss[e], colours[e], label, "--"))
         drawn = []
         for times, losses, colour, label, style in curves:
             drawn.append(band(axes, times, losses, colour, label, ls=style))

@@ -15,7 +15,7 @@ import numpy as np
 
 from .._analysis.theory import TheoryReport
 from .._config import Config
-from .._figures.captions import compact_shape, unused_note
+from .._figures.captions import compact_shape, described_network, unused_note
 from .._integrate.outcomes import ENDINGS
 from .._resolve import is_discrete, operator_of
 from .._runtime.paths import check_writable, result_path
@@ -191,7 +191,7 @@ class SimulationResult:
         else:
             method = f"flow ({solver_label(c)})  horizon t={c.horizon:g}"
         counts = "  ".join(f"{name} {count}" for name, count in self.counts().items())
-        network = "" if self.network_name == "two_layer" else f"network {self.network_description}  "
+        network = "" if self.network_name == "two_layer" else f"{described_network(c, self.network)}  "
         signal = "" if c.signal == Config.signal else f"x̄: {c.signal}  "
         return "\n".join(
             [
@@ -272,9 +272,8 @@ class SimulationResult:
         return first_at_or_after(self.times, values, self._per_seed_moments("at_time", moments))
 
     def reconstruction_at(self, moments: np.ndarray | float) -> np.ndarray:
-        """Per seed, the reconstruction `x(t)` (`[seeds, n]`) at the first recorded checkpoint at or after
-        `moments` (one time, or one per seed, such as `oracle_time` or `early_stopping_time`), as
-        `at_time` picks it; NaN where there is none. Needs `reconstructions`."""
+        """Per seed, the reconstruction `x(t)` (`[seeds, n]`) at the checkpoint `at_time` picks for `moments`
+        (such as `oracle_time` or `early_stopping_time`); NaN where there is none. Needs `reconstructions`."""
         from .._analysis.recovery import at_checkpoint, first_index_at_or_after
 
         if self.reconstructions is None:
@@ -367,12 +366,6 @@ class SimulationResult:
     def network_name(self) -> str:
         return self.network["name"] if self.network else self.config.network
 
-    @property
-    def network_description(self) -> str:
-        if not self.network:
-            return self.config.network
-        return f"{self.network['description']} ({self.network['parameters']} parameters)"
-
     def to_json(self, *, reconstructions: bool = False, operator_matrix: bool = False) -> dict[str, Any]:
         """Every field of the result as JSON values (arrays as nested lists, NaN and inf as null;
         the theory report with its derived quantities), with `frequency`, `counts`, `operator` (its label);
@@ -435,11 +428,7 @@ def json_fields(result: Any) -> dict[str, Any]:
 
 def array_fields(result: Any) -> dict[str, np.ndarray]:
     """The dataclass fields of a result that are arrays, by name."""
-    return {
-        f.name: getattr(result, f.name)
-        for f in dataclasses.fields(result)
-        if isinstance(getattr(result, f.name), np.ndarray)
-    }
+    return {name: value for name, value in json_fields(result).items() if isinstance(value, np.ndarray)}
 
 
 def prefixed(groups: dict[str, dict[str, np.ndarray] | None]) -> dict[str, np.ndarray]:
@@ -467,8 +456,7 @@ HEADER_FIELDS = ("wall_time", "environment", "operator_sha256", "network")
 
 def save_result(result: Any, path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarray]) -> Path:
     """Write `arrays` and a JSON header (format, `kind`, config, `HEADER_FIELDS`) to one `.npz` at
-    `result_path(path)`, through a temporary file: what `SimulationResult.save` and
-    `ComparisonResult.save` do."""
+    `result_path(path)`, through a temporary file (`SimulationResult.save`, `ComparisonResult.save`)."""
     path = check_writable(result_path(path), f"{type(result).__name__}.save")
     header = {
         "format": FORMAT_VERSION,

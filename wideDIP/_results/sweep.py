@@ -36,33 +36,15 @@ def _quartiles_by_name(values: np.ndarray) -> dict[str, float | None]:
     return {name: None if q is None else float(q) for name, q in zip(QUARTILES, quartiles)}
 
 
-def _fraction(flags: np.ndarray) -> float:
-    return float(np.mean(flags))
-
-
-def _noise_statistics(result: SimulationResult) -> dict[str, Any]:
-    """Recovery under noise (docs/theory.md §7): median signal errors at the best point of the
-    path, at the end and at `T` (seeds that reached it), the bound `‖y(t) − ȳ‖ ≤ 2‖ε‖` after `T`
-    on the seeds where it was checked, and the median of `‖A x − ȳ‖/‖ε‖` at the end (1: the noise
-    is fitted exactly; None without noise)."""
-    checked = np.array([holds for holds in result.bound_holds if holds is not None], dtype=bool)
-    noisy = result.config.noise > 0
-    return {
-        "median_best_signal_error": float(np.median(result.best_signal_error)),
-        "median_final_signal_error": float(np.median(result.final_signal_error)),
-        "median_signal_error_at_early_stop": _quartiles_by_name(result.signal_error_at_early_stop)["median"],
-        "bound_holds_fraction": _fraction(checked) if checked.size else None,
-        "bound_checked": int(checked.size),
-        "median_final_error_over_noise": float(np.median(result.final_observation_error / result.noise_norm))
-        if noisy
-        else None,
-    }
-
-
 def cell_statistics(result: SimulationResult) -> dict[str, Any]:
-    """What a sweep keeps of one cell: outcome counts and robust summaries, no curves."""
+    """What a sweep keeps of one cell: outcome counts and robust summaries, no curves. Under noise
+    (docs/theory.md §7): median signal errors at the best point of the path, at the end and at `T`
+    (seeds that reached it), the bound `‖y(t) − ȳ‖ ≤ 2‖ε‖` after `T` on the seeds where it was
+    checked, and the median of `‖A x − ȳ‖/‖ε‖` at the end (1: the noise is fitted exactly; None
+    without noise)."""
     converged = result.converged
     certified = result.theory is not None and result.certified is not None
+    checked = np.array([holds for holds in result.bound_holds if holds is not None], dtype=bool)
     statistics = {
         "frequency": result.frequency,
         "counts": result.counts(),
@@ -72,10 +54,17 @@ def cell_statistics(result: SimulationResult) -> dict[str, Any]:
         "total_steps": int(np.sum(result.stop_step)),
         "median_stability": float(np.median(result.stability)),
         "median_kappa_A": float(np.median(result.kappa_A)),
-        "unstable_fraction": _fraction(result.stability > 2),
-        "certified_fraction": _fraction(result.certified) if certified else None,
-        "certified_observation_fraction": _fraction(result.certified_observation) if certified else None,
-        **_noise_statistics(result),
+        "unstable_fraction": float(np.mean(result.stability > 2)),
+        "certified_fraction": float(np.mean(result.certified)) if certified else None,
+        "certified_observation_fraction": float(np.mean(result.certified_observation)) if certified else None,
+        "median_best_signal_error": float(np.median(result.best_signal_error)),
+        "median_final_signal_error": float(np.median(result.final_signal_error)),
+        "median_signal_error_at_early_stop": _quartiles_by_name(result.signal_error_at_early_stop)["median"],
+        "bound_holds_fraction": float(np.mean(checked)) if checked.size else None,
+        "bound_checked": int(checked.size),
+        "median_final_error_over_noise": float(np.median(result.final_observation_error / result.noise_norm))
+        if result.config.noise > 0
+        else None,
     }
     return json.loads(json.dumps(statistics))  # exactly what a reload gives (floats round-trip)
 
@@ -167,7 +156,7 @@ class SweepResult:
     median_stability = _grid_of("median_stability", "Median of `η λ_max(H(W(0)))` over seeds (docs/theory.md §5).")
     unstable_fraction = _grid_of("unstable_fraction", "Fraction of seeds with `η λ_max(H(W(0))) > 2`.")
     certified_fraction = _grid_of("certified_fraction", "Fraction of seeds certified by (5) (needs `track_ntk`).")
-    # recovery under noise (docs/theory.md §7): `_noise_statistics`
+    # recovery under noise (docs/theory.md §7): `cell_statistics`
     median_best_signal_error = _grid_of("median_best_signal_error", "Median smallest `‖x(t) − x̄‖/‖x̄‖` on the path.")
     median_final_signal_error = _grid_of("median_final_signal_error", "Median `‖x − x̄‖/‖x̄‖` at the end.")
     median_signal_error_at_early_stop = _grid_of(
