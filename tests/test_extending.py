@@ -185,6 +185,10 @@ def test_a_wrong_component_is_a_one_line_error_naming_it(monkeypatch):
         ValueError, match=r"wideDIP\.DYNAMICS\['unfinished'\]: Unfinished does not define transformation"
     ):
         wideDIP.DYNAMICS["unfinished"] = Unfinished
+    with pytest.raises(ValueError, match=r"wideDIP\.DYNAMICS\['descent'\] is built in"):
+        wideDIP.DYNAMICS["descent"] = HaltingDescent
+    with pytest.raises(ValueError, match=r"wideDIP\.DYNAMICS\['halting'\]: HaltingDescent\.name is 'halting_descent'"):
+        wideDIP.DYNAMICS["halting"] = HaltingDescent
     assert "signed" not in wideDIP.OPERATORS and "unfinished" not in wideDIP.DYNAMICS
     monkeypatch.setitem(wideDIP.DYNAMICS, Momentum.name, Momentum)
     assert Config().method == "descent"  # the other dynamics' configs are not affected
@@ -193,6 +197,49 @@ def test_a_wrong_component_is_a_one_line_error_naming_it(monkeypatch):
     monkeypatch.setitem(wideDIP.SIGNALS, WrongSize.name, WrongSize)
     with pytest.raises(ValueError, match=r"Config\.signal='wrong_size' must draw an array of shape \(6,\), got \(7,\)"):
         wideDIP.simulate(BASE.replace(signal="wrong_size"), progress=False)
+
+
+class Adam(DiscreteDynamics):
+    name: ClassVar[str] = "adam"
+
+    def transformation(self):
+        return optax.adam(self.step_size)
+
+
+class HeavyBall(DiscreteDynamics, wideDIP.LinearInGradients):
+    name: ClassVar[str] = "heavy_ball"
+
+    def transformation(self):
+        return optax.sgd(self.step_size, momentum=0.9)
+
+
+class NotAnUpdate(DiscreteDynamics):
+    name: ClassVar[str] = "not_an_update"
+
+    def transformation(self):
+        return self.step_size
+
+
+def test_the_reduced_path_runs_only_the_dynamics_it_is_exact_for(monkeypatch):
+    """Adam rescales each entry of `W`: `W − W(0)` leaves `span(· uᵀ)`, so "auto" runs it on the literal
+    parameters and "reduced" is refused; heavy ball, a linear combination of gradients, declares
+    `LinearInGradients` and its reduced run equals its full one (docs/theory.md §4)."""
+    for dynamics in (Adam, HeavyBall, NotAnUpdate):
+        monkeypatch.setitem(wideDIP.DYNAMICS, dynamics.name, dynamics)
+    config = BASE.replace(method="adam", step_size=0.05)
+    assert wideDIP.simulate(config, progress=False).parametrization == "full"
+    with pytest.raises(ValueError, match=r"parametrization='reduced' is exact only .*method='adam' is not"):
+        config.replace(parametrization="reduced")
+    config = BASE.replace(method="heavy_ball", step_size=0.05)
+    reduced, full = (wideDIP.simulate(config.replace(parametrization=p), progress=False) for p in ("auto", "full"))
+    assert reduced.parametrization == "reduced"
+    np.testing.assert_allclose(reduced.loss, full.loss, rtol=1e-4, atol=1e-6)
+    plain = wideDIP.simulate(BASE.replace(step_size=0.05), progress=False)
+    assert not np.allclose(reduced.loss[:, -1], plain.loss[:, -1])  # the momentum is applied
+    with pytest.raises(ValueError, match=r"compare runs the gradient flow against gradient descent, not method='heavy"):
+        wideDIP.compare(config, progress=False)
+    with pytest.raises(ValueError, match=r"NotAnUpdate\.transformation\(\) must return an optax\.GradientTrans"):
+        wideDIP.simulate(BASE.replace(method="not_an_update"), progress=False)
 
 
 def test_every_code_block_of_the_page_runs_and_registers_its_component():

@@ -23,7 +23,7 @@ _EXPORTS = {
     "._experiments.compare": ("compare",),
     "._results.comparison": ("ComparisonResult",),
     "._config": ("Config",),
-    "._dynamics.base": ("AbstractDynamics", "ContinuousDynamics", "DiscreteDynamics"),
+    "._dynamics.base": ("AbstractDynamics", "ContinuousDynamics", "DiscreteDynamics", "LinearInGradients"),
     "._dynamics.descent": ("GradientDescent",),
     "._dynamics.flow": ("GradientFlow",),
     "._dynamics.registry": ("DYNAMICS",),

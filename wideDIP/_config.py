@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from ._dynamics.base import LinearInGradients
 from ._dynamics.flow import SOLVERS
 from ._dynamics.registry import DYNAMICS
 from ._networks.activations import ACTIVATION_TABLE
+from ._networks.base import Network
 from ._networks.kernels import NTK_IMPLEMENTATIONS
 from ._networks.registry import NETWORKS, ntk_implementation_for, parametrization_for
 from ._problems.operators import OPERATOR_SCALES, OPERATORS
@@ -183,7 +185,7 @@ class Config:
         operator.validate(**{name: getattr(self, name) for name in operator.config_fields})
         self._refuse_unused_fields()
         network = NETWORKS[self.network]  # its class: nothing is built; names the field when it lacks a path
-        parametrization_for(self.parametrization, network, self.network)
+        parametrization_of(self, network)
         ntk_implementation_for(self.ntk_implementation, network, self.network)
 
     def _refuse_unused_fields(self) -> None:
@@ -224,7 +226,23 @@ class Config:
     def resolved_parametrization(self) -> str:
         """The parametrization actually simulated with the built-in network ("auto" resolved:
         "reduced" where the network has an exact fast path, else "full")."""
-        return parametrization_for(self.parametrization, NETWORKS[self.network], self.network)
+        return parametrization_of(self, NETWORKS[self.network])
+
+
+def parametrization_of(config: Config, network: Network | type[Network]) -> str:
+    """ "full" or "reduced" for `network` (instance or class) under `config`: the network's exact fast
+    path where it has one and the dynamics keeps it exact (`LinearInGradients`), else the literal
+    parameters; a `ValueError` naming the field when "reduced" is asked where it is not exact."""
+    name = network.name if isinstance(network, Network) else config.network
+    if issubclass(DYNAMICS[config.method], LinearInGradients):
+        return parametrization_for(config.parametrization, network, name)
+    if config.parametrization == "reduced":
+        raise ValueError(
+            f"Config.parametrization='reduced' is exact only for a dynamics whose steps are linear combinations "
+            f"of the gradients (wideDIP.LinearInGradients, docs/theory.md §4); method={config.method!r} is not: "
+            "use 'full' or 'auto'"
+        )
+    return "full"
 
 
 def _set(config: Config, name: str) -> bool:

@@ -11,15 +11,16 @@ from typing import Any, TypeVar
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._config import Config
+from ._config import Config, parametrization_of
 from ._dynamics.base import AbstractDynamics, DiscreteDynamics
 from ._dynamics.registry import DYNAMICS
 from ._integrate.discrete import StoppingRule
 from ._integrate.outcomes import DIVERGENCE_FACTOR
 from ._networks.base import Network, describe
-from ._networks.registry import NETWORKS, ntk_implementation_for, parametrization_for
+from ._networks.registry import NETWORKS, ntk_implementation_for
 from ._problems.operators import OPERATORS, Operator
 from ._problems.problem import Problem, ProblemLaw
 from ._problems.problem import initial_weights as _initial_weights
@@ -32,9 +33,6 @@ T = TypeVar("T", bound=Any)
 def from_config(component: type[T], config: Config) -> T:
     """The registered `component` class built from the `Config` fields it names (`config_fields`)."""
     return component.from_fields(**{name: getattr(config, name) for name in component.config_fields})
-
-
-# ----- problems (operator, signal, noise, the per-seed draw) -----
 
 
 def _require_config(config: object, caller: str) -> None:
@@ -110,9 +108,6 @@ def initial_weights(config: Config, key: PRNGKeyArray, problem: Problem) -> Floa
     return _initial_weights(key, problem)
 
 
-# ----- networks -----
-
-
 def builtin_network(config: Config) -> Network:
     """The network of `config.network` (`NETWORKS`), built from the fields it reads."""
     return from_config(NETWORKS[config.network], config)
@@ -122,7 +117,7 @@ def resolved_parametrization(config: Config, network: Network) -> str:
     """ "full" (the generic path) or "reduced" (the network's exact fast path) of `config` for
     `network`; "auto" is the fast path where one exists. A `ValueError` naming the field when
     "reduced" has none."""
-    return parametrization_for(config.parametrization, network, network.name)
+    return parametrization_of(config, network)
 
 
 def resolved_ntk_implementation(config: Config, network: Network) -> str:
@@ -136,15 +131,14 @@ def resolve_network(config: Config, network: Network | None, caller: str) -> Net
     together with a non-default `Config.network`, and for incompatible settings."""
     if network is None:
         network = builtin_network(config)
-    else:
-        if not isinstance(network, Network):
-            hint = " (wrap plain functions as wideDIP.FunctionNetwork(init, apply))" if callable(network) else ""
-            raise ValueError(f"{caller}: network must be a wideDIP.Network{hint}, got {type(network).__name__}")
-        if config.network != "two_layer" or config.hidden:
-            raise ValueError(
-                f"{caller}: network= replaces Config.network; leave Config.network and Config.hidden at "
-                f"their defaults (got network={config.network!r}, hidden={config.hidden!r})"
-            )
+    elif not isinstance(network, Network):
+        hint = " (wrap plain functions as wideDIP.FunctionNetwork(init, apply))" if callable(network) else ""
+        raise ValueError(f"{caller}: network must be a wideDIP.Network{hint}, got {type(network).__name__}")
+    elif config.network != "two_layer" or config.hidden:
+        raise ValueError(
+            f"{caller}: network= replaces Config.network; leave Config.network and Config.hidden at "
+            f"their defaults (got network={config.network!r}, hidden={config.hidden!r})"
+        )
     resolved_parametrization(config, network)
     resolved_ntk_implementation(config, network)
     return network
@@ -157,12 +151,15 @@ def network_description(config: Config, network: Network) -> dict[str, Any]:
     return describe(network, jax.eval_shape(functools.partial(draw_problem, shapes), jax.random.PRNGKey(0)))
 
 
-# ----- dynamics -----
-
-
 def resolve_dynamics(config: Config) -> AbstractDynamics:
     """The dynamics of `config.method` (`DYNAMICS`), built from the fields it reads."""
-    return from_config(DYNAMICS[config.method], config)
+    method = from_config(DYNAMICS[config.method], config)
+    if isinstance(method, DiscreteDynamics) and not isinstance(method.transformation(), optax.GradientTransformation):
+        raise ValueError(
+            f"Config.method={config.method!r}: {type(method).__name__}.transformation() must return an "
+            f"optax.GradientTransformation, got {type(method.transformation()).__name__}"
+        )
+    return method
 
 
 def is_discrete(config: Config) -> bool:

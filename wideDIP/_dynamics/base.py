@@ -35,6 +35,10 @@ class AbstractDynamics(eqx.Module):
 
     name: ClassVar[str]
     """The `Config.method` value that selects it."""
+    title: ClassVar[str | None] = None
+    """What figures call it ("gradient descent"); None: `method <name>`."""
+    stability_limit: ClassVar[float | None] = None
+    """The `η λ_max(H(θ(0)))` beyond which it is unstable near θ(0), where one is known (docs/theory.md §5)."""
     config_fields: ClassVar[tuple[str, ...]] = ("steps", "step_size")
     """The `Config` fields it is built from; `Config` refuses the others' set away from their defaults."""
     steps: int = eqx.field(static=True)
@@ -75,6 +79,13 @@ class DiscreteDynamics(AbstractDynamics):
     def time_of(self, iterations: np.ndarray) -> np.ndarray:
         """The time of `iterations` (`t = τ η`)."""
         return iterations * float(self.step_size)
+
+
+class LinearInGradients(AbstractDynamics):
+    """A dynamics whose every step moves the parameters by a linear combination of the gradients so
+    far (gradient descent, heavy ball, Nesterov, the gradient flow): for the two-layer networks it
+    keeps `W − W(0) = a uᵀ`, so their reduced path is exact for it (docs/theory.md §4). Any other
+    (Adam, ...) runs on the literal parameters."""
 
 
 class ContinuousDynamics(AbstractDynamics):

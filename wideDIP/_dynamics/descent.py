@@ -6,13 +6,15 @@ from typing import ClassVar
 
 import optax
 
-from .base import DiscreteDynamics
+from .base import DiscreteDynamics, LinearInGradients
 
 
-class GradientDescent(DiscreteDynamics):
+class GradientDescent(DiscreteDynamics, LinearInGradients):
     """`θ ← θ − η ∇L(θ)` (docs/theory.md §1): `optax.sgd(η)`."""
 
     name: ClassVar[str] = "descent"
+    title: ClassVar[str] = "gradient descent"
+    stability_limit: ClassVar[float] = 2.0
 
     def transformation(self) -> optax.GradientTransformation:
         return optax.sgd(self.step_size)

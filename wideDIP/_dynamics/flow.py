@@ -8,7 +8,7 @@ import diffrax
 import equinox as eqx
 from jaxtyping import Array, Float
 
-from .base import ContinuousDynamics, exact_number
+from .base import ContinuousDynamics, LinearInGradients, exact_number
 
 SOLVERS: dict[str, type[diffrax.AbstractSolver]] = {
     "auto": diffrax.Tsit5,  # its explicit leg; `_integrate.continuous` continues the seeds it leaves unfinished
@@ -21,13 +21,14 @@ SOLVERS: dict[str, type[diffrax.AbstractSolver]] = {
 """The flow's solvers by `Config.solver` name."""
 
 
-class GradientFlow(ContinuousDynamics):
+class GradientFlow(ContinuousDynamics, LinearInGradients):
     """The gradient flow `θ' = −∇L(θ)` (3), integrated by `solver` (docs/theory.md §10): "auto"
     (Tsit5, the seeds it cannot finish continued by Kvaerno5 in float64), tsit5, dopri5, dopri8,
     kvaerno5, or euler (constant step `step_size`: gradient descent; the adaptive solvers do not use
     it)."""
 
     name: ClassVar[str] = "flow"
+    title: ClassVar[str] = "gradient flow"
     config_fields: ClassVar[tuple[str, ...]] = (
         "steps",
         "step_size",

@@ -80,7 +80,7 @@ _PHRASES: dict[str, Callable[[Config], str]] = {
     "v_law": lambda c: f"V: {c.v_law} entries",
     "signal": lambda c: f"x̄: {c.signal}",
     "noise": lambda c: f"noise σ = {c.noise:g}",
-    "method": lambda c: f"gradient {c.method}",
+    "method": lambda c: DYNAMICS[c.method].title or f"method {c.method}",
     "step_size": lambda c: f"η = {c.step_size:g}" if is_discrete(c) else f"Euler step {c.step_size:g}",
     "steps": lambda c: f"{c.steps} steps" if is_discrete(c) else f"horizon t = {c.horizon:g}",
     "t_max": lambda c: f"horizon t = {c.t_max:g}",

@@ -15,6 +15,7 @@ import numpy as np
 
 from .._analysis.theory import TheoryReport
 from .._config import Config
+from .._dynamics.registry import DYNAMICS
 from .._figures.captions import compact_shape, described_network, unused_note
 from .._integrate.outcomes import ENDINGS
 from .._resolve import is_discrete, operator_of
@@ -218,8 +219,10 @@ class SimulationResult:
         unstable = f"{int(np.sum(self.stability > 2))}/{c.seeds} seeds" + (
             f"; not finite for {not_finite}" if not_finite else ""
         )
-        if is_discrete(c):
+        if DYNAMICS[c.method].stability_limit == 2:
             return f"stability        median eta*lambda_max(H(0)) {np.median(self.stability):.3g}  (> 2 for {unstable})"
+        if is_discrete(c):
+            return f"stability        median eta*lambda_max(H(0)) {np.median(self.stability):.3g}  (no known limit)"
         stiffness = f"stiffness        median lambda_max(H(0)) {np.median(self.stability / c.step_size):.3g}  "
         if c.solver == "euler":
             return stiffness + f"(Euler is stable while step*lambda_max < 2: > 2 for {unstable}, docs/theory.md §10)"

@@ -1,5 +1,4 @@
-"""Registries of components by name (docs/extending.md): each name maps to a concrete subclass of
-the registry's base class, checked when it is registered."""
+"""Registries of components by name (docs/extending.md)."""
 
 from __future__ import annotations
 
@@ -7,20 +6,25 @@ import inspect
 
 
 class Registry(dict):
-    """`{name: component class}`; registering anything but a concrete subclass of `base` is a
-    `ValueError` naming the registry, the name and what is missing."""
+    """`{name: component class}`: registering anything but a concrete subclass of `base` under its own
+    name, or over a built-in name, is a `ValueError` naming the registry, the name and the fault."""
 
     def __init__(self, title: str, base: type, members: dict[str, type]):
         super().__init__()
-        self.title, self.base = title, base
+        self.title, self.base, self.builtin = title, base, ()
         for name, member in members.items():
             self[name] = member
+        self.builtin = tuple(members)
 
     def __setitem__(self, name: str, member: type) -> None:
         where = f"wideDIP.{self.title}[{name!r}]"
+        if name in self.builtin:
+            raise ValueError(f"{where} is built in: register a component of your own under another name")
         if not (isinstance(member, type) and issubclass(member, self.base)):
             raise ValueError(f"{where} must be a subclass of wideDIP.{self.base.__name__} (the class), got {member!r}")
-        missing = sorted(getattr(member, "__abstractmethods__", ())) + sorted(getattr(member, "__abstractvars__", ()))
-        if inspect.isabstract(member) or missing:
-            raise ValueError(f"{where}: {member.__name__} does not define {', '.join(missing)}")
+        if isinstance(getattr(member, "name", None), str) and member.name != name:
+            raise ValueError(f"{where}: {member.__name__}.name is {member.name!r}: register it under its name")
+        if inspect.isabstract(member):
+            missing = ", ".join(sorted(member.__abstractmethods__))
+            raise ValueError(f"{where}: {member.__name__} does not define {missing}")
         super().__setitem__(name, member)
