@@ -19,7 +19,12 @@ BASE = Config(m=4, n=12, d=6, k=40, seeds=6, steps=800, operator_scale="sqrt_n",
 CONFIGS = {
     "descent": BASE,
     "noisy_flow_to_the_end": BASE.replace(method="flow", noise=0.1, stop_at_threshold=False, steps=100),
+    "implicit_flow": BASE.replace(method="flow", solver="kvaerno5", dtype="float64", steps=20),
 }
+ONE_DEVICE = ("implicit_flow",)
+"""Run on one device whatever the layout (diffrax's implicit solvers did not trace under shard_map), over
+the seeds padded to a multiple of the device count: the batch's size changes the last bits of its
+products, so these agree to rounding, not bit for bit."""
 FIELDS = ("loss", "final_loss", "stop_step", "weight_distance", "signal_error", "stability")
 AXES = {"n": [6, 12], "step_size": [1.0, 2.0]}  # one padded batch at the shape of BASE: one more compilation
 
@@ -60,10 +65,13 @@ def test_four_devices_give_the_bits_of_one(tmp_path):
     compared = 0
     for name, result in references.items():
         for field in FIELDS:
-            np.testing.assert_array_equal(getattr(result, field), four[f"{name}_{field}"], err_msg=f"{name} {field}")
+            if name in ONE_DEVICE:
+                np.testing.assert_allclose(getattr(result, field), four[f"{name}_{field}"], rtol=1e-12, atol=1e-15)
+            else:
+                np.testing.assert_array_equal(getattr(result, field), four[f"{name}_{field}"], err_msg=name + field)
             compared += 1
     assert [json.dumps(cell) for cell in cells.ravel()] == list(four["sweep"])
-    assert compared == 12
+    assert compared == 18
 
 
 def test_one_cpu_device_per_core_unless_the_user_chose(monkeypatch):

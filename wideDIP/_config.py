@@ -230,9 +230,8 @@ class Config:
 
 
 def parametrization_of(config: Config, network: Network | type[Network]) -> str:
-    """ "full" or "reduced" for `network` (instance or class) under `config`: the network's exact fast
-    path where it has one and the dynamics keeps it exact (`LinearInGradients`), else the literal
-    parameters; a `ValueError` naming the field when "reduced" is asked where it is not exact."""
+    """ "full" or "reduced" for `network` (instance or class): its exact fast path where it has one and
+    the dynamics keeps it exact (`LinearInGradients`); a `ValueError` when "reduced" is not exact."""
     name = network.name if isinstance(network, Network) else config.network
     if issubclass(DYNAMICS[config.method], LinearInGradients):
         return parametrization_for(config.parametrization, network, name)

@@ -82,10 +82,9 @@ class DiscreteDynamics(AbstractDynamics):
 
 
 class LinearInGradients(AbstractDynamics):
-    """A dynamics whose every step moves the parameters by a linear combination of the gradients so
-    far (gradient descent, heavy ball, Nesterov, the gradient flow): for the two-layer networks it
-    keeps `W − W(0) = a uᵀ`, so their reduced path is exact for it (docs/theory.md §4). Any other
-    (Adam, ...) runs on the literal parameters."""
+    """A dynamics whose steps are linear combinations of the gradients so far (descent, heavy ball,
+    Nesterov, the flow): it keeps `W − W(0) = a uᵀ`, so the two-layer networks' reduced path is exact
+    for it (docs/theory.md §4). Any other (Adam, ...) runs on the literal parameters."""
 
 
 class ContinuousDynamics(AbstractDynamics):

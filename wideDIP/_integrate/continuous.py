@@ -322,16 +322,19 @@ def run(
     *,
     largest_eigenvalue: Float[Array, " seeds"] | None = None,
 ) -> Trajectory:
-    """The flow of every seed (leading axis = seed, a multiple of the device count), over every
-    device (the stiff continuation: on one). `settings.solver="auto"` needs `largest_eigenvalue`
-    (`λ_max(H(θ(0)))` per seed): a seed predicted stiff gets a fraction of the step budget on Tsit5
-    (`explicit_budgets`), and every seed that spends its Tsit5 budget is continued by
-    `AUTO_STIFF_SOLVER` in float64 with `settings.max_steps` steps, its outputs back in the run's
+    """The flow of every seed (leading axis = seed, a multiple of the device count) over every device
+    (an implicit solver, untraceable under shard_map, and the stiff continuation: on one). "auto" needs
+    `largest_eigenvalue` (`λ_max(H(θ(0)))` per seed): a seed predicted stiff gets a fraction of the
+    step budget on Tsit5 (`explicit_budgets`), and every seed that spends its Tsit5 budget is continued
+    by `AUTO_STIFF_SOLVER` in float64 with `settings.max_steps` steps, its outputs back in the run's
     precision. The other seeds' results are those of `solver="tsit5"`, bit for bit."""
     auto = settings.solver == "auto" and largest_eigenvalue is not None and _state_size(parameters) <= STIFF_STATE_LIMIT
     arguments = [dynamics, problems, parameters, times, rule, settings, recording_times]
     if auto:
         arguments.append(jnp.asarray(explicit_budgets(settings, largest_eigenvalue)))
+    if issubclass(SOLVERS[settings.solver], diffrax.AbstractImplicitSolver):  # as the stiff continuation
+        with LAPACK_LOCK:
+            return integrate(*arguments)
     batched = (True, True, True, False, False, False, False, True)[: len(arguments)]
     first = over_seeds(integrate, batched)(*arguments)
     if not auto:

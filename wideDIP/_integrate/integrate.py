@@ -33,8 +33,7 @@ def checkpoint_steps(steps: int, count: int = CHECKPOINTS) -> np.ndarray:
 
 
 def checkpoint_times(method: AbstractDynamics) -> np.ndarray:
-    """The result's time axis: the checkpoint steps on `method`'s time axis, stretched to its
-    horizon (the flow's `t_max`)."""
+    """The result's time axis: the checkpoint steps in `method`'s time, up to its horizon (`t_max`)."""
     return checkpoint_steps(method.steps) * (float(method.horizon) / method.steps)
 
 
