@@ -4,28 +4,26 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import diffrax
 import equinox as eqx
 from jaxtyping import Array, Float
 
 from .base import ContinuousDynamics, LinearInGradients, exact_number
 
-SOLVERS: dict[str, type[diffrax.AbstractSolver]] = {
-    "auto": diffrax.Tsit5,  # its explicit leg; `_integrate.continuous` continues the seeds it leaves unfinished
-    "tsit5": diffrax.Tsit5,
-    "dopri5": diffrax.Dopri5,
-    "dopri8": diffrax.Dopri8,
-    "kvaerno5": diffrax.Kvaerno5,
-    "euler": diffrax.Euler,
+SOLVERS: dict[str, str] = {
+    "auto": "Tsit5",  # its explicit leg; `_integrate.continuous` continues the seeds it leaves unfinished
+    "tsit5": "Tsit5",
+    "dopri5": "Dopri5",
+    "dopri8": "Dopri8",
+    "kvaerno5": "Kvaerno5",
+    "euler": "Euler",
 }
-"""The flow's solvers by `Config.solver` name."""
+"""The flow's solvers by `Config.solver` name: diffrax class names (diffrax loads only to integrate)."""
 
 
 class GradientFlow(ContinuousDynamics, LinearInGradients):
     """The gradient flow `θ' = −∇L(θ)` (3), integrated by `solver` (docs/theory.md §10): "auto"
     (Tsit5, the seeds it cannot finish continued by Kvaerno5 in float64), tsit5, dopri5, dopri8,
-    kvaerno5, or euler (constant step `step_size`: gradient descent; the adaptive solvers do not use
-    it)."""
+    kvaerno5, or euler (constant step `step_size`, unused by the others: gradient descent)."""
 
     name: ClassVar[str] = "flow"
     title: ClassVar[str] = "gradient flow"

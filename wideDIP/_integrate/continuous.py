@@ -117,7 +117,7 @@ def _solve(
             controller = _StepLimit(controller, budget, t1)
     solution = diffrax.diffeqsolve(
         term,
-        SOLVERS[settings.solver](),
+        getattr(diffrax, SOLVERS[settings.solver])(),
         t0=t0,
         t1=t1,
         dt0=dt0,
@@ -332,7 +332,9 @@ def run(
     arguments = [dynamics, problems, parameters, times, rule, settings, recording_times]
     if auto:
         arguments.append(jnp.asarray(explicit_budgets(settings, largest_eigenvalue)))
-    if issubclass(SOLVERS[settings.solver], diffrax.AbstractImplicitSolver):  # as the stiff continuation
+    if issubclass(
+        getattr(diffrax, SOLVERS[settings.solver]), diffrax.AbstractImplicitSolver
+    ):  # as the stiff continuation
         with LAPACK_LOCK:
             return integrate(*arguments)
     batched = (True, True, True, False, False, False, False, True)[: len(arguments)]
