@@ -45,6 +45,9 @@ class GradientFlow(ContinuousDynamics, LinearInGradients):
     """Whether diffrax shows its progress bar (one host callback: one device only)."""
     stop_at_threshold: bool = eqx.field(static=True, default=True)
     """False: integrate on past the threshold (a second leg, compiled only then)."""
+    structured_solves: bool = eqx.field(static=True, default=True)
+    """The implicit solvers' Newton steps by the loss's structure (`_integrate.newton`, docs/theory.md
+    §10); False: by diffrax's dense LU (the reference they are tested and measured against)."""
 
     @classmethod
     def from_fields(cls, *, steps, step_size, solver, rtol, atol, t_max, max_solver_steps) -> GradientFlow:

@@ -9,6 +9,7 @@ float64 for the seeds it leaves short of the horizon (`run`)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 
@@ -23,8 +24,9 @@ from .._dynamics.base import in_precision
 from .._dynamics.flow import SOLVERS, GradientFlow
 from .._problems.problem import Problem
 from .._runtime.locks import LAPACK_LOCK
-from .._runtime.parallel import over_seeds
+from .._runtime.parallel import over_seeds, padded_seeds
 from .discrete import StoppingRule, Trajectory, snapshot
+from .newton import flow_solver
 from .outcomes import Outcome
 
 AUTO_STIFF_SOLVER = "kvaerno5"
@@ -32,12 +34,13 @@ AUTO_STIFF_SOLVER = "kvaerno5"
 EXPLICIT_STABILITY = 3.0
 """`c` in the step limit `h ≲ c/λ_max(H)` of Tsit5 (docs/theory.md §10): `T λ_max/c` steps to
 reach the horizon `T`."""
+IMPLICIT_STEP_COST = 8.0
+"""The cost of a Kvaerno5 step (float64, structured Newton solves) in Tsit5 steps, per seed: measured
+4.5 to 8 at `(m, k)` = (10, 1000), (50, 250), (10, 100) (`benchmarks/run.py`, docs/performance.md)."""
+IMPLICIT_STEPS = 1000
+"""Kvaerno5's steps to the horizon on a stiff seed: measured 800 to 1130 on Figure 1's stiff corner."""
 PROBE_FRACTION = 0.02
 """The share of the step budget that `solver="auto"` gives Tsit5 on a seed predicted stiff."""
-STIFF_STATE_LIMIT = 2048
-"""`solver="auto"` continues seeds on the stiff solver only when a seed's state has at most this
-many numbers (each implicit step solves a linear system of that size: the reduced
-parametrization's `k`); above, it is Tsit5 alone."""
 
 
 class _StepLimit(diffrax.AbstractStepSizeController):
@@ -117,7 +120,7 @@ def _solve(
             controller = _StepLimit(controller, budget, t1)
     solution = diffrax.diffeqsolve(
         term,
-        getattr(diffrax, SOLVERS[settings.solver])(),
+        flow_solver(settings.solver, dyn, settings.structured_solves),
         t0=t0,
         t1=t1,
         dt0=dt0,
@@ -259,24 +262,21 @@ def integrate(
     return jax.vmap(seed)(dynamics, problems, parameters, budgets, origins, starts, initial_loss, crossed)
 
 
-def _state_size(parameters: PyTree) -> int:
-    """Numbers per seed in the state (leading axis = seed)."""
-    return sum(int(np.prod(leaf.shape[1:])) for leaf in jax.tree.leaves(parameters))
-
-
 def explicit_budgets(settings: GradientFlow, largest_eigenvalue: np.ndarray) -> np.ndarray:
     """Per seed, the step budget of `solver="auto"`'s explicit (Tsit5) leg: `settings.max_steps`,
     or `PROBE_FRACTION` of it where `T λ_max(H(θ(0)))/c` (c = `EXPLICIT_STABILITY`, docs/theory.md
-    §10: Tsit5's steps to the horizon `T`) exceeds `settings.max_steps`: a seed predicted stiff."""
+    §10: Tsit5's steps to the horizon `T`) exceeds `settings.max_steps` or the cost of Kvaerno5
+    (`IMPLICIT_STEPS` steps of `IMPLICIT_STEP_COST`): a seed predicted stiff."""
     largest = np.asarray(largest_eigenvalue, np.float64)
-    stiff = float(settings.time_budget) * largest / EXPLICIT_STABILITY > settings.max_steps
+    limit = min(settings.max_steps, IMPLICIT_STEP_COST * IMPLICIT_STEPS)
+    stiff = float(settings.time_budget) * largest / EXPLICIT_STABILITY > limit
     probe = max(1, int(PROBE_FRACTION * settings.max_steps))
     return np.where(stiff, probe, settings.max_steps).astype(np.int32)
 
 
 def _bucket(count: int) -> int:
     """Seeds continued at once, rounded up to a power of two (few shapes: few compilations; the
-    same shape whatever the device count, so the same bits)."""
+    same shape whatever the device count up to that many, so the same bits)."""
     return 1 << max(0, count - 1).bit_length()
 
 
@@ -323,29 +323,26 @@ def run(
     largest_eigenvalue: Float[Array, " seeds"] | None = None,
 ) -> Trajectory:
     """The flow of every seed (leading axis = seed, a multiple of the device count) over every device
-    (an implicit solver, untraceable under shard_map, and the stiff continuation: on one). "auto" needs
+    (an implicit solver under `LAPACK_LOCK`: its Newton steps factorise). "auto" needs
     `largest_eigenvalue` (`λ_max(H(θ(0)))` per seed): a seed predicted stiff gets a fraction of the
     step budget on Tsit5 (`explicit_budgets`), and every seed that spends its Tsit5 budget is continued
     by `AUTO_STIFF_SOLVER` in float64 with `settings.max_steps` steps, its outputs back in the run's
     precision. The other seeds' results are those of `solver="tsit5"`, bit for bit."""
-    auto = settings.solver == "auto" and largest_eigenvalue is not None and _state_size(parameters) <= STIFF_STATE_LIMIT
+    auto = settings.solver == "auto" and largest_eigenvalue is not None
     arguments = [dynamics, problems, parameters, times, rule, settings, recording_times]
     if auto:
         arguments.append(jnp.asarray(explicit_budgets(settings, largest_eigenvalue)))
-    if issubclass(
-        getattr(diffrax, SOLVERS[settings.solver]), diffrax.AbstractImplicitSolver
-    ):  # as the stiff continuation
-        with LAPACK_LOCK:
-            return integrate(*arguments)
-    batched = (True, True, True, False, False, False, False, True)[: len(arguments)]
-    first = over_seeds(integrate, batched)(*arguments)
+    batched = (True, True, True, False, False, False, False, True)
+    implicit = issubclass(getattr(diffrax, SOLVERS[settings.solver]), diffrax.AbstractImplicitSolver)
+    with LAPACK_LOCK if implicit else contextlib.nullcontext():
+        first = over_seeds(integrate, batched[: len(arguments)])(*arguments)
     if not auto:
         return first
     unfinished = np.asarray(first.unfinished)
     if not unfinished.any():
         return first
     index = np.flatnonzero(unfinished)
-    padded = np.concatenate([index, np.full(_bucket(index.size) - index.size, index[0])])
+    padded = np.concatenate([index, np.full(padded_seeds(_bucket(index.size)) - index.size, index[0])])
     take = lambda tree: jax.tree.map(lambda leaf: jnp.asarray(leaf)[padded], tree)  # noqa: E731
     stiff = dataclasses.replace(settings, solver=AUTO_STIFF_SOLVER)
 
@@ -355,14 +352,14 @@ def run(
         wide = functools.partial(in_precision, dtype=jnp.float64)
         continued = wide(take((dynamics, problems, first.final_parameters)))
         origins, starts, initial_loss = wide(take((parameters, first.stop_time, first.initial_loss)))
-        # on one device: these seeds are few (and diffrax's Kvaerno5 did not trace under shard_map)
-        rest = integrate(
+        rest = over_seeds(integrate, batched + (True,) * 4)(
             *continued,
             *wide((times, rule, stiff, recording_times)),
-            origins=origins,
-            starts=starts,
-            initial_loss=initial_loss,
-            crossed=take(~jnp.isnan(first.crossing_time)),
+            None,
+            origins,
+            starts,
+            initial_loss,
+            take(~jnp.isnan(first.crossing_time)),
         )
         rest = jax.tree.map(lambda leaf: np.asarray(leaf)[: index.size], rest)
     return _merge(first, rest, index)

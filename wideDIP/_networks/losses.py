@@ -3,6 +3,8 @@ parameters (docs/theory.md §1, §9), on `z = W u` (§4), and on `(z, V)` (§9).
 
 from __future__ import annotations
 
+import abc
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -47,7 +49,16 @@ class GenericDynamics(eqx.Module):
         return self.network.apply(parameters, self.input)
 
 
-class ReducedDynamics(eqx.Module):
+class DiagonalPlusLowRankHessian(eqx.Module):
+    """A loss whose Hessian is `diag(d) + U Uᵀ` with `U` of few columns (docs/theory.md §10): the
+    implicit flow solvers' Newton matrix `I + c ∇²L` is then solved by Woodbury."""
+
+    @abc.abstractmethod
+    def hessian_parts(self, state: Array) -> tuple[Float[Array, " k"], Float[Array, "k m"]]:
+        """`(d, U)` with `∇²L(state) = diag(d) + U Uᵀ`."""
+
+
+class ReducedDynamics(DiagonalPlusLowRankHessian):
     """One run's loss `½‖B φ(z) − y‖²` with `B = A V / √k` and `z = W u ∈ R^k` (docs/theory.md §4);
     the gradient `φ'(z) ⊙ Bᵀ(B φ(z) − y)` is written out, two passes over `B`."""
 
@@ -72,6 +83,12 @@ class ReducedDynamics(eqx.Module):
         residual = self.residual(features)
         gradient = activation(self.activation_name).derivative(features) * (residual @ self.mixing)
         return 0.5 * jnp.sum(residual**2), gradient
+
+    def hessian_parts(self, features: Float[Array, " k"]) -> tuple[Float[Array, " k"], Float[Array, "k m"]]:
+        """`∇²L = diag(φ''(z) ⊙ Bᵀr) + U Uᵀ` with `U = diag(φ'(z)) Bᵀ` (docs/theory.md §10)."""
+        derivative = activation(self.activation_name).derivative
+        slope, curvature = jax.jvp(derivative, (features,), (jnp.ones_like(features),))  # φ', φ'' (elementwise)
+        return curvature * (self.residual(features) @ self.mixing), slope[:, None] * self.mixing.T
 
     def features(self, features: Float[Array, " k"]) -> Float[Array, " k"]:
         return features

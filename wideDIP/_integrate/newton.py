@@ -1,0 +1,176 @@
+"""The linear solves inside the implicit flow solvers (Kvaerno5), built on the structure of the
+loss (docs/theory.md §10). Each implicit stage solves `f − v(ŷ + c f) = 0` by the chord method; its
+Newton matrix is `I + c ∇²L`. Where the Hessian is diagonal plus rank `m`
+(`DiagonalPlusLowRankHessian`: the reduced two-layer dynamics) it is solved by Woodbury in
+`O(k m² + m³)` instead of the `O(k³)` of a dense LU; for any other loss by GMRES on
+Jacobian-vector products, never forming the `p × p` matrix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.flatten_util
+import jax.numpy as jnp
+import lineax as lx
+import optimistix as optx
+
+# the chord iteration's state: only how its Newton matrix is built and solved differs from diffrax's
+from diffrax._root_finder._verychord import _VeryChordState
+from jaxtyping import Array, Float, PyTree
+
+from .._dynamics.flow import SOLVERS
+from .._networks.losses import DiagonalPlusLowRankHessian
+
+KRYLOV_TOLERANCE = 1e-10
+"""GMRES's relative and absolute tolerance on a Newton step of a loss without structure (the
+chord iteration, to the controller's tolerance, absorbs the rest)."""
+
+
+class DiagonalPlusLowRank(lx.AbstractLinearOperator):
+    """`diag(diagonal) + scale · U Uᵀ`, symmetric, with `U` (`factor`) of few columns."""
+
+    diagonal: Float[Array, " k"]
+    factor: Float[Array, "k m"]
+    scale: Float[Array, ""]
+
+    def mv(self, vector):
+        return self.diagonal * vector + self.scale * (self.factor @ (self.factor.T @ vector))
+
+    def as_matrix(self):
+        return jnp.diag(self.diagonal) + self.scale * self.factor @ self.factor.T
+
+    def transpose(self):
+        return self
+
+    def in_structure(self):
+        return jax.eval_shape(lambda: self.diagonal)  # with its sharding, as lineax compares it
+
+    def out_structure(self):
+        return self.in_structure()
+
+
+class Woodbury(lx.AbstractLinearSolver):
+    """Solves a `DiagonalPlusLowRank` system `(M + c U Uᵀ) x = b` by
+    `x = M⁻¹b − M⁻¹U (I + c Uᵀ M⁻¹ U)⁻¹ c Uᵀ M⁻¹ b`: one LU of an `m × m` matrix (docs/theory.md §10)."""
+
+    def init(self, operator: lx.AbstractLinearOperator, options: dict[str, Any]):
+        if not isinstance(operator, DiagonalPlusLowRank):
+            raise ValueError(f"Woodbury solves DiagonalPlusLowRank operators, not {type(operator).__name__}")
+        inverse = 1 / operator.diagonal
+        scaled = operator.scale * operator.factor.T  # c Uᵀ
+        capacitance = jnp.eye(scaled.shape[0], dtype=inverse.dtype) + (scaled * inverse) @ operator.factor
+        return inverse, operator.factor, scaled, jax.scipy.linalg.lu_factor(capacitance)
+
+    def compute(self, state, vector, options):
+        inverse, factor, scaled, capacitance = state
+        solved = inverse * vector
+        solution = solved - inverse * (factor @ jax.scipy.linalg.lu_solve(capacitance, scaled @ solved))
+        return solution, lx.RESULTS.successful, {}
+
+    def transpose(self, state, options):
+        return state, options  # the operator is symmetric
+
+    def conj(self, state, options):
+        return state, options  # real
+
+    def assume_full_rank(self) -> bool:
+        return True
+
+
+class HessianNewtonMatrix(lx.AbstractLinearOperator):
+    """`I + scale · ∇²L(point)` of any `loss` (a pytree state), applied by Hessian-vector products."""
+
+    loss: eqx.Module
+    point: PyTree
+    scale: Float[Array, ""]
+
+    def mv(self, vector):
+        gradient = lambda state: self.loss.loss_and_gradient(state)[1]  # noqa: E731
+        curvature = jax.jvp(gradient, (self.point,), (vector,))[1]
+        return jax.tree.map(lambda v, h: v + self.scale * h, vector, curvature)
+
+    def as_matrix(self):
+        flat, unravel = jax.flatten_util.ravel_pytree(self.point)
+        return jax.jacfwd(lambda v: jax.flatten_util.ravel_pytree(self.mv(unravel(v)))[0])(flat)
+
+    def transpose(self):
+        return self
+
+    def in_structure(self):
+        return jax.eval_shape(lambda: self.point)
+
+    def out_structure(self):
+        return self.in_structure()
+
+
+# what lineax asks of every operator it builds: the Newton matrices are symmetric
+for _operator in (DiagonalPlusLowRank, HessianNewtonMatrix):
+    lx.is_symmetric.register(_operator, lambda operator: True)
+    lx.is_positive_semidefinite.register(_operator, lambda operator: False)  # not known
+    lx.is_negative_semidefinite.register(_operator, lambda operator: False)
+    lx.linearise.register(_operator, lambda operator: operator)  # linear already
+
+
+def newton_matrix(loss: eqx.Module, point: PyTree, scale: Array) -> lx.AbstractLinearOperator:
+    """`I + scale · ∇²L(point)`: diagonal plus low rank where the loss declares it
+    (`DiagonalPlusLowRankHessian`), else applied by Hessian-vector products."""
+    if isinstance(loss, DiagonalPlusLowRankHessian):
+        diagonal, factor = loss.hessian_parts(point)
+        return DiagonalPlusLowRank(1 + scale * diagonal, factor, scale)
+    return HessianNewtonMatrix(loss, point, scale)
+
+
+def newton_solver(loss: eqx.Module) -> lx.AbstractLinearSolver:
+    """`Woodbury` for a diagonal-plus-low-rank Hessian; else GMRES, restarted after `m + 1`
+    iterations (the stiff part of the Hessian, `Jᵀ Aᵀ A J`, has rank `m`)."""
+    if isinstance(loss, DiagonalPlusLowRankHessian):
+        return Woodbury()
+    restart = loss.observation.shape[-1] + 1
+    return lx.GMRES(rtol=KRYLOV_TOLERANCE, atol=KRYLOV_TOLERANCE, restart=restart, stagnation_iters=restart)
+
+
+def _newton_point(y: PyTree, args: tuple) -> tuple[PyTree, Array]:
+    """`(ŷ + c f, c)` of an implicit stage: its Newton matrix is `I + c ∇²L(ŷ + c f)`. From
+    diffrax's stage arguments, in either of its two forms (`_implicit_relation_f` and `_k`)."""
+    if len(args) == 8:  # f − v(t, ŷ + a·f·dt)
+        _, diagonal, _, prod, _, partial, _, control = args
+        increment = prod(y, control)
+    else:  # k − v(t, ŷ + a·k)·dt
+        _, diagonal, _, _, partial, _, control = args
+        increment = y
+    return jax.tree.map(lambda p, i: p + diagonal * i, partial, increment), diagonal * control
+
+
+class StructuredChord(diffrax.VeryChord):
+    """diffrax's chord method (`VeryChord`: one Newton matrix per step) with the Newton matrix
+    `I + c ∇²L` of the `loss` built by `newton_matrix` and solved by `newton_solver` (its
+    `linear_solver`), never as a dense `p × p` matrix."""
+
+    loss: eqx.Module = eqx.field(kw_only=True)
+
+    def init(self, fn, y, args, options, f_struct, aux_struct, tags) -> _VeryChordState:
+        if "init_state" in options:
+            return super().init(fn, y, args, options, f_struct, aux_struct, tags)
+        operator = newton_matrix(self.loss, *_newton_point(y, args))
+        return _VeryChordState(
+            linear_state=(operator, jax.lax.stop_gradient(self.linear_solver.init(operator, {}))),
+            diff=jax.tree.map(lambda leaf: jnp.full_like(leaf, jnp.inf), y),
+            diffsize=jnp.array(jnp.inf, jax.tree.leaves(y)[0].dtype),
+            diffsize_prev=jnp.array(1.0, jax.tree.leaves(y)[0].dtype),
+            result=optx.RESULTS.successful,
+            step=jnp.array(0),
+        )
+
+
+def flow_solver(name: str, loss: eqx.Module, structured: bool = True) -> diffrax.AbstractSolver:
+    """The diffrax solver called `name` (`SOLVERS`) for `loss`: an implicit one with the structured
+    linear solves of `StructuredChord` (tolerances those of the step-size controller), or
+    (`structured=False`) with diffrax's dense LU."""
+    solver = getattr(diffrax, SOLVERS[name])
+    if structured and issubclass(solver, diffrax.AbstractImplicitSolver):
+        chord = diffrax.with_stepsize_controller_tols(StructuredChord)
+        return solver(root_finder=chord(loss=loss, linear_solver=newton_solver(loss)))
+    return solver()
