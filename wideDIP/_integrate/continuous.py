@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+from collections.abc import Callable
 
 import diffrax
 import equinox as eqx
@@ -22,6 +23,7 @@ from jaxtyping import Array, Bool, Float, Int, PyTree
 
 from .._dynamics.base import in_precision
 from .._dynamics.flow import SOLVERS, GradientFlow
+from .._networks.losses import DiagonalPlusLowRankHessian
 from .._problems.problem import Problem
 from .._runtime.locks import LAPACK_LOCK
 from .._runtime.parallel import over_seeds, padded_seeds
@@ -311,6 +313,18 @@ def _merge(first: Trajectory, rest: Trajectory, index: np.ndarray) -> Trajectory
     )
 
 
+def _implicit(settings: GradientFlow) -> bool:
+    return issubclass(getattr(diffrax, SOLVERS[settings.solver]), diffrax.AbstractImplicitSolver)
+
+
+def _placed(dynamics: eqx.Module, settings: GradientFlow, batched: tuple[bool, ...]) -> Callable:
+    """`integrate` over every device (`over_seeds`), or on one for an implicit solver by GMRES or
+    dense LU: lineax compares array structures that differ in their sharding under shard_map."""
+    if _implicit(settings) and not (settings.structured_solves and isinstance(dynamics, DiagonalPlusLowRankHessian)):
+        return integrate
+    return over_seeds(integrate, batched)
+
+
 def run(
     dynamics: eqx.Module,
     problems: Problem,
@@ -323,7 +337,8 @@ def run(
     largest_eigenvalue: Float[Array, " seeds"] | None = None,
 ) -> Trajectory:
     """The flow of every seed (leading axis = seed, a multiple of the device count) over every device
-    (an implicit solver under `LAPACK_LOCK`: its Newton steps factorise). "auto" needs
+    (an implicit solver under `LAPACK_LOCK`: its Newton steps factorise; on one device unless by
+    Woodbury). "auto" needs
     `largest_eigenvalue` (`λ_max(H(θ(0)))` per seed): a seed predicted stiff gets a fraction of the
     step budget on Tsit5 (`explicit_budgets`), and every seed that spends its Tsit5 budget is continued
     by `AUTO_STIFF_SOLVER` in float64 with `settings.max_steps` steps, its outputs back in the run's
@@ -333,9 +348,8 @@ def run(
     if auto:
         arguments.append(jnp.asarray(explicit_budgets(settings, largest_eigenvalue)))
     batched = (True, True, True, False, False, False, False, True)
-    implicit = issubclass(getattr(diffrax, SOLVERS[settings.solver]), diffrax.AbstractImplicitSolver)
-    with LAPACK_LOCK if implicit else contextlib.nullcontext():
-        first = over_seeds(integrate, batched[: len(arguments)])(*arguments)
+    with LAPACK_LOCK if _implicit(settings) else contextlib.nullcontext():
+        first = _placed(dynamics, settings, batched[: len(arguments)])(*arguments)
     if not auto:
         return first
     unfinished = np.asarray(first.unfinished)
@@ -352,7 +366,7 @@ def run(
         wide = functools.partial(in_precision, dtype=jnp.float64)
         continued = wide(take((dynamics, problems, first.final_parameters)))
         origins, starts, initial_loss = wide(take((parameters, first.stop_time, first.initial_loss)))
-        rest = over_seeds(integrate, batched + (True,) * 4)(
+        rest = _placed(dynamics, stiff, batched + (True,) * 4)(
             *continued,
             *wide((times, rule, stiff, recording_times)),
             None,

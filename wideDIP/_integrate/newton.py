@@ -27,6 +27,8 @@ from .._networks.losses import DiagonalPlusLowRankHessian
 KRYLOV_TOLERANCE = 1e-10
 """GMRES's relative and absolute tolerance on a Newton step of a loss without structure (the
 chord iteration, to the controller's tolerance, absorbs the rest)."""
+KRYLOV_RESTART = 20
+"""GMRES's fewest iterations between restarts (lineax's default)."""
 
 
 class DiagonalPlusLowRank(lx.AbstractLinearOperator):
@@ -124,11 +126,12 @@ def newton_matrix(loss: eqx.Module, point: PyTree, scale: Array) -> lx.AbstractL
 
 
 def newton_solver(loss: eqx.Module) -> lx.AbstractLinearSolver:
-    """`Woodbury` for a diagonal-plus-low-rank Hessian; else GMRES, restarted after `m + 1`
-    iterations (the stiff part of the Hessian, `Jᵀ Aᵀ A J`, has rank `m`)."""
+    """`Woodbury` for a diagonal-plus-low-rank Hessian; else GMRES restarted after at least `m + 1`
+    iterations (the stiff part of the Hessian, `Jᵀ Aᵀ A J`, has rank `m`; fewer stagnated on
+    indefinite Hessians far from a minimum)."""
     if isinstance(loss, DiagonalPlusLowRankHessian):
         return Woodbury()
-    restart = loss.observation.shape[-1] + 1
+    restart = max(KRYLOV_RESTART, loss.observation.shape[-1] + 1)
     return lx.GMRES(rtol=KRYLOV_TOLERANCE, atol=KRYLOV_TOLERANCE, restart=restart, stagnation_iters=restart)
 
 
