@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import io
 import json
@@ -103,6 +104,24 @@ def flow_rate(config: Config, repeats: int) -> tuple[float, float]:
         steps.append(float(jnp.median(solution.solver_steps)))
 
     return config.seeds * config.t_max / median_time(run, repeats), steps[-1]
+
+
+def stiff_step_cost(config: Config, repeats: int, structured: bool = True) -> tuple[float, float]:
+    """Seconds per solver step and seed of the flow by `config.solver` in float64 (the stiff leg's
+    precision) over `t_max` with nothing stopping (a vmapped solve runs as long as its slowest
+    seed: time / (its steps × seeds)), the implicit Newton steps `structured` or by diffrax's dense
+    LU; and the median solver steps."""
+    with jax.enable_x64(True):
+        config = config.replace(dtype="float64", **NEVER)
+        prepared = prepare(config)
+        settings = in_precision(resolve_dynamics(config), jnp.float64)
+        settings = dataclasses.replace(settings, structured_solves=structured)
+        times = jnp.asarray(checkpoint_times(settings), jnp.float64)
+        arguments = (prepared.dynamics, prepared.problems, prepared.parameters, times, _never_rule(config), settings)
+        steps = np.asarray(jax.block_until_ready(_flow.integrate(*arguments)).solver_steps)
+        with LAPACK_LOCK:
+            seconds = median_time(lambda: jax.block_until_ready(_flow.integrate(*arguments)), repeats)
+    return seconds / (steps.max() * config.seeds), float(np.median(steps))
 
 
 def tracking_cost(config: Config, checkpoints: int, repeats: int) -> float:
@@ -260,6 +279,10 @@ def loop_steps(quick: bool) -> int:
     return 300 if quick else 3000
 
 
+SWEEP_GOALS = [("fig1", []), ("fig2", []), ("fig1", ["--method", "flow"]), ("fig2", ["--method", "flow"])]
+"""The goal rows' sweeps, timed cold in fresh processes (`names` in `goals`)."""
+
+
 def goals(rows: list, mode: tuple[str, ...], torch_big: float | None) -> None:
     """The issue's goal rows, each measured, its target and whether it is met; `torch_big`: the
     PyTorch loop's rate at (10, 1000, 500, 1000), None without torch. With --quick or --smoke the
@@ -271,20 +294,21 @@ def goals(rows: list, mode: tuple[str, ...], torch_big: float | None) -> None:
             ("fig1-quick", [*tiny, "--n", "20"]),
             ("fig2-quick", [*tiny, "--m", "2"]),
             ("fig1-quick", [*tiny, "--n", "20", "--method", "flow"]),
+            ("fig2-quick", [*tiny, "--m", "2", "--method", "flow"]),
         ]
     elif "--quick" in mode:
-        sweeps = [("fig1-quick", []), ("fig2-quick", []), ("fig1-quick", ["--method", "flow"])]
+        sweeps = [(f"{figure}-quick", options) for figure, options in SWEEP_GOALS]
     else:
-        sweeps = [("fig1", []), ("fig2", []), ("fig1", ["--method", "flow"])]
+        sweeps = SWEEP_GOALS
     unscored = f"not scored in {mode[0]}: settings too small" if mode else None
 
     def met(reached: bool) -> str:
         """Whether a goal is met, or why it is not scored."""
         return unscored or ("yes" if reached else "no")
 
-    names = ["fig1 descent, cold", "fig2 descent, cold", "fig1 flow, cold"]
+    names = ["fig1 descent, cold", "fig2 descent, cold", "fig1 flow, cold", "fig2 flow, cold"]
     with tempfile.TemporaryDirectory() as directory:
-        for index, (name, (preset, options), target) in enumerate(zip(names, sweeps, (12.0, 12.0, 60.0))):
+        for index, (name, (preset, options), target) in enumerate(zip(names, sweeps, (12.0, 12.0, 60.0, 300.0))):
             seconds, result = timed_sweep([preset, *options], Path(directory) / str(index), mode)
             note = f"widedip sweep {' '.join([preset, *options])}: " + (
                 "in this process (smoke)" if "--smoke" in mode else "a fresh process on all cores, cache off"
@@ -305,13 +329,26 @@ def goals(rows: list, mode: tuple[str, ...], torch_big: float | None) -> None:
                 row(
                     rows,
                     "goals",
-                    goal="fig1 flow, solver_failed seeds",
+                    goal=f"{name.split(',')[0]}, solver_failed seeds",
                     measured=failed,
                     target="0",
                     met=met(failed == 0),
                     note=f"of {int(result.seeds.sum())} seeds; {note}",
                 )
     seeds = 2 if "--smoke" in mode else 50
+    stiff = Config(m=10, n=500, d=500, k=1000, seeds=2 if mode else 8, method="flow", t_max=1.0 if mode else 20.0)
+    implicit, _ = stiff_step_cost(stiff.replace(solver="kvaerno5"), 1 if mode else 3)
+    explicit, _ = stiff_step_cost(stiff.replace(solver="tsit5"), 1 if mode else 3)
+    row(
+        rows,
+        "goals",
+        goal="Kvaerno5 step / Tsit5 step at (m, k) = (10, 1000)",
+        measured=implicit / explicit,
+        target="<= 5",
+        met=met(implicit / explicit <= 5),
+        note=f"float64, {stiff.seeds} seeds, one device: {implicit * 1e3:.3g} against {explicit * 1e3:.3g} ms "
+        "per step and seed (structured Newton solves)",
+    )
     one, _ = child_loop_rate("1", seeds, mode)
     every, devices = child_loop_rate("all", seeds, mode)
     steps = loop_steps("--smoke" in mode or "--quick" in mode)
@@ -483,6 +520,29 @@ def main() -> None:
             seed_time_per_s=descent_rate(config, int(horizon), repeats),
             steps_per_seed=horizon,
         )
+
+    # 3a. the stiff solver's step against Tsit5's, with structured and with dense Newton solves (float64)
+    for m, k in points(((10, 100), (50, 250), (10, 1000)), ((50, 250),)):
+        config = Config(m=m, n=500, d=500, k=k, seeds=2 if quick else 4, method="flow", t_max=5.0 if quick else 50.0)
+        explicit, steps = stiff_step_cost(config.replace(solver="tsit5"), repeats)
+        row(
+            rows,
+            "stiff solves",
+            shape=f"({m}, {k})",
+            solver="tsit5",
+            ms_per_step_and_seed=explicit * 1e3,
+            over_tsit5=1.0,
+        )
+        for structured in (True, False) if k <= 250 else (True,):  # a dense LU of 1000 × 1000 per step: minutes
+            implicit, _ = stiff_step_cost(config.replace(solver="kvaerno5"), repeats, structured)
+            row(
+                rows,
+                "stiff solves",
+                shape=f"({m}, {k})",
+                solver="kvaerno5, " + ("structured (Woodbury)" if structured else "dense LU"),
+                ms_per_step_and_seed=implicit * 1e3,
+                over_tsit5=implicit / explicit,
+            )
 
     # 3b. networks: the generic path (jax.grad on the literal parameters) against the fast paths
     #     (the two-layer rows reuse the peers' compiled code: same shape)
