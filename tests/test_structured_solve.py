@@ -133,3 +133,14 @@ def test_structured_and_dense_newton_steps_give_the_same_flow(config):
     np.testing.assert_allclose(structured.final_loss, dense.final_loss, rtol=1e-4, atol=1e-14)
     assert not any(shape.count(size) >= 2 for shape in structured_shapes)
     assert any(shape.count(size) >= 2 for shape in dense_shapes)
+
+
+def test_auto_predicts_stiff_where_kvaerno5_costs_less_than_tsit5():
+    """`solver="auto"` gives Tsit5 its whole budget only where its predicted steps `T λ_max/3` cost
+    less than Kvaerno5's (docs/theory.md §10: about 1000 steps of 8 Tsit5 steps): a seed predicted
+    to need 20 000 Tsit5 steps is stiff although they fit in the budget of 100 000."""
+    settings = resolve_dynamics(Config(method="flow", t_max=3000.0, max_solver_steps=100_000))
+    predicted_steps = np.array([5_000, 20_000, 200_000])
+    budgets = continuous.explicit_budgets(settings, predicted_steps * 3 / 3000.0)
+    probe = int(continuous.PROBE_FRACTION * 100_000)
+    np.testing.assert_array_equal(budgets, [100_000, probe, probe])
