@@ -29,6 +29,21 @@ def setup_traces(monkeypatch):
     return traces
 
 
+STARTED_FIRST = ("test_benchmarks.py", "test_parallel.py", "test_distributed.py")
+"""The modules whose tests start other processes and last longest: run first, so that neither test
+process is left running one of them alone at the end (xdist hands out tests in collection order)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules of `STARTED_FIRST` first, in that order; the others as collected."""
+
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return STARTED_FIRST.index(name) if name in STARTED_FIRST else len(STARTED_FIRST)
+
+    items.sort(key=rank)
+
+
 def pytest_unconfigure(config):
     """The controller (not an xdist worker) removes the session's compilation cache."""
     if not hasattr(config, "workerinput") and os.environ.get("WIDEDIP_TESTS_OWN_CACHE"):

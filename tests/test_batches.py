@@ -45,10 +45,17 @@ def test_cells_group_by_compiled_shape():
     assert batch_key(BASE.replace(noise=0.1), None) == batch_key(BASE.replace(noise=0.3), None)
 
 
+PROBLEM = ("signal", "observation", "clean_observation", "operator_matrix")
+RECONSTRUCTIONS = ("reconstructions", "best_reconstruction", "final_reconstruction")
+
+
 def test_a_padded_cell_gives_the_statistics_of_the_cell_alone():
+    """Cells that differ in `n` and `m` run padded to the largest: each result's statistics, and its
+    problem and reconstructions at the cell's own sizes (docs/theory.md §1, §7), are the cell's alone."""
     cells = [BASE.replace(m=m, n=n, dtype="float64") for m, n in ((4, 12), (3, 7), (2, 5))]
+    assert group_cells(cells) == [[0, 1, 2]]
     batch = batch_of(cells, range(3))
-    assert batch.pad_to == (4, 12)
+    assert batch.pad_to == (4, 12) and batch.padded
     for config, padded in zip(cells, simulate_batch(batch)):  # float64: only the order of sums differs
         alone = simulate(config, progress=False)
         np.testing.assert_array_equal(padded.status, alone.status)
@@ -57,6 +64,10 @@ def test_a_padded_cell_gives_the_statistics_of_the_cell_alone():
             np.testing.assert_allclose(
                 getattr(padded, field), getattr(alone, field), rtol=1e-9, atol=1e-15, err_msg=field
             )
+        for name in PROBLEM + RECONSTRUCTIONS:
+            assert getattr(padded, name).shape == getattr(alone, name).shape, name
+            np.testing.assert_allclose(getattr(padded, name), getattr(alone, name), rtol=1e-9, atol=1e-15, err_msg=name)
+        np.testing.assert_array_equal(padded.signal, alone.signal)
 
 
 def test_cells_grouped_without_padding_give_the_bits_of_the_cell_alone():

@@ -74,8 +74,9 @@ def test_descent_approaches_the_flow_at_order_one():
 
 
 def test_stability_number_matches_a_jacobian_computed_independently():
-    """η λ_max(A J Jᵀ Aᵀ) at W(0), with J = ∂g/∂W by jax.jacfwd on the network (4)."""
-    config = SMOOTH.replace(seeds=2, steps=2)
+    """η λ_max(A J Jᵀ Aᵀ) at W(0), with J = ∂g/∂W by jax.jacfwd on the network (4). (SMOOTH: the
+    programs of the test above.)"""
+    config = SMOOTH
     result = compare(config, step_sizes=(0.3,), progress=False)
     with jax.enable_x64(True):
         for s, key in enumerate(seed_keys(config)):

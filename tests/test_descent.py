@@ -50,16 +50,16 @@ def test_same_config_same_bits_and_seed_prefix():
     again = simulate(SMALL, progress=False)
     np.testing.assert_array_equal(first.loss, again.loss)
     np.testing.assert_array_equal(first.final_loss, again.final_loss)
-    prefix = simulate(SMALL.replace(seeds=2), progress=False)
-    np.testing.assert_array_equal(prefix.final_loss, first.final_loss[:2])
-    np.testing.assert_array_equal(prefix.steps_to_threshold, first.steps_to_threshold[:2])
+    prefix = simulate(SMALL.replace(seeds=3), progress=False)  # test_cli.py's shape: nothing more to compile
+    np.testing.assert_array_equal(prefix.final_loss, first.final_loss[:3])
+    np.testing.assert_array_equal(prefix.steps_to_threshold, first.steps_to_threshold[:3])
 
 
 def test_converged_agrees_with_the_recorded_losses():
-    result = simulate(SMALL.replace(seeds=8), progress=False)
-    assert 0 < result.converged.sum() < 8 or result.converged.all()
+    result = simulate(SMALL.replace(seeds=6), progress=False)  # test_result.py's shape
+    assert 0 < result.converged.sum() < 6 or result.converged.all()
     steps = checkpoint_steps(SMALL.steps)
-    for seed in range(8):
+    for seed in range(6):
         if result.converged[seed]:
             stop = result.steps_to_threshold[seed]
             assert result.final_loss[seed] <= SMALL.threshold
@@ -73,9 +73,9 @@ def test_converged_agrees_with_the_recorded_losses():
 
 
 def test_budget_spent_is_stalled():
-    result = simulate(SMALL.replace(steps=3, seeds=2), progress=False)
-    assert list(result.status) == ["stalled", "stalled"]
-    assert list(result.stop_step) == [3, 3]
+    result = simulate(SMALL.replace(steps=3, seeds=3), progress=False)
+    assert list(result.status) == ["stalled"] * 3
+    assert list(result.stop_step) == [3, 3, 3]
     assert np.isfinite(result.loss).all()
 
 

@@ -15,11 +15,12 @@ import pytest
 from wideDIP import Config, load, simulate, sweep
 from wideDIP._runtime import parallel as _parallel
 
-BASE = Config(m=4, n=12, d=6, k=40, seeds=5, steps=300, operator_scale="sqrt_n", step_size=2.0, threshold=1e-6)
+# the shape of test_result.py and test_parallel.py: the one-process descent compiles nothing of its own
+BASE = Config(m=4, n=12, d=6, k=40, seeds=6, steps=300, operator_scale="sqrt_n", step_size=2.0, threshold=1e-6)
 CONFIGS = {"descent": BASE, "flow": BASE.replace(method="flow", max_solver_steps=500)}
 FIELDS = ("loss", "final_loss", "stop_step", "solver_steps", "signal_error", "stability")
 AXES = {"step_size": [1.0, 2.0]}  # the shape of the descent above: nothing more to compile
-COMMAND = "simulate --m 4 --n 12 --d 6 --k 40 --seeds 5 --steps 300 --operator-scale sqrt_n --step-size 2 --threshold 1e-6 --quiet --json".split()
+COMMAND = "simulate --m 4 --n 12 --d 6 --k 40 --seeds 6 --steps 300 --operator-scale sqrt_n --step-size 2 --threshold 1e-6 --quiet --json".split()
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = """

@@ -67,7 +67,7 @@ def test_euler_with_step_eta_is_gradient_descent(parametrization):
         n=12,
         d=6,
         k=40,
-        seeds=4,
+        seeds=3,
         steps=1500,
         step_size=0.5,
         operator_scale="sqrt_n",

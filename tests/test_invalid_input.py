@@ -146,6 +146,8 @@ CLI_ROWS = {
     "simulate --out a folder": (["simulate", "--out", "{tmp}"], r"ending in .npz|is a folder"),
     "simulate --step-size -1": (["simulate", "--step-size", "-1"], r"error: --step-size must be > 0, got -1.0$"),
     "simulate --k 0": (["simulate", "--k", "0"], r"--k must be an integer >= 1, got 0"),
+    "simulate --threshold -1": (["simulate", "--threshold", "-1"], r"--threshold must be > 0"),
+    "simulate --activation swish": (["simulate", "--activation", "swish"], r"--activation: invalid choice: 'swish'"),
     "simulate --figure s.xyz": (
         ["simulate", "--figure", "{tmp}/s.xyz"],
         r"--figure: .*s.xyz' must end in one of .*\.png",

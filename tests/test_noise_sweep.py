@@ -17,7 +17,8 @@ from wideDIP._figures.sweep_plot import axis_scale
 from wideDIP._presets import WIDTHS
 from wideDIP._results.sweep import cell_statistics
 
-BASE = Config(m=5, n=20, d=10, k=40, seeds=6, steps=300, stop_at_threshold=False)
+# test_plots.py's shape: its runs (without noise and with) are the cells k = 40 simulated alone
+BASE = Config(m=5, n=20, d=10, k=40, seeds=6, steps=300, stop_at_threshold=False, dtype="float64")
 AXES = {"k": [20, 40], "noise": [0.0, 0.3]}
 
 
@@ -234,6 +235,8 @@ def test_cli_noise_sweep_prints_the_signal_errors_and_draws_both_figures(noisy, 
                 "6",
                 "--steps",
                 "300",
+                "--dtype",
+                "float64",
                 "--out",
                 str(out),
                 "--quiet",

@@ -163,7 +163,8 @@ def test_plot_needs_the_recovery_curves(descent):
 
 
 def test_plot_ntk_needs_tracking():
-    result = wideDIP.simulate(wideDIP.Config(m=2, n=3, d=2, k=4, seeds=1, steps=2), progress=False)
+    tiny = wideDIP.Config(m=2, n=3, d=2, k=4, seeds=2, steps=3)  # test_invalid_input.py's
+    result = wideDIP.simulate(tiny, progress=False)
     with pytest.raises(ValueError, match="track_ntk"):
         result.plot_ntk()
     with pytest.raises(ValueError, match="track_ntk"):

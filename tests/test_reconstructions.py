@@ -8,8 +8,6 @@ import pytest
 
 import wideDIP
 from wideDIP import Config, draw_problem, seed_keys, simulate
-from wideDIP._experiments.batches import batch_of, group_cells
-from wideDIP._experiments.simulate import simulate_batch
 
 # test_noise.py's shape: seeds that stop at the threshold at different steps, with noise
 NOISY = Config(m=4, n=12, d=6, k=200, seeds=3, steps=300, step_size=0.3, threshold=1e-6, dtype="float64", noise=0.05)
@@ -109,17 +107,3 @@ def test_reconstructions_survive_save_and_load(noisy, tmp_path):
         loaded.reconstruction_at(loaded.oracle_time)
     with pytest.raises(ValueError, match="reconstructions must be True or False"):
         noisy.save(tmp_path / "bad.npz", reconstructions="yes")
-
-
-def test_a_padded_sweep_cell_has_its_own_sizes():
-    """Cells of a sweep that differ in `n` and `m` run padded to the largest (`wideDIP._experiments.batches`): each
-    result's problem and reconstructions have the cell's sizes, as a run of its own gives them."""
-    configs = [Config(m=2, n=5, d=3, k=7, seeds=2, steps=30), Config(m=3, n=8, d=3, k=7, seeds=2, steps=30)]
-    groups = group_cells(configs)
-    assert groups == [[0, 1]] and batch_of(configs, groups[0]).padded
-    for config, result in zip(configs, simulate_batch(batch_of(configs, groups[0]))):
-        alone = simulate(config, progress=False)
-        for name in PROBLEM + RECONSTRUCTIONS:
-            assert getattr(result, name).shape == getattr(alone, name).shape, name
-            np.testing.assert_allclose(getattr(result, name), getattr(alone, name), rtol=1e-5, atol=1e-6, err_msg=name)
-        np.testing.assert_array_equal(result.signal, alone.signal)
