@@ -77,16 +77,13 @@ def descent_rate(config: Config, steps: int, repeats: int) -> float:
     prepared = prepare(config)
     method = in_precision(resolve_dynamics(config), config.dtype)
     state = _descent.start(prepared.dynamics, prepared.parameters, method)
-    advance = over_seeds(_descent.advance, (True, True, True, False, False, False))
-    stop_at, rule = jnp.asarray(steps, jnp.int32), _never_rule(config)
+    advance = over_seeds(_descent.advance, (True, True, True, False, False))
     seeds = jax.tree.leaves(prepared.parameters)[0].shape[0]
+    stop_at, rule = jnp.full((seeds,), steps, jnp.int32), _never_rule(config)
     return (
         seeds
         * steps
-        / median_time(
-            lambda: jax.block_until_ready(advance(prepared.dynamics, prepared.problems, state, stop_at, method, rule)),
-            repeats,
-        )
+        / median_time(lambda: jax.block_until_ready(advance(prepared.dynamics, state, stop_at, method, rule)), repeats)
     )
 
 
@@ -131,7 +128,9 @@ def tracking_cost(config: Config, checkpoints: int, repeats: int) -> float:
     machine the batched eigendecompositions' times varied up to 20× between runs."""
     network = builtin_network(config)
     prepared = prepare(config, network=network, plan=make_plan(config, network))
-    states = _descent.features(prepared.dynamics, prepared.parameters)
+    states = jax.vmap(lambda dynamics, parameters: dynamics.features(parameters))(
+        prepared.dynamics, prepared.parameters
+    )
     states = jnp.repeat(states[:, None, :], checkpoints, axis=1)
 
     def run():

@@ -42,7 +42,7 @@ def test_smoke_benchmark_writes_its_json_and_figure(tmp_path):
     assert len(reduced) == 2 and all(r["seed_steps_per_s"] > 0 for r in reduced)
     assert (tmp_path / "throughput_vs_k.png").stat().st_size > 10_000
     goals = {row["goal"]: row for row in report["rows"] if row["section"] == "goals"}
-    assert len(goals) == 6
+    assert len(goals) == 9
     torch_row = "reduced loop / PyTorch loop at (10, 1000, 500, 1000)"  # skipped without torch
     assert all(
         row["met"] == "not scored in --smoke: settings too small"
@@ -50,12 +50,14 @@ def test_smoke_benchmark_writes_its_json_and_figure(tmp_path):
         if name != torch_row or row["met"] != "skipped"
     )  # tiny settings: never scored against the goals
     assert goals["fig1 flow, solver_failed seeds"]["measured"] >= 0
+    assert goals["fig2 flow, solver_failed seeds"]["measured"] >= 0
     assert all(
         goals[name]["measured"] > 0
         for name in (
             "fig1 descent, cold (s)",
             "fig2 descent, cold (s)",
             "reduced loop (10, 1000): all cores / one core",
+            "Kvaerno5 step / Tsit5 step at (m, k) = (10, 1000)",
         )
     )
     markdown = (tmp_path / "results.md").read_text()

@@ -62,7 +62,7 @@ def test_the_default_path_keeps_its_bits():
     assert [v.hex() for v in result.final_loss.tolist()] == [
         "0x1.4c9220b55580ap-17",
         "0x1.12f1b17879493p-9",
-        "0x1.438000bf942e1p-17",
+        "0x1.438000bf942e0p-17",
     ]
     assert result.stop_step.tolist() == [243, 300, 225]
     assert [v.hex() for v in result.stability.tolist()] == [

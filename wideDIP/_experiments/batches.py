@@ -3,7 +3,7 @@ by the shapes their setup and loop compile for, so that each group runs as one b
 
 Cells differing only in `seed`, `seeds`, the noise level or an operator's numbers always share a
 shape (those travel as per-seed arrays). For the paper's network on its reduced dynamics with every
-draw Gaussian, cells differing in `n`, or in `m` within a factor `M_PADDING`, share one too, padded
+draw Gaussian, cells differing in `m` or `n` within the factors `PADDING` share one too, padded
 to the largest: the draws are reproduced bit for bit at the padded shape with zeros in the padding,
 a zero row of `A` adds nothing to the residual and zero rows of `V` and columns of `A` leave
 `B = A V/√k` as it is, so padding is exact (only the order of some sums changes). Infrastructure: no
@@ -25,10 +25,10 @@ PADDED_FIELDS = ("m", "n")
 
 @dataclasses.dataclass(frozen=True)
 class Batch:
-    """Cells that share one compiled setup and loop (at `shape`). Each cell runs in a call of its
-    own: a vmapped loop runs until its slowest seed, and cells of a sweep differ widely in how
-    long their seeds run (measured: Figure 1's cells of width 1000 in one call ran every seed
-    the whole budget, 3 to 7 times the steps of the cells run apart)."""
+    """Cells that share one compiled setup and loop (at `shape`). A descent sets up every seed of
+    the batch at once and runs them in one loop that each seed leaves when it stops
+    (`integrate_cells`); a flow runs each cell in a call of its own (`calls`): a vmapped solve
+    runs until its slowest seed, and cells of a sweep differ widely in how long their seeds run."""
 
     configs: tuple[Config, ...]
     pad_to: tuple[int, int] | None = None
@@ -49,7 +49,7 @@ class Batch:
         return sum(config.seeds for config in self.configs)
 
     def calls(self) -> list[Batch]:
-        """One batch per cell, at this batch's shape: what runs in one call."""
+        """One batch per cell, at this batch's shape: what a flow runs in one call."""
         return [Batch((config,), self.pad_to) for config in self.configs]
 
 
@@ -78,18 +78,18 @@ def batch_key(config: Config, network: Network | None, pad: bool = True) -> Conf
     return key
 
 
-M_PADDING = 2.5
-"""The most a batch pads `m` by (largest over smallest `m` of its cells): every reduced step costs
-`∝ m k`, so a cell padded from `m` to `m'` runs `m'/m` times slower, while padding `n` costs
-nothing (the reduced loop has no `n`)."""
+PADDING = {"m": 2.5, "n": 5.0}
+"""The most a batch pads each size by (largest over smallest of its cells): every reduced step costs
+`∝ m k`, so a cell padded from `m` to `m'` runs `m'/m` times slower; the loop has no `n`, but the
+setup draws `V` (`n × k` per seed) and the statistics read it at the padded `n`."""
 
 
-def _m_buckets(configs: Sequence[Config], indices: list[int]) -> list[list[int]]:
-    """`indices` split so that within each part the largest `m` is at most `M_PADDING` times the
-    smallest (from the smallest `m` up)."""
+def _buckets(configs: Sequence[Config], indices: list[int], name: str) -> list[list[int]]:
+    """`indices` split so that within each part the largest `name` is at most `PADDING[name]` times
+    the smallest (from the smallest up)."""
     buckets: list[list[int]] = []
-    for index in sorted(indices, key=lambda i: configs[i].m):
-        if buckets and configs[index].m <= M_PADDING * configs[buckets[-1][0]].m:
+    for index in sorted(indices, key=lambda i: getattr(configs[i], name)):
+        if buckets and getattr(configs[index], name) <= PADDING[name] * getattr(configs[buckets[-1][0]], name):
             buckets[-1].append(index)
         else:
             buckets.append([index])
@@ -98,11 +98,16 @@ def _m_buckets(configs: Sequence[Config], indices: list[int]) -> list[list[int]]
 
 def group_cells(configs: Sequence[Config], network: Network | None = None, pad: bool = True) -> list[list[int]]:
     """The indices of `configs` grouped into batches (`Batch`), largest work first: by `batch_key`,
-    then by `m` within a factor `M_PADDING`."""
+    then by `m` and by `n` within the factors `PADDING`."""
     groups: dict[Config, list[int]] = {}
     for index, config in enumerate(configs):
         groups.setdefault(batch_key(config, network, pad), []).append(index)
-    batches = [bucket for group in groups.values() for bucket in _m_buckets(configs, group)]
+    batches = [
+        bucket
+        for group in groups.values()
+        for part in _buckets(configs, group, "m")
+        for bucket in _buckets(configs, part, "n")
+    ]
     return sorted(batches, key=lambda b: -sum(configs[i].seeds * configs[i].k * configs[i].m for i in b))
 
 

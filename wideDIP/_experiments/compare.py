@@ -146,7 +146,7 @@ def compare(
             integrate_config(c, prepared, c.seeds, progress, np.arange(checkpoint_steps(c.steps).size))
             for c in descents
         ]
-        prepared = prepared.head(config.seeds)
+        prepared = prepared.rows(0, config.seeds)
         largest = np.asarray(prepared.largest_eigenvalue)
         kernels = {}
         if plan.track:

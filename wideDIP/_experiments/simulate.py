@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import equinox as eqx
@@ -16,7 +17,16 @@ import numpy as np
 from .._analysis.recovery import at_checkpoint, best_checkpoint, path_statistics, recovery_curves
 from .._analysis.theory import TheoryReport, generic_theory_inputs
 from .._config import Config
-from .._integrate.integrate import Start, Trajectory, checkpoint_steps, checkpoint_times, evenly_spread, integrate
+from .._dynamics.base import DiscreteDynamics
+from .._integrate.integrate import (
+    Start,
+    Trajectory,
+    checkpoint_steps,
+    checkpoint_times,
+    evenly_spread,
+    integrate,
+    integrate_cells,
+)
 from .._integrate.outcomes import Outcome, outcome_labels
 from .._networks.base import HasLipschitzBound, Network
 from .._networks.kernels import JacobianProbe, KernelProbe
@@ -196,9 +206,16 @@ class Prepared(eqx.Module):
     theory: dict[str, jax.Array] | None
     """Inputs of Theorem 2.1 per seed (`theory_inputs`), when the plan needs kernels."""
 
-    def head(self, seeds: int) -> Prepared:
-        """The first `seeds` seeds (drops the padding of `padded_seeds`)."""
-        return jax.tree.map(lambda leaf: leaf[:seeds], self)
+    def rows(self, first: int, seeds: int) -> Prepared:
+        """The seeds `first, …, first + seeds − 1` (a cell of a batch; `rows(0, seeds)` drops the
+        padding of `padded_seeds`)."""
+        return _seed_rows(self, jnp.asarray(first), seeds)
+
+
+@eqx.filter_jit
+def _seed_rows(prepared: Prepared, first: jax.Array, seeds: int) -> Prepared:
+    """`Prepared.rows`: one compilation per count of seeds."""
+    return jax.tree.map(lambda leaf: jax.lax.dynamic_slice_in_dim(leaf, first, seeds), prepared)
 
 
 def _is_number(leaf: Any) -> bool:
@@ -300,15 +317,31 @@ def simulate(
     if not isinstance(config, Config):
         raise ValueError(f"simulate expects a wideDIP.Config, got {type(config).__name__}")
     refuse_unused_kernel_settings([(config, resolve_network(config, network, "simulate"))], "simulate")
-    return _simulate_call(Batch((config,)), network, checked_matrix(config, operator), progress)
+    (result,) = simulate_batch(
+        Batch((config,)), network=network, operator=checked_matrix(config, operator), progress=progress
+    )
+    return result
 
 
 def simulate_batch(
-    batch: Batch, *, network: Network | None = None, operator: np.ndarray | None = None, progress: bool = False
+    batch: Batch,
+    *,
+    network: Network | None = None,
+    operator: np.ndarray | None = None,
+    progress: bool = False,
+    done: Callable[[int, SimulationResult], None] | None = None,
 ) -> list[SimulationResult]:
-    """`simulate` of every cell of `batch` (`wideDIP._experiments.batches`): one setup and one loop compiled
-    for `batch.shape`, one call per cell; `operator`: the custom matrix, checked."""
-    return [_simulate_call(call, network, operator, progress) for call in batch.calls()]
+    """`simulate` of every cell of `batch` (`wideDIP._experiments.batches`), in the order of its cells:
+    one setup and one loop compiled for `batch.shape`. A descent sets up every seed of the batch at
+    once and runs them in one loop, each seed leaving it when it stops (`integrate_cells`); a flow
+    runs one call per cell (`Batch.calls`). `done(index, result)` is called as each cell finishes;
+    `operator`: the custom matrix, checked."""
+    results = {}
+    for index, result in _simulate_cells(batch, network, operator, progress):
+        results[index] = result
+        if done is not None:
+            done(index, result)
+    return [results[index] for index in range(len(batch.configs))]
 
 
 def network_record(config: Config, network: Network, plan: Plan) -> dict[str, Any]:
@@ -321,35 +354,59 @@ def network_record(config: Config, network: Network, plan: Plan) -> dict[str, An
     }
 
 
-def _simulate_call(
-    call: Batch, network: Network | None, operator: np.ndarray | None, progress: bool
-) -> SimulationResult:
-    """The one cell of `call` (`Batch.calls`), its seeds run together at the call's shape."""
+def _simulate_cells(
+    batch: Batch, network: Network | None, operator: np.ndarray | None, progress: bool
+) -> Iterator[tuple[int, SimulationResult]]:
+    """The index and result of each cell of `batch` as it finishes (`simulate_batch`); a cell's
+    `wall_time`: the seconds since the batch's previous result (the first: since the batch started),
+    so that the wall times of a batch add up to its duration."""
     started = time.perf_counter()
-    (config,), shape = call.configs, call.shape
+    shape = batch.shape
     resolved = resolve_network(shape, network, "simulate")
     plan = make_plan(shape, resolved)
+    record = recorded_checkpoints(shape, resolved, plan)
     with precision(shape):
-        description = network_record(config, resolve_network(config, network, "simulate"), plan)  # checks it first
-        prepared = prepare(call, network=resolved, plan=plan, matrix=operator)
-        run = integrate_config(shape, prepared, config.seeds, progress, recorded_checkpoints(shape, resolved, plan))
-        prepared = prepared.head(config.seeds)
-        with LAPACK_LOCK:
-            curves = recovery_curves(prepared.problems, run.snapshots.signal, shape.dtype)
-        outputs = jax.tree.map(
-            np.asarray,
-            {
-                "final": _final_errors(prepared.problems, prepared.dynamics, run.final_parameters),
-                "curves": curves,
-                "kernel": kernel_curves(prepared.probe, run, shape.dtype) if plan.track else None,
-                "host": (prepared.largest_eigenvalue, prepared.norm_A, prepared.sigma_A, prepared.theory),
-                "problem": {
-                    name: getattr(prepared.problems, name)
-                    for name in ("signal", "observation", "clean_observation", "operator")
-                },
+        descriptions = [network_record(c, resolve_network(c, network, "simulate"), plan) for c in batch.configs]
+        if isinstance(resolve_dynamics(shape), DiscreteDynamics):
+            prepared = prepare(batch, network=resolved, plan=plan, matrix=operator)
+            start = Start(prepared.dynamics, prepared.problems, prepared.parameters, prepared.largest_eigenvalue)
+            seeds = [config.seeds for config in batch.configs]
+            firsts = np.cumsum([0, *seeds])
+            runs = integrate_cells(
+                resolve_dynamics(shape), stopping_rule(shape), start, seeds, progress=progress, record=record
+            )
+            cells = ((index, prepared.rows(firsts[index], seeds[index]), run) for index, run in runs)
+        else:  # a flow's solve runs until its slowest seed: one call per cell
+            cells = (
+                (index, prepared.rows(0, seeds), integrate_config(shape, prepared, seeds, progress, record))
+                for index, call in enumerate(batch.calls())
+                for prepared, seeds in [(prepare(call, network=resolved, plan=plan, matrix=operator), call.seeds)]
+            )
+        for index, cell, run in cells:
+            outputs = _outputs(cell, run, plan, shape.dtype)
+            elapsed = time.perf_counter() - started
+            result = _result(batch.configs[index], resolved, run, outputs, operator, elapsed, descriptions[index])
+            started = time.perf_counter()
+            yield index, result
+
+
+def _outputs(prepared: Prepared, run: Trajectory, plan: Plan, dtype: str) -> dict[str, Any]:
+    """What `_result` needs of a cell's `prepared` seeds and `run`, on the host."""
+    with LAPACK_LOCK:
+        curves = recovery_curves(prepared.problems, run.snapshots.signal, dtype)
+    return jax.tree.map(
+        np.asarray,
+        {
+            "final": _final_errors(prepared.problems, prepared.dynamics, run.final_parameters),
+            "curves": curves,
+            "kernel": kernel_curves(prepared.probe, run, dtype) if plan.track else None,
+            "host": (prepared.largest_eigenvalue, prepared.norm_A, prepared.sigma_A, prepared.theory),
+            "problem": {
+                name: getattr(prepared.problems, name)
+                for name in ("signal", "observation", "clean_observation", "operator")
             },
-        )
-    return _result(config, resolved, run, outputs, operator, time.perf_counter() - started, description)
+        },
+    )
 
 
 def _result(
@@ -361,7 +418,7 @@ def _result(
     wall_time: float,
     description: dict,
 ) -> SimulationResult:
-    """The cell's `SimulationResult` from its run and `outputs` (`_simulate_call`; `problem`: `x̄`, `y`,
+    """The cell's `SimulationResult` from its run and `outputs` (`_outputs`; `problem`: `x̄`, `y`,
     `ȳ` and `A` per seed, at the call's shape: padded beyond the cell's `m` and `n`,
     `wideDIP._experiments.batches`)."""
     final_signal_error, final_observation_error, final_reconstruction = outputs["final"]

@@ -4,10 +4,12 @@ so that an interrupted sweep resumes where it stopped and ends with the same bit
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
+import threading
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from .._config import Config, refuse_repeats, value_list
 from .._networks.base import Network
 from .._problems.operators import matrix_sha256
 from .._resolve import checked_matrix, resolve_network
-from .._results.simulation import environment
+from .._results.simulation import SimulationResult, environment
 from .._results.sweep import (
     CELLS,
     FORMAT_VERSION,
@@ -32,7 +34,7 @@ from .._results.sweep import (
     stored_cells,
 )
 from .._runtime.parallel import concurrent_cells, from_writer, is_writer, sweep_cell
-from .batches import batch_of, group_cells
+from .batches import Batch, batch_of, group_cells
 from .simulate import refuse_unused_kernel_settings, simulate_batch
 
 
@@ -155,8 +157,9 @@ def sweep(
     with the same arguments skips the finished cells (resume), and a directory holding a
     different sweep is refused. Cells that share a compiled shape share one compiled setup and
     loop (`wideDIP._experiments.batches`; with `pad`, also cells of the paper's network that differ in `m` or
-    `n`, padded exactly); `workers` cells run at once, so that one compiles while another runs,
-    each batch's first cell before its others (results do not depend on either). `operator`: the matrix of the cells
+    `n`, padded exactly): a descent's seeds leave the loop as they stop and the next cells' seeds
+    take their slots, each cell written as its last seed stops; `workers` batches run at once, so
+    that one compiles while another runs (results depend on neither). `operator`: the matrix of the cells
     with `operator="custom"` (docs/theory.md §8); its SHA-256 goes into the sweep's header, and
     resuming with another matrix is refused.
     """
@@ -183,39 +186,34 @@ def sweep(
     cells, wall_time = from_writer(lambda: stored_cells(directory, base, axes, set_aside=True))
     todo = [index for index in np.ndindex(cells.shape) if cells[index] is None]
     configs = [every_cell[index] for index in todo]
-    # one job per cell, at its batch's shape; each batch's first cell first (largest batch first), then the others
-    groups = group_cells(configs, network, pad)
-    calls = [list(zip([todo[i] for i in group], batch_of(configs, group).calls())) for group in groups]
+    # one job per batch, largest first: its cells share one setup and, for descent, one loop
+    batches = [([todo[i] for i in group], batch_of(configs, group)) for group in group_cells(configs, network, pad)]
+    total, concurrent = cells.size, min(concurrent_cells(workers), len(batches))
+    lock = threading.Lock()
 
-    def run(index: tuple[int, ...], call, first: Future | None = None) -> tuple[tuple[int, ...], dict[str, Any], float]:
-        """One cell, written as it finishes; after `first` (its batch's first cell, which compiles the
-        batch's programs: the other cells then find them compiled)."""
-        if first is not None:
-            first.result()
-        config = call.configs[0]
-        with sweep_cell(concurrent_cells(workers)):
-            (result,) = simulate_batch(call, network=network, operator=matrix if config.operator == "custom" else None)
-        statistics = cell_statistics(result)
-        if directory is not None and is_writer():
-            _write_cell(directory, axes, index, statistics, result.wall_time)
-        return index, statistics, result.wall_time
+    with tqdm(total=total, initial=total - len(todo), unit="cell", disable=not progress, desc="sweep") as bar:
 
-    total = cells.size
-    pool = ThreadPoolExecutor(concurrent_cells(workers))
-    try:
-        with tqdm(total=total, initial=total - len(todo), unit="cell", disable=not progress, desc="sweep") as bar:
-            firsts = [pool.submit(run, *cells_of_batch[0]) for cells_of_batch in calls]
-            others = [
-                pool.submit(run, *cell, first)
-                for first, cells_of_batch in zip(firsts, calls)
-                for cell in cells_of_batch[1:]
-            ]
-            for finished in as_completed(firsts + others):
-                index, statistics, elapsed = finished.result()
-                cells[index], wall_time[index] = statistics, elapsed
+        def finished(indices: list[tuple[int, ...]], position: int, result: SimulationResult) -> None:
+            """A cell of a batch, written as it finishes."""
+            index, statistics = indices[position], cell_statistics(result)
+            if directory is not None and is_writer():
+                _write_cell(directory, axes, index, statistics, result.wall_time)
+            with lock:
+                cells[index], wall_time[index] = statistics, result.wall_time
                 bar.update(1)
-    finally:  # after Ctrl-C, cells not yet started are dropped; running ones still finish and are saved
-        pool.shutdown(wait=False, cancel_futures=True)
+
+        def run(indices: list[tuple[int, ...]], batch: Batch) -> None:
+            """One batch, on one device when several run at once (`sweep_cell`)."""
+            custom = matrix if batch.shape.operator == "custom" else None
+            with sweep_cell(concurrent):
+                simulate_batch(batch, network=network, operator=custom, done=functools.partial(finished, indices))
+
+        pool = ThreadPoolExecutor(max(concurrent, 1))
+        try:
+            for job in as_completed([pool.submit(run, *batch) for batch in batches]):
+                job.result()
+        finally:  # after Ctrl-C, batches not yet started are dropped; running ones still finish and are saved
+            pool.shutdown(wait=False, cancel_futures=True)
     return SweepResult(
         base=base,
         axes=axes,

@@ -1,10 +1,10 @@
 """The discrete loop: a discrete dynamics (`_dynamics.DiscreteDynamics`: gradient descent
 `θ ← θ − η ∇L(θ)`, docs/theory.md §1, or any optax transformation) on all seeds at once.
 
-The loop is one `lax.while_loop` over steps whose state holds every seed; a seed that has
-converged or diverged stops moving, and the loop ends when no seed is running or when it
-reaches `stop_at` (the next checkpoint: the host records statistics there and updates the
-progress bar, one compilation serves every chunk)."""
+The loop is one `lax.while_loop` over steps whose state holds a slot per seed; a seed that has
+converged or diverged stops moving, and the loop ends when every running seed has reached its own
+`stop_at` (the host records statistics at the checkpoints and repacks the slots between chunks:
+`integrate`)."""
 
 from __future__ import annotations
 
@@ -37,8 +37,7 @@ class RunState(eqx.Module):
     initial_parameters: PyTree
     optimizer_state: PyTree
     step: Int[Array, " seeds"]
-    """The iteration count, the same for every seed of a device (a per-seed array so that
-    every leaf can be sharded over the seed axis)."""
+    """Each seed's iteration count (seeds of different cells share a loop at different steps)."""
     outcome: Int[Array, " seeds"]
     stop_step: Int[Array, " seeds"]
     crossing_step: Int[Array, " seeds"]
@@ -103,9 +102,21 @@ class Trajectory(eqx.Module):
 
 
 @eqx.filter_jit
-def features(dynamics: eqx.Module, parameters: PyTree) -> Float[Array, "seeds s"]:
-    """Every seed's recorded state (`dynamics.features`, docs/theory.md §4, §9)."""
-    return jax.vmap(lambda dyn, p: dyn.features(p))(dynamics, parameters)
+def snapshots(
+    dynamics: eqx.Module, problems: Problem, initial_parameters: PyTree, parameters: PyTree, record: bool
+) -> tuple[Snapshot, Float[Array, "seeds checkpoints s"] | None]:
+    """Every seed's statistics at several checkpoints (`parameters`: `[seeds, checkpoints, ...]`), and
+    its recorded state (`dynamics.features`, docs/theory.md §4, §9) if `record`: computed after the
+    loop, a block of checkpoints at once, so that the network's output `x(t)` reads each seed's
+    problem once per block (one matrix product) rather than once per checkpoint."""
+
+    def one(dyn: eqx.Module, problem: Problem, initial: PyTree, recorded: PyTree):
+        def at(p: PyTree):
+            return snapshot(dyn, problem, p, initial), dyn.features(p) if record else None
+
+        return jax.vmap(at)(recorded)
+
+    return jax.vmap(one)(dynamics, problems, initial_parameters, parameters)
 
 
 def classify(state: RunState, loss: Float[Array, " seeds"], rule: StoppingRule) -> RunState:
@@ -156,37 +167,32 @@ def start(dynamics: eqx.Module, parameters: PyTree, method: DiscreteDynamics) ->
 
 @eqx.filter_jit
 def advance(
-    dynamics: eqx.Module,
-    problems: Problem,
-    state: RunState,
-    stop_at: Int[Array, ""],
-    method: DiscreteDynamics,
-    rule: StoppingRule,
-) -> tuple[RunState, Snapshot]:
-    """Run `method` until step `stop_at` or until no seed is running; return the state and
-    every seed's statistics there."""
+    dynamics: eqx.Module, state: RunState, stop_at: Int[Array, " seeds"], method: DiscreteDynamics, rule: StoppingRule
+) -> RunState:
+    """Run `method` on every running seed until its step reaches its `stop_at`; a seed computes
+    alone (the others' steps never touch it), so its bits do not depend on its slot's neighbours."""
     optimizer = method.transformation()
 
-    def keep_going(s: RunState) -> Array:
-        return (s.step[0] < stop_at) & jnp.any(s.running)
+    def moving(s: RunState) -> Bool[Array, " seeds"]:
+        return s.running & (s.step < stop_at)
 
     def one_step(s: RunState) -> RunState:
         loss, gradient = jax.vmap(lambda dyn, p: dyn.loss_and_gradient(p))(dynamics, s.parameters)
-        s = classify(s, loss, rule)
-        updates, optimizer_state = jax.vmap(optimizer.update)(gradient, s.optimizer_state, s.parameters)
-        running = s.running
-        return eqx.tree_at(
+        new = classify(s, loss, rule)
+        updates, optimizer_state = jax.vmap(optimizer.update)(gradient, new.optimizer_state, new.parameters)
+        running = new.running
+        new = eqx.tree_at(
             lambda t: (t.parameters, t.optimizer_state, t.step),
-            s,
+            new,
             (
-                _where_running(running, optax.apply_updates(s.parameters, updates), s.parameters),
-                _where_running(running, optimizer_state, s.optimizer_state),
-                s.step + 1,
+                _where_running(running, optax.apply_updates(new.parameters, updates), new.parameters),
+                _where_running(running, optimizer_state, new.optimizer_state),
+                new.step + 1,
             ),
         )
+        return _where_running(moving(s), new, s)
 
-    state = jax.lax.while_loop(keep_going, one_step, state)
-    return state, jax.vmap(snapshot)(dynamics, problems, state.parameters, state.initial_parameters)
+    return jax.lax.while_loop(lambda s: jnp.any(moving(s)), one_step, state)
 
 
 @eqx.filter_jit
