@@ -430,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = _command(presets, name, f"preset {name}: {grid}", _sweep, base, grids=axes)
         command.add_argument("--out", help=f"sweep directory (default runs/{name})")
         command.add_argument("--resume", action="store_true", help="continue the sweep stored in --out")
-        command.add_argument("--workers", type=_positive_int, default=2, help="cells run at once (default 2)")
+        command.add_argument("--workers", type=_positive_int, default=2, help="batches run at once (default 2)")
 
     plot = commands.add_parser(
         "plot",

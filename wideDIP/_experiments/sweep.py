@@ -166,7 +166,7 @@ def sweep(
     if not isinstance(base, Config):
         raise ValueError(f"sweep expects a wideDIP.Config as base, got {type(base).__name__}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"sweep: workers must be an integer >= 1 (cells run at once), got {workers!r}")
+        raise ValueError(f"sweep: workers must be an integer >= 1 (batches run at once), got {workers!r}")
     axes = normalised_axes(base, axes)
     every_cell = cell_configs(base, axes)
     # before any computation
