@@ -22,9 +22,9 @@ CONFIGS = {
     "implicit_flow": BASE.replace(method="flow", solver="kvaerno5", dtype="float64", steps=20),
 }
 ONE_DEVICE = ("implicit_flow",)
-"""Run on one device whatever the layout (diffrax's implicit solvers did not trace under shard_map), over
-the seeds padded to a multiple of the device count: the batch's size changes the last bits of its
-products, so these agree to rounding, not bit for bit."""
+"""Split over the devices with its Newton steps by Woodbury (docs/theory.md §10), each device's batch
+of another size than one device's: the batch's size changes the last bits of its products, so
+these agree to rounding, not bit for bit."""
 FIELDS = ("loss", "final_loss", "stop_step", "weight_distance", "signal_error", "stability")
 AXES = {"n": [6, 12], "step_size": [1.0, 2.0]}  # one padded batch at the shape of BASE: one more compilation
 
