@@ -63,4 +63,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """The public names (not this module's own imports)."""
+    return sorted(name for name in set(globals()) | set(__all__) if name in __all__ or name.startswith("__"))
