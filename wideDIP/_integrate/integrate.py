@@ -369,9 +369,11 @@ def _run_discrete(
                 done = cell.index == checkpoints.size or not running[slots].any()
                 leaving = slots if done else slots[~running[slots]]
                 if leaving.size:
-                    if done and running[slots].any():
+                    left = state
+                    if done and running[slots].any():  # seeds still running at the budget's end
                         finished = discrete.finish(slot_dynamics, state, rule) if finished is None else finished
-                    rows = _host_rows(finished if done and running[slots].any() else state, leaving)
+                        left = finished
+                    rows = _host_rows(left, leaving)
                     cell.final.append((slot_seed[leaving] - cell.first, rows))
                     slot_seed[leaving], slot_cell[leaving] = -1, -1
                 if done:
