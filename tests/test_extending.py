@@ -163,7 +163,7 @@ class WrongSize(Signal):
 
 class Momentum(DiscreteDynamics):
     name: ClassVar[str] = "momentum"
-    config_fields: ClassVar[tuple[str, ...]] = ("steps", "step_size", "momentum")
+    config_fields: ClassVar[tuple[str, ...]] = ("steps", "step_size", "friction")
 
     def transformation(self):
         return optax.sgd(self.step_size, momentum=0.9)
@@ -192,7 +192,7 @@ def test_a_wrong_component_is_a_one_line_error_naming_it(monkeypatch):
     assert "signed" not in wideDIP.OPERATORS and "unfinished" not in wideDIP.DYNAMICS
     monkeypatch.setitem(wideDIP.DYNAMICS, Momentum.name, Momentum)
     assert Config().method == "descent"  # the other dynamics' configs are not affected
-    with pytest.raises(ValueError, match=r"Config\.method='momentum': Momentum\.config_fields names 'momentum', not a"):
+    with pytest.raises(ValueError, match=r"Config\.method='momentum': Momentum\.config_fields names 'friction', not a"):
         Config(method="momentum")
     monkeypatch.setitem(wideDIP.SIGNALS, WrongSize.name, WrongSize)
     with pytest.raises(ValueError, match=r"Config\.signal='wrong_size' must draw an array of shape \(6,\), got \(7,\)"):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._dynamics.base import LinearInGradients
 from ._dynamics.flow import SOLVERS
-from ._dynamics.registry import DYNAMICS
+from ._dynamics.registry import DYNAMICS, OPTIMIZERS, dynamics_class, every_dynamics
 from ._networks.activations import ACTIVATION_TABLE
 from ._networks.base import Network
 from ._networks.kernels import NTK_IMPLEMENTATIONS
@@ -36,6 +36,7 @@ _CHOICES = {
     "parametrization": PARAMETRIZATIONS,
     "dtype": DTYPES,
     "method": DYNAMICS,
+    "optimizer": OPTIMIZERS,
     "solver": SOLVERS,
     "ntk_implementation": NTK_IMPLEMENTATIONS,
     "network": NETWORKS,
@@ -50,6 +51,8 @@ _BOUNDS = {
     "rtol": (*_POSITIVE, (lambda value: value < 1, "< 1 (a tolerance relative to the state's size), got {:g}")),
     "condition_number": ((lambda value: value >= 1, ">= 1, got {}"),),
     "noise": ((lambda value: value >= 0, ">= 0, got {}"),),
+    **dict.fromkeys(("momentum", "b1", "b2"), ((lambda value: 0 <= value < 1, "in [0, 1), got {}"),)),
+    "eps": _POSITIVE,
 }
 """Each numeric field's bounds: (test, what `Config.<field> must be`, formatted with the value)."""
 _ADAPTIVE_ONLY = ("rtol", "atol")
@@ -123,7 +126,8 @@ class Config:
     steps: int = 25000
     """Budget of gradient-descent steps."""
     step_size: float = 1.0
-    """Gradient-descent step `η`; time is `t = step × η`."""
+    """The step `η` (the learning rate of `optimizer`); time is `t = step × η` for gradient descent,
+    `step × √η` for the heavy ball and Nesterov (docs/theory.md §11); Adam's results are per step."""
     threshold: float = 1e-7
     """A run has converged once its loss `½‖A g − y‖²` (2) is at most this."""
     stop_at_threshold: bool = True
@@ -135,8 +139,19 @@ class Config:
     dtype: str = "float32"
     """Floating-point precision of the simulation."""
     method: str = "descent"
-    """"descent" (what the paper's experiments run) or "flow": the gradient flow (3),
-    integrated by diffrax."""
+    """"descent" (discrete training by `optimizer`: what the paper's experiments run) or "flow": the
+    gradient flow (3), integrated by diffrax."""
+    optimizer: str = "sgd"
+    """method="descent": the update rule (docs/theory.md §11): "sgd" (gradient descent, the paper's),
+    "heavy_ball" (Polyak, `momentum`), "nesterov" (`momentum`), "adam" (`b1`, `b2`, `eps`)."""
+    momentum: float = 0.9
+    """`μ` of optimizer="heavy_ball" or "nesterov", in [0, 1)."""
+    b1: float = 0.9
+    """Adam's decay of the first moment, in [0, 1)."""
+    b2: float = 0.999
+    """Adam's decay of the second moment, in [0, 1)."""
+    eps: float = 1e-8
+    """Adam's `ε` (> 0)."""
     solver: str = "auto"
     """Flow solver: "auto" (tsit5, a seed it cannot carry to the horizon continued by kvaerno5 in
     float64: docs/theory.md §10), tsit5, dopri5, dopri8 (explicit, adaptive), kvaerno5 (implicit,
@@ -193,7 +208,8 @@ class Config:
         away from its default where it would change nothing (`_not_applying`)."""
         if self.hidden and self.network != "mlp":
             raise ValueError(f"Config.hidden applies to network='mlp' only (got network={self.network!r})")
-        for name, reason in _not_applying(self.method, self.solver, self.network, self.track_ntk).items():
+        settings = (self.method, self.optimizer, self.solver, self.network, self.track_ntk)
+        for name, reason in _not_applying(*settings).items():
             if _set(self, name):
                 raise ValueError(f"Config.{name} {reason} (got {name}={getattr(self, name)!r})")
 
@@ -212,15 +228,20 @@ class Config:
         if not isinstance(data, dict):
             raise ValueError(f"Config.from_dict expects a dict of fields, got {type(data).__name__}")
         data = dict(data)
-        settings = [data.get(name, getattr(cls, name)) for name in ("method", "solver", "network", "track_ntk")]
+        names = ("method", "optimizer", "solver", "network", "track_ntk")
+        settings = [data.get(name, getattr(cls, name)) for name in names]
         for name in _not_applying(*settings):
             data.pop(name, None)
         return cls().replace(**data)
 
     @property
     def horizon(self) -> float:
-        """The time budget: `t_max` for the flow, `steps × step_size` otherwise."""
-        return self.t_max if self.t_max is not None else self.steps * self.step_size
+        """The time budget: `t_max` for the flow, else `steps` iterations in the dynamics' time
+        (`steps × step_size` for gradient descent, `steps × √step_size` for the heavy ball)."""
+        if self.t_max is not None:
+            return self.t_max
+        chosen = dynamics_class(self.method, self.optimizer)
+        return float(chosen.from_fields(**{name: getattr(self, name) for name in chosen.config_fields}).horizon)
 
     @property
     def resolved_parametrization(self) -> str:
@@ -233,12 +254,13 @@ def parametrization_of(config: Config, network: Network | type[Network]) -> str:
     """ "full" or "reduced" for `network` (instance or class): its exact fast path where it has one and
     the dynamics keeps it exact (`LinearInGradients`); a `ValueError` when "reduced" is not exact."""
     name = network.name if isinstance(network, Network) else config.network
-    if issubclass(DYNAMICS[config.method], LinearInGradients):
+    dynamics = dynamics_class(config.method, config.optimizer)
+    if issubclass(dynamics, LinearInGradients):
         return parametrization_for(config.parametrization, network, name)
     if config.parametrization == "reduced":
         raise ValueError(
             f"Config.parametrization='reduced' is exact only for a dynamics whose steps are linear combinations "
-            f"of the gradients (wideDIP.LinearInGradients, docs/theory.md §4); method={config.method!r} is not: "
+            f"of the gradients (wideDIP.LinearInGradients, docs/theory.md §4, §11); {_naming(config)} is not: "
             "use 'full' or 'auto'"
         )
     return "full"
@@ -249,16 +271,31 @@ def _set(config: Config, name: str) -> bool:
     return getattr(config, name) != getattr(Config, name)
 
 
-def _not_applying(method: str, solver: str, network: str, track_ntk: bool) -> dict[str, str]:
+def _naming(config: Config) -> str:
+    """The setting that chose `config`'s dynamics: `method=...`, with `optimizer=...` under descent."""
+    chosen = dynamics_class(config.method, config.optimizer)
+    return f"method={config.method!r}" + (f", optimizer={config.optimizer!r}" if getattr(chosen, "optimizer", None) else "")
+
+
+def _not_applying(method: str, optimizer: str, solver: str, network: str, track_ntk: bool) -> dict[str, str]:
     """The fields that change nothing under these settings, each with why: the other dynamics'
-    (`unread_dynamics_fields`), the tolerances under the constant-step Euler solver, `V`'s law for the
-    MLP (which has no fixed layer `V`), `ntk_checkpoints` without `track_ntk`."""
+    (`unread_dynamics_fields`), `optimizer` away from method="descent", the tolerances under the
+    constant-step Euler solver, `V`'s law for the MLP (which has no fixed layer `V`),
+    `ntk_checkpoints` without `track_ntk`."""
     reasons = {}
-    if method in DYNAMICS:  # `from_dict`'s data is not validated yet
-        read = DYNAMICS[method].config_fields
-        for name in unread_dynamics_fields(method):
-            readers = " or ".join(repr(m) for m, cls in DYNAMICS.items() if name in cls.config_fields)
-            reasons[name] = f"applies to method={readers} only: method={method!r} reads {', '.join(read)}"
+    if method in DYNAMICS and optimizer in OPTIMIZERS:  # `from_dict`'s data is not validated yet
+        chosen = dynamics_class(method, optimizer)
+        read = chosen.config_fields
+        for name in unread_dynamics_fields(method, optimizer):
+            readers = [
+                f"optimizer={cls.optimizer!r}" if getattr(cls, "optimizer", None) else f"method={cls.name!r}"
+                for cls in every_dynamics()
+                if name in cls.config_fields
+            ]
+            reader = f"optimizer={optimizer!r}" if getattr(chosen, "optimizer", None) else f"method={method!r}"
+            reasons[name] = f"applies to {' or '.join(readers)} only: {reader} reads {', '.join(read)}"
+        if DYNAMICS[method] is not OPTIMIZERS["sgd"]:
+            reasons["optimizer"] = f"applies to method='descent' only: method={method!r} is not a choice of optimizer"
         if "solver" in read and solver == "euler":
             adaptive = "applies to the adaptive solvers only: solver='euler' takes constant steps of size `step_size`"
             reasons.update(dict.fromkeys(_ADAPTIVE_ONLY, adaptive))
@@ -269,19 +306,21 @@ def _not_applying(method: str, solver: str, network: str, track_ntk: bool) -> di
     return reasons
 
 
-def unread_dynamics_fields(method: str) -> tuple[str, ...]:
-    """The fields of the other dynamics (`DYNAMICS`) that `method` does not read: it refuses them
-    unless at their defaults (docs/theory.md §10)."""
-    read, names = DYNAMICS[method].config_fields, {field.name for field in dataclasses.fields(Config)}
-    others = (f for other in DYNAMICS.values() for f in other.config_fields if f not in read and f in names)
+def unread_dynamics_fields(method: str, optimizer: str = "sgd") -> tuple[str, ...]:
+    """The fields of the other dynamics (`DYNAMICS`, `OPTIMIZERS`) that `method` (under "descent",
+    `optimizer`) does not read: it refuses them unless at their defaults (docs/theory.md §10, §11)."""
+    read = dynamics_class(method, optimizer).config_fields
+    names = {field.name for field in dataclasses.fields(Config)}
+    others = (f for other in every_dynamics() for f in other.config_fields if f not in read and f in names)
     return tuple(dict.fromkeys(others))
 
 
 def descent_of(config: Config, **changes: Any) -> Config:
-    """`config` as gradient descent (with `changes`): `method="descent"`, the fields descent does not
-    read (`unread_dynamics_fields`) at their defaults."""
+    """`config` as gradient descent (with `changes`): `method="descent"`, `optimizer="sgd"`, the fields
+    it does not read (`unread_dynamics_fields`) at their defaults."""
     unread = unread_dynamics_fields("descent")
-    return config.replace(**{"method": "descent", **{name: getattr(Config, name) for name in unread}, **changes})
+    defaults = {name: getattr(Config, name) for name in (*unread, "optimizer")}
+    return config.replace(**{"method": "descent", **defaults, **changes})
 
 
 def allowed_values(name: str) -> tuple[str, ...] | None:

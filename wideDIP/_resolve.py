@@ -16,7 +16,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._config import Config, parametrization_of
 from ._dynamics.base import AbstractDynamics, DiscreteDynamics
-from ._dynamics.registry import DYNAMICS
+from ._dynamics.registry import dynamics_class
 from ._integrate.discrete import StoppingRule
 from ._integrate.outcomes import DIVERGENCE_FACTOR
 from ._networks.base import Network, describe
@@ -152,8 +152,9 @@ def network_description(config: Config, network: Network) -> dict[str, Any]:
 
 
 def resolve_dynamics(config: Config) -> AbstractDynamics:
-    """The dynamics of `config.method` (`DYNAMICS`), built from the fields it reads."""
-    method = from_config(DYNAMICS[config.method], config)
+    """The dynamics of `config.method` (`DYNAMICS`; under "descent", of `config.optimizer`:
+    `OPTIMIZERS`), built from the fields it reads."""
+    method = from_config(dynamics_class(config.method, config.optimizer), config)
     if isinstance(method, DiscreteDynamics) and not isinstance(method.transformation(), optax.GradientTransformation):
         raise ValueError(
             f"Config.method={config.method!r}: {type(method).__name__}.transformation() must return an "
@@ -164,7 +165,7 @@ def resolve_dynamics(config: Config) -> AbstractDynamics:
 
 def is_discrete(config: Config) -> bool:
     """Whether `config.method` is a discrete dynamics (iterations of a step size), not an ODE."""
-    return issubclass(DYNAMICS[config.method], DiscreteDynamics)
+    return issubclass(dynamics_class(config.method, config.optimizer), DiscreteDynamics)
 
 
 def stopping_rule(config: Config) -> StoppingRule:

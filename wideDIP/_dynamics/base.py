@@ -66,19 +66,31 @@ class AbstractDynamics(eqx.Module):
 
 class DiscreteDynamics(AbstractDynamics):
     """Iterations `θ ← θ + update(∇L(θ))` of an optax transformation, run by the discrete loop on
-    every seed at once; iteration `τ` is time `τ η` (docs/theory.md §1)."""
+    every seed at once; iteration `τ` is time `τ h` with the time step `h` of `time_step`
+    (gradient descent: `h = η`, docs/theory.md §1; heavy ball: `h = √η`, §11)."""
+
+    optimizer: ClassVar[str | None] = None
+    """The `Config.optimizer` value that selects it under method="descent" (`OPTIMIZERS`); None: not one of them."""
+    has_time_axis: ClassVar[bool] = True
+    """Whether its iterations discretise an ODE, so that iteration `τ` is a time; False (Adam): its
+    results are per iteration (`time_step` 1)."""
 
     @abc.abstractmethod
     def transformation(self) -> optax.GradientTransformation:
         """The update rule (traced inside the loop: its numbers stay arrays)."""
 
     @property
+    def time_step(self) -> float:
+        """`h`: iteration `τ` is time `τ h` (gradient descent: the step size `η`)."""
+        return float(self.step_size)
+
+    @property
     def horizon(self) -> Float[Array, ""]:
-        return self.steps * self.step_size
+        return self.steps * self.time_step
 
     def time_of(self, iterations: np.ndarray) -> np.ndarray:
-        """The time of `iterations` (`t = τ η`)."""
-        return iterations * float(self.step_size)
+        """The time of `iterations` (`t = τ h`)."""
+        return iterations * self.time_step
 
 
 class LinearInGradients(AbstractDynamics):

@@ -13,6 +13,7 @@ class GradientDescent(DiscreteDynamics, LinearInGradients):
     """`θ ← θ − η ∇L(θ)` (docs/theory.md §1): `optax.sgd(η)`."""
 
     name: ClassVar[str] = "descent"
+    optimizer: ClassVar[str] = "sgd"
     title: ClassVar[str] = "gradient descent"
     stability_limit: ClassVar[float] = 2.0
 

@@ -1,11 +1,35 @@
-"""The dynamics by `Config.method` name."""
+"""The dynamics by `Config.method` name, and the discrete ones that method="descent" runs by
+`Config.optimizer` name."""
 
 from __future__ import annotations
 
 from .._runtime.registry import Registry
-from .base import AbstractDynamics
+from .adam import Adam
+from .base import AbstractDynamics, DiscreteDynamics
 from .descent import GradientDescent
 from .flow import GradientFlow
+from .heavy_ball import HeavyBall
+from .nesterov import Nesterov
 
 DYNAMICS = Registry("DYNAMICS", AbstractDynamics, {"descent": GradientDescent, "flow": GradientFlow})
 """The dynamics by `Config.method` name: adding one is adding a class here."""
+
+OPTIMIZERS = Registry(
+    "OPTIMIZERS",
+    DiscreteDynamics,
+    {"sgd": GradientDescent, "heavy_ball": HeavyBall, "nesterov": Nesterov, "adam": Adam},
+    key="optimizer",
+)
+"""The update rules of method="descent" by `Config.optimizer` name (docs/theory.md §11)."""
+
+
+def dynamics_class(method: str, optimizer: str) -> type[AbstractDynamics]:
+    """The class that runs `method`: for "descent" (`GradientDescent`'s entry), the rule `optimizer`
+    names in `OPTIMIZERS`; else `DYNAMICS[method]`."""
+    chosen = DYNAMICS[method]
+    return OPTIMIZERS[optimizer] if chosen is GradientDescent else chosen
+
+
+def every_dynamics() -> tuple[type[AbstractDynamics], ...]:
+    """Every class a method or an optimizer names."""
+    return tuple(dict.fromkeys((*DYNAMICS.values(), *OPTIMIZERS.values())))

@@ -14,7 +14,7 @@ import numpy as np
 from .._config import Config, descent_of, refuse_repeats, value_list
 from .._dynamics.descent import GradientDescent
 from .._dynamics.flow import GradientFlow
-from .._dynamics.registry import DYNAMICS
+from .._dynamics.registry import dynamics_class
 from .._figures.plots import held
 from .._integrate.integrate import Trajectory, checkpoint_steps, evenly_spread, last_checkpoint_reached
 from .._integrate.outcomes import outcome_labels
@@ -124,7 +124,7 @@ def compare(
     are computed from those states along both (`flow_ntk`, `descent_ntk`, docs/theory.md §3)."""
     if not isinstance(config, Config):
         raise ValueError(f"compare expects a wideDIP.Config, got {type(config).__name__}")
-    if DYNAMICS[config.method] not in (GradientDescent, GradientFlow):
+    if dynamics_class(config.method, config.optimizer) not in (GradientDescent, GradientFlow):
         raise ValueError(f"compare runs the gradient flow against gradient descent, not method={config.method!r}")
     matrix = checked_matrix(config, operator)
     step_sizes = checked_step_sizes(step_sizes)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._config import Config
-from .._dynamics.registry import DYNAMICS
+from .._dynamics.registry import dynamics_class, every_dynamics
 from .._networks.base import NETWORK_FIELDS
 from .._networks.registry import recorded_config_fields
 from .._problems.operators import OPERATORS, operator
@@ -80,7 +80,7 @@ _PHRASES: dict[str, Callable[[Config], str]] = {
     "v_law": lambda c: f"V: {c.v_law} entries",
     "signal": lambda c: f"x̄: {c.signal}",
     "noise": lambda c: f"noise σ = {c.noise:g}",
-    "method": lambda c: DYNAMICS[c.method].title or f"method {c.method}",
+    "method": lambda c: dynamics_class(c.method, c.optimizer).title or f"method {c.method}",
     "step_size": lambda c: f"η = {c.step_size:g}" if is_discrete(c) else f"Euler step {c.step_size:g}",
     "steps": lambda c: f"{c.steps} steps" if is_discrete(c) else f"horizon t = {c.horizon:g}",
     "t_max": lambda c: f"horizon t = {c.t_max:g}",
@@ -182,9 +182,9 @@ def compact_shape(config: Config, network: Mapping[str, Any] | None = None) -> l
 def _relevant(config: Config, name: str, hidden: Collection[str], read: Collection[str]) -> bool:
     """Whether the field `name` changes what `config` simulates (e.g. `rtol` only for the flow, `k`
     only for a network that reads it: `read`)."""
-    if name not in ("steps", "step_size") and any(name in cls.config_fields for cls in DYNAMICS.values()):
+    if name not in ("steps", "step_size") and any(name in cls.config_fields for cls in every_dynamics()):
         return (
-            name in DYNAMICS[config.method].config_fields
+            name in dynamics_class(config.method, config.optimizer).config_fields
             and (name != "t_max" or config.t_max is not None)
             and not (name in ("rtol", "atol") and config.solver == "euler")
         )

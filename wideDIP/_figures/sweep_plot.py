@@ -19,7 +19,7 @@ from matplotlib.ticker import NullLocator
 
 from .._analysis.statistics import NEEDS, PLOTTED_STATISTICS, QUARTILE_STATISTICS
 from .._analysis.theory import width_bound
-from .._dynamics.registry import DYNAMICS
+from .._dynamics.registry import dynamics_class
 from .._presets import PRESETS
 from .._resolve import operator_of
 from .._runtime.paths import check_writable
@@ -424,7 +424,7 @@ def _write_cells(
 def _descent_stability(result) -> tuple[np.ndarray, np.ndarray]:
     """Shaped like the grid: the descent cells whose stability is known, and those where most seeds
     start beyond descent's stability limit (`STABILITY_LIMIT`, docs/theory.md §5)."""
-    descent = np.vectorize(lambda config: DYNAMICS[config.method].stability_limit == 2, otypes=[bool])(result.configs)
+    descent = np.vectorize(lambda config: dynamics_class(config.method, config.optimizer).stability_limit == 2, otypes=[bool])(result.configs)
     fraction = result.unstable_fraction
     known = descent & np.isfinite(fraction)
     return known, known & (fraction > 0.5)
@@ -445,7 +445,7 @@ def _stability(result, marked: bool) -> str | None:
     known, unstable = _descent_stability(result)
     if not known.any():
         return None
-    cells = "cell" if all(DYNAMICS[c.method].stability_limit == 2 for c in result.configs.flat) else "descent cell"
+    cells = "cell" if all(dynamics_class(c.method, c.optimizer).stability_limit == 2 for c in result.configs.flat) else "descent cell"
     if unstable[known].all():
         return f"descent beyond its stability limit in every {cells} ({STABILITY_LIMIT})"
     if not unstable.any():

@@ -15,7 +15,7 @@ import numpy as np
 
 from .._analysis.theory import TheoryReport
 from .._config import Config
-from .._dynamics.registry import DYNAMICS
+from .._dynamics.registry import dynamics_class
 from .._figures.captions import compact_shape, described_network, unused_note
 from .._integrate.outcomes import ENDINGS
 from .._resolve import is_discrete, operator_of
@@ -219,7 +219,7 @@ class SimulationResult:
         unstable = f"{int(np.sum(self.stability > 2))}/{c.seeds} seeds" + (
             f"; not finite for {not_finite}" if not_finite else ""
         )
-        if DYNAMICS[c.method].stability_limit == 2:
+        if dynamics_class(c.method, c.optimizer).stability_limit == 2:
             return f"stability        median eta*lambda_max(H(0)) {np.median(self.stability):.3g}  (> 2 for {unstable})"
         if is_discrete(c):
             return f"stability        median eta*lambda_max(H(0)) {np.median(self.stability):.3g}  (no known limit)"

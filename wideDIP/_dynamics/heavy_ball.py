@@ -1,0 +1,42 @@
+"""Polyak's heavy ball (docs/theory.md §11)."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import equinox as eqx
+import optax
+from jaxtyping import Array, Float
+
+from .base import DiscreteDynamics, LinearInGradients, exact_number
+
+
+class HeavyBall(DiscreteDynamics, LinearInGradients):
+    """`θ_{τ+1} = θ_τ − η ∇L(θ_τ) + μ (θ_τ − θ_{τ−1})` (docs/theory.md §11): `optax.sgd(η, momentum=μ)`,
+    the explicit discretisation of the heavy-ball ODE `θ'' + α θ' + ∇L = 0` with time step `h = √η`
+    and `μ = 1 − α h`, so iteration `τ` is time `τ √η`."""
+
+    name: ClassVar[str] = "descent"
+    optimizer: ClassVar[str] = "heavy_ball"
+    title: ClassVar[str] = "heavy ball"
+    config_fields: ClassVar[tuple[str, ...]] = ("steps", "step_size", "momentum")
+    momentum: Float[Array, ""] = eqx.field(converter=exact_number)
+    nesterov: ClassVar[bool] = False
+
+    def transformation(self) -> optax.GradientTransformation:
+        return optax.sgd(self.step_size, momentum=self.momentum, nesterov=self.nesterov)
+
+    @property
+    def time_step(self) -> float:
+        return math.sqrt(float(self.step_size))
+
+    @property
+    def damping(self) -> float:
+        """The viscous damping `α = (1 − μ)/√η` of the ODE it discretises (docs/theory.md §11)."""
+        return (1 - float(self.momentum)) / self.time_step
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} η={float(self.step_size):g} μ={float(self.momentum):g}"
+
