@@ -21,6 +21,8 @@ _EXPORTS = {
     "._networks.activations": ("Activation", "activation"),
     "._runtime.cache": ("enable_compilation_cache",),
     "._experiments.compare": ("compare",),
+    "._experiments.compare_dynamics": ("compare_dynamics",),
+    "._results.dynamics_comparison": ("DynamicsComparison",),
     "._results.comparison": ("ComparisonResult",),
     "._config": ("Config",),
     "._dynamics.base": ("AbstractDynamics", "ContinuousDynamics", "DiscreteDynamics", "LinearInGradients"),

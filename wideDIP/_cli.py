@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ._config import Config, allowed_values
+from ._dynamics.registry import dynamics_names
 from ._runtime.interrupt import stop_on_interrupt
 
 REPORTED_PACKAGES = (
@@ -137,9 +138,9 @@ def _report(result, arguments: argparse.Namespace, out: Path | None, figure: Pat
     """Save `result` to `out` and draw it to `figure` (either may be None), then print its summary or,
     with `--json`, one JSON object (the other lines go to stderr); `large`: `SimulationResult.save`'s keywords."""
     if out is not None:
-        result.save(out, **large)
+        written = result.save(out, **large)  # a comparison of dynamics writes one file per run
         if not arguments.json:
-            print(f"saved {out}", file=sys.stderr)
+            print(f"saved {', '.join(map(str, written)) if isinstance(written, list) else out}", file=sys.stderr)
     if figure is not None:
         result.plot(figure)
     print(json.dumps(result.to_json(**large)) if arguments.json else result.summary())
@@ -180,10 +181,19 @@ def _large_fields(arguments: argparse.Namespace) -> dict[str, bool]:
 
 def _compare(arguments: argparse.Namespace) -> int:
     from ._experiments.compare import checked_step_sizes, compare
+    from ._experiments.compare_dynamics import HYPERPARAMETERS, checked_dynamics, compare_dynamics
 
-    config = config_from_arguments(arguments, Config(method="flow"))
     step_sizes = checked_step_sizes(arguments.step_sizes, "--step-sizes")
-    return _run_and_report(arguments, functools.partial(compare, step_sizes=step_sizes), config)
+    if arguments.dynamics is None:
+        config = config_from_arguments(arguments, Config(method="flow"))
+        return _run_and_report(arguments, functools.partial(compare, step_sizes=step_sizes), config)
+    names = checked_dynamics(arguments.dynamics, "--dynamics")
+    if arguments.optimizer is not None:
+        raise ValueError("--optimizer: with --dynamics, name the optimizers there (e.g. --dynamics sgd adam)")
+    given = _given_fields(arguments)
+    hyperparameters = {name: given.pop(name) for name in HYPERPARAMETERS if name in given}
+    experiment = functools.partial(compare_dynamics, dynamics=names, step_sizes=step_sizes, **hyperparameters)
+    return _run_and_report(arguments, experiment, Config(method="flow").replace(**given))
 
 
 def _ntk(arguments: argparse.Namespace) -> int:
@@ -398,6 +408,13 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=[1.0, 0.5, 0.1],
         help="descent steps η, each once, in the order given",
+    )
+    compare.add_argument(
+        "--dynamics",
+        nargs="+",
+        choices=dynamics_names(),
+        help="compare these dynamics instead, from the same draws on one axis (each discrete one at every "
+        "--step-sizes; their options, e.g. --momentum, go to those that read them)",
     )
     compare.add_argument(
         "--figure", help="draw the loss against time to this file (e.g. compare.png); default: no figure"

@@ -30,6 +30,16 @@ def dynamics_class(method: str, optimizer: str) -> type[AbstractDynamics]:
     return OPTIMIZERS[optimizer] if chosen is GradientDescent else chosen
 
 
+def dynamics_names() -> tuple[str, ...]:
+    """The names `compare_dynamics` takes: every optimizer of method="descent" and every other method."""
+    return (*OPTIMIZERS, *(name for name, cls in DYNAMICS.items() if cls is not GradientDescent))
+
+
+def dynamics_settings(name: str) -> dict[str, str]:
+    """The `Config` fields that select the dynamics `name` (of `dynamics_names`)."""
+    return {"method": "descent", "optimizer": name} if name in OPTIMIZERS else {"method": name}
+
+
 def every_dynamics() -> tuple[type[AbstractDynamics], ...]:
     """Every class a method or an optimizer names."""
     return tuple(dict.fromkeys((*DYNAMICS.values(), *OPTIMIZERS.values())))
