@@ -9,11 +9,12 @@ scales, on whatever JAX backend is present.
 --quick and --smoke measure the goal rows at settings too small for the goals (quick presets or
 tiny cells, 300-step loops: overhead more than work) and print them "not scored".
 
-All rates: warm-up first (compilation excluded), median of several repetitions, float32,
-measured in this one process on one JAX device (one core), the all-cores rows in child
-processes. The goal rows run in fresh processes with the compilation cache off. Prints tables
-and writes benchmarks/out/results.json, results.md (the tables, with machine, versions and
-date: docs/performance.md includes it) and throughput_vs_k.png.
+All rates and times: warm-up first (compilation excluded: `timed`), the median of several
+repetitions (1 with --smoke, 3 with --quick, 5) and their spread ((largest − smallest) / median;
+– with one), float32, measured in this one process on one JAX device (one core), the all-cores
+rows in child processes. The goal rows run in fresh processes with the compilation cache off.
+Prints tables and writes benchmarks/out/results.json, results.md (the tables, with machine,
+versions and date: docs/performance.md includes it) and throughput_vs_k.png.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 # before JAX starts: one CPU device (one core) here, unless --devices N, or --devices all (wideDIP's default)
@@ -58,36 +60,84 @@ from wideDIP._runtime.parallel import over_seeds
 NEVER = dict(threshold=1e-30)  # nothing converges: every seed runs every step
 
 
-def median_time(function, repeats: int) -> float:
-    function()  # warm-up (compiles)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+MARKEDLY_FASTER = 1.5
+"""A warm-up call this many times faster than every call before it: the calls before it were not warm."""
+MOST_WARM_UP_CALLS = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    """One quantity measured in each timed repetition of a computation (`timed`): its wall times in
+    seconds, or what is derived from them (`rate`, `scaled`), repetition by repetition."""
+
+    values: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def fastest(self) -> float:
+        """The smallest value (of times: the fastest repetition)."""
+        return min(self.values)
+
+    @property
+    def spread(self) -> float | None:
+        """(largest − smallest) / median of the repetitions, None with one repetition. The range,
+        not the interquartile range: with 3 to 7 repetitions the quartiles are the extremes' neighbours."""
+        return (max(self.values) - min(self.values)) / self.median if len(self.values) > 1 else None
+
+    def rate(self, work: float) -> Measurement:
+        """`work` per second, from times."""
+        return Measurement(tuple(work / seconds for seconds in self.values))
+
+    def scaled(self, factor: float) -> Measurement:
+        return Measurement(tuple(factor * value for value in self.values))
+
+    def __str__(self) -> str:
+        return f"{_shown(self.median)} (spread {_shown(self.spread, 'spread')})"
+
+
+def _seconds(function: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def timed(function: Callable[[], object], repeats: int) -> Measurement:
+    """The wall times of `repeats` calls of `function` after its warm-up: calls until one is not
+    `MARKEDLY_FASTER` than every call before it, at least 2 (at most `MOST_WARM_UP_CALLS`). The first
+    call compiles and places the arguments on the devices (`over_seeds`); a second compilation or
+    transfer shows as a further drop in time, which the warm-up waits out."""
+    fastest = _seconds(function)
+    for _ in range(MOST_WARM_UP_CALLS - 1):
+        latest = _seconds(function)
+        if latest * MARKEDLY_FASTER > fastest:
+            break
+        fastest = latest
+    return Measurement(tuple(_seconds(function) for _ in range(repeats)))
 
 
 def _never_rule(config: Config) -> _descent.StoppingRule:
     return _descent.StoppingRule(jnp.asarray(0.0, config.dtype), jnp.asarray(jnp.inf, config.dtype), jnp.asarray(True))
 
 
-def descent_rate(config: Config, steps: int, repeats: int) -> float:
-    """Seed-steps per second of the descent loop (all devices, no checkpoints)."""
+@functools.cache
+def descent_rate(config: Config, steps: int, repeats: int) -> Measurement:
+    """Seed-steps per second of the descent loop (all devices, no checkpoints); measured once per
+    run: a later table's row of the same computation (networks: the peers' shape) reuses it."""
     prepared = prepare(config)
     method = in_precision(resolve_dynamics(config), config.dtype)
     state = _descent.start(prepared.dynamics, prepared.parameters, method)
     advance = over_seeds(_descent.advance, (True, True, True, False, False))
     seeds = jax.tree.leaves(prepared.parameters)[0].shape[0]
     stop_at, rule = jnp.full((seeds,), steps, jnp.int32), _never_rule(config)
-    return (
-        seeds
-        * steps
-        / median_time(lambda: jax.block_until_ready(advance(prepared.dynamics, state, stop_at, method, rule)), repeats)
+    return timed(lambda: jax.block_until_ready(advance(prepared.dynamics, state, stop_at, method, rule)), repeats).rate(
+        seeds * steps
     )
 
 
-def flow_rate(config: Config, repeats: int) -> tuple[float, float]:
+def flow_rate(config: Config, repeats: int) -> tuple[Measurement, float]:
     """Seed-time-units per second of the flow over `t_max`, and median solver steps."""
     prepared = prepare(config)
     settings = in_precision(resolve_dynamics(config), config.dtype)
@@ -100,10 +150,10 @@ def flow_rate(config: Config, repeats: int) -> tuple[float, float]:
         )
         steps.append(float(jnp.median(solution.solver_steps)))
 
-    return config.seeds * config.t_max / median_time(run, repeats), steps[-1]
+    return timed(run, repeats).rate(config.seeds * config.t_max), steps[-1]
 
 
-def stiff_step_cost(config: Config, repeats: int, structured: bool = True) -> tuple[float, float]:
+def stiff_step_cost(config: Config, repeats: int, structured: bool = True) -> tuple[Measurement, float]:
     """Seconds per solver step and seed of the flow by `config.solver` in float64 (the stiff leg's
     precision) over `t_max` with nothing stopping (a vmapped solve runs as long as its slowest
     seed: time / (its steps × seeds)), the implicit Newton steps `structured` or by diffrax's dense
@@ -115,17 +165,20 @@ def stiff_step_cost(config: Config, repeats: int, structured: bool = True) -> tu
         settings = dataclasses.replace(settings, structured_solves=structured)
         times = jnp.asarray(checkpoint_times(settings), jnp.float64)
         arguments = (prepared.dynamics, prepared.problems, prepared.parameters, times, _never_rule(config), settings)
-        steps = np.asarray(jax.block_until_ready(_flow.integrate(*arguments)).solver_steps)
+        steps = []
         with LAPACK_LOCK:
-            seconds = median_time(lambda: jax.block_until_ready(_flow.integrate(*arguments)), repeats)
-    return seconds / (steps.max() * config.seeds), float(np.median(steps))
+            seconds = timed(
+                lambda: steps.append(np.asarray(jax.block_until_ready(_flow.integrate(*arguments)).solver_steps)),
+                repeats,
+            )
+    return seconds.scaled(1 / (steps[-1].max() * config.seeds)), float(np.median(steps[-1]))
 
 
-def tracking_cost(config: Config, checkpoints: int, repeats: int) -> float:
+def tracking_cost(config: Config, checkpoints: int, repeats: int) -> Measurement:
     """Seconds per checkpoint and seed of the kernel statistics after a run (`track_ntk`), by
     the route `config.ntk_implementation` names, on recorded states (all equal to θ(0): the
-    cost does not depend on the values). The fastest repetition, not the median: on a shared
-    machine the batched eigendecompositions' times varied up to 20× between runs."""
+    cost does not depend on the values). Its row shows the fastest repetition, not the median: on a
+    shared machine the batched eigendecompositions' times varied up to 20× between runs."""
     network = builtin_network(config)
     prepared = prepare(config, network=network, plan=make_plan(config, network))
     states = jax.vmap(lambda dynamics, parameters: dynamics.features(parameters))(
@@ -134,13 +187,10 @@ def tracking_cost(config: Config, checkpoints: int, repeats: int) -> float:
     states = jnp.repeat(states[:, None, :], checkpoints, axis=1)
 
     def run():
-        started = time.perf_counter()
         with LAPACK_LOCK:
             jax.block_until_ready(_kernel_curves(prepared.probe, states))
-        return time.perf_counter() - started
 
-    run()  # warm-up (compiles)
-    return min(run() for _ in range(repeats)) / (config.seeds * checkpoints)
+    return timed(run, repeats).scaled(1 / (config.seeds * checkpoints))
 
 
 def _plain_problem(config: Config, seed: int):
@@ -157,7 +207,7 @@ def _plain_problem(config: Config, seed: int):
     )
 
 
-def numpy_rate(config: Config, steps: int, repeats: int, seeds: int) -> float:
+def numpy_rate(config: Config, steps: int, repeats: int, seeds: int) -> Measurement:
     """The paper's loop in NumPy: full W, one seed at a time, gradient written out (the
     problems are drawn before the clock starts)."""
     problems = [_plain_problem(config, seed) for seed in range(seeds)]
@@ -173,10 +223,10 @@ def numpy_rate(config: Config, steps: int, repeats: int, seeds: int) -> float:
             w -= config.step_size * np.outer(s * (1 - s) * (v.T @ (a.T @ residual)) / np.sqrt(config.k), u)
 
     with np.errstate(over="ignore"):  # η = 1 with A ~ N(0,1) saturates the sigmoid
-        return seeds * steps / median_time(lambda: [one_seed(s) for s in range(seeds)], repeats)
+        return timed(lambda: [one_seed(s) for s in range(seeds)], repeats).rate(seeds * steps)
 
 
-def torch_rate(config: Config, steps: int, repeats: int, seeds: int) -> float | None:
+def torch_rate(config: Config, steps: int, repeats: int, seeds: int) -> Measurement | None:
     """The straightforward PyTorch loop: full W, one seed at a time, torch.optim.SGD, the
     paper's stopping rule checked every step. None when torch is not importable."""
     try:
@@ -198,20 +248,28 @@ def torch_rate(config: Config, steps: int, repeats: int, seeds: int) -> float | 
             loss.backward()
             optimizer.step()
 
-    return seeds * steps / median_time(lambda: [one_seed(s) for s in range(seeds)], repeats)
+    return timed(lambda: [one_seed(s) for s in range(seeds)], repeats).rate(seeds * steps)
 
 
-def memory_bandwidth(repeats: int) -> float:
+def memory_bandwidth(repeats: int) -> Measurement:
     """Bytes per second of a large array update `x + 1` (256 MiB read, 256 MiB written)."""
     x = jnp.ones(64 * 2**20, jnp.float32)
     add = jax.jit(lambda x: x + 1)
-    return 2 * x.nbytes / median_time(lambda: add(x).block_until_ready(), repeats)
+    return timed(lambda: add(x).block_until_ready(), repeats).rate(2 * x.nbytes)
 
 
 def row(table: list, section: str, **values) -> None:
-    table.append({"section": section, **values})
-    shown = "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
-    print(f"[{section}] {shown}", flush=True)
+    """A row of `section`, printed; a `Measurement` (at most one per row) is written as its median
+    followed by its `spread`."""
+    written = {}
+    for name, value in values.items():
+        if isinstance(value, Measurement):
+            assert "spread" not in written, f"[{section}] has more than one measurement"
+            written |= {name: value.median, "spread": value.spread}
+        else:
+            written[name] = value
+    table.append({"section": section, **written})
+    print(f"[{section}] " + "  ".join(f"{name}={_shown(value, name)}" for name, value in written.items()), flush=True)
 
 
 def child_environment(devices: str) -> dict[str, str]:
@@ -226,7 +284,7 @@ def child_environment(devices: str) -> dict[str, str]:
 
 
 @functools.cache
-def child_loop_rate(devices: str, seeds: int, mode: tuple[str, ...]) -> tuple[float, int]:
+def child_loop_rate(devices: str, seeds: int, mode: tuple[str, ...]) -> tuple[Measurement, int]:
     """The reduced loop rate at (10, 1000, 500, 1000) and the device count, in a fresh process."""
     child = subprocess.run(
         [sys.executable, __file__, "--loop-only", "--devices", devices, "--loop-seeds", str(seeds), *mode],
@@ -236,7 +294,7 @@ def child_loop_rate(devices: str, seeds: int, mode: tuple[str, ...]) -> tuple[fl
         env=child_environment(devices),
     )
     result = json.loads(child.stdout.strip().splitlines()[-1])
-    return result["rate"], result["devices"]
+    return Measurement(tuple(result["rates"])), result["devices"]
 
 
 def timed_sweep(command: list[str], directory: Path, mode: tuple[str, ...]) -> tuple[float, wideDIP.SweepResult]:
@@ -282,7 +340,7 @@ SWEEP_GOALS = [("fig1", []), ("fig2", []), ("fig1", ["--method", "flow"]), ("fig
 """The goal rows' sweeps, timed cold in fresh processes (`names` in `goals`)."""
 
 
-def goals(rows: list, mode: tuple[str, ...], torch_big: float | None) -> None:
+def goals(rows: list, mode: tuple[str, ...], torch_big: Measurement | None) -> None:
     """The issue's goal rows, each measured, its target and whether it is met; `torch_big`: the
     PyTorch loop's rate at (10, 1000, 500, 1000), None without torch. With --quick or --smoke the
     rows are measured at smaller settings (the quick presets or tiny cells, a 300-step loop: they
@@ -342,10 +400,10 @@ def goals(rows: list, mode: tuple[str, ...], torch_big: float | None) -> None:
         rows,
         "goals",
         goal="Kvaerno5 step / Tsit5 step at (m, k) = (10, 1000)",
-        measured=implicit / explicit,
+        measured=implicit.median / explicit.median,
         target="<= 5",
-        met=met(implicit / explicit <= 5),
-        note=f"float64, {stiff.seeds} seeds, one device: {implicit * 1e3:.3g} against {explicit * 1e3:.3g} ms "
+        met=met(implicit.median / explicit.median <= 5),
+        note=f"float64, {stiff.seeds} seeds, one device: {implicit.scaled(1e3)} against {explicit.scaled(1e3)} ms "
         "per step and seed (structured Newton solves)",
     )
     one, _ = child_loop_rate("1", seeds, mode)
@@ -355,11 +413,10 @@ def goals(rows: list, mode: tuple[str, ...], torch_big: float | None) -> None:
         rows,
         "goals",
         goal="reduced loop (10, 1000): all cores / one core",
-        measured=every / one,
+        measured=every.median / one.median,
         target=">= 2",
-        met=met(every / one >= 2),
-        note=f"{devices} CPU devices {every:.3g}, one {one:.3g} seed-steps/s; "
-        f"{seeds} seeds, {steps} steps, fresh processes",
+        met=met(every.median / one.median >= 2),
+        note=f"{devices} CPU devices {every}, one {one} seed-steps/s; {seeds} seeds, {steps} steps, fresh processes",
     )
     if torch_big is None:
         row(
@@ -378,10 +435,10 @@ def goals(rows: list, mode: tuple[str, ...], torch_big: float | None) -> None:
             rows,
             "goals",
             goal="reduced loop / PyTorch loop at (10, 1000, 500, 1000)",
-            measured=every / torch_big,
+            measured=every.median / torch_big.median,
             target=">= 500",
-            met=met(every / torch_big >= 500),
-            note=f"wideDIP on all cores; PyTorch {torch_big:.3g} seed-steps/s ({torch.get_num_threads()} threads)",
+            met=met(every.median / torch_big.median >= 500),
+            note=f"wideDIP on all cores; PyTorch {torch_big} seed-steps/s ({torch.get_num_threads()} threads)",
         )
 
 
@@ -410,11 +467,18 @@ def main() -> None:
         return
     if arguments.loop_only:
         loop = big.replace(seeds=arguments.loop_seeds or seeds)
-        print(json.dumps({"rate": descent_rate(loop, loop_steps(quick), repeats), "devices": jax.device_count()}))
+        rates = descent_rate(loop, loop_steps(quick), repeats).values
+        print(json.dumps({"rates": rates, "devices": jax.device_count()}))
         return
 
     mode = ("--smoke",) if arguments.smoke else ("--quick",) if quick else ()
-    report = {**machine(), "mode": mode[0].strip("-") if mode else "full", "seeds": seeds, "rows": []}
+    report = {
+        **machine(),
+        "mode": mode[0].strip("-") if mode else "full",
+        "seeds": seeds,
+        "repetitions": repeats,
+        "rows": [],
+    }
     rows = report["rows"]
     print(
         f"wideDIP benchmarks on {report['device']} ({report['cores']} cores), jax {jax.__version__}, "
@@ -448,7 +512,7 @@ def main() -> None:
                 shape=str(tuple(shape.values())),
                 implementation=name,
                 seed_steps_per_s=rate,
-                reduced_over_this=rates["wideDIP reduced"] / rate,
+                reduced_over_this=rates["wideDIP reduced"].median / rate.median,
             )
 
     # all cores: the same loop with the CPU split into one JAX device per core (shard_map), wideDIP's default
@@ -490,12 +554,12 @@ def main() -> None:
                 repeats,
             ),
         )
-    setup = median_time(lambda: jax.block_until_ready(prepare(big)), repeats)
+    setup = timed(lambda: jax.block_until_ready(prepare(big)), repeats)
     row(rows, "setup", shape="(10, 1000, 500, 1000)", seconds=setup, note="draws + B = A V / sqrt(k), all seeds")
     custom = np.random.default_rng(0).standard_normal((big.m, big.n))
     for name in wideDIP.OPERATORS:  # the same setup with each forward operator (docs/theory.md §8)
         config, matrix = big.replace(operator=name), custom if name == "custom" else None
-        seconds = median_time(lambda: jax.block_until_ready(prepare(config, matrix=matrix)), repeats)  # noqa: B023
+        seconds = timed(lambda: jax.block_until_ready(prepare(config, matrix=matrix)), repeats)  # noqa: B023
         row(
             rows,
             "setup per operator",
@@ -529,7 +593,7 @@ def main() -> None:
             "stiff solves",
             shape=f"({m}, {k})",
             solver="tsit5",
-            ms_per_step_and_seed=explicit * 1e3,
+            ms_per_step_and_seed=explicit.scaled(1e3),
             over_tsit5=1.0,
         )
         for structured in (True, False) if k <= 250 else (True,):  # a dense LU of 1000 × 1000 per step: minutes
@@ -539,12 +603,12 @@ def main() -> None:
                 "stiff solves",
                 shape=f"({m}, {k})",
                 solver="kvaerno5, " + ("structured (Woodbury)" if structured else "dense LU"),
-                ms_per_step_and_seed=implicit * 1e3,
-                over_tsit5=implicit / explicit,
+                ms_per_step_and_seed=implicit.scaled(1e3),
+                over_tsit5=implicit.median / explicit.median,
             )
 
     # 3b. networks: the generic path (jax.grad on the literal parameters) against the fast paths
-    #     (the two-layer rows reuse the peers' compiled code: same shape)
+    #     (the two-layer rows are the peers' measurements: the same computation, `descent_rate`)
     shape = dict(m=10, n=100, d=500, k=100)
     variants = [
         ("two_layer", "reduced", ()),
@@ -554,7 +618,7 @@ def main() -> None:
         ("mlp", "full", ()),
         ("mlp", "full", (100,)),
     ]
-    if quick:  # the two-layer rows are compiled already (peers)
+    if quick:  # the two-layer rows are measured already (peers)
         variants = variants[:2]
     for network, parametrization, hidden in variants:
         config = Config(**shape, seeds=seeds, network=network, parametrization=parametrization, hidden=hidden, **NEVER)
@@ -595,13 +659,15 @@ def main() -> None:
                 ntk_implementation=implementation,
                 **NEVER,
             )
+            cost = tracking_cost(config, checkpoints, repeats)
             row(
                 rows,
                 "ntk tracking",
                 shape=str(tuple(shape.values())),
                 network=network,
                 implementation=implementation,
-                seconds_per_checkpoint_and_seed=tracking_cost(config, checkpoints, repeats),
+                seconds_per_checkpoint_and_seed=cost.fastest,
+                spread=cost.spread,
             )
 
     # 4. roofline of one reduced step at m = 10, k = 1000
@@ -619,9 +685,9 @@ def main() -> None:
         "roofline",
         bytes_per_seed_step=bytes_per_step,
         flops_per_seed_step=flops_per_step,
-        measured_bandwidth_GBps=bandwidth / 1e9,
+        measured_bandwidth_GBps=bandwidth.scaled(1e-9),
         achieved_GBps=rate * bytes_per_step / 1e9,
-        achieved_fraction=rate * bytes_per_step / bandwidth,
+        achieved_fraction=rate * bytes_per_step / bandwidth.median,
         achieved_GFLOPs=rate * flops_per_step / 1e9,
     )
 
@@ -655,7 +721,7 @@ def main() -> None:
         total = 0.0
         for index in np.ndindex(result.shape):
             cell = base.replace(**{n: v[i] for (n, v), i in zip(axes.items(), index)}, **NEVER)
-            per_step = 1 / torch_rate(cell, 3 if quick else 10, 1, 1)
+            per_step = 1 / torch_rate(cell, 3 if quick else 10, 1, 1).median
             total += per_step * result.cells[index]["total_steps"]
         row(
             rows,
@@ -696,7 +762,10 @@ def machine() -> dict:
     }
 
 
-def _shown(value) -> str:
+def _shown(value, name: str = "") -> str:
+    """A table cell; the column `spread` (a fraction, None with one repetition) in per cent, or –."""
+    if name == "spread":
+        return "–" if value is None else f"{100 * value:.0f} %"
     return "" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
@@ -709,13 +778,17 @@ def markdown(report: dict) -> str:
         f"wideDIP {report['widedip']}, jax {report['jax']}, jaxlib {report['jaxlib']}, torch {report['torch']}, "
         f"Python {report['python']}.",
         "",
+        f"Each measured value is the median of the repetitions ({report['repetitions']}) after a warm-up that "
+        "excludes compilation (ntk tracking: the fastest); its spread is (largest − smallest) / median of those "
+        "repetitions, – with one. The goal rows and the figure 1 sweep are single runs.",
+        "",
     ]
     sections = sorted(dict.fromkeys(r["section"] for r in report["rows"]), key=lambda name: name != "goals")
     for section in sections:
         table = [r for r in report["rows"] if r["section"] == section]
         keys = [key for key in dict.fromkeys(k for r in table for k in r) if key != "section"]
         lines += [f"**{section}**", "", "| " + " | ".join(keys) + " |", "| " + " | ".join("---" for _ in keys) + " |"]
-        lines += ["| " + " | ".join(_shown(r.get(key)) for key in keys) + " |" for r in table]
+        lines += ["| " + " | ".join(_shown(r.get(key), key) for key in keys) + " |" for r in table]
         lines.append("")
     return "\n".join(lines)
 
