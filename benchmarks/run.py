@@ -536,6 +536,22 @@ def main() -> None:
         row(rows, "scaling k", k=k, seed_steps_per_s=descent_rate(big.replace(k=k), 200 if quick else 2000, repeats))
     for m in points((2, 10, 50, 100), (2, 50)):
         row(rows, "scaling m", m=m, seed_steps_per_s=descent_rate(big.replace(m=m), 200 if quick else 2000, repeats))
+    # the update rules of docs/theory.md §11 at (10, 1000, 500, 1000): the momentum rules on the
+    # reduced path (their state gains the velocity of z), Adam on the literal parameters
+    loop = 200 if quick else 2000
+    plain = descent_rate(big, loop, repeats)
+    for rule in points(("sgd", "heavy_ball", "nesterov", "adam"), ("sgd", "heavy_ball", "adam")):
+        config = big.replace(optimizer=rule, step_size=0.01 if rule == "adam" else big.step_size)
+        steps = loop if config.resolved_parametrization == "reduced" else max(1, loop // 100)
+        rate = descent_rate(config, steps, repeats)
+        row(
+            rows,
+            "update rules",
+            optimizer=rule,
+            parametrization=config.resolved_parametrization,
+            seed_steps_per_s=rate,
+            sgd_over_this=plain.median / rate.median,
+        )
     for count in points((10, 50, 200, 1000), (10, 100)):
         row(
             rows,

@@ -71,17 +71,17 @@ def test_bad_values_name_the_field_and_what_is_allowed(field, value, allowed):
 def test_t_max_is_for_the_flow_only():
     assert Config(method="flow", t_max=3.0).horizon == 3.0
     assert Config(method="flow").horizon == Config().steps * Config().step_size
-    with pytest.raises(ValueError, match=r"Config\.t_max applies to method='flow' only"):
+    with pytest.raises(ValueError, match=r"Config\.t_max applies to method='flow' or method='inertial_flow' only"):
         Config(t_max=3.0)
 
 
 @pytest.mark.parametrize(
     "changes, field, why",
     [
-        (dict(solver="kvaerno5"), "solver", "applies to method='flow' only"),
-        (dict(rtol=1e-3), "rtol", "applies to method='flow' only"),
-        (dict(atol=1e-3), "atol", "applies to method='flow' only"),
-        (dict(max_solver_steps=10), "max_solver_steps", "applies to method='flow' only"),
+        (dict(solver="kvaerno5"), "solver", "applies to method='flow' or method='inertial_flow' only"),
+        (dict(rtol=1e-3), "rtol", "applies to method='flow' or method='inertial_flow' only"),
+        (dict(atol=1e-3), "atol", "applies to method='flow' or method='inertial_flow' only"),
+        (dict(max_solver_steps=10), "max_solver_steps", "applies to method='flow' or method='inertial_flow' only"),
         (dict(method="flow", rtol=5.0), "rtol", "must be < 1"),
         (dict(method="flow", rtol=1.0), "rtol", "must be < 1"),
         (dict(method="flow", solver="euler", rtol=1e-3), "rtol", "applies to the adaptive solvers only"),

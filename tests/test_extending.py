@@ -118,7 +118,7 @@ def test_a_registered_discrete_dynamics_runs_its_own_update(registered):
     assert "halting_descent  eta=0.5" in result.summary()
     np.testing.assert_allclose(result.times[-1], config.steps * config.step_size)  # its time axis: t = τ η
     cells_match_alone(config, "step_size", [0.5, 0.25])
-    with pytest.raises(ValueError, match=r"Config\.solver applies to method='flow' only"):
+    with pytest.raises(ValueError, match=r"Config\.solver applies to method='flow' or method='inertial_flow' only"):
         config.replace(solver="tsit5")  # the flow's fields are refused: it does not read them
 
 

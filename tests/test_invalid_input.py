@@ -156,20 +156,29 @@ CLI_ROWS = {
         ["simulate", "--figure", "{tmp}/nodir/s.png"],
         r"--figure: the folder .* does not exist",
     ),
-    "simulate --t-max 5 (descent)": (["simulate", "--t-max", "5"], r"--t-max applies to method='flow' only"),
+    "simulate --t-max 5 (descent)": (
+        ["simulate", "--t-max", "5"],
+        r"--t-max applies to method='flow' or method='inertial_flow' only",
+    ),
     "simulate --method descent --solver kvaerno5 --rtol 5": (
         ["simulate", "--method", "descent", "--solver", "kvaerno5", "--rtol", "5"],
         r"--rtol must be < 1",
     ),
     "simulate --solver kvaerno5 (descent)": (
         ["simulate", "--solver", "kvaerno5"],
-        r"--solver applies to method='flow' only",
+        r"--solver applies to method='flow' or method='inertial_flow' only",
     ),
-    "simulate --rtol 1e-3 (descent)": (["simulate", "--rtol", "1e-3"], r"--rtol applies to method='flow' only"),
-    "simulate --atol 1e-3 (descent)": (["simulate", "--atol", "1e-3"], r"--atol applies to method='flow' only"),
+    "simulate --rtol 1e-3 (descent)": (
+        ["simulate", "--rtol", "1e-3"],
+        r"--rtol applies to method='flow' or method='inertial_flow' only",
+    ),
+    "simulate --atol 1e-3 (descent)": (
+        ["simulate", "--atol", "1e-3"],
+        r"--atol applies to method='flow' or method='inertial_flow' only",
+    ),
     "simulate --max-solver-steps 9 (descent)": (
         ["simulate", "--max-solver-steps", "9"],
-        r"--max-solver-steps applies to method='flow' only",
+        r"--max-solver-steps applies to method='flow' or method='inertial_flow' only",
     ),
     "simulate --method flow --rtol 5": (["simulate", "--method", "flow", "--rtol", "5"], r"--rtol must be < 1"),
     "simulate --solver euler --atol 1e-3": (
@@ -186,7 +195,7 @@ CLI_ROWS = {
     ),
     "sweep --solver kvaerno5 (descent)": (
         ["sweep", "fig1-quick", "--solver", "kvaerno5"],
-        r"--solver applies to method='flow' only",
+        r"--solver applies to method='flow' or method='inertial_flow' only",
     ),
     "compare --rtol 5": (["compare", "--rtol", "5"], r"--rtol must be < 1"),
     "simulate --out x.txt": (["simulate", "--out", "{tmp}/x.txt"], r"--out: a result is saved as one \.npz file"),

@@ -7,6 +7,7 @@ import pytest
 
 import wideDIP
 from wideDIP import Config, simulate
+from wideDIP._networks.kernels import TRACKED_STATISTICS
 
 
 @pytest.fixture(scope="module")
@@ -210,8 +211,8 @@ def test_a_comparison_file_with_an_array_cut_short_is_refused(tmp_path):
 
 
 def test_a_comparison_file_missing_one_kernel_statistic_is_refused(tmp_path):
-    """A comparison that tracked the kernels holds all four statistics of each leg."""
-    statistics = ("min_lambda_K", "min_lambda_H", "max_lambda_H", "jacobian_lipschitz_ratio")
+    """A comparison that tracked the kernels holds all the statistics of each leg (the drifts since format 5)."""
+    statistics = TRACKED_STATISTICS
     kernels = {name: np.ones((2, 2, 4)) for name in statistics}
     path = _comparison(flow_ntk=kernels, descent_ntk=kernels).save(tmp_path / "tracked.npz")
     assert wideDIP.load(path).descent_ntk.keys() == set(statistics)

@@ -31,6 +31,7 @@ _EXPORTS = {
     "._dynamics.nesterov": ("Nesterov",),
     "._dynamics.adam": ("Adam",),
     "._dynamics.flow": ("GradientFlow",),
+    "._dynamics.inertial_flow": ("InertialFlow",),
     "._dynamics.registry": ("DYNAMICS", "OPTIMIZERS"),
     "._networks.losses": ("GenericDynamics", "ReducedBothDynamics", "ReducedDynamics", "network"),
     "._networks.base": ("HasClosedFormKernels", "HasLipschitzBound", "HasReducedDynamics", "Network", "network_key"),

@@ -53,6 +53,7 @@ _BOUNDS = {
     "noise": ((lambda value: value >= 0, ">= 0, got {}"),),
     **dict.fromkeys(("momentum", "b1", "b2"), ((lambda value: 0 <= value < 1, "in [0, 1), got {}"),)),
     "eps": _POSITIVE,
+    **dict.fromkeys(("damping", "hessian_damping"), ((lambda value: value >= 0, ">= 0, got {}"),)),
 }
 """Each numeric field's bounds: (test, what `Config.<field> must be`, formatted with the value)."""
 _ADAPTIVE_ONLY = ("rtol", "atol")
@@ -139,8 +140,9 @@ class Config:
     dtype: str = "float32"
     """Floating-point precision of the simulation."""
     method: str = "descent"
-    """"descent" (discrete training by `optimizer`: what the paper's experiments run) or "flow": the
-    gradient flow (3), integrated by diffrax."""
+    """"descent" (discrete training by `optimizer`: what the paper's experiments run), "flow": the
+    gradient flow (3), or "inertial_flow": `θ'' + α θ' + β (d/dt)∇L(θ) + ∇L(θ) = 0` with `θ'(0) = 0`
+    (`damping` α, `hessian_damping` β; docs/theory.md §11), the two integrated by diffrax."""
     optimizer: str = "sgd"
     """method="descent": the update rule (docs/theory.md §11): "sgd" (gradient descent, the paper's),
     "heavy_ball" (Polyak, `momentum`), "nesterov" (`momentum`), "adam" (`b1`, `b2`, `eps`)."""
@@ -153,18 +155,26 @@ class Config:
     eps: float = 1e-8
     """Adam's `ε` (> 0)."""
     solver: str = "auto"
-    """Flow solver: "auto" (tsit5, a seed it cannot carry to the horizon continued by kvaerno5 in
-    float64: docs/theory.md §10), tsit5, dopri5, dopri8 (explicit, adaptive), kvaerno5 (implicit,
-    for stiff problems), or euler (constant step `step_size`: reproduces gradient descent)."""
+    """The solver of the flow or the inertial flow: "auto" (tsit5, a seed it cannot carry to the
+    horizon continued by kvaerno5 in float64: docs/theory.md §10), tsit5, dopri5, dopri8 (explicit,
+    adaptive), kvaerno5 (implicit, for stiff problems), or euler (constant step `step_size`: for the
+    flow, gradient descent)."""
     rtol: float = 1e-6
     """Relative tolerance of the adaptive flow solver (0 < rtol < 1)."""
     atol: float = 1e-8
     """Absolute tolerance of the adaptive flow solver."""
     t_max: float | None = None
-    """Flow horizon; None means `steps × step_size`, the time budget of descent."""
+    """The horizon of the flow or the inertial flow; None means `steps × step_size`, the time budget
+    of descent."""
     max_solver_steps: int = 100_000
     """Flow: at most this many solver steps per seed (then the seed is `solver_failed`); with
     solver="auto", per solver: tsit5's budget, then the stiff continuation's."""
+    damping: float = 2.0
+    """method="inertial_flow": the viscous damping `α ≥ 0` (2: the critical damping of a mode of `H`
+    of eigenvalue 1, docs/theory.md §11)."""
+    hessian_damping: float = 0.0
+    """method="inertial_flow": the Hessian-driven damping `β ≥ 0` (0: the heavy-ball ODE; it adds
+    `βλ` to the damping of the mode of eigenvalue `λ`, docs/theory.md §11)."""
     track_ntk: bool = False
     """Record `λ_min(K)`, `λ_min(H)`, `λ_max(H)` and the Jacobian's Lipschitz ratio at the
     checkpoints (docs/theory.md §3), and evaluate Theorem 2.1 for every seed (§5)."""
@@ -274,7 +284,9 @@ def _set(config: Config, name: str) -> bool:
 def _naming(config: Config) -> str:
     """The setting that chose `config`'s dynamics: `method=...`, with `optimizer=...` under descent."""
     chosen = dynamics_class(config.method, config.optimizer)
-    return f"method={config.method!r}" + (f", optimizer={config.optimizer!r}" if getattr(chosen, "optimizer", None) else "")
+    return f"method={config.method!r}" + (
+        f", optimizer={config.optimizer!r}" if getattr(chosen, "optimizer", None) else ""
+    )
 
 
 def _not_applying(method: str, optimizer: str, solver: str, network: str, track_ntk: bool) -> dict[str, str]:

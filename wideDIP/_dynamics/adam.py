@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import equinox as eqx
+import numpy as np
 import optax
 from jaxtyping import Array, Float
 
@@ -31,6 +32,11 @@ class Adam(DiscreteDynamics):
     @property
     def time_step(self) -> float:
         return 1.0
+
+    def linearised_rate(self, eigenvalue: np.ndarray) -> None:
+        """None: Adam's entrywise update is not linear in the residual, so no rate per eigenvalue of `H`
+        is predicted (docs/theory.md §11)."""
+        return None
 
     @property
     def label(self) -> str:

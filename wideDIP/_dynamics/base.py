@@ -63,6 +63,11 @@ class AbstractDynamics(eqx.Module):
         """`η λ_max(H(θ(0)))`: below 2, gradient descent is stable near θ(0) (docs/theory.md §10)."""
         return float(self.step_size) * largest_eigenvalue
 
+    def linearised_rate(self, eigenvalue: np.ndarray) -> np.ndarray | None:
+        """The decay rate, in its time units, of the residual's component along an eigenvalue `λ` of
+        `H` in the kernel regime (`J` frozen, docs/theory.md §11); None where none is predicted."""
+        return None
+
 
 class DiscreteDynamics(AbstractDynamics):
     """Iterations `θ ← θ + update(∇L(θ))` of an optax transformation, run by the discrete loop on

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 import optax
 
 from .base import DiscreteDynamics, LinearInGradients
@@ -19,3 +20,11 @@ class GradientDescent(DiscreteDynamics, LinearInGradients):
 
     def transformation(self) -> optax.GradientTransformation:
         return optax.sgd(self.step_size)
+
+    def linearised_rate(self, eigenvalue: np.ndarray) -> np.ndarray:
+        """`−ln|1 − ηλ|/η`: in the kernel regime each step multiplies the residual's component along
+        `λ` by `1 − ηλ` in time `η` (docs/theory.md §11); the flow's `λ` as `η → 0`, negative (growth)
+        beyond the stability limit `ηλ > 2`, inf at `ηλ = 1` (one step ends it)."""
+        step = float(self.step_size)
+        with np.errstate(divide="ignore"):
+            return -np.log(np.abs(1 - step * np.asarray(eigenvalue, np.float64))) / step

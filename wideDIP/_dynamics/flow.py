@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 import equinox as eqx
-from jaxtyping import Array, Float
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PyTree
 
 from .base import ContinuousDynamics, LinearInGradients, exact_number
 
@@ -58,6 +61,34 @@ class GradientFlow(ContinuousDynamics, LinearInGradients):
     def horizon(self) -> Float[Array, ""]:
         return self.time_budget
 
+    def initial_state(self, loss: eqx.Module, parameters: PyTree) -> PyTree:
+        """The integrated state at t = 0 from one seed's `θ(0) = parameters`: θ itself (a continuous
+        dynamics of its own, `InertialFlow`, adds a velocity)."""
+        return parameters
+
+    def vector_field(self, loss: eqx.Module, state: PyTree) -> PyTree:
+        """The state's time derivative under one seed's `loss`: `−∇L(θ)` (3)."""
+        return jax.tree.map(jnp.negative, loss.loss_and_gradient(state)[1])
+
+    def position(self, state: PyTree) -> PyTree:
+        """The parameters θ of a state (one seed's or stacked over seeds), which the loss, the events
+        and the recorded statistics read: the state itself."""
+        return state
+
+    def stiffness(self, largest_eigenvalue: np.ndarray) -> np.ndarray:
+        """The largest `|s|` of the ODE linearised at θ(0) from `λ_max(H(θ(0)))`, which bounds the
+        explicit solvers' steps (`≈ 3/|s|`, docs/theory.md §10): `λ_max` itself."""
+        return largest_eigenvalue
+
+    def linearised_rate(self, eigenvalue: np.ndarray) -> np.ndarray:
+        """`λ`: with `H` frozen, `r' = −H r` (docs/theory.md §3, §11)."""
+        return np.asarray(eigenvalue, np.float64)
+
+    @property
+    def dynamics_label(self) -> str:
+        """The ODE in a few words, without its solver (the summaries': "flow")."""
+        return "flow"
+
     @property
     def label(self) -> str:
-        return f"flow ({self.solver})"
+        return f"{self.dynamics_label} ({self.solver})"

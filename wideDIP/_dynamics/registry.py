@@ -9,9 +9,14 @@ from .base import AbstractDynamics, DiscreteDynamics
 from .descent import GradientDescent
 from .flow import GradientFlow
 from .heavy_ball import HeavyBall
+from .inertial_flow import InertialFlow
 from .nesterov import Nesterov
 
-DYNAMICS = Registry("DYNAMICS", AbstractDynamics, {"descent": GradientDescent, "flow": GradientFlow})
+DYNAMICS = Registry(
+    "DYNAMICS",
+    AbstractDynamics,
+    {"descent": GradientDescent, "flow": GradientFlow, "inertial_flow": InertialFlow},
+)
 """The dynamics by `Config.method` name: adding one is adding a class here."""
 
 OPTIMIZERS = Registry(

@@ -13,11 +13,15 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
+from .._analysis.rates import eigenvalues_on_image, measured_rate, predicted_rate
 from .._analysis.recovery import at_checkpoint, best_checkpoint, path_statistics, recovery_curves
 from .._analysis.theory import TheoryReport, generic_theory_inputs
 from .._config import Config
 from .._dynamics.base import DiscreteDynamics
+from .._dynamics.optax_dynamics import OptaxDynamics
+from .._dynamics.registry import OPTIMIZERS
 from .._integrate.integrate import (
     Start,
     Trajectory,
@@ -149,7 +153,7 @@ def _setup(network: Network, plan: Plan, keys, laws: ProblemLaw, shared: Problem
         key, problem = seed
         seed_network, literal = network.for_seed(problem, key)
         return (
-            seed_network.largest_observation_eigenvalue(problem, literal),
+            seed_network.observation_eigenvalues(problem, literal),
             *realised_spectrum(problem.operator),
         )
 
@@ -168,11 +172,11 @@ def _setup(network: Network, plan: Plan, keys, laws: ProblemLaw, shared: Problem
     # the decompositions one seed after another: a batched SVD and a batched eigh in one program
     # deadlock XLA's CPU runtime now and then (both wait in jaxlib's ParallelBatchMap for work
     # queued on the thread pool their own calls occupy: seen on 2 cores, gdb)
-    largest, norm, sigma = jax.lax.map(spectra_of, (keys, problems))
+    eigenvalues, norm, sigma = jax.lax.map(spectra_of, (keys, problems))
     theory = None
     if plan.kernels is not None:
         theory = jax.lax.map(theory_of, (keys, problems, dynamics, parameters, probe, norm, sigma))
-    return Prepared(problems, dynamics, parameters, largest, norm, sigma, probe, theory)
+    return Prepared(problems, dynamics, parameters, eigenvalues, norm, sigma, probe, theory)
 
 
 @eqx.filter_jit
@@ -196,8 +200,9 @@ class Prepared(eqx.Module):
     problems: Problem
     dynamics: eqx.Module
     parameters: object
-    largest_eigenvalue: jax.Array
-    """`λ_max(H(W(0)))` per seed (docs/theory.md §3)."""
+    observation_eigenvalues: jax.Array
+    """The eigenvalues of `H(θ(0))` per seed, ascending, `[seeds, m]` (docs/theory.md §3; a padded
+    cell's with the padding's zeros first: `eigenvalues_on_image`)."""
     norm_A: jax.Array
     sigma_A: jax.Array
     """`‖A‖` and `σ_A` per seed, as `SimulationResult`'s."""
@@ -205,6 +210,11 @@ class Prepared(eqx.Module):
     """The kernels' route when tracking: a closed form (`KernelProbe`, ...) or `JacobianProbe`."""
     theory: dict[str, jax.Array] | None
     """Inputs of Theorem 2.1 per seed (`theory_inputs`), when the plan needs kernels."""
+
+    @property
+    def largest_eigenvalue(self) -> jax.Array:
+        """`λ_max(H(θ(0)))` per seed (docs/theory.md §3)."""
+        return self.observation_eigenvalues[:, -1]
 
     def rows(self, first: int, seeds: int) -> Prepared:
         """The seeds `first, …, first + seeds − 1` (a cell of a batch; `rows(0, seeds)` drops the
@@ -304,11 +314,26 @@ def integrate_config(
 
 
 def simulate(
-    config: Config, *, network: Network | None = None, operator: np.ndarray | None = None, progress: bool = True
+    config: Config,
+    *,
+    network: Network | None = None,
+    operator: np.ndarray | None = None,
+    optimizer: optax.GradientTransformation | None = None,
+    progress: bool = True,
 ) -> SimulationResult:
     """Train the network of `config` (`config.network`, or `network`, a `wideDIP.Network` of
-    one's own) on `config.seeds` random draws, by gradient descent or gradient flow (3)
-    (`config.method`).
+    one's own) on `config.seeds` random draws, by gradient flow (3) or discrete steps
+    (`config.method`): gradient descent, heavy ball, Nesterov or Adam (`config.optimizer`,
+    docs/theory.md §11), or `optimizer`.
+
+    `optimizer`: any `optax.GradientTransformation` of one's own (`optimizer=optax.lion(1e-3)`), run
+    in place of `Config.optimizer` under method="descent" (leave `Config.optimizer` and
+    `Config.step_size` at their defaults: it holds its own learning rate). Its update is its own, so
+    it runs on the literal parameters (`parametrization` "auto" runs, and is recorded, as "full";
+    "reduced" is refused) and its results are per iteration (no time axis); the result's `dynamics`
+    and summary name it "optax transformation". Its numbers are compiled in, unless it keeps them in
+    its state (`optax.inject_hyperparams`). `optimizer=optax.sgd(η)` gives the bits of
+    `optimizer="sgd", step_size=η, parametrization="full"`.
 
     `operator`: the `(m, n)` matrix of `Config.operator="custom"` (docs/theory.md §8), the same
     for every seed; its SHA-256 is recorded in the result. A progress bar appears when a
@@ -316,11 +341,44 @@ def simulate(
     """
     if not isinstance(config, Config):
         raise ValueError(f"simulate expects a wideDIP.Config, got {type(config).__name__}")
+    config, dynamics = _own_optimizer(config, optimizer)
     refuse_unused_kernel_settings([(config, resolve_network(config, network, "simulate"))], "simulate")
     (result,) = simulate_batch(
-        Batch((config,)), network=network, operator=checked_matrix(config, operator), progress=progress
+        Batch((config,)),
+        network=network,
+        operator=checked_matrix(config, operator),
+        progress=progress,
+        dynamics=dynamics,
     )
     return result
+
+
+def _own_optimizer(config: Config, optimizer: Any) -> tuple[Config, OptaxDynamics | None]:
+    """`config` and `simulate`'s `optimizer` as the dynamics that runs it (`OptaxDynamics`; None
+    without one), its parametrization "auto" taken as "full"; a `ValueError` naming the argument
+    or the field for anything else than a transformation, or settings it would leave unused."""
+    if optimizer is None:
+        return config, None
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise ValueError(
+            "simulate: optimizer must be an optax.GradientTransformation such as optax.lion(1e-3) (the built-in "
+            f"update rules are Config.optimizer's: {', '.join(OPTIMIZERS)}), got {type(optimizer).__name__}"
+        )
+    fields = ("method", "optimizer", "step_size")
+    if any(getattr(config, name) != getattr(Config, name) for name in fields):
+        got = ", ".join(f"{name}={getattr(config, name)!r}" for name in fields)
+        raise ValueError(
+            "simulate: optimizer= replaces Config.optimizer and its learning rate Config.step_size (the "
+            f"transformation holds its own), under method='descent': leave {', '.join(f'Config.{name}' for name in fields)} "
+            f"at their defaults (got {got})"
+        )
+    if config.parametrization == "reduced":
+        raise ValueError(
+            "Config.parametrization='reduced' is exact only for a dynamics whose steps are linear combinations of "
+            "the gradients (wideDIP.LinearInGradients, docs/theory.md §4, §11); simulate's optimizer= is not: "
+            "use 'full' or 'auto'"
+        )
+    return config.replace(parametrization="full"), OptaxDynamics.of(optimizer, config.steps)
 
 
 def simulate_batch(
@@ -330,14 +388,16 @@ def simulate_batch(
     operator: np.ndarray | None = None,
     progress: bool = False,
     done: Callable[[int, SimulationResult], None] | None = None,
+    dynamics: DiscreteDynamics | None = None,
 ) -> list[SimulationResult]:
     """`simulate` of every cell of `batch` (`wideDIP._experiments.batches`), in the order of its cells:
     one setup and one loop compiled for `batch.shape`. A descent sets up every seed of the batch at
     once and runs them in one loop, each seed leaving it when it stops (`integrate_cells`); a flow
     runs one call per cell (`Batch.calls`). `done(index, result)` is called as each cell finishes;
-    `operator`: the custom matrix, checked."""
+    `operator`: the custom matrix, checked; `dynamics`: what runs in place of the cells' own
+    (`simulate`'s `optimizer=`)."""
     results = {}
-    for index, result in _simulate_cells(batch, network, operator, progress):
+    for index, result in _simulate_cells(batch, network, operator, progress, dynamics):
         results[index] = result
         if done is not None:
             done(index, result)
@@ -355,7 +415,11 @@ def network_record(config: Config, network: Network, plan: Plan) -> dict[str, An
 
 
 def _simulate_cells(
-    batch: Batch, network: Network | None, operator: np.ndarray | None, progress: bool
+    batch: Batch,
+    network: Network | None,
+    operator: np.ndarray | None,
+    progress: bool,
+    dynamics: DiscreteDynamics | None = None,
 ) -> Iterator[tuple[int, SimulationResult]]:
     """The index and result of each cell of `batch` as it finishes (`simulate_batch`); a cell's
     `wall_time`: the seconds since the batch's previous result (the first: since the batch started),
@@ -367,14 +431,13 @@ def _simulate_cells(
     record = recorded_checkpoints(shape, resolved, plan)
     with precision(shape):
         descriptions = [network_record(c, resolve_network(c, network, "simulate"), plan) for c in batch.configs]
-        if isinstance(resolve_dynamics(shape), DiscreteDynamics):
+        method = resolve_dynamics(shape) if dynamics is None else dynamics
+        if isinstance(method, DiscreteDynamics):
             prepared = prepare(batch, network=resolved, plan=plan, matrix=operator)
             start = Start(prepared.dynamics, prepared.problems, prepared.parameters, prepared.largest_eigenvalue)
             seeds = [config.seeds for config in batch.configs]
             firsts = np.cumsum([0, *seeds])
-            runs = integrate_cells(
-                resolve_dynamics(shape), stopping_rule(shape), start, seeds, progress=progress, record=record
-            )
+            runs = integrate_cells(method, stopping_rule(shape), start, seeds, progress=progress, record=record)
             cells = ((index, prepared.rows(firsts[index], seeds[index]), run) for index, run in runs)
         else:  # a flow's solve runs until its slowest seed: one call per cell
             cells = (
@@ -385,7 +448,9 @@ def _simulate_cells(
         for index, cell, run in cells:
             outputs = _outputs(cell, run, plan, shape.dtype)
             elapsed = time.perf_counter() - started
-            result = _result(batch.configs[index], resolved, run, outputs, operator, elapsed, descriptions[index])
+            result = _result(
+                batch.configs[index], resolved, run, outputs, operator, elapsed, descriptions[index], dynamics
+            )
             started = time.perf_counter()
             yield index, result
 
@@ -400,7 +465,7 @@ def _outputs(prepared: Prepared, run: Trajectory, plan: Plan, dtype: str) -> dic
             "final": _final_errors(prepared.problems, prepared.dynamics, run.final_parameters),
             "curves": curves,
             "kernel": kernel_curves(prepared.probe, run, dtype) if plan.track else None,
-            "host": (prepared.largest_eigenvalue, prepared.norm_A, prepared.sigma_A, prepared.theory),
+            "host": (prepared.observation_eigenvalues, prepared.norm_A, prepared.sigma_A, prepared.theory),
             "problem": {
                 name: getattr(prepared.problems, name)
                 for name in ("signal", "observation", "clean_observation", "operator")
@@ -417,14 +482,15 @@ def _result(
     matrix: np.ndarray | None,
     wall_time: float,
     description: dict,
+    dynamics: DiscreteDynamics | None = None,
 ) -> SimulationResult:
     """The cell's `SimulationResult` from its run and `outputs` (`_outputs`; `problem`: `x̄`, `y`,
     `ȳ` and `A` per seed, at the call's shape: padded beyond the cell's `m` and `n`,
-    `wideDIP._experiments.batches`)."""
+    `wideDIP._experiments.batches`); `dynamics`: what ran in place of the config's."""
     final_signal_error, final_observation_error, final_reconstruction = outputs["final"]
-    largest, norm_A, sigma_A, inputs = outputs["host"]
+    eigenvalues, norm_A, sigma_A, inputs = outputs["host"]
     curves, kernel, problem = outputs["curves"], outputs["kernel"], outputs["problem"]
-    method = resolve_dynamics(config)
+    method = resolve_dynamics(config) if dynamics is None else dynamics
     m, n = config.m, config.n
     reconstructions = run.snapshots.signal[..., :n]
     theory = None
@@ -470,7 +536,9 @@ def _result(
         early_stopping_time=early_stopping_time,
         observation_early_stopping_time=no_time if theory is None else theory.observation_early_stopping_time,
         **path_statistics(times, curves, noise_norm, early_stopping_time, None if theory is None else theory.certified),
-        stability=method.stability(largest),
+        stability=method.stability(eigenvalues[:, -1]),
+        measured_rate=measured_rate(times, run.snapshots.loss, config.threshold),
+        predicted_rate=predicted_rate(method, eigenvalues_on_image(eigenvalues, m, n)),
         norm_A=norm_A,
         sigma_A=sigma_A,
         kappa_A=norm_A / sigma_A,
@@ -480,6 +548,7 @@ def _result(
         wall_time=wall_time,
         environment=environment(),
         network=description,
+        dynamics=None if dynamics is None else dynamics.label,
         signal=problem["signal"][:, :n],
         observation=problem["observation"][:, :m],
         clean_observation=problem["clean_observation"][:, :m],

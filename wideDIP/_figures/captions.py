@@ -37,6 +37,11 @@ AXIS_LABELS = {
     "operator_scale": "std of A's entries",
     "signal": "law of x̄",
     "method": "method",
+    "optimizer": "optimizer",
+    "momentum": "momentum μ",
+    "b1": "Adam's β₁",
+    "b2": "Adam's β₂",
+    "eps": "Adam's ε",
     "solver": "flow solver",
     "network": "network",
     "dtype": "precision",
@@ -81,6 +86,10 @@ _PHRASES: dict[str, Callable[[Config], str]] = {
     "signal": lambda c: f"x̄: {c.signal}",
     "noise": lambda c: f"noise σ = {c.noise:g}",
     "method": lambda c: dynamics_class(c.method, c.optimizer).title or f"method {c.method}",
+    "momentum": lambda c: f"μ = {c.momentum:g}",
+    "b1": lambda c: f"β₁ = {c.b1:g}",
+    "b2": lambda c: f"β₂ = {c.b2:g}",
+    "eps": lambda c: f"ε = {c.eps:g}",
     "step_size": lambda c: f"η = {c.step_size:g}" if is_discrete(c) else f"Euler step {c.step_size:g}",
     "steps": lambda c: f"{c.steps} steps" if is_discrete(c) else f"horizon t = {c.horizon:g}",
     "t_max": lambda c: f"horizon t = {c.t_max:g}",
@@ -113,7 +122,12 @@ _ORDER = {
     "d": True,
     "k": True,
     "method": True,
+    "optimizer": False,
     "step_size": True,
+    "momentum": True,
+    "b1": True,
+    "b2": True,
+    "eps": True,
     "solver": True,
     "rtol": False,
     "atol": False,
@@ -188,6 +202,8 @@ def _relevant(config: Config, name: str, hidden: Collection[str], read: Collecti
             and (name != "t_max" or config.t_max is not None)
             and not (name in ("rtol", "atol") and config.solver == "euler")
         )
+    if name == "optimizer":  # the method's phrase names it (its title: "heavy ball")
+        return False
     if name == "step_size":
         return is_discrete(config) or config.solver == "euler"
     if name == "steps":  # the flow's horizon when t_max is None, which then also depends on η
@@ -227,6 +243,8 @@ def settings(
             words.append(f"A: {label}" + (f" sha256:{operator_sha256[:8]}" if operator_sha256 else ""))
         elif name in ("operator_scale", *_OPERATOR_PARAMETERS) and "operator" not in hidden:
             continue  # in the operator's phrase
+        elif name == "method" and "optimizer" in hidden:
+            words.append(f"method {config.method}")  # its update rule is an axis
         elif _ORDER.get(name, False) or name in shown or value != getattr(_DEFAULTS, name):
             words.append(_PHRASES[name](config) if name in _PHRASES else f"{name} = {value}")
     return words

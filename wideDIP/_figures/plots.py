@@ -153,7 +153,7 @@ def _title(result, width: int) -> str:
     `k` and `φ` where it reads them) and the converged count, in lines of about `width` characters."""
     c = result.config
     network = [] if result.network_name == "two_layer" else [described_network(c, result.network)]
-    method = resolve_dynamics(c).label
+    method = result.dynamics or resolve_dynamics(c).label  # `dynamics`: simulate's optimizer=
     noise = [f"noise {c.noise:g}"] if c.noise > 0 else []
     return wrapped(
         [

@@ -424,7 +424,9 @@ def _write_cells(
 def _descent_stability(result) -> tuple[np.ndarray, np.ndarray]:
     """Shaped like the grid: the descent cells whose stability is known, and those where most seeds
     start beyond descent's stability limit (`STABILITY_LIMIT`, docs/theory.md §5)."""
-    descent = np.vectorize(lambda config: dynamics_class(config.method, config.optimizer).stability_limit == 2, otypes=[bool])(result.configs)
+    descent = np.vectorize(
+        lambda config: dynamics_class(config.method, config.optimizer).stability_limit == 2, otypes=[bool]
+    )(result.configs)
     fraction = result.unstable_fraction
     known = descent & np.isfinite(fraction)
     return known, known & (fraction > 0.5)
@@ -445,7 +447,11 @@ def _stability(result, marked: bool) -> str | None:
     known, unstable = _descent_stability(result)
     if not known.any():
         return None
-    cells = "cell" if all(dynamics_class(c.method, c.optimizer).stability_limit == 2 for c in result.configs.flat) else "descent cell"
+    cells = (
+        "cell"
+        if all(dynamics_class(c.method, c.optimizer).stability_limit == 2 for c in result.configs.flat)
+        else "descent cell"
+    )
     if unstable[known].all():
         return f"descent beyond its stability limit in every {cells} ({STABILITY_LIMIT})"
     if not unstable.any():

@@ -1,5 +1,7 @@
-"""Gradient flow `θ' = −∇L(θ)` (3) (docs/theory.md §1, §10) integrated by diffrax on all
-seeds at once (vmap).
+"""A continuous dynamics (docs/theory.md §1, §10, §11) integrated by diffrax on all seeds at once
+(vmap): the gradient flow `θ' = −∇L(θ)` (3), or any `GradientFlow` subclass that supplies its own
+state (the inertial flow's `(θ, θ')`), vector field and position `θ` (`initial_state`,
+`vector_field`, `position`, `stiffness`), with the same events, checkpoints, outcomes and solvers.
 
 Each seed stops at a `diffrax.Event` (loss ≤ threshold unless told to go on, or diverged); only
 statistics are saved at the checkpoint times (`SaveAt(fn=...)`), and the recorded state (`features`)
@@ -23,19 +25,18 @@ from jaxtyping import Array, Bool, Float, Int, PyTree
 
 from .._dynamics.base import in_precision
 from .._dynamics.flow import SOLVERS, GradientFlow
-from .._networks.losses import DiagonalPlusLowRankHessian
 from .._problems.problem import Problem
 from .._runtime.locks import LAPACK_LOCK
 from .._runtime.parallel import over_seeds, padded_seeds
 from .discrete import StoppingRule, Trajectory, snapshot
-from .newton import flow_solver
+from .newton import ode_solver, solves_over_devices
 from .outcomes import Outcome
 
 AUTO_STIFF_SOLVER = "kvaerno5"
 """The solver that continues, in float64, the seeds that `solver="auto"` leaves unfinished."""
 EXPLICIT_STABILITY = 3.0
-"""`c` in the step limit `h ≲ c/λ_max(H)` of Tsit5 (docs/theory.md §10): `T λ_max/c` steps to
-reach the horizon `T`."""
+"""`c` in the step limit `h ≲ c/|s|` of Tsit5 (docs/theory.md §10), `|s|` the largest rate of the
+linearised ODE (`stiffness`; the flow's: `λ_max(H)`): `T |s|/c` steps to reach the horizon `T`."""
 IMPLICIT_STEP_COST = 8.0
 """The cost of a Kvaerno5 step (float64, structured Newton solves) in Tsit5 steps, per seed: measured
 4.5 to 8 at `(m, k)` = (10, 1000), (50, 250), (10, 100) (`benchmarks/run.py`, docs/performance.md)."""
@@ -83,6 +84,7 @@ class _Leg(eqx.Module):
     """The statistics at the checkpoint times (and the states at the recording times), NaN
     outside `[t0, stop]`."""
     final: PyTree
+    """The integrated state (`settings.position` of it: θ) at the stop."""
     result: diffrax.RESULTS
     event_mask: tuple
     stop_time: Float[Array, ""]
@@ -102,18 +104,20 @@ def _solve(
     settings: GradientFlow,
     budget: Int[Array, ""] | None = None,
 ) -> _Leg:
-    """Integrate one seed from `(t0, start)` to the horizon, stopping at the first of `conditions`
-    (diffrax event conditions) that holds, or (`max_steps_reached`) once `budget` steps are spent
-    when one is given (below `settings.max_steps`); statistics against `origin = θ(0)`."""
+    """Integrate one seed from `(t0, start)` (`start`: the integrated state, `settings.initial_state`)
+    to the horizon, stopping at the first of `conditions` (diffrax event conditions) that holds, or
+    (`max_steps_reached`) once `budget` steps are spent when one is given (below
+    `settings.max_steps`); statistics of the position `θ` against `origin = θ(0)`."""
     t1 = settings.time_budget
-    term = diffrax.ODETerm(lambda t, y, args: jax.tree.map(jnp.negative, dyn.loss_and_gradient(y)[1]))
+    term = diffrax.ODETerm(lambda t, y, args: settings.vector_field(dyn, y))
     clipped = jnp.clip(times, t0, t1)  # diffrax saves within [t0, t1] only
     subs = [
-        diffrax.SubSaveAt(ts=clipped, fn=lambda t, y, args: snapshot(dyn, problem, y, origin)),
+        diffrax.SubSaveAt(ts=clipped, fn=lambda t, y, args: snapshot(dyn, problem, settings.position(y), origin)),
         diffrax.SubSaveAt(t1=True),
     ]
     if recording_times is not None:
-        subs.append(diffrax.SubSaveAt(ts=jnp.clip(recording_times, t0, t1), fn=lambda t, y, args: dyn.features(y)))
+        record = lambda t, y, args: dyn.features(settings.position(y))  # noqa: E731
+        subs.append(diffrax.SubSaveAt(ts=jnp.clip(recording_times, t0, t1), fn=record))
     if settings.solver == "euler":
         controller, dt0 = diffrax.ConstantStepSize(), settings.step_size
     else:
@@ -122,7 +126,7 @@ def _solve(
             controller = _StepLimit(controller, budget, t1)
     solution = diffrax.diffeqsolve(
         term,
-        flow_solver(settings.solver, dyn, settings.structured_solves),
+        ode_solver(settings, dyn),
         t0=t0,
         t1=t1,
         dt0=dt0,
@@ -173,21 +177,26 @@ def _seed(
     settings: GradientFlow,
     recording_times: Float[Array, " recorded"] | None,
 ) -> Trajectory:
-    """One seed from `(t0, start)` (without `origin`: a fresh start from `θ(0) = start` at 0) to the
-    horizon, each leg within `budget` steps when given: stop at the threshold (unless told to go on)
-    or at divergence (against `initial_loss`, the loss at θ(0) = `origin`). Without
-    `settings.stop_at_threshold`, a seed that reaches the threshold goes on in a second leg (diffrax
-    events end the solve), so that the crossing is exact; a seed that `crossed_before` this call
-    (None: none did) has only that second leg. Crossing steps count from this call's start."""
+    """One seed from `(t0, start)` (`start`: an integrated state; without `origin`, a fresh start
+    from `θ(0) = start` at 0) to the horizon, each leg within `budget` steps when given: stop at the
+    threshold (unless told to go on) or at divergence (against `initial_loss`, the loss at θ(0) =
+    `origin`). Without `settings.stop_at_threshold`, a seed that reaches the threshold goes on in a
+    second leg (diffrax events end the solve), so that the crossing is exact; a seed that
+    `crossed_before` this call (None: none did) has only that second leg. Crossing steps count from
+    this call's start; `final_parameters` is the integrated state."""
     if origin is None:
         origin, t0, initial_loss = start, jnp.zeros_like(settings.time_budget), dyn.loss(start)
+        start = settings.initial_state(dyn, start)
     crossed_before = None if settings.stop_at_threshold else crossed_before
 
+    def loss(y):
+        return dyn.loss(settings.position(y))
+
     def diverged(t, y, args, **kwargs):
-        return ~(dyn.loss(y) <= rule.divergence_factor * initial_loss)
+        return ~(loss(y) <= rule.divergence_factor * initial_loss)
 
     def reached(t, y, args, **kwargs):
-        return dyn.loss(y) <= rule.threshold
+        return loss(y) <= rule.threshold
 
     # a seed that crossed before starts its first leg at the horizon: a solve of length zero
     first_t0 = t0 if crossed_before is None else jnp.where(crossed_before, settings.time_budget, t0)
@@ -229,7 +238,7 @@ def _seed(
         snapshots=saved[0],
         states=saved[1],
         final_parameters=final,
-        final_loss=dyn.loss(final),
+        final_loss=loss(final),
         initial_loss=initial_loss,
         outcome=outcome,
         stop_time=stop_time,
@@ -256,20 +265,23 @@ def integrate(
     initial_loss: Float[Array, " seeds"] | None = None,
     crossed: Bool[Array, " seeds"] | None = None,
 ) -> Trajectory:
-    """The flow of every seed from `parameters` to `settings.time_budget` by `settings.solver` (for
-    "auto": its explicit leg), each leg within `budgets` steps when given, the state recorded at
-    `recording_times` (a subset of `times`). Given `origins` (the θ(0)), a continuation from the
-    times `starts`, with the losses `initial_loss` at θ(0) and whether each seed `crossed` already."""
+    """The dynamics `settings` of every seed from `parameters` (θ(0)) to `settings.time_budget` by
+    `settings.solver` (for "auto": its explicit leg), each leg within `budgets` steps when given, the
+    state recorded at `recording_times` (a subset of `times`). Given `origins` (the θ(0)), a
+    continuation of the integrated states `parameters` from the times `starts`, with the losses
+    `initial_loss` at θ(0) and whether each seed `crossed` already. Its `final_parameters` are the
+    integrated states (`run` gives their position θ)."""
     seed = functools.partial(_seed, times=times, rule=rule, settings=settings, recording_times=recording_times)
     return jax.vmap(seed)(dynamics, problems, parameters, budgets, origins, starts, initial_loss, crossed)
 
 
 def explicit_budgets(settings: GradientFlow, largest_eigenvalue: np.ndarray) -> np.ndarray:
     """Per seed, the step budget of `solver="auto"`'s explicit (Tsit5) leg: `settings.max_steps`,
-    or `PROBE_FRACTION` of it where `T λ_max(H(θ(0)))/c` (c = `EXPLICIT_STABILITY`, docs/theory.md
-    §10: Tsit5's steps to the horizon `T`) exceeds `settings.max_steps` or the cost of Kvaerno5
-    (`IMPLICIT_STEPS` steps of `IMPLICIT_STEP_COST`): a seed predicted stiff."""
-    largest = np.asarray(largest_eigenvalue, np.float64)
+    or `PROBE_FRACTION` of it where `T |s|/c` (`|s|` = `settings.stiffness(λ_max(H(θ(0))))`, the
+    flow's `λ_max`; c = `EXPLICIT_STABILITY`, docs/theory.md §10: Tsit5's steps to the horizon `T`)
+    exceeds `settings.max_steps` or the cost of Kvaerno5 (`IMPLICIT_STEPS` steps of
+    `IMPLICIT_STEP_COST`): a seed predicted stiff."""
+    largest = settings.stiffness(np.asarray(largest_eigenvalue, np.float64))
     limit = min(settings.max_steps, IMPLICIT_STEP_COST * IMPLICIT_STEPS)
     stiff = float(settings.time_budget) * largest / EXPLICIT_STABILITY > limit
     probe = max(1, int(PROBE_FRACTION * settings.max_steps))
@@ -320,7 +332,7 @@ def _implicit(settings: GradientFlow) -> bool:
 def _placed(dynamics: eqx.Module, settings: GradientFlow, batched: tuple[bool, ...]) -> Callable:
     """`integrate` over every device (`over_seeds`), or on one for an implicit solver by GMRES or
     dense LU: lineax compares array structures that differ in their sharding under shard_map."""
-    if _implicit(settings) and not (settings.structured_solves and isinstance(dynamics, DiagonalPlusLowRankHessian)):
+    if _implicit(settings) and not solves_over_devices(settings, dynamics):
         return integrate
     return over_seeds(integrate, batched)
 
@@ -336,13 +348,15 @@ def run(
     *,
     largest_eigenvalue: Float[Array, " seeds"] | None = None,
 ) -> Trajectory:
-    """The flow of every seed (leading axis = seed, a multiple of the device count) over every device
-    (an implicit solver under `LAPACK_LOCK`: its Newton steps factorise; on one device unless by
-    Woodbury). "auto" needs
+    """The dynamics `settings` (the flow, the inertial flow) of every seed (leading axis = seed, a
+    multiple of the device count) from `parameters` (θ(0)) over every device (an implicit solver
+    under `LAPACK_LOCK`: its Newton steps factorise; on one device unless by Woodbury), its
+    `final_parameters` the final θ. "auto" needs
     `largest_eigenvalue` (`λ_max(H(θ(0)))` per seed): a seed predicted stiff gets a fraction of the
     step budget on Tsit5 (`explicit_budgets`), and every seed that spends its Tsit5 budget is continued
-    by `AUTO_STIFF_SOLVER` in float64 with `settings.max_steps` steps, its outputs back in the run's
-    precision. The other seeds' results are those of `solver="tsit5"`, bit for bit."""
+    from its integrated state by `AUTO_STIFF_SOLVER` in float64 with `settings.max_steps` steps, its
+    outputs back in the run's precision. The other seeds' results are those of `solver="tsit5"`, bit
+    for bit."""
     auto = settings.solver == "auto" and largest_eigenvalue is not None
     arguments = [dynamics, problems, parameters, times, rule, settings, recording_times]
     if auto:
@@ -350,11 +364,9 @@ def run(
     batched = (True, True, True, False, False, False, False, True)
     with LAPACK_LOCK if _implicit(settings) else contextlib.nullcontext():
         first = _placed(dynamics, settings, batched[: len(arguments)])(*arguments)
-    if not auto:
-        return first
-    unfinished = np.asarray(first.unfinished)
-    if not unfinished.any():
-        return first
+    unfinished = np.asarray(first.unfinished) if auto else None
+    if unfinished is None or not unfinished.any():
+        return _positioned(settings, first)
     index = np.flatnonzero(unfinished)
     padded = np.concatenate([index, np.full(padded_seeds(_bucket(index.size)) - index.size, index[0])])
     take = lambda tree: jax.tree.map(lambda leaf: jnp.asarray(leaf)[padded], tree)  # noqa: E731
@@ -376,4 +388,9 @@ def run(
             take(~jnp.isnan(first.crossing_time)),
         )
         rest = jax.tree.map(lambda leaf: np.asarray(leaf)[: index.size], rest)
-    return _merge(first, rest, index)
+    return _positioned(settings, _merge(first, rest, index))
+
+
+def _positioned(settings: GradientFlow, run: Trajectory) -> Trajectory:
+    """`run` with its final integrated states (`integrate`'s `final_parameters`) as their position θ."""
+    return dataclasses.replace(run, final_parameters=settings.position(run.final_parameters))

@@ -1,9 +1,11 @@
 """The linear solves inside the implicit flow solvers (Kvaerno5), built on the structure of the
-loss (docs/theory.md §10). Each implicit stage solves `f − v(ŷ + c f) = 0` by the chord method; its
-Newton matrix is `I + c ∇²L`. Where the Hessian is diagonal plus rank `m`
+loss (docs/theory.md §10). Each implicit stage solves `f − v(ŷ + c f) = 0` by the chord method; the
+gradient flow's Newton matrix is `I + c ∇²L`. Where the Hessian is diagonal plus rank `m`
 (`DiagonalPlusLowRankHessian`: the reduced two-layer dynamics) it is solved by Woodbury in
 `O(k m² + m³)` instead of the `O(k³)` of a dense LU; for any other loss by GMRES on
-Jacobian-vector products, never forming the `p × p` matrix."""
+Jacobian-vector products, never forming the `p × p` matrix. The inertial flow's Newton matrix
+`I − c ∂f/∂y` (its state `(θ, θ')` or `(θ, u)`, §11) is solved by GMRES on the Jacobian-vector
+products of its vector field, whatever the loss."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import optimistix as optx
 from diffrax._root_finder._verychord import _VeryChordState
 from jaxtyping import Array, Float, PyTree
 
-from .._dynamics.flow import SOLVERS
+from .._dynamics.flow import SOLVERS, GradientFlow
 from .._networks.losses import DiagonalPlusLowRankHessian
 
 KRYLOV_TOLERANCE = 1e-10
@@ -148,16 +150,17 @@ def _newton_point(y: PyTree, args: tuple) -> tuple[PyTree, Array]:
 
 
 class StructuredChord(diffrax.VeryChord):
-    """diffrax's chord method (`VeryChord`: one Newton matrix per step) with the Newton matrix
-    `I + c ∇²L` of the `loss` built by `newton_matrix` and solved by `newton_solver` (its
-    `linear_solver`), never as a dense `p × p` matrix."""
+    """diffrax's chord method (`VeryChord`: one Newton matrix per step) with the Newton matrix of the
+    ODE of `settings` on `loss` built by `stage_newton_matrix` and solved by its `linear_solver`
+    (`newton_solver`, `field_newton_solver`), never as a dense `p × p` matrix."""
 
     loss: eqx.Module = eqx.field(kw_only=True)
+    settings: GradientFlow = eqx.field(kw_only=True)
 
     def init(self, fn, y, args, options, f_struct, aux_struct, tags) -> _VeryChordState:
         if "init_state" in options:
             return super().init(fn, y, args, options, f_struct, aux_struct, tags)
-        operator = newton_matrix(self.loss, *_newton_point(y, args))
+        operator = stage_newton_matrix(self.settings, self.loss, *_newton_point(y, args))
         return _VeryChordState(
             linear_state=(operator, jax.lax.stop_gradient(self.linear_solver.init(operator, {}))),
             diff=jax.tree.map(lambda leaf: jnp.full_like(leaf, jnp.inf), y),
@@ -168,12 +171,84 @@ class StructuredChord(diffrax.VeryChord):
         )
 
 
-def flow_solver(name: str, loss: eqx.Module, structured: bool = True) -> diffrax.AbstractSolver:
-    """The diffrax solver called `name` (`SOLVERS`) for `loss`: an implicit one with the structured
-    linear solves of `StructuredChord` (tolerances those of the step-size controller), or
-    (`structured=False`) with diffrax's dense LU."""
-    solver = getattr(diffrax, SOLVERS[name])
-    if structured and issubclass(solver, diffrax.AbstractImplicitSolver):
+def is_gradient_flow(settings: GradientFlow) -> bool:
+    """Whether the ODE of `settings` is the gradient flow `θ' = −∇L(θ)`, whose Newton matrix is
+    `I + c ∇²L`; a dynamics with a vector field of its own (`InertialFlow`) has another."""
+    return type(settings).vector_field is GradientFlow.vector_field
+
+
+class FieldNewtonMatrix(lx.AbstractLinearOperator):
+    """`I − scale · ∂f/∂y(point)` of the vector field `f` of `settings` on `loss` (the inertial flow's,
+    docs/theory.md §11), applied by Jacobian-vector products of `f` (for the inertial flow's second
+    order form, `f` holds a Hessian-vector product: its own `jvp` differentiates through it)."""
+
+    settings: GradientFlow
+    loss: eqx.Module
+    point: PyTree
+    scale: Float[Array, ""]
+
+    def mv(self, vector):
+        field = lambda state: self.settings.vector_field(self.loss, state)  # noqa: E731
+        derivative = jax.jvp(field, (self.point,), (vector,))[1]
+        return jax.tree.map(lambda v, d: v - self.scale * d, vector, derivative)
+
+    def as_matrix(self):
+        flat, unravel = jax.flatten_util.ravel_pytree(self.point)
+        return jax.jacfwd(lambda v: jax.flatten_util.ravel_pytree(self.mv(unravel(v)))[0])(flat)
+
+    def transpose(self):
+        transposed = jax.linear_transpose(self.mv, self.point)
+        return lx.FunctionLinearOperator(lambda vector: transposed(vector)[0], self.in_structure())
+
+    def in_structure(self):
+        return jax.eval_shape(lambda: self.point)
+
+    def out_structure(self):
+        return self.in_structure()
+
+
+# what lineax asks of every operator it builds: this one is not symmetric
+lx.is_symmetric.register(FieldNewtonMatrix, lambda operator: False)
+lx.is_positive_semidefinite.register(FieldNewtonMatrix, lambda operator: False)  # not known
+lx.is_negative_semidefinite.register(FieldNewtonMatrix, lambda operator: False)
+lx.linearise.register(FieldNewtonMatrix, lambda operator: operator)  # linear already
+
+
+def stage_newton_matrix(
+    settings: GradientFlow, loss: eqx.Module, point: PyTree, scale: Array
+) -> lx.AbstractLinearOperator:
+    """The Newton matrix `I − scale · ∂f/∂y(point)` of an implicit stage of the ODE of `settings`: the
+    gradient flow's `I + scale · ∇²L(point)` by `newton_matrix`; any other's as a `FieldNewtonMatrix`."""
+    if is_gradient_flow(settings):
+        return newton_matrix(loss, point, scale)
+    return FieldNewtonMatrix(settings, loss, point, scale)
+
+
+def field_newton_solver(loss: eqx.Module) -> lx.AbstractLinearSolver:
+    """GMRES for a `FieldNewtonMatrix` (not symmetric), restarted after at least `2(m + 1)`
+    iterations: near θ(0) the inertial flow's is, but for a perturbation of rank `2m` (position and
+    velocity along the `m` stiff directions of `∇²L`), a 2 × 2 block of multiples of the identity,
+    whose minimal polynomial has degree 2."""
+    restart = max(KRYLOV_RESTART, 2 * (loss.observation.shape[-1] + 1))
+    return lx.GMRES(rtol=KRYLOV_TOLERANCE, atol=KRYLOV_TOLERANCE, restart=restart, stagnation_iters=restart)
+
+
+def ode_solver(settings: GradientFlow, loss: eqx.Module) -> diffrax.AbstractSolver:
+    """The diffrax solver `settings.solver` (`SOLVERS`) for the ODE of `settings` on `loss`: an
+    implicit one with the structured linear solves of `StructuredChord` (the gradient flow's by
+    `newton_solver`, another ODE's by `field_newton_solver`; tolerances those of the step-size
+    controller), or (`settings.structured_solves=False`) with diffrax's dense LU."""
+    solver = getattr(diffrax, SOLVERS[settings.solver])
+    if settings.structured_solves and issubclass(solver, diffrax.AbstractImplicitSolver):
+        linear_solver = newton_solver(loss) if is_gradient_flow(settings) else field_newton_solver(loss)
         chord = diffrax.with_stepsize_controller_tols(StructuredChord)
-        return solver(root_finder=chord(loss=loss, linear_solver=newton_solver(loss)))
+        return solver(root_finder=chord(loss=loss, settings=settings, linear_solver=linear_solver))
     return solver()
+
+
+def solves_over_devices(settings: GradientFlow, loss: eqx.Module) -> bool:
+    """Whether the implicit solver of `ode_solver` may run under `shard_map`: only by Woodbury (the
+    gradient flow's structured solves of a `DiagonalPlusLowRankHessian`); lineax's GMRES and LU
+    compare array structures that differ in their sharding there."""
+    woodbury = settings.structured_solves and isinstance(loss, DiagonalPlusLowRankHessian)
+    return woodbury and is_gradient_flow(settings)

@@ -84,10 +84,10 @@ class Network(eqx.Module):
         """How many checkpoints record the state for kernels by `implementation` (None: every one)."""
         return requested
 
-    def largest_observation_eigenvalue(self, problem: Problem, parameters: PyTree) -> Array:
-        """`λ_max(H(θ))`, `H = (A J)(A J)ᵀ`: `m` VJPs of `θ ↦ A g(u, θ)` (docs/theory.md §9)."""
+    def observation_eigenvalues(self, problem: Problem, parameters: PyTree) -> Float[Array, " m"]:
+        """The eigenvalues of `H(θ) = (A J)(A J)ᵀ`, ascending: `m` VJPs of `θ ↦ A g(u, θ)` (docs/theory.md §9)."""
         observation_jacobian = jacobian(lambda p: problem.operator @ self.apply(p, problem.input), parameters)
-        return jnp.linalg.eigvalsh(observation_jacobian @ observation_jacobian.T)[-1]
+        return jnp.linalg.eigvalsh(observation_jacobian @ observation_jacobian.T)
 
 
 class HasReducedDynamics(Network):

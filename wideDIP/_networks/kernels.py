@@ -44,6 +44,33 @@ def kernel_statistics(
     return dict(zip(KERNEL_STATISTICS, (min_signal, smallest, observation[-1], ratio)))
 
 
+KERNEL_DRIFTS = ("kernel_drift_K", "kernel_drift_H")
+"""The kernels' drift along a run (`Config.track_ntk`): `‖K(θ) − K(θ_0)‖_F / ‖K(θ_0)‖_F` and the
+same for `H` (docs/theory.md §3, §11): `O(1/√k)` in lazy training, as the Jacobian's change; for the
+two-layer network (4) under descent it falls like `1/k` (`tests/test_observers.py`)."""
+
+TRACKED_STATISTICS = (*KERNEL_STATISTICS, *KERNEL_DRIFTS)
+"""Everything the kernels' routes measure at a checkpoint (`along`): a result's `ntk` curves."""
+
+
+def kernel_drifts(
+    signal_change: Float[Array, "n n"], initial_signal: Float[Array, "n n"], operator: Float[Array, "m n"]
+) -> dict[str, Array]:
+    """`KERNEL_DRIFTS` from `K − K(θ_0)` and `K(θ_0)` (`H − H(θ_0) = A (K − K(θ_0)) Aᵀ`)."""
+    observed = (operator @ signal_change @ operator.T, operator @ initial_signal @ operator.T)
+    pairs = ((signal_change, initial_signal), observed)
+    return dict(zip(KERNEL_DRIFTS, (jnp.linalg.norm(change) / jnp.linalg.norm(initial) for change, initial in pairs)))
+
+
+def _weighted_gram_norm(factor: Float[Array, "a b"], weights: Float[Array, " b"]) -> Array:
+    """`‖F diag(w) Fᵀ‖_F` through the smaller side: the `a × a` matrix, or `wᵀ (G ∘ G) w` with the
+    `b × b` Gram matrix `G = Fᵀ F` (independent of `w`: computed once along a run)."""
+    if factor.shape[0] <= factor.shape[1]:
+        return jnp.linalg.norm((factor * weights) @ factor.T)
+    gram = factor.T @ factor
+    return jnp.sqrt(jnp.maximum(weights @ (gram * gram) @ weights, 0.0))
+
+
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
@@ -124,14 +151,22 @@ class KernelProbe(eqx.Module):
     activation_name: str = eqx.field(static=True)
 
     def extremes(self, features: Float[Array, " k"], initial_features: Float[Array, " k"]) -> dict[str, Array]:
-        """`KERNEL_STATISTICS` at `z` against `z(0)` (§3, §5)."""
+        """`TRACKED_STATISTICS` at `z` against `z(0)` (§3, §5, §11)."""
         n, k = self.layer.shape
         derivative = activation(self.activation_name).derivative
         min_signal = _smallest_signal_eigenvalue(self.layer * derivative(features) / jnp.sqrt(k))
         observation = jnp.linalg.eigvalsh(observation_ntk(self.mixing, features, self.activation_name))
         change = self.layer * (derivative(features) - derivative(initial_features)) / jnp.sqrt(k)
         change_norm = jnp.sqrt(_largest_gram_eigenvalue(change))
-        return kernel_statistics(min_signal, observation, n, change_norm, jnp.linalg.norm(features - initial_features))
+        distance = jnp.linalg.norm(features - initial_features)
+        statistics = kernel_statistics(min_signal, observation, n, change_norm, distance)
+        # K − K(θ_0) = V diag(φ'(z)² − φ'(z_0)²) Vᵀ/k, H − H(θ_0) = B diag(…) Bᵀ: no difference of rounded kernels
+        squared, initial_squared = derivative(features) ** 2, derivative(initial_features) ** 2
+        drifts = [
+            _weighted_gram_norm(factor, squared - initial_squared) / _weighted_gram_norm(factor, initial_squared)
+            for factor in (self.layer / jnp.sqrt(k), self.mixing)
+        ]
+        return {**statistics, **dict(zip(KERNEL_DRIFTS, drifts))}
 
     def along(self, features: Float[Array, "checkpoints k"]) -> dict[str, Array]:
         return jax.vmap(lambda z: self.extremes(z, features[0]))(features)
@@ -151,23 +186,36 @@ class BothKernelProbe(eqx.Module):
         n = self.operator.shape[1]
         return features[: self.k], features[self.k :].reshape(n, self.k)
 
-    def extremes(self, features: Array, initial_features: Array) -> dict[str, Array]:
+    def _factors(self, features: Array) -> tuple[Array, Array]:
+        """`M = V diag(φ'(z))/√k` and `c = ‖φ(z)‖²/k` at the state `(z, V)`."""
         phi = activation(self.activation_name)
         z, layer = self._split(features)
-        z0, layer0 = self._split(initial_features)
         scale = jnp.sqrt(jnp.asarray(self.k, features.dtype))
-        mixed = layer * phi.derivative(z) / scale
-        shift = jnp.sum(phi.function(z) ** 2) / self.k
+        return layer * phi.derivative(z) / scale, jnp.sum(phi.function(z) ** 2) / self.k
+
+    def observation_kernel(self, features: Array) -> Float[Array, "m m"]:
+        """`H = (A M)(A M)ᵀ + c A Aᵀ` at the state `(z, V)`."""
+        mixed, shift = self._factors(features)
         observed = self.operator @ mixed
-        observation = jnp.linalg.eigvalsh(observed @ observed.T + shift * self.operator @ self.operator.T)
-        change = mixed - layer0 * phi.derivative(z0) / scale
-        change_norm = jnp.sqrt(
-            _largest_gram_eigenvalue(change) + jnp.sum((phi.function(z) - phi.function(z0)) ** 2) / self.k
-        )
+        return observed @ observed.T + shift * self.operator @ self.operator.T
+
+    def extremes(self, features: Array, initial_features: Array) -> dict[str, Array]:
+        """`TRACKED_STATISTICS` at `(z, V)` against `(z_0, V_0)`."""
+        phi = activation(self.activation_name)
+        (mixed, shift), (initial_mixed, initial_shift) = self._factors(features), self._factors(initial_features)
+        observation = jnp.linalg.eigvalsh(self.observation_kernel(features))
+        change = mixed - initial_mixed
+        outputs_change = phi.function(self._split(features)[0]) - phi.function(self._split(initial_features)[0])
+        change_norm = jnp.sqrt(_largest_gram_eigenvalue(change) + jnp.sum(outputs_change**2) / self.k)
         distance = jnp.linalg.norm(features - initial_features)
-        return kernel_statistics(
-            _smallest_signal_eigenvalue(mixed) + shift, observation, layer.shape[0], change_norm, distance
+        n = self.operator.shape[1]
+        statistics = kernel_statistics(
+            _smallest_signal_eigenvalue(mixed) + shift, observation, n, change_norm, distance
         )
+        identity = jnp.eye(n, dtype=features.dtype)
+        signal_change = change @ mixed.T + initial_mixed @ change.T + (shift - initial_shift) * identity
+        initial_signal = initial_mixed @ initial_mixed.T + initial_shift * identity
+        return {**statistics, **kernel_drifts(signal_change, initial_signal, self.operator)}
 
     def along(self, features: Array) -> dict[str, Array]:
         return jax.vmap(lambda f: self.extremes(f, features[0]))(features)
@@ -190,13 +238,26 @@ def jacobian_ntk(
 
 
 def jacobian_extremes(
-    j: Float[Array, "n p"], initial_j: Float[Array, "n p"], operator: Float[Array, "m n"], distance: Array
+    j: Float[Array, "n p"],
+    initial_j: Float[Array, "n p"],
+    operator: Float[Array, "m n"],
+    distance: Array,
+    initial_kernel: Float[Array, "n n"] | None = None,
 ) -> dict[str, Array]:
-    """`KERNEL_STATISTICS` from the Jacobians `J`, `J(θ_0)` (docs/theory.md §3, §9)."""
+    """`TRACKED_STATISTICS` from the Jacobians `J`, `J(θ_0)` (docs/theory.md §3, §9); `initial_kernel`:
+    `K(θ_0) = J(θ_0) J(θ_0)ᵀ` where already known (computed once along a run)."""
     observed = operator @ j
     observation = jnp.linalg.eigvalsh(observed @ observed.T)
-    change_norm = jnp.sqrt(_largest_gram_eigenvalue(j - initial_j))
-    return kernel_statistics(_smallest_signal_eigenvalue(j), observation, operator.shape[1], change_norm, distance)
+    change = j - initial_j
+    change_norm = jnp.sqrt(_largest_gram_eigenvalue(change))
+    statistics = kernel_statistics(
+        _smallest_signal_eigenvalue(j), observation, operator.shape[1], change_norm, distance
+    )
+    # K − K(θ_0) = C + Cᵀ + ΔJ ΔJᵀ with C = J(θ_0) ΔJᵀ: no difference of rounded kernels
+    cross = initial_j @ change.T
+    initial_kernel = initial_j @ initial_j.T if initial_kernel is None else initial_kernel
+    drifts = kernel_drifts(cross + cross.T + change @ change.T, initial_kernel, operator)
+    return {**statistics, **drifts}
 
 
 class JacobianProbe(eqx.Module):
@@ -216,9 +277,10 @@ class JacobianProbe(eqx.Module):
             return self.network.parameters_from_features(f, initial, self.initial_parameters, self.input)
 
         initial_j = network_jacobian(self.network, parameters(initial), self.input)
+        initial_kernel = initial_j @ initial_j.T
 
         def one(f):
             j = network_jacobian(self.network, parameters(f), self.input)
-            return jacobian_extremes(j, initial_j, self.operator, jnp.linalg.norm(f - initial))
+            return jacobian_extremes(j, initial_j, self.operator, jnp.linalg.norm(f - initial), initial_kernel)
 
         return jax.lax.map(one, features)

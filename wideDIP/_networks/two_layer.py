@@ -74,10 +74,10 @@ class TwoLayer(TwoLayerShape, HasReducedDynamics, HasClosedFormKernels, HasLipsc
         """The closed form needs only `z(t)` (k numbers): every checkpoint."""
         return None if implementation == NtkImplementation.CLOSED_FORM else requested
 
-    def largest_observation_eigenvalue(self, problem: Problem, parameters: PyTree) -> Array:
-        """`λ_max(B diag(φ'(z(0))²) Bᵀ)` (§3, §4)."""
+    def observation_eigenvalues(self, problem: Problem, parameters: PyTree) -> Array:
+        """The eigenvalues of `B diag(φ'(z(0))²) Bᵀ`, ascending (§3, §4)."""
         mixing = ReducedDynamics.from_problem(problem, self.activation).mixing
-        return jnp.linalg.eigvalsh(observation_ntk(mixing, problem.features, self.activation))[-1]
+        return jnp.linalg.eigvalsh(observation_ntk(mixing, problem.features, self.activation))
 
     def theory_inputs(self, problem: Problem, norm_A: Array, sigma_A: Array) -> dict[str, Array]:
         """One seed's quantities that Theorem 2.1 needs, at `W(0)` (docs/theory.md §5), with its

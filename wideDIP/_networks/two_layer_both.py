@@ -51,6 +51,6 @@ class TwoLayerBoth(TwoLayerShape, HasReducedDynamics, HasClosedFormKernels):
     def kernel_probe(self, problem: Problem) -> BothKernelProbe:
         return BothKernelProbe(problem.operator, self.k, self.activation)
 
-    def largest_observation_eigenvalue(self, problem: Problem, parameters: PyTree) -> Array:
+    def observation_eigenvalues(self, problem: Problem, parameters: PyTree) -> Array:
         features = jnp.concatenate([problem.features, problem.layer.ravel()])
-        return self.kernel_probe(problem).extremes(features, features)["max_lambda_H"]
+        return jnp.linalg.eigvalsh(self.kernel_probe(problem).observation_kernel(features))

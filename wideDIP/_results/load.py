@@ -15,9 +15,17 @@ import numpy as np
 
 from .._analysis.theory import TheoryReport
 from .._config import Config
-from .._networks.kernels import KERNEL_STATISTICS
+from .._networks.kernels import KERNEL_STATISTICS, TRACKED_STATISTICS
 from .comparison import KERNEL_FIELDS, ComparisonResult
-from .simulation import _TRI_STATE, HEADER_FIELDS, KINDS, READABLE_FORMATS, SimulationResult, _left_out
+from .simulation import (
+    _TRI_STATE,
+    HEADER_FIELDS,
+    KINDS,
+    READABLE_FORMATS,
+    SIMULATION_HEADER_FIELDS,
+    SimulationResult,
+    _left_out,
+)
 from .sweep import HEADER, SweepResult, load_sweep
 
 _SAVED_KINDS = (
@@ -38,7 +46,8 @@ def load(path: str | os.PathLike) -> SimulationResult | ComparisonResult | Sweep
         return load_sweep(path)
     header, arrays = _read_result_file(path)
     config = Config.from_dict(header["config"])
-    fields = {"config": config, **{name: header.get(name) for name in HEADER_FIELDS}}
+    names = HEADER_FIELDS if header["kind"] == "comparison" else SIMULATION_HEADER_FIELDS
+    fields = {"config": config, **{name: header.get(name) for name in names}}
     if header["format"] == 1:  # a simulation, whose end-of-run errors had the names the curves have now
         for name in ("signal_error", "observation_error"):
             if name in arrays:
@@ -71,7 +80,7 @@ _NOT_PER_SEED: dict[str, tuple[str, ...]] = {
 SIMULATION_AXES: dict[str, tuple[str, ...]] = {
     field.name: _NOT_PER_SEED.get(field.name, _PER_SEED)
     for field in dataclasses.fields(SimulationResult)
-    if field.name not in ("config", "ntk", "theory", *HEADER_FIELDS)
+    if field.name not in ("config", "ntk", "theory", *SIMULATION_HEADER_FIELDS)
 }
 """The axes of every array field of a saved simulation (one per seed but for `_NOT_PER_SEED`; `ntk__NAME`:
 those of the curves; `theory__NAME`: one per seed); sizes from its header's config (`seeds`, `m`, `n`) and
@@ -89,9 +98,10 @@ COMPARISON_AXES: dict[str, tuple[str, ...]] = {
 losses); sizes from its header's config (`seeds`), its `step_sizes` and its `times`."""
 
 
-_SAVED_SINCE: dict[str, int] = dict.fromkeys(
-    ("signal", "observation", "clean_observation", "best_reconstruction", "final_reconstruction"), 4
-)
+_SAVED_SINCE: dict[str, int] = {
+    **dict.fromkeys(("signal", "observation", "clean_observation", "best_reconstruction", "final_reconstruction"), 4),
+    **dict.fromkeys(("measured_rate", "predicted_rate"), 5),
+}
 """The format that added an array `SimulationResult.save` always writes (the others: format 2)."""
 
 
@@ -99,10 +109,10 @@ def _expected_axes(kind: str, name: str) -> tuple[str, ...] | None:
     """The axes of the array `name` in a saved result of `kind`; None for a name it never holds."""
     prefix, _, statistic = name.partition("__")
     if kind == "comparison":
-        kernel = prefix in KERNEL_FIELDS and statistic in KERNEL_STATISTICS
+        kernel = prefix in KERNEL_FIELDS and statistic in TRACKED_STATISTICS
         return COMPARISON_AXES.get(name) or (("step_sizes", "seeds", "checkpoints") if kernel else None)
     if prefix == "ntk" and statistic:
-        return _CURVE if statistic in KERNEL_STATISTICS else None
+        return _CURVE if statistic in TRACKED_STATISTICS else None
     if prefix == "theory":
         known = {field.name for field in dataclasses.fields(TheoryReport)}
         return None if statistic not in known else () if statistic == "lipschitz_bound_known" else _PER_SEED
@@ -140,7 +150,8 @@ def _required_arrays(kind: str, file_format: int, config: Config, arrays: dict[s
 
     def groups(prefixes: tuple[str, ...], tracked: bool) -> list[str]:
         held = [prefix for prefix in prefixes if tracked or any(name.startswith(prefix + "__") for name in arrays)]
-        return [f"{prefix}__{statistic}" for prefix in held for statistic in KERNEL_STATISTICS]
+        statistics = TRACKED_STATISTICS if file_format >= 5 else KERNEL_STATISTICS  # format 5 added the drifts
+        return [f"{prefix}__{statistic}" for prefix in held for statistic in statistics]
 
     if kind == "comparison":
         return without_default(ComparisonResult) + groups(KERNEL_FIELDS, config.track_ntk and file_format >= 4)

@@ -13,19 +13,24 @@ from typing import Any
 
 import numpy as np
 
+from .._analysis.rates import last_recorded
 from .._analysis.theory import TheoryReport
 from .._config import Config
+from .._dynamics.descent import GradientDescent
+from .._dynamics.inertial_flow import InertialFlow
 from .._dynamics.registry import dynamics_class
 from .._figures.captions import compact_shape, described_network, unused_note
 from .._integrate.outcomes import ENDINGS
-from .._resolve import is_discrete, operator_of
+from .._networks.kernels import KERNEL_DRIFTS
+from .._resolve import is_discrete, operator_of, resolve_dynamics
 from .._runtime.paths import check_writable, result_path
 
-FORMAT_VERSION = 4
-READABLE_FORMATS = (1, 2, 3, 4)
+FORMAT_VERSION = 5
+READABLE_FORMATS = (1, 2, 3, 4, 5)
 """Format 2 added the recovery curves (docs/theory.md §7), renaming format 1's end-of-run `signal_error`,
 `observation_error` to `final_…`; 3 the header's `kind` (1 and 2 hold simulations); 4 a simulation's
-problem and reconstructions."""
+problem and reconstructions; 5 the kernel drift (`KERNEL_DRIFTS`) and the measured and predicted rates
+(docs/theory.md §11)."""
 KINDS = ("simulation", "comparison")
 """What a saved `.npz` holds (its header's `kind`): a `SimulationResult` or a `ComparisonResult`."""
 
@@ -59,12 +64,26 @@ def _theory_field(name: str, doc: str) -> property:
     return property(field, doc=doc)
 
 
+def _drift_field(name: str, doc: str) -> property:
+    """A `SimulationResult` property: the curve `name` of its `ntk` (needs `track_ntk`; None in a file
+    saved before format 5, which did not hold it; docs/theory.md §11)."""
+
+    def field(result: SimulationResult) -> np.ndarray | None:
+        if result.ntk is None:
+            raise ValueError(f"SimulationResult.{name} needs Config.track_ntk=True")
+        return result.ntk.get(name)
+
+    return property(field, doc=doc)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class SimulationResult:
     """Outcome of `simulate(config)`; arrays have a leading seed axis.
 
     `loss[s, c]` and `weight_distance[s, c]` are `½‖A g − y‖²` and `‖W(t) − W(0)‖_F` at
-    `times[c] = step × step_size`, NaN once seed `s` has stopped (converged or diverged).
+    `times[c]`, NaN once seed `s` has stopped (converged or diverged): the checkpoint's step in the
+    dynamics' time (`step × step_size` for gradient descent, `step × √step_size` for the heavy ball
+    and Nesterov, docs/theory.md §11), or the step itself where there is none (Adam, `dynamics`).
     """
 
     config: Config
@@ -95,8 +114,10 @@ class SimulationResult:
     wall_time: float
     environment: dict[str, str]
     ntk: dict[str, np.ndarray] | None = None
-    """With `track_ntk`: `min_lambda_K`, `min_lambda_H`, `max_lambda_H` and
-    `jacobian_lipschitz_ratio` at the checkpoints, `[seeds, checkpoints]`, NaN after the stop."""
+    """With `track_ntk`: `min_lambda_K`, `min_lambda_H`, `max_lambda_H`,
+    `jacobian_lipschitz_ratio`, `kernel_drift_K` and `kernel_drift_H` (`TRACKED_STATISTICS`; the
+    drifts not in files saved before format 5) at the checkpoints, `[seeds, checkpoints]`, NaN after
+    the stop."""
     theory: TheoryReport | None = None
     """With `track_ntk`: Theorem 2.1 evaluated for every seed (docs/theory.md §5, §9)."""
     norm_A: np.ndarray | None = None
@@ -110,6 +131,9 @@ class SimulationResult:
     network: dict[str, Any] | None = None
     """The network simulated: `name`, `description`, `parameters` (their number `p`), and the
     `parametrization` ("full" or "reduced") and `ntk_implementation` actually used."""
+    dynamics: str | None = None
+    """What ran, in words, where the config does not say it: "optax transformation" (`simulate`'s
+    `optimizer=`, per iteration); None: the config's dynamics."""
     # Noise and recovery (docs/theory.md §7); None only in files saved before they existed.
     observation_error: np.ndarray | None = None
     """`‖A x(t) − ȳ‖` at the checkpoints, `[seeds, checkpoints]`, NaN after the stop (as `loss`)."""
@@ -157,6 +181,17 @@ class SimulationResult:
     an oracle, chosen knowing `x̄`. For the stop chosen knowing `ȳ` only, `reconstruction_at(oracle_time)`."""
     final_reconstruction: np.ndarray | None = None
     """`x` from the final parameters, at the stop (`stop_step`), `[seeds, n]` (`final_signal_error`)."""
+    # Rates against the kernel regime (docs/theory.md §11); None in files saved before they existed.
+    measured_rate: np.ndarray | None = None
+    """Per seed, the measured exponential rate of `‖r(t)‖ = √(2 L(t))`, in the units of `times`: the
+    least-squares slope of `−ln ‖r‖` against `t` over the later half (`t ≥ t_w/2`) of the checkpoints
+    where the loss is recorded and above the threshold (`t_w` the last of them); NaN where fewer than
+    two (`wideDIP._analysis.rates.measured_rate`)."""
+    predicted_rate: np.ndarray | None = None
+    """Per seed, the rate the kernel regime predicts for it: the slowest of the dynamics'
+    `linearised_rate` over the eigenvalues of `H(θ(0))` on Im(A) (the flow: `λ_min`; descent:
+    `−ln|1 − ηλ|/η` at `λ_min`, or at `λ_max` once `η (λ_min + λ_max) > 2`; negative: the kernel
+    regime diverges); NaN where the dynamics predicts none (Adam)."""
 
     certified = _theory_field(
         "certified",
@@ -169,6 +204,12 @@ class SimulationResult:
     rate_bound = _theory_field("rate_bound", "Per seed: `σ_A² σ_0² / 4`, the guaranteed rate when certified.")
     min_lambda_K = _theory_field("min_lambda_K", "Per seed: `λ_min(K(W(0)))` (0 when k < n).")
     min_lambda_H = _theory_field("min_lambda_H", "Per seed: `λ_min(H(W(0)))` on Im(A).")
+    kernel_drift_K = _drift_field(
+        "kernel_drift_K", "`‖K(t) − K(0)‖_F / ‖K(0)‖_F` at the checkpoints, `[seeds, checkpoints]` (`ntk`)."
+    )
+    kernel_drift_H = _drift_field(
+        "kernel_drift_H", "`‖H(t) − H(0)‖_F / ‖H(0)‖_F` at the checkpoints, `[seeds, checkpoints]` (`ntk`)."
+    )
 
     @property
     def converged(self) -> np.ndarray:
@@ -188,9 +229,13 @@ class SimulationResult:
         median = np.format_float_positional(np.median(converged_steps), trim="-") if converged_steps.size else "-"
         median_time = f"{np.median(self.time_to_threshold[self.converged]):.4g}" if converged_steps.size else "-"
         if is_discrete(c):
-            method = f"{c.method}  eta={c.step_size:g}"
+            method, timing = self._discrete_labels(median_time)
         else:
-            method = f"flow ({solver_label(c)})  horizon t={c.horizon:g}"
+            ode = resolve_dynamics(c).dynamics_label  # "flow", "inertial flow α=2 β=0.5"
+            method, timing = (
+                f"{ode} ({solver_label(c)})  horizon t={c.horizon:g}",
+                f"time {median_time}  (converged seeds)",
+            )
         counts = "  ".join(f"{name} {count}" for name, count in self.counts().items())
         network = "" if self.network_name == "two_layer" else f"{described_network(c, self.network)}  "
         signal = "" if c.signal == Config.signal else f"x̄: {c.signal}  "
@@ -201,15 +246,30 @@ class SimulationResult:
                 *unused_note(c, self.network),
                 f"converged        {int(self.converged.sum())}/{c.seeds}  (frequency {self.frequency:.2f})",
                 f"outcomes         {counts}",
-                f"median steps     {median}  time {median_time}  (converged seeds)",
+                f"median steps     {median}  {timing}",
                 self._stability_line(),
                 f"median loss      initial {np.median(self.initial_loss):.3g}  final {np.median(self.final_loss):.3g}",
                 *self._recovery_lines(),
                 *self._operator_lines(),
                 *self._theory_lines(),
+                *self._observer_lines(),
                 f"wall time        {self.wall_time:.2f} s  on {self.environment.get('device', '?')}",
             ]
         )
+
+    def _discrete_labels(self, median_time: str) -> tuple[str, str]:
+        """A discrete run's name in the summary's first line, and the end of its median-steps line:
+        gradient descent (and a registered dynamics of no optimizer) as `descent  eta=0.5`, another
+        update rule by its label (`heavy ball η=0.1 μ=0.9`, `Adam lr=0.01`, `optax transformation`);
+        the time to the threshold on the dynamics' own axis (`t = τ √η` for the heavy ball), none
+        where the results are per iteration (Adam, an optax transformation of one's own)."""
+        c = self.config
+        dynamics = resolve_dynamics(c)
+        if self.dynamics is None and dynamics.optimizer in (None, GradientDescent.optimizer):
+            return f"{c.method}  eta={c.step_size:g}", f"time {median_time}  (converged seeds)"
+        if self.dynamics is not None or not dynamics.has_time_axis:
+            return self.dynamics or dynamics.label, "(converged seeds; results per iteration)"
+        return dynamics.label, f"time {median_time}  (t = {dynamics.time_step:.4g} × steps; converged seeds)"
 
     def _stability_line(self) -> str:
         """Descent: the stability number `eta lambda_max(H(0))` against 2 (docs/theory.md §5.4); the flow:
@@ -219,11 +279,17 @@ class SimulationResult:
         unstable = f"{int(np.sum(self.stability > 2))}/{c.seeds} seeds" + (
             f"; not finite for {not_finite}" if not_finite else ""
         )
+        if self.dynamics is not None:
+            return f"stability        not known: the {self.dynamics} holds its own step size"
         if dynamics_class(c.method, c.optimizer).stability_limit == 2:
             return f"stability        median eta*lambda_max(H(0)) {np.median(self.stability):.3g}  (> 2 for {unstable})"
         if is_discrete(c):
             return f"stability        median eta*lambda_max(H(0)) {np.median(self.stability):.3g}  (no known limit)"
         stiffness = f"stiffness        median lambda_max(H(0)) {np.median(self.stability / c.step_size):.3g}  "
+        dynamics = resolve_dynamics(c)
+        if isinstance(dynamics, InertialFlow):  # its fastest rate |s| is a root of s² + (α + βλ)s + λ (§11)
+            fastest = np.median(dynamics.stiffness(self.stability / c.step_size))
+            return stiffness + f"largest |s| {fastest:.3g}  (explicit solvers need steps below about 3/|s|, §11)"
         if c.solver == "euler":
             return stiffness + f"(Euler is stable while step*lambda_max < 2: > 2 for {unstable}, docs/theory.md §10)"
         return stiffness + "(explicit solvers need steps below about 3/lambda_max: docs/theory.md §10)"
@@ -322,6 +388,30 @@ class SimulationResult:
             f"kappa(A) {np.median(self.kappa_A):.3g}  (SVD, per seed)"
         ]
 
+    def _observer_lines(self) -> list[str]:
+        """The measured rate of `‖r‖` against the linearised prediction, and with `track_ntk` the kernel
+        drift at each seed's last evaluation: medians over seeds (docs/theory.md §11); none for a file
+        saved before they existed."""
+        lines = []
+        if self.measured_rate is not None:
+            if np.isnan(self.predicted_rate).all():
+                prediction = "no linearised prediction for this dynamics"
+            else:
+                ratio = _median_or_dash(self.measured_rate / self.predicted_rate)
+                prediction = f"predicted {_median_or_dash(self.predicted_rate)}  measured/predicted {ratio}"
+            lines.append(
+                f"rate of ||r||    median measured {_median_or_dash(self.measured_rate)}  {prediction}  "
+                "(least-squares slope of -ln||r|| over the later half of each run above the threshold; predicted: "
+                "the slowest linearised rate over the eigenvalues of H(0), docs/theory.md §11)"
+            )
+        if self.ntk is not None and all(name in self.ntk for name in KERNEL_DRIFTS):
+            signal, observation = (_median_or_dash(last_recorded(self.ntk[name])) for name in KERNEL_DRIFTS)
+            lines.append(
+                f"kernel drift     median final ||K(t) - K(0)||/||K(0)|| {signal}  ||H(t) - H(0)||/||H(0)|| "
+                f"{observation}  (Frobenius; each seed's last evaluation)"
+            )
+        return lines
+
     def _theory_lines(self) -> list[str]:
         if self.theory is None:
             return []
@@ -396,7 +486,8 @@ class SimulationResult:
         left_out = _left_out(reconstructions, operator_matrix)
         arrays = {name: _encoded(name, values) for name, values in array_fields(self).items() if name not in left_out}
         theory = None if self.theory is None else self.theory.to_arrays()
-        return save_result(self, path, "simulation", arrays | prefixed({"ntk": self.ntk, "theory": theory}))
+        arrays |= prefixed({"ntk": self.ntk, "theory": theory})
+        return save_result(self, path, "simulation", arrays, SIMULATION_HEADER_FIELDS)
 
     @classmethod
     def from_saved(cls, fields: dict[str, Any], arrays: dict[str, np.ndarray]) -> SimulationResult:
@@ -406,6 +497,11 @@ class SimulationResult:
         groups = grouped(arrays, ("ntk", "theory"))
         theory = None if groups["theory"] is None else TheoryReport.from_arrays(groups["theory"])
         return cls(**fields, ntk=groups["ntk"], theory=theory, **arrays)
+
+
+def _median_or_dash(values: np.ndarray) -> str:
+    """The median of the values of `values` that are not NaN, as the summary writes it; "-" where there are none."""
+    return "-" if np.isnan(values).all() else f"{np.nanmedian(values):.3g}"
 
 
 def solver_label(config: Config) -> str:
@@ -455,17 +551,25 @@ def largest_where(values: np.ndarray, where: np.ndarray) -> np.ndarray:
 
 HEADER_FIELDS = ("wall_time", "environment", "operator_sha256", "network")
 """The fields of a result kept in its file's JSON header with its config (the rest are arrays)."""
+SIMULATION_HEADER_FIELDS = (*HEADER_FIELDS, "dynamics")
+"""A simulation's: with the dynamics that ran where its config does not say it."""
 
 
-def save_result(result: Any, path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarray]) -> Path:
-    """Write `arrays` and a JSON header (format, `kind`, config, `HEADER_FIELDS`) to one `.npz` at
+def save_result(
+    result: Any,
+    path: str | os.PathLike,
+    kind: str,
+    arrays: dict[str, np.ndarray],
+    header_fields: tuple[str, ...] = HEADER_FIELDS,
+) -> Path:
+    """Write `arrays` and a JSON header (format, `kind`, config, `header_fields`) to one `.npz` at
     `result_path(path)`, through a temporary file (`SimulationResult.save`, `ComparisonResult.save`)."""
     path = check_writable(result_path(path), f"{type(result).__name__}.save")
     header = {
         "format": FORMAT_VERSION,
         "kind": kind,
         "config": result.config.to_dict(),
-        **{name: getattr(result, name) for name in HEADER_FIELDS},
+        **{name: getattr(result, name) for name in header_fields},
     }
     temporary = path.with_name(path.name + ".partial.npz")
     np.savez(temporary, header=np.array(json.dumps(header)), **arrays)
