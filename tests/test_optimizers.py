@@ -189,6 +189,7 @@ def test_adam_runs_on_the_literal_parameters_per_iteration_as_optax_does():
     assert "full Adam lr=0.01  threshold" in lines[0]
     steps_line = next(line for line in lines if line.startswith("median steps"))
     assert "per iteration" in steps_line and "time" not in steps_line
+    assert result.plot().axes[0].get_xlabel() == "iteration τ"  # descent's figure reads "time t"
     rule = optax.adam(0.01, b1=0.8, b2=0.99, eps=1e-6)
     with jax.enable_x64(True):
         for seed in range(config.seeds):
@@ -214,6 +215,7 @@ def test_an_optax_transformation_of_ones_own_runs_per_iteration_on_the_literal_p
     config = SMALL.replace(dtype="float64", step_size=0.5)
     descent = simulate(config.replace(parametrization="full"), progress=False)
     own = simulate(config.replace(step_size=Config.step_size), optimizer=optax.sgd(0.5), progress=False)
+    assert [run.plot().axes[0].get_xlabel() for run in (descent, own)] == ["time t", "iteration τ"]
     assert own.config == config.replace(parametrization="full", step_size=Config.step_size)
     assert own.dynamics == "optax transformation" and own.parametrization == "full"
     time_axis = ("times", "stop_time", "time_to_threshold", "oracle_time", "measured_rate")

@@ -177,6 +177,13 @@ def finish(plt, figure, path: str | Path | None):
     return figure
 
 
+def _time_label(result) -> str:
+    """The abscissa of `result`'s curves: its time, or its iteration where its dynamics has no time
+    axis (Adam, an optax transformation of one's own: docs/theory.md §11)."""
+    timed = result.dynamics is None and getattr(resolve_dynamics(result.config), "has_time_axis", True)
+    return "time t" if timed else "iteration τ"
+
+
 def _held_curve(result, name: str, final: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The field `name` of `result` held to each seed's stop (`held_to_the_stop`), then at `final`."""
     return held_to_the_stop(
@@ -191,7 +198,7 @@ def _loss_panel(axes, result) -> None:
     low, _, high = quartiles
     threshold = result.config.threshold
     axes.axhline(threshold, color="grey", lw=0.8, ls=":", label="threshold")
-    axes.set(xscale="log", yscale="log", xlabel="time t", ylabel="loss")
+    axes.set(xscale="log", yscale="log", xlabel=_time_label(result), ylabel="loss")
     values = np.concatenate([low, high, [threshold]])
     values = values[np.isfinite(values) & (values > 0)]
     axes.set_ylim(values.min() / 2, values.max() * 2)
@@ -261,8 +268,8 @@ def plot_run(result, path: str | Path | None = None):
         for axes in (observation, signal):
             _time_marker(axes, shown, result.early_stopping_time, "T", "tab:green")
             _time_marker(axes, shown, result.observation_early_stopping_time, "T_H", "tab:purple")
-    observation.set(xscale="log", yscale="log", xlabel="time t", ylabel="‖A x(t) − ȳ‖")
-    signal.set(xscale="log", yscale="log", xlabel="time t", ylabel="relative signal error")
+    observation.set(xscale="log", yscale="log", xlabel=_time_label(result), ylabel="‖A x(t) − ȳ‖")
+    signal.set(xscale="log", yscale="log", xlabel=_time_label(result), ylabel="relative signal error")
     signal.set_xlim(shown[0], shown[-1])  # shared: a time T beyond the run does not stretch the axes
     note = nothing_drawn_note(result.loss, result.status)
     note_when_empty(observation, [observed], times, note, noise_lines)
@@ -308,7 +315,7 @@ def plot_ntk(result, path: str | Path | None = None):
     last_stop = np.max(result.stop_time)
     if times[times > 0][0] < last_stop < times[-1]:
         kernels.axvline(last_stop, color="0.4", lw=0.8, ls=":", label=HELD_LABEL)
-    kernels.set(xscale="log", xlabel="time t", ylabel="eigenvalue")
+    kernels.set(xscale="log", xlabel=_time_label(result), ylabel="eigenvalue")
     kernels.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
     kernels.set_yscale("symlog", linthresh=1e-4)
     kernels.set_ylim(bottom=0)  # kernels are positive semi-definite
