@@ -320,7 +320,7 @@ def _run_discrete(
     recording = set() if record is None or isinstance(record, numbers.Integral) else set(np.asarray(record).tolist())
     seed_bytes = sum(leaf[0].nbytes for leaf in jax.tree.leaves(start.parameters))
     last_stop = 0
-    with tqdm(total=method.steps, unit="step", delay=2.0, disable=not progress, desc=method.name, leave=False) as bar:
+    with tqdm(total=method.steps, unit="step", delay=2.0, disable=not progress, desc=method.label, leave=False) as bar:
         while waiting or live:
             held = int(np.sum(slot_seed >= 0))
             joining = []

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._config import Config
 from .._figures.captions import settings, wrapped
-from .._figures.plots import SPREAD, band, checked_figure_file, finish, pyplot
+from .._figures.plots import SPREAD, band, checked_figure_file, finish, held_to_the_stop, pyplot
 from .._integrate.integrate import checkpoint_steps
 from .._integrate.outcomes import ENDINGS
 from .._resolve import resolve_dynamics
@@ -81,13 +81,14 @@ class DynamicsComparison:
 
     def plot(self, path: str | Path | None = None):
         """The loss of every run against the shared axis, log-log: the median across seeds with the
-        quartile band; returns the figure and writes it to `path` when given."""
+        quartile band, each seed at its final loss from its stop on; returns the figure and writes it to `path` when given."""
         path = checked_figure_file(path, "DynamicsComparison.plot")
         plt = pyplot(path is not None)
         figure, axes = plt.subplots(figsize=(8, 5))
         colours = plt.cm.viridis(np.linspace(0, 0.85, len(self.results)))
         for colour, label, result in zip(colours, self.labels, self.results):
-            band(axes, self.abscissa(result), result.loss, colour, label)
+            stops = result.stop_time if self.axis == "time" else result.stop_step.astype(float)
+            band(axes, *held_to_the_stop(self.abscissa(result), result.loss, stops, result.final_loss), colour, label)
         axes.axhline(self.config.threshold, color="grey", lw=0.8, ls=":", label="threshold")
         xlabel = "time t (descent τη, heavy ball τ√η)" if self.axis == "time" else "iteration τ"
         axes.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="loss ½‖A g − y‖²")
