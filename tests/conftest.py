@@ -1,5 +1,6 @@
 import os
 import shutil
+import sys
 import tempfile
 
 import pytest
@@ -27,6 +28,14 @@ def setup_traces(monkeypatch):
     original = _simulate.draw_seeds
     monkeypatch.setattr(_simulate, "draw_seeds", lambda *args: traces.append(1) or original(*args))
     return traces
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Figures a test drew without a file (`plot()` returns them open) are closed after it."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
 
 
 STARTED_FIRST = ("test_benchmarks.py", "test_parallel.py", "test_distributed.py")
