@@ -54,6 +54,7 @@ def test_without_a_time_axis_the_axis_is_the_iteration():
         (["sgd", "sgd"], {}, "repeats the value 'sgd'"),
         (["sgd", "nesterov"], {"b1": 0.5}, "b1 applies to none of the dynamics compared"),
         (["sgd", "flow"], {"threshold": 1.0}, "'threshold' is not a hyperparameter"),
+        (["flow", "inertial_flow"], {"step_sizes": [0.1]}, "step_sizes apply to none of the dynamics compared"),
     ],
 )
 def test_wrong_dynamics_are_one_line_errors(dynamics, extra, message):
@@ -90,3 +91,8 @@ def test_the_command_line_compares_the_dynamics_it_names(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["compare", "--dynamics", "sgd", "adam", "--optimizer", "adam", *arguments.split()])
     assert exit_info.value.code == 2 and "--optimizer: with --dynamics" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # the flow against descent has no momentum
+        main(["compare", "--momentum", "0.5", *arguments.split()])
+    assert exit_info.value.code == 2 and "name them with --dynamics" in capsys.readouterr().err
+    assert main(["plot", str(tmp_path / "three.1.npz")]) == 0  # a second dot in the name is not a figure suffix
+    assert (tmp_path / "three.1.png").is_file() and (tmp_path / "three.1.pdf").is_file()

@@ -294,14 +294,16 @@ def test_a_wrong_setting_of_a_rule_is_a_one_line_error_naming_the_option(argumen
 
 
 def test_the_inertia_preset_sweeps_the_update_rules_from_the_same_draws(tmp_path):
-    """`inertia` is width × update rule (sgd, heavy ball, Nesterov); each cell is the simulation of its
-    own config; the flow, which has no update rule, is refused naming the field."""
-    base, axes = wideDIP.preset("inertia", k=[5], seeds=2, steps=60, m=3, n=6, d=4, dtype="float64")
+    """`inertia` is width × update rule (sgd, heavy ball, Nesterov), its `momentum` given to the cells
+    that read it; each cell is the simulation of its own config; the flow, which has no update rule,
+    is refused naming the field."""
+    base, axes = wideDIP.preset("inertia", k=[5], seeds=2, steps=60, m=3, n=6, d=4, dtype="float64", momentum=0.5)
     assert axes["optimizer"] == ["sgd", "heavy_ball", "nesterov"]
     result = wideDIP.sweep(base, axes, tmp_path / "inertia", progress=False, workers=1)
     heavy = result.configs[0, 1]
-    assert heavy.optimizer == "heavy_ball" and heavy.momentum == 0.9
+    assert heavy.optimizer == "heavy_ball" and heavy.momentum == 0.5  # μ goes to the cells that read it
+    assert result.configs[0, 0].optimizer == "sgd" and result.configs[0, 0].momentum == Config.momentum
     alone = simulate(heavy, progress=False)
     assert result.cells[0, 1]["median_final_loss"] == pytest.approx(float(np.median(alone.final_loss)), rel=1e-12)
     with pytest.raises(ValueError, match="optimizer applies to method='descent' only"):
-        wideDIP.sweep(base.replace(method="flow"), axes, tmp_path / "flow", progress=False)
+        wideDIP.preset("inertia", method="flow")

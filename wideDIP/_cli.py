@@ -180,17 +180,26 @@ def _large_fields(arguments: argparse.Namespace) -> dict[str, bool]:
 
 
 def _compare(arguments: argparse.Namespace) -> int:
+    from ._dynamics.flow import GradientFlow
     from ._experiments.compare import checked_step_sizes, compare
     from ._experiments.compare_dynamics import HYPERPARAMETERS, checked_dynamics, compare_dynamics
 
-    step_sizes = checked_step_sizes(arguments.step_sizes, "--step-sizes")
+    given = _given_fields(arguments)
     if arguments.dynamics is None:
+        for name in (*HYPERPARAMETERS, "optimizer"):
+            if name in given and name not in GradientFlow.config_fields:
+                option = "--" + name.replace("_", "-")
+                raise ValueError(
+                    f"{option}: compare runs the flow against descent; to compare other dynamics, "
+                    "name them with --dynamics (e.g. --dynamics sgd heavy_ball flow)"
+                )
+        step_sizes = checked_step_sizes(arguments.step_sizes or [1.0, 0.5, 0.1], "--step-sizes")
         config = config_from_arguments(arguments, Config(method="flow"))
         return _run_and_report(arguments, functools.partial(compare, step_sizes=step_sizes), config)
     names = checked_dynamics(arguments.dynamics, "--dynamics")
+    step_sizes = None if arguments.step_sizes is None else checked_step_sizes(arguments.step_sizes, "--step-sizes")
     if arguments.optimizer is not None:
         raise ValueError("--optimizer: with --dynamics, name the optimizers there (e.g. --dynamics sgd adam)")
-    given = _given_fields(arguments)
     hyperparameters = {name: given.pop(name) for name in HYPERPARAMETERS if name in given}
     experiment = functools.partial(compare_dynamics, dynamics=names, step_sizes=step_sizes, **hyperparameters)
     return _run_and_report(arguments, experiment, Config(method="flow").replace(**given))
@@ -287,9 +296,9 @@ def _plot(arguments: argparse.Namespace) -> int:
     from ._results.sweep import SweepResult
 
     path = Path(arguments.path)
-    default = path / "figure" if path.is_dir() else path.with_suffix("")
+    default = path / "figure.png" if path.is_dir() else path.with_suffix(".png")  # run.v2.npz: run.v2.png
     out = Path(arguments.figure) if arguments.figure else default
-    formats = (out.suffix.lstrip("."),) if out.suffix else ("png", "pdf")
+    formats = (out.suffix.lstrip("."),) if out.suffix and arguments.figure else ("png", "pdf")
     if arguments.figure:
         for suffix in formats:
             _checked_figure(str(out.with_suffix("." + suffix)), "--figure")
@@ -397,7 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare = _command(
         commands,
         "compare",
-        "gradient flow vs descent for several step sizes (horizon: --t-max, else --steps)",
+        "gradient flow vs descent for several step sizes, or any set of dynamics (--dynamics), from the same "
+        "draws (horizon: --t-max, else --steps)",
         _compare,
         Config(method="flow"),
         skip=("method", "step_size"),
@@ -406,8 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--step-sizes",
         type=float,
         nargs="+",
-        default=[1.0, 0.5, 0.1],
-        help="descent steps η, each once, in the order given",
+        help="descent steps η, each once, in the order given (default: 1 0.5 0.1; with --dynamics: 1, the "
+        "learning rate of each discrete dynamics)",
     )
     compare.add_argument(
         "--dynamics",
@@ -420,7 +430,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--figure", help="draw the loss against time to this file (e.g. compare.png); default: no figure"
     )
     compare.add_argument("--json", action="store_true", help="print machine-readable output")
-    compare.add_argument("--out", help="save the result to this .npz file (widedip plot draws it again)")
+    compare.add_argument(
+        "--out",
+        help="save the result to this .npz file (widedip plot draws it again); with --dynamics one simulation "
+        "file per run, OUT.0.npz, OUT.1.npz, ...",
+    )
 
     ntk = _command(
         commands,

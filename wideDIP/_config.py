@@ -327,12 +327,26 @@ def unread_dynamics_fields(method: str, optimizer: str = "sgd") -> tuple[str, ..
     return tuple(dict.fromkeys(others))
 
 
+def switched(config: Config, **changes: Any) -> Config:
+    """`config` with `changes`; where they choose another dynamics (`method`, `optimizer`), the fields
+    that dynamics does not read (`unread_dynamics_fields`, and `optimizer` away from descent) go back
+    to their defaults unless `changes` sets them: a sweep over the update rules gives `momentum` to
+    the cells that read it."""
+    if not {"method", "optimizer"} & changes.keys():
+        return config.replace(**changes)
+    method, optimizer = changes.get("method", config.method), changes.get("optimizer", config.optimizer)
+    if method not in DYNAMICS or optimizer not in OPTIMIZERS:
+        return config.replace(**changes)  # refused there, naming the field
+    unread = list(unread_dynamics_fields(method, optimizer))
+    if DYNAMICS[method] is not OPTIMIZERS["sgd"]:
+        unread.append("optimizer")
+    return config.replace(**{**{name: getattr(Config, name) for name in unread}, **changes})
+
+
 def descent_of(config: Config, **changes: Any) -> Config:
     """`config` as gradient descent (with `changes`): `method="descent"`, `optimizer="sgd"`, the fields
-    it does not read (`unread_dynamics_fields`) at their defaults."""
-    unread = unread_dynamics_fields("descent")
-    defaults = {name: getattr(Config, name) for name in (*unread, "optimizer")}
-    return config.replace(**{"method": "descent", **defaults, **changes})
+    it does not read at their defaults (`switched`)."""
+    return switched(config, **{"method": "descent", "optimizer": "sgd", **changes})
 
 
 def allowed_values(name: str) -> tuple[str, ...] | None:

@@ -13,6 +13,7 @@ _CONDITIONED = Config(m=10, n=100, d=500, operator="conditioned", operator_scale
 NOISES = [0.0, 0.01, 0.03, 0.1, 0.3, 1.0]
 _NOISY = Config(m=10, n=100, d=500, stop_at_threshold=False)
 MOMENTUM_RULES = ["sgd", "heavy_ball", "nesterov"]
+_INERTIAL = Config(m=10, n=100, d=500, optimizer="heavy_ball")  # its `momentum` option goes to the momentum cells
 
 PRESETS: dict[str, tuple[Config, dict[str, list[Any]]]] = {
     "fig1": (Config(m=10, d=500), {"k": WIDTHS, "n": WIDTHS}),
@@ -23,11 +24,8 @@ PRESETS: dict[str, tuple[Config, dict[str, list[Any]]]] = {
     "kappa-quick": (_CONDITIONED.replace(seeds=20), {"k": [10, 100, 1000], "condition_number": [1.0, 10.0, 100.0]}),
     "noise": (_NOISY, {"k": WIDTHS, "noise": NOISES}),
     "noise-quick": (_NOISY.replace(seeds=20, steps=5000), {"k": [20, 100, 500], "noise": [0.0, 0.1, 1.0]}),
-    "inertia": (Config(m=10, n=100, d=500), {"k": WIDTHS, "optimizer": MOMENTUM_RULES}),
-    "inertia-quick": (
-        Config(m=10, n=100, d=500, seeds=20, steps=5000),
-        {"k": [20, 100, 500], "optimizer": MOMENTUM_RULES},
-    ),
+    "inertia": (_INERTIAL, {"k": WIDTHS, "optimizer": MOMENTUM_RULES}),
+    "inertia-quick": (_INERTIAL.replace(seeds=20, steps=5000), {"k": [20, 100, 500], "optimizer": MOMENTUM_RULES}),
 }
 """Figure 1: k × n at m = 10; Figure 2: k × m at n = 100; κ: k × κ(A) with the "conditioned"
 operator (docs/theory.md §8), `operator_scale="sqrt_n"` keeping descent with η = 1 below its

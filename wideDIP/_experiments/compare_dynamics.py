@@ -51,7 +51,7 @@ def _variant(config: Config, name: str, hyperparameters: dict, **changes) -> Con
 def compare_dynamics(
     config: Config,
     dynamics: Sequence[str],
-    step_sizes: Sequence[float] = (1.0,),
+    step_sizes: Sequence[float] | None = None,
     *,
     network: Network | None = None,
     operator: np.ndarray | None = None,
@@ -59,7 +59,7 @@ def compare_dynamics(
     **hyperparameters,
 ) -> DynamicsComparison:
     """Run each of `dynamics` (names of `dynamics_names()`: "sgd", "heavy_ball", "nesterov", "adam",
-    "flow", ...) on the draws of `config`, each discrete one once per step size of `step_sizes`, with
+    "flow", ...) on the draws of `config`, each discrete one once per step size of `step_sizes` (default 1; refused when only ODEs are compared), with
     the hyperparameters `hyperparameters` (`momentum=0.5`, `b1=0.8`, ...: each given to the dynamics that
     read it; the others at their defaults). Where every dynamics has a time axis they
     share the horizon `config.horizon` (`t_max`, else `steps × step_size` of `config`'s method): a
@@ -73,7 +73,6 @@ def compare_dynamics(
         raise ValueError(
             f"compare_dynamics: {unknown[0]!r} is not a hyperparameter of a dynamics; they are {HYPERPARAMETERS}"
         )
-    step_sizes = checked_step_sizes(step_sizes, "compare_dynamics: step_sizes")
     classes = {name: dynamics_class(**{"optimizer": Config.optimizer, **dynamics_settings(name)}) for name in names}
     for field in hyperparameters:
         if not any(field in cls.config_fields for cls in classes.values()):
@@ -85,6 +84,10 @@ def compare_dynamics(
             f"compare_dynamics: {', '.join(timeless)} has no time axis (its results are per iteration) and "
             f"{', '.join(continuous)} has no iterations: compare them separately"
         )
+    discrete = [name for name in names if name not in continuous]
+    if step_sizes is not None and not discrete:
+        raise ValueError(f"compare_dynamics: step_sizes apply to none of the dynamics compared ({', '.join(names)})")
+    step_sizes = checked_step_sizes((1.0,) if step_sizes is None else step_sizes, "compare_dynamics: step_sizes")
     horizon = config.horizon
     runs = []
     for name in names:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._config import Config, refuse_repeats, value_list
+from .._config import Config, refuse_repeats, switched, value_list
 from .._networks.base import Network
 from .._problems.operators import matrix_sha256
 from .._resolve import checked_matrix, resolve_network
@@ -62,7 +62,7 @@ def normalised_axes(base: Config, axes: Mapping[str, Sequence[Any]]) -> dict[str
         values = value_list(values, f"sweep: axis {name!r}", f"{{{name!r}: [{values!r}]}}")
         if not values:
             raise ValueError(f"sweep: axis {name!r} has no values")
-        normalised[name] = [getattr(base.replace(**{name: v}), name) for v in values]  # validated, naming the field
+        normalised[name] = [getattr(switched(base, **{name: v}), name) for v in values]  # validated, naming it
         refuse_repeats(normalised[name], f"sweep: axis {name!r}")
     return normalised
 

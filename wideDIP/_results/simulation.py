@@ -397,7 +397,11 @@ class SimulationResult:
             if np.isnan(self.predicted_rate).all():
                 prediction = "no linearised prediction for this dynamics"
             else:
-                ratio = _median_or_dash(self.measured_rate / self.predicted_rate)
+                positive = self.predicted_rate > 0  # a prediction of 0 (no damping) or below has no ratio
+                with np.errstate(invalid="ignore"):
+                    ratio = _median_or_dash(
+                        np.where(positive, self.measured_rate, np.nan) / np.where(positive, self.predicted_rate, np.nan)
+                    )
                 prediction = f"predicted {_median_or_dash(self.predicted_rate)}  measured/predicted {ratio}"
             lines.append(
                 f"rate of ||r||    median measured {_median_or_dash(self.measured_rate)}  {prediction}  "

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._analysis.statistics import FORMER_NAMES, QUARTILE_STATISTICS, QUARTILES, SCALAR_STATISTICS
-from .._config import Config
+from .._config import Config, switched
 from .._figures.plots import PRINT_DPI
 from .._integrate.outcomes import ENDINGS
 from .simulation import SimulationResult
@@ -218,10 +218,11 @@ def cell_changes(axes: dict[str, list[Any]], index: tuple[int, ...]) -> dict[str
 
 
 def cell_configs(base: Config, axes: dict[str, list[Any]]) -> np.ndarray:
-    """Each cell's `Config`, an object array shaped like the grid."""
+    """Each cell's `Config`, an object array shaped like the grid (an axis of dynamics resets the fields
+    its cells do not read: `switched`)."""
     configs = np.empty(tuple(map(len, axes.values())), dtype=object)
     for index in np.ndindex(configs.shape):
-        configs[index] = base.replace(**cell_changes(axes, index))
+        configs[index] = switched(base, **cell_changes(axes, index))
     return configs
 
 
@@ -242,7 +243,7 @@ def read_cell(path: Path, base: Config, axes: dict[str, list[Any]], index: tuple
     if record["cell"] != expected:
         raise DamagedCell(f"{path}: records the cell {record['cell']}, but its place in the grid is {expected}")
     statistics = record["statistics"]
-    seeds = base.replace(**cell_changes(axes, index)).seeds
+    seeds = switched(base, **cell_changes(axes, index)).seeds
     try:
         counts = statistics["counts"]
         consistent = (
