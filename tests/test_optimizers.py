@@ -28,6 +28,7 @@ from wideDIP import (
 from wideDIP._cli import main
 from wideDIP._figures.captions import settings
 from wideDIP._integrate import discrete
+from wideDIP._resolve import resolve_dynamics
 
 SMALL = Config(m=4, n=12, d=6, k=40, seeds=3, steps=300, step_size=1.0, threshold=1e-7)
 """Stable under descent at η = 1 (η λ_max(H(0)) ≤ 1.13 < 2); in float64, some seeds converge within the budget."""
@@ -307,3 +308,31 @@ def test_the_inertia_preset_sweeps_the_update_rules_from_the_same_draws(tmp_path
     assert result.cells[0, 1]["median_final_loss"] == pytest.approx(float(np.median(alone.final_loss)), rel=1e-12)
     with pytest.raises(ValueError, match="optimizer applies to method='descent' only"):
         wideDIP.preset("inertia", method="flow")
+
+
+@pytest.mark.parametrize("rule", ["heavy_ball", "nesterov"])
+def test_the_stability_bound_is_where_the_iteration_on_a_quadratic_stops_contracting(rule):
+    """On `L = λθ²/2` the heavy ball iterates `(θ, θ_prev)` by `[[1 + μ − ηλ, −μ], [1, 0]]` and optax's
+    Nesterov `(θ, m)` by `[[1 − ηλ(1 + μ), −ημ²], [λ, μ]]`: their spectral radius crosses 1 at the
+    bound the summary uses; Adam has none."""
+    eta = 0.5
+    for momentum in (0.0, 0.5, 0.9):
+        dynamics = resolve_dynamics(SMALL.replace(optimizer=rule, momentum=momentum, step_size=eta))
+        bound = dynamics.stability_bound()
+
+        def radius(eta_lambda, momentum=momentum):
+            curvature = eta_lambda / eta
+            if rule == "heavy_ball":
+                matrix = [[1 + momentum - eta_lambda, -momentum], [1, 0]]
+            else:
+                matrix = [[1 - eta_lambda * (1 + momentum), -eta * momentum**2], [curvature, momentum]]
+            return max(abs(np.linalg.eigvals(np.array(matrix))))
+
+        assert radius(bound * (1 - 1e-6)) < 1 < radius(bound * (1 + 1e-6))
+    line = next(
+        x
+        for x in simulate(SMALL.replace(optimizer=rule), progress=False).summary().splitlines()
+        if x.startswith("stability")
+    )
+    assert f"> {bound:.3g} for" in line
+    assert resolve_dynamics(SMALL.replace(optimizer="adam")).stability_bound() is None

@@ -59,6 +59,11 @@ class AbstractDynamics(eqx.Module):
         """What ran, in a few words (`"descent η=0.5"`)."""
         return f"{self.name} η={float(self.step_size):g}"
 
+    def stability_bound(self) -> float | None:
+        """The `η λ_max(H(θ(0)))` below which it is stable on a quadratic of that curvature
+        (docs/theory.md §5.4, §11): `stability_limit`, unless its numbers set it (heavy ball)."""
+        return self.stability_limit
+
     def stability(self, largest_eigenvalue: np.ndarray) -> np.ndarray:
         """`η λ_max(H(θ(0)))`: below 2, gradient descent is stable near θ(0) (docs/theory.md §10)."""
         return float(self.step_size) * largest_eigenvalue

@@ -52,6 +52,10 @@ class HeavyBall(DiscreteDynamics, LinearInGradients):
         fixed `α`."""
         return oscillator_rate(self.damping, eigenvalue)
 
+    def stability_bound(self) -> float:
+        """`2(1 + μ)`: on a quadratic, the heavy ball is stable while `η λ < 2(1 + μ)` (docs/theory.md §11)."""
+        return 2 * (1 + float(self.momentum))
+
     @property
     def label(self) -> str:
         return f"{self.title} η={float(self.step_size):g} μ={float(self.momentum):g}"

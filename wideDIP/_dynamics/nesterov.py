@@ -14,3 +14,9 @@ class Nesterov(HeavyBall):
     optimizer: ClassVar[str] = "nesterov"
     title: ClassVar[str] = "Nesterov"
     nesterov: ClassVar[bool] = True
+
+    def stability_bound(self) -> float:
+        """`2(1 + μ)/(1 + 2μ)`: on a quadratic, Nesterov's momentum (optax's form) is stable while
+        `η λ` is below it (docs/theory.md §11)."""
+        momentum = float(self.momentum)
+        return 2 * (1 + momentum) / (1 + 2 * momentum)

@@ -18,7 +18,6 @@ from .._analysis.theory import TheoryReport
 from .._config import Config
 from .._dynamics.descent import GradientDescent
 from .._dynamics.inertial_flow import InertialFlow
-from .._dynamics.registry import dynamics_class
 from .._figures.captions import compact_shape, described_network, unused_note
 from .._integrate.outcomes import ENDINGS
 from .._networks.kernels import KERNEL_DRIFTS
@@ -275,18 +274,20 @@ class SimulationResult:
         """Descent: the stability number `eta lambda_max(H(0))` against 2 (docs/theory.md §5.4); the flow:
         its stiffness `lambda_max(H(0))` (§10), against 2 over Euler's constant step."""
         c = self.config
+        dynamics = resolve_dynamics(c)
+        bound = 2.0 if not is_discrete(c) else dynamics.stability_bound()  # the flow: Euler's constant step
         not_finite = int(np.sum(~np.isfinite(self.stability)))
-        unstable = f"{int(np.sum(self.stability > 2))}/{c.seeds} seeds" + (
+        unstable = f"{int(np.sum(self.stability > (bound or np.inf)))}/{c.seeds} seeds" + (
             f"; not finite for {not_finite}" if not_finite else ""
         )
         if self.dynamics is not None:
             return f"stability        not known: the {self.dynamics} holds its own step size"
-        if dynamics_class(c.method, c.optimizer).stability_limit == 2:
-            return f"stability        median eta*lambda_max(H(0)) {np.median(self.stability):.3g}  (> 2 for {unstable})"
+        if is_discrete(c) and not dynamics.has_time_axis:
+            return f"stability        not known: {dynamics.title}'s steps adapt to the gradients"
         if is_discrete(c):
-            return f"stability        median eta*lambda_max(H(0)) {np.median(self.stability):.3g}  (no known limit)"
+            limit = f"> {bound:.3g} for {unstable}" if bound is not None else "no known limit"
+            return f"stability        median eta*lambda_max(H(0)) {np.median(self.stability):.3g}  ({limit})"
         stiffness = f"stiffness        median lambda_max(H(0)) {np.median(self.stability / c.step_size):.3g}  "
-        dynamics = resolve_dynamics(c)
         if isinstance(dynamics, InertialFlow):  # its fastest rate |s| is a root of s² + (α + βλ)s + λ (§11)
             fastest = np.median(dynamics.stiffness(self.stability / c.step_size))
             return stiffness + f"largest |s| {fastest:.3g}  (explicit solvers need steps below about 3/|s|, §11)"
