@@ -403,7 +403,8 @@ class SimulationResult:
                     ratio = _median_or_dash(
                         np.where(positive, self.measured_rate, np.nan) / np.where(positive, self.predicted_rate, np.nan)
                     )
-                prediction = f"predicted {_median_or_dash(self.predicted_rate)}  measured/predicted {ratio}"
+                grows = " (< 0: the linearised iteration grows)" if np.nanmedian(self.predicted_rate) < 0 else ""
+                prediction = f"predicted {_median_or_dash(self.predicted_rate)}{grows}  measured/predicted {ratio}"
             lines.append(
                 f"rate of ||r||    median measured {_median_or_dash(self.measured_rate)}  {prediction}  "
                 "(least-squares slope of -ln||r|| over the later half of each run above the threshold; predicted: "
