@@ -268,12 +268,18 @@ def parametrization_of(config: Config, network: Network | type[Network]) -> str:
     if issubclass(dynamics, LinearInGradients):
         return parametrization_for(config.parametrization, network, name)
     if config.parametrization == "reduced":
-        raise ValueError(
-            f"Config.parametrization='reduced' is exact only for a dynamics whose steps are linear combinations "
-            f"of the gradients (wideDIP.LinearInGradients, docs/theory.md §4, §11); {_naming(config)} is not: "
-            "use 'full' or 'auto'"
-        )
+        raise reduced_refused(_naming(config))
     return "full"
+
+
+def reduced_refused(dynamics: str) -> ValueError:
+    """The error for `parametrization="reduced"` under `dynamics` (its name in words), whose steps are
+    not linear combinations of the gradients: the reduction of docs/theory.md §4 is not exact for it."""
+    return ValueError(
+        "Config.parametrization='reduced' is exact only for a dynamics whose steps are linear combinations "
+        f"of the gradients (wideDIP.LinearInGradients, docs/theory.md §4, §11); {dynamics} is not: "
+        "use 'full' or 'auto'"
+    )
 
 
 def _set(config: Config, name: str) -> bool:

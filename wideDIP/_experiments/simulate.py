@@ -18,7 +18,7 @@ import optax
 from .._analysis.rates import eigenvalues_on_image, measured_rate, predicted_rate
 from .._analysis.recovery import at_checkpoint, best_checkpoint, path_statistics, recovery_curves
 from .._analysis.theory import TheoryReport, generic_theory_inputs
-from .._config import Config
+from .._config import Config, reduced_refused
 from .._dynamics.base import DiscreteDynamics
 from .._dynamics.optax_dynamics import OptaxDynamics
 from .._dynamics.registry import OPTIMIZERS
@@ -373,11 +373,7 @@ def _own_optimizer(config: Config, optimizer: Any) -> tuple[Config, OptaxDynamic
             f"at their defaults (got {got})"
         )
     if config.parametrization == "reduced":
-        raise ValueError(
-            "Config.parametrization='reduced' is exact only for a dynamics whose steps are linear combinations of "
-            "the gradients (wideDIP.LinearInGradients, docs/theory.md §4, §11); simulate's optimizer= is not: "
-            "use 'full' or 'auto'"
-        )
+        raise reduced_refused("simulate's optimizer=")
     return config.replace(parametrization="full"), OptaxDynamics.of(optimizer, config.steps)
 
 
