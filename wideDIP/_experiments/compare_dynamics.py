@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._config import Config, refuse_repeats, unread_dynamics_fields, value_list
+from .._config import Config, refuse_repeats, switched, value_list
 from .._dynamics.base import DiscreteDynamics
 from .._dynamics.registry import dynamics_class, dynamics_names, dynamics_settings, every_dynamics
 from .._networks.base import Network
@@ -39,13 +39,11 @@ HYPERPARAMETERS = tuple(
 
 def _variant(config: Config, name: str, hyperparameters: dict, **changes) -> Config:
     """`config` run by the dynamics `name`: its selecting fields, the `hyperparameters` it reads and
-    `changes` set, the fields it does not read at their defaults."""
+    `changes` set, the fields it does not read at their defaults (`switched`)."""
     settings = dynamics_settings(name)
     reads = dynamics_class(**{"optimizer": Config.optimizer, **settings}).config_fields
-    unread = unread_dynamics_fields(settings["method"], settings.get("optimizer", Config.optimizer))
-    defaults = {field: getattr(Config, field) for field in (*unread, "optimizer")}
     own = {field: value for field, value in hyperparameters.items() if field in reads}
-    return config.replace(**{**defaults, **settings, **own, **changes})
+    return switched(config, **settings, **own, **changes)
 
 
 def compare_dynamics(
