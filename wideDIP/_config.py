@@ -25,6 +25,8 @@ from ._problems.signals import SIGNALS
 from ._runtime.registry import Registry
 
 PARAMETRIZATIONS = ("auto", "full", "reduced")
+SIGNAL_RANGES = ("native", "unit", "symmetric")
+UPSAMPLINGS = ("nearest", "bilinear")
 DTYPES = ("float32", "float64")
 
 _CHOICES = {
@@ -40,11 +42,16 @@ _CHOICES = {
     "solver": SOLVERS,
     "ntk_implementation": NTK_IMPLEMENTATIONS,
     "network": NETWORKS,
+    "signal_range": SIGNAL_RANGES,
+    "upsampling": UPSAMPLINGS,
 }
 _AT_LEAST_ONE = ((lambda value: value >= 1, "an integer >= 1, got {}"),)
 _POSITIVE = ((lambda value: value > 0, "> 0, got {}"),)
 _BOUNDS = {
-    **dict.fromkeys(("m", "n", "d", "k", "seeds", "steps", "max_solver_steps"), _AT_LEAST_ONE),
+    **dict.fromkeys(("m", "n", "d", "k", "seeds", "steps", "max_solver_steps", "pieces", "decoder_layers"), _AT_LEAST_ONE),
+    "side": ((lambda value: 16 <= value <= 64, "from 16 to 64 (an image of side × side pixels, n = side²), got {}"),),
+    "crop": ((lambda value: 0 < value <= 1, "in (0, 1] (the fraction of the image's side kept), got {}"),),
+    "kernel_size": ((lambda value: value >= 1 and value % 2 == 1, "an odd integer >= 1, got {}"),),
     "ntk_checkpoints": ((lambda value: value >= 2, "an integer >= 2, got {}"),),
     "seed": ((lambda value: value >= 0, "an integer >= 0, got {}"),),
     **dict.fromkeys(("step_size", "threshold", "atol", "t_max", "blur_width"), _POSITIVE),
@@ -57,6 +64,9 @@ _BOUNDS = {
 }
 """Each numeric field's bounds: (test, what `Config.<field> must be`, formatted with the value)."""
 _ADAPTIVE_ONLY = ("rtol", "atol")
+COMPONENT_FIELDS = ("side", "image", "crop", "signal_range", "pieces", "d", "decoder_layers", "upsampling", "kernel_size")
+"""Fields read by some signals, operators or networks only (`config_fields`): refused unless the
+chosen ones read them or they are at their defaults."""
 """The adaptive solvers' tolerances: solver="euler" (a constant step) refuses them unless at their defaults."""
 
 
@@ -117,7 +127,21 @@ class Config:
     blur_width: float = 2.0
     """Width `w` in samples of the "blur" operator's Gaussian kernel (> 0)."""
     signal: str = "gaussian"
-    """Law of `x̄`: N(0, I_n), Rademacher entries, or uniform on the sphere of radius √n."""
+    """Law of `x̄` (docs/theory.md §1, §12): N(0, I_n), Rademacher entries, uniform on the sphere of
+    radius √n; the Donoho–Johnstone test signals "blocks", "bumps", "heavisine", "doppler"; random
+    piecewise-constant signals ("piecewise_constant", `pieces`); or an "image" (`image`, `side`)."""
+    side: int | None = None
+    """The signal is a `side × side` image (16 to 64), `n = side²` (`n` follows when left at its
+    default): read by signal="image", the 2-D operators and the 2-D convolutional decoder; None: 1-D."""
+    image: str = "camera"
+    """signal="image": a shipped image's name (docs/images.md) or the path of a 2-D `.npy` array."""
+    crop: float = 1.0
+    """signal="image": the centred fraction of the image's side kept before resizing to `side` (0 < crop ≤ 1)."""
+    signal_range: str = "native"
+    """The deterministic signals (images, Donoho–Johnstone): "native" (as shipped; images in [0, 1]),
+    "unit" (rescaled to [0, 1]) or "symmetric" (rescaled to [−1, 1])."""
+    pieces: int = 8
+    """signal="piecewise_constant": the number of constant pieces, their jumps drawn per seed."""
     noise: float = 0.0
     """Standard deviation of the entries of `ε` (projected onto Im(A) when m > n, §1)."""
     seeds: int = 50
@@ -184,6 +208,13 @@ class Config:
     `hidden + (k,)`. A network of one's own is passed as `simulate(config, network=...)`."""
     hidden: tuple[int, ...] = ()
     """network="mlp": the widths of the hidden layers before the last one (whose width is `k`)."""
+    decoder_layers: int = 3
+    """The convolutional decoders: how many times the input tensor is upsampled by 2 (its side is
+    `side / 2^decoder_layers`, or its length `n / 2^decoder_layers`)."""
+    upsampling: str = "bilinear"
+    """The convolutional decoders' fixed upsampling: "nearest" or "bilinear" (docs/theory.md §12)."""
+    kernel_size: int = 3
+    """The convolutional decoders' (odd) kernel size."""
     ntk_implementation: str = "auto"
     """How `track_ntk` computes the kernels: "closed_form" (the two-layer networks, §3, §9),
     "jacobian" (`jax.jacfwd`/`jax.jacrev` of the network: any network), "auto" = the closed form
@@ -206,18 +237,60 @@ class Config:
                     f"Config.{name}={getattr(self, name)!r}: {component.__name__}.config_fields names "
                     f"{', '.join(map(repr, unknown))}, not a Config field"
                 )
-        operator = OPERATORS[self.operator]
-        operator.validate(**{name: getattr(self, name) for name in operator.config_fields})
+        self._derive_sizes()
+        for component in self._components():
+            component.validate(**{name: getattr(self, name) for name in component.config_fields})
         self._refuse_unused_fields()
         network = NETWORKS[self.network]  # its class: nothing is built; names the field when it lacks a path
         parametrization_of(self, network)
         ntk_implementation_for(self.ntk_implementation, network, self.network)
 
+    def _components(self) -> tuple[type, ...]:
+        """The classes of the chosen signal, operator and network (nothing is built)."""
+        return SIGNALS[self.signal], OPERATORS[self.operator], NETWORKS[self.network]
+
+    def _derive_sizes(self) -> None:
+        """`n = side²` for an image left at the default `n`, and `m` where the operator fixes it
+        (`Operator.observations`, e.g. the identity's `m = n`) left at the default `m`; a
+        `ValueError` naming the field when a size given contradicts them."""
+        if self.side is not None:
+            if self.n == Config.n:
+                object.__setattr__(self, "n", self.side**2)
+            elif self.n != self.side**2:
+                raise ValueError(
+                    f"Config.n must be side² = {self.side**2} for a {self.side} × {self.side} image (Config.side), "
+                    f"got n={self.n}: leave n at its default to have it follow side"
+                )
+        operator = OPERATORS[self.operator]
+        fixed = operator.observations(**{name: getattr(self, name) for name in operator.config_fields if name != "m"})
+        if fixed is not None:
+            if self.m == Config.m:
+                object.__setattr__(self, "m", fixed)
+            elif self.m != fixed:
+                raise ValueError(
+                    f"Config.m must be {fixed} for operator={self.operator!r} (it observes every sample: m = n), "
+                    f"got m={self.m}: leave m at its default to have it follow n"
+                )
+
     def _refuse_unused_fields(self) -> None:
-        """A `ValueError` naming `hidden` set for a network other than the MLP, or the first field set
-        away from its default where it would change nothing (`_not_applying`)."""
+        """A `ValueError` naming `hidden` set for a network other than the MLP, a field of
+        `COMPONENT_FIELDS` that the chosen signal, operator and network do not read, or the first
+        field set away from its default where it would change nothing (`_not_applying`)."""
         if self.hidden and self.network != "mlp":
             raise ValueError(f"Config.hidden applies to network='mlp' only (got network={self.network!r})")
+        read = {name for component in self._components() for name in component.config_fields}
+        for name in COMPONENT_FIELDS:
+            if name not in read and _set(self, name):
+                readers = [
+                    f"{field}={member!r}"
+                    for field, registry in (("signal", SIGNALS), ("operator", OPERATORS), ("network", NETWORKS))
+                    for member, component in registry.items()
+                    if name in component.config_fields
+                ]
+                raise ValueError(
+                    f"Config.{name} applies to {' or '.join(readers) or 'no component'} only: signal={self.signal!r}, "
+                    f"operator={self.operator!r} and network={self.network!r} do not read it (got {name}={getattr(self, name)!r})"
+                )
         settings = (self.method, self.optimizer, self.solver, self.network, self.track_ntk)
         for name, reason in _not_applying(*settings).items():
             if _set(self, name):
@@ -337,7 +410,9 @@ def switched(config: Config, **changes: Any) -> Config:
     """`config` with `changes`; where they choose another dynamics (`method`, `optimizer`), the fields
     that dynamics does not read (`unread_dynamics_fields`, and `optimizer` away from descent) go back
     to their defaults unless `changes` sets them: a sweep over the update rules gives `momentum` to
-    the cells that read it."""
+    the cells that read it. Sizes that followed others (`n` from `side`, `m` from the operator:
+    `Config._derive_sizes`) follow the changed ones: a sweep over `side` changes `n`."""
+    changes = {**_followed_sizes(config, changes), **changes}
     if not {"method", "optimizer"} & changes.keys():
         return config.replace(**changes)
     method, optimizer = changes.get("method", config.method), changes.get("optimizer", config.optimizer)
@@ -347,6 +422,19 @@ def switched(config: Config, **changes: Any) -> Config:
     if DYNAMICS[method] is not OPTIMIZERS["sgd"]:
         unread.append("optimizer")
     return config.replace(**{**{name: getattr(Config, name) for name in unread}, **changes})
+
+
+def _followed_sizes(config: Config, changes: dict[str, Any]) -> dict[str, Any]:
+    """`n` and `m` back at their defaults where `config` derived them and `changes` moves what they
+    followed without setting them (they are derived anew)."""
+    reset = {}
+    if "n" not in changes and "side" in changes and config.side is not None and config.n == config.side**2:
+        reset["n"] = Config.n
+    operator = OPERATORS[config.operator]
+    fixed = operator.observations(**{name: getattr(config, name) for name in operator.config_fields if name != "m"})
+    if "m" not in changes and fixed == config.m and {"n", "side", "operator"} & (changes.keys() | reset.keys()):
+        reset["m"] = Config.m
+    return reset
 
 
 def descent_of(config: Config, **changes: Any) -> Config:
@@ -392,13 +480,17 @@ def _validated(name: str, kind: str, value: Any) -> Any:
             own = " (or pass a wideDIP.Network to simulate(config, network=...))" if name == "network" else ""
             raise ValueError(f"Config.{name} must be one of {allowed_values(name)}{own}, got {value!r}")
         return value
+    if kind == "str":
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"Config.{name} must be a non-empty string, got {value!r}")
+        return value
     if kind == "bool":
         if not isinstance(value, bool):
             raise ValueError(f"Config.{name} must be True or False, got {value!r}")
         return value
-    if kind == "float | None" and value is None:
+    if kind in ("float | None", "int | None") and value is None:
         return None
-    if kind == "int":
+    if kind in ("int", "int | None"):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ValueError(f"Config.{name} must be an integer, got {value!r}")
         value = int(value)

@@ -64,6 +64,7 @@ def can_pad(config: Config, network: Network | None) -> bool:
         and OPERATORS[config.operator].gaussian_block
         and config.operator_scale == "none"
         and SIGNALS[config.signal].gaussian_block
+        and config.side is None
         and config.v_law == "gaussian"
         and config.noise == 0
         and not config.track_ntk

@@ -36,6 +36,10 @@ class Network(eqx.Module):
     """The `Config` fields it is built from: `n`, `d`, and those of `NETWORK_FIELDS` it reads."""
 
     @classmethod
+    def validate(cls, **fields: Any) -> None:
+        """Raise `ValueError`, naming the `Config` field, unless the fields suit this network (nothing is built)."""
+
+    @classmethod
     def from_fields(cls, **fields: Any) -> Network:
         return cls(**fields)
 

@@ -65,6 +65,11 @@ class Operator(eqx.Module):
             )
 
     @classmethod
+    def observations(cls, **fields: Any) -> int | None:
+        """The `m` this operator fixes from its other `config_fields` (e.g. `n` for the identity); None: any `m`."""
+        return None
+
+    @classmethod
     def from_fields(cls, **fields: Any) -> Operator:
         cls.validate(**fields)
         return cls(**fields)

@@ -22,6 +22,10 @@ class Signal(eqx.Module):
     """Whether `x̄` is the seed's Gaussian block: what a padded batch reproduces bit for bit."""
 
     @classmethod
+    def validate(cls, **fields: Any) -> None:
+        """Raise `ValueError`, naming the `Config` field, unless the fields suit this family."""
+
+    @classmethod
     def from_fields(cls, **fields: Any) -> Signal:
         return cls(**fields)
 
@@ -30,7 +34,14 @@ class Signal(eqx.Module):
         """One seed's `x̄` from `key` (its own stream) and the seed's Gaussian block (iid N(0,1))."""
 
 
-class GaussianSignal(Signal):
+class AnyShapeSignal(Signal):
+    """A law drawn entry by entry: a vector, or a `side × side` image when `Config.side` is set."""
+
+    config_fields: ClassVar[tuple[str, ...]] = ("side",)
+    side: int | None = eqx.field(static=True, default=None)
+
+
+class GaussianSignal(AnyShapeSignal):
     """`x̄ ~ N(0, I_n)`: the Gaussian block as drawn."""
 
     name: ClassVar[str] = "gaussian"
@@ -40,7 +51,7 @@ class GaussianSignal(Signal):
         return gaussian
 
 
-class RademacherSignal(Signal):
+class RademacherSignal(AnyShapeSignal):
     """iid ±1 entries, from the signal's own stream."""
 
     name: ClassVar[str] = "rademacher"
@@ -49,7 +60,7 @@ class RademacherSignal(Signal):
         return jax.random.rademacher(key, gaussian.shape, gaussian.dtype)
 
 
-class SphereSignal(Signal):
+class SphereSignal(AnyShapeSignal):
     """Uniform on the sphere of radius `√n`: the Gaussian block normalised."""
 
     name: ClassVar[str] = "sphere"
