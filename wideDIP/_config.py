@@ -58,6 +58,8 @@ _BOUNDS = {
     "rtol": (*_POSITIVE, (lambda value: value < 1, "< 1 (a tolerance relative to the state's size), got {:g}")),
     "condition_number": ((lambda value: value >= 1, ">= 1, got {}"),),
     "noise": ((lambda value: value >= 0, ">= 0, got {}"),),
+    "signal_norm": _POSITIVE,
+    "alignment_rank": ((lambda value: value >= 0, "an integer >= 0 (0: no alignment), got {}"),),
     **dict.fromkeys(("momentum", "b1", "b2"), ((lambda value: 0 <= value < 1, "in [0, 1), got {}"),)),
     "eps": _POSITIVE,
     **dict.fromkeys(("damping", "hessian_damping"), ((lambda value: value >= 0, ">= 0, got {}"),)),
@@ -142,6 +144,8 @@ class Config:
     "unit" (rescaled to [0, 1]) or "symmetric" (rescaled to [−1, 1])."""
     pieces: int = 8
     """signal="piecewise_constant": the number of constant pieces, their jumps drawn per seed."""
+    signal_norm: float | None = None
+    """`x̄` rescaled to this Euclidean norm (None: as drawn); e.g. noise of an image's norm (docs/theory.md §12)."""
     noise: float = 0.0
     """Standard deviation of the entries of `ε` (projected onto Im(A) when m > n, §1)."""
     seeds: int = 50
@@ -219,6 +223,9 @@ class Config:
     """How `track_ntk` computes the kernels: "closed_form" (the two-layer networks, §3, §9),
     "jacobian" (`jax.jacfwd`/`jax.jacrev` of the network: any network), "auto" = the closed form
     where one exists."""
+    alignment_rank: int = 0
+    """The alignment of `x̄` with the top-`alignment_rank` eigenvectors of `K(θ(0))`, per seed
+    (docs/theory.md §12, by a Krylov method: `K` is never formed); 0: not computed."""
     ntk_checkpoints: int = 20
     """With `track_ntk`: at how many of the checkpoints (evenly spaced, the first and last included)
     the kernels are evaluated when they need the parameters (`p × ntk_checkpoints × seeds` numbers in

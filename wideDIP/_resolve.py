@@ -67,6 +67,7 @@ def problem_law(config: Config, matrix: np.ndarray | None = None) -> ProblemLaw:
         operator=operator,
         signal=from_config(SIGNALS[config.signal], config),
         noise=config.noise,
+        signal_norm=config.signal_norm,
     )
     law = jax.tree.map(lambda leaf: jnp.asarray(leaf, jnp.dtype(config.dtype)), law)
     for what, shape in (("operator", (config.m, config.n)), ("signal", (config.n,))):

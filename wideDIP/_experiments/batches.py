@@ -65,6 +65,7 @@ def can_pad(config: Config, network: Network | None) -> bool:
         and config.operator_scale == "none"
         and SIGNALS[config.signal].gaussian_block
         and config.side is None
+        and config.signal_norm is None
         and config.v_law == "gaussian"
         and config.noise == 0
         and not config.track_ntk
@@ -73,7 +74,13 @@ def can_pad(config: Config, network: Network | None) -> bool:
 
 def batch_key(config: Config, network: Network | None, pad: bool = True) -> Config:
     """Configs with equal keys share one compiled setup and loop."""
-    key = config.replace(seed=0, seeds=1, noise=float(config.noise > 0), **placeholders())
+    key = config.replace(
+        seed=0,
+        seeds=1,
+        noise=float(config.noise > 0),
+        signal_norm=None if config.signal_norm is None else 1.0,
+        **placeholders(),
+    )
     if pad and can_pad(config, network):
         key = key.replace(**dict.fromkeys(PADDED_FIELDS, 1))
     return key

@@ -79,6 +79,8 @@ class ProblemLaw(eqx.Module):
     operator: Operator
     signal: Signal
     noise: Float[ArrayLike, ""]
+    signal_norm: Float[ArrayLike, ""] | None = None
+    """`‖x̄‖` after rescaling (docs/theory.md §12); None: as drawn."""
     cell_sizes: tuple[Int[ArrayLike, ""], Int[ArrayLike, ""]] | None = None
 
     def padded(self, m: int, n: int) -> ProblemLaw:
@@ -88,11 +90,13 @@ class ProblemLaw(eqx.Module):
         return dataclasses.replace(self, operator=dataclasses.replace(self.operator, m=m, n=n), cell_sizes=sizes)
 
     def draw(self, key: PRNGKeyArray) -> Problem:
-        """One run's draws (docs/theory.md §1, §2, §6, §8): `A`, `x̄`, `y = A x̄ + ε` with `ε`
+        """One run's draws (docs/theory.md §1, §2, §6, §8, §12): `A`, `x̄` (rescaled to `signal_norm`), `y = A x̄ + ε` with `ε`
         projected onto Im(A), `V`, `u` uniform on S^{d-1} (A-1), `W(0) u ~ N(0, I_k)` (A-2)."""
         gaussian = _gaussian_blocks(self, key)
         operator = self.operator.draw(_stream(key, "operator"), gaussian["operator"])
         signal = self.signal.draw(_stream(key, "signal"), gaussian["signal"])
+        if self.signal_norm is not None:
+            signal = signal * (self.signal_norm / jnp.linalg.norm(signal))
         clean = operator @ signal
         observation = clean + project_onto_range(operator, self.noise * gaussian["noise"])
         return Problem(
