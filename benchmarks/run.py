@@ -53,6 +53,7 @@ from wideDIP._experiments.simulate import _kernel_curves, make_plan, prepare
 from wideDIP._integrate import continuous as _flow
 from wideDIP._integrate import discrete as _descent
 from wideDIP._integrate.integrate import checkpoint_times
+from wideDIP._networks.kernel_spectra import kernel_spectrum
 from wideDIP._resolve import builtin_network, resolve_dynamics
 from wideDIP._runtime.locks import LAPACK_LOCK
 from wideDIP._runtime.parallel import over_seeds
@@ -135,6 +136,35 @@ def descent_rate(config: Config, steps: int, repeats: int) -> Measurement:
     return timed(lambda: jax.block_until_ready(advance(prepared.dynamics, state, stop_at, method, rule)), repeats).rate(
         seeds * steps
     )
+
+
+def simulate_seconds(config: Config, repeats: int) -> tuple[float, Measurement]:
+    """Wall seconds of `wideDIP.simulate(config)` as a user runs it: the first call (compiling) and
+    the later ones (compiled), setup, loop and outputs included."""
+    started = time.perf_counter()
+    wideDIP.simulate(config, progress=False)
+    cold = time.perf_counter() - started
+    return cold, Measurement(tuple(_seconds(lambda: wideDIP.simulate(config, progress=False)) for _ in range(repeats)))
+
+
+def spectrum_seconds(config: Config, rank: int, repeats: int) -> Measurement:
+    """Seconds of the top-`rank` eigenpairs and extremes of `K(θ(0))` (Lanczos, `K` never formed) for
+    every seed of `config`, one after another, compiled (docs/theory.md §12)."""
+    keys = wideDIP.seed_keys(config)
+    problems = jax.vmap(functools.partial(wideDIP.draw_problem, config))(keys)  # no SVD of A, no dense H
+    network = builtin_network(config)
+
+    @jax.jit
+    def spectra(problems, keys):
+        def one(seed):
+            problem, key = seed
+            seed_network, literal = network.for_seed(problem, key)
+            spectrum = kernel_spectrum(seed_network, literal, problem.input, key, rank=rank)
+            return spectrum.values, spectrum.smallest
+
+        return jax.lax.map(one, (problems, keys))
+
+    return timed(lambda: jax.block_until_ready(spectra(problems, keys)), repeats)
 
 
 def flow_rate(config: Config, repeats: int) -> tuple[Measurement, float]:
@@ -552,6 +582,40 @@ def main() -> None:
             seed_steps_per_s=rate,
             sgd_over_this=plain.median / rate.median,
         )
+    # images (docs/theory.md §12): a 32 × 32 inpainting by the 2-D decoder, as `widedip simulate` runs it
+    image_steps = 20 if arguments.smoke else 200 if quick else 2000
+    inpainting = Config(
+        signal="image",
+        side=16 if arguments.smoke else 32,
+        operator="inpainting",
+        network="conv_decoder",
+        k=8 if arguments.smoke else 32,
+        seeds=2 if arguments.smoke else 8,
+        steps=image_steps,
+        step_size=0.01,
+        **NEVER,
+    )
+    inpainting = inpainting.replace(m=inpainting.n // 2)
+    cold, warm = simulate_seconds(inpainting, 1 if quick else 2)
+    row(
+        rows,
+        "images",
+        run=f"{inpainting.side}×{inpainting.side} inpainting (m = n/2), conv_decoder k={inpainting.k}, "
+        f"{inpainting.decoder_layers} layers, {inpainting.seeds} seeds, {image_steps} descent steps",
+        seconds_first_call=cold,
+        seconds_compiled=warm,
+        seed_steps_per_s=warm.rate(inpainting.seeds * image_steps).median,
+    )
+    for network, extra in (("two_layer", dict(k=200)), ("conv_decoder", dict(k=32))):
+        side = 16 if arguments.smoke else 64
+        shaped = Config(signal="image", side=side, operator="identity", network=network, seeds=2, **extra)
+        rank = 32
+        row(
+            rows,
+            "images",
+            run=f"top-{rank} eigenpairs and λ_min of K(θ(0)), n = {shaped.n}, {network} k={shaped.k}, per seed",
+            seconds_compiled=spectrum_seconds(shaped, rank, repeats).scaled(1 / shaped.seeds),
+        )
     for count in points((10, 50, 200, 1000), (10, 100)):
         row(
             rows,
@@ -573,13 +637,14 @@ def main() -> None:
     setup = timed(lambda: jax.block_until_ready(prepare(big)), repeats)
     row(rows, "setup", shape="(10, 1000, 500, 1000)", seconds=setup, note="draws + B = A V / sqrt(k), all seeds")
     custom = np.random.default_rng(0).standard_normal((big.m, big.n))
-    for name in wideDIP.OPERATORS:  # the same setup with each forward operator (docs/theory.md §8)
-        config, matrix = big.replace(operator=name), custom if name == "custom" else None
+    on_an_image = {"block_inpainting": dict(side=32, n=1024, m=768)}  # a 32 × 32 image, a 16 × 16 block missing
+    for name in wideDIP.OPERATORS:  # the same setup with each forward operator (docs/theory.md §8, §12)
+        config, matrix = big.replace(operator=name, **on_an_image.get(name, {})), custom if name == "custom" else None
         seconds = timed(lambda: jax.block_until_ready(prepare(config, matrix=matrix)), repeats)  # noqa: B023
         row(
             rows,
             "setup per operator",
-            shape="(10, 1000, 500, 1000)",
+            shape=str((config.m, config.n, config.d, config.k)),
             operator=name,
             seconds=seconds,
             note="draws, A's SVD, B = A V / sqrt(k), all seeds",

@@ -71,6 +71,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 STAGES = (
     ("_runtime",),
+    ("_operators",),
+    ("_signals",),
     ("_problems",),
     ("_networks",),
     ("_dynamics",),
@@ -85,7 +87,7 @@ STAGES = (
 )
 """docs/layout.md: the order in which the parts of the package may import each other (a module
 imports from its own stage or an earlier one); the package's `__init__` re-exports from all."""
-ENGINE = ("_problems", "_networks", "_dynamics", "_integrate", "_analysis")
+ENGINE = ("_operators", "_signals", "_problems", "_networks", "_dynamics", "_integrate", "_analysis")
 """The stages below the resolution step: they work on components, never on a `Config`."""
 
 

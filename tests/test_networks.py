@@ -333,7 +333,10 @@ def test_the_builtin_mlp_names_what_it_reads_and_the_v_law_it_does_not(mlp_track
 @pytest.mark.parametrize(
     "changes, message",
     [
-        (dict(network="resnet"), r"Config\.network must be one of \('two_layer', 'two_layer_both', 'mlp'\)"),
+        (
+            dict(network="resnet"),
+            r"Config\.network must be one of \('two_layer', 'two_layer_both', 'mlp', 'conv_decoder', 'conv_decoder_1d'\)",
+        ),
         (dict(hidden=(4,)), r"Config\.hidden applies to network='mlp' only"),
         (dict(network="mlp", hidden=(0,)), r"Config\.hidden must be a list of integers >= 1"),
         (dict(network="mlp", hidden="64"), r"Config\.hidden must be a list of integers >= 1"),

@@ -220,7 +220,7 @@ def test_an_optax_transformation_of_ones_own_runs_per_iteration_on_the_literal_p
     assert [run.plot().axes[0].get_xlabel() for run in (descent, own)] == ["time t", "iteration τ"]
     assert own.config == config.replace(parametrization="full", step_size=Config.step_size)
     assert own.dynamics == "optax transformation" and own.parametrization == "full"
-    time_axis = ("times", "stop_time", "time_to_threshold", "oracle_time", "measured_rate")
+    time_axis = ("times", "stop_time", "time_to_threshold", "oracle_time", "best_psnr_time", "measured_rate")
     assert_same_bits(descent, own, but=("dynamics", "stability", *time_axis, *PREDICTIONS))
     np.testing.assert_array_equal(own.times, checkpoint_steps(config.steps))
     np.testing.assert_array_equal(own.times * 0.5, descent.times)

@@ -10,7 +10,8 @@ import pytest
 from wideDIP import Config, draw_problem, initial_weights, seed_keys
 from wideDIP._config import allowed_values
 from wideDIP._experiments.simulate import precision
-from wideDIP._problems.signals import SIGNALS, Signal
+from wideDIP._signals.base import Signal
+from wideDIP._signals.registry import SIGNALS
 
 
 def draws(config):
@@ -115,7 +116,8 @@ def test_a_registered_signal_family_is_accepted_and_drawn(monkeypatch):
     for name in ("operator", "layer", "input", "features"):  # the other draws are the seed's own
         np.testing.assert_array_equal(getattr(problems, name), getattr(gaussian, name), err_msg=name)
     monkeypatch.undo()
-    with pytest.raises(ValueError, match=r"Config\.signal must be one of \('gaussian', 'rademacher', 'sphere'\)"):
+    builtin = r"\('gaussian', 'rademacher', 'sphere', 'blocks', 'bumps', 'heavisine', 'doppler', 'piecewise_constant', 'image'\)"
+    with pytest.raises(ValueError, match=rf"Config\.signal must be one of {builtin}, got 'constant'"):
         Config(signal="constant")
 
 

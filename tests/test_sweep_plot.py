@@ -382,7 +382,7 @@ def test_bad_figure_paths_are_value_errors_naming_the_argument(grid, tmp_path, m
 
 def test_operators_are_described_in_words_not_internal_symbols():
     """Titles and summaries say what `A` is ("conditioned s=1/√n" named an internal `s`)."""
-    from wideDIP._problems.operators import OPERATORS
+    from wideDIP._operators.registry import OPERATORS
     from wideDIP._resolve import operator_of
 
     def describe(config, parameters=True):
@@ -393,8 +393,11 @@ def test_operators_are_described_in_words_not_internal_symbols():
     assert describe(conditioned, parameters=False) == "conditioned, ‖A‖ = 1 + √(m/n)"  # κ on an axis
     assert describe(conditioned.replace(operator_scale="none")) == "conditioned, κ(A) = 10, ‖A‖ = √n + √m"
     assert describe(Config(operator="blur", blur_width=3.0)) == "Gaussian blur of width 3 samples"
+    image = {"block_inpainting": dict(side=16, m=192)}  # it needs an image's shape
     for name in OPERATORS:
-        assert not any(symbol in describe(Config(operator=name)) for symbol in ("s=", "w=", "1/√"))
+        assert not any(
+            symbol in describe(Config(operator=name, **image.get(name, {}))) for symbol in ("s=", "w=", "1/√")
+        )
 
 
 def test_a_phrase_longer_than_a_line_is_broken_at_its_spaces():

@@ -79,7 +79,9 @@ def _add_config_options(
         elif field.type == "tuple[int, ...]":
             kwargs.update(type=int, nargs="+", help=f"widths, e.g. {option} 64 64; default: none")
         else:
-            kwargs["type"] = {"int": int, "int | None": int, "str": str, "float": float, "float | None": float}[field.type]
+            kwargs["type"] = {"int": int, "int | None": int, "str": str, "float": float, "float | None": float}[
+                field.type
+            ]
         if field.name in grids:
             kwargs.update(nargs="+", help=f"grid (an axis of this preset); default: {shown}")
         parser.add_argument(option, **kwargs)

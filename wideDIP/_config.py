@@ -19,10 +19,11 @@ from ._networks.activations import ACTIVATION_TABLE
 from ._networks.base import Network
 from ._networks.kernels import NTK_IMPLEMENTATIONS
 from ._networks.registry import NETWORKS, ntk_implementation_for, parametrization_for
-from ._problems.operators import OPERATOR_SCALES, OPERATORS
+from ._operators.base import OPERATOR_SCALES
+from ._operators.registry import OPERATORS
 from ._problems.problem import V_LAWS
-from ._problems.signals import SIGNALS
 from ._runtime.registry import Registry
+from ._signals.registry import SIGNALS
 
 PARAMETRIZATIONS = ("auto", "full", "reduced")
 SIGNAL_RANGES = ("native", "unit", "symmetric")
@@ -48,7 +49,9 @@ _CHOICES = {
 _AT_LEAST_ONE = ((lambda value: value >= 1, "an integer >= 1, got {}"),)
 _POSITIVE = ((lambda value: value > 0, "> 0, got {}"),)
 _BOUNDS = {
-    **dict.fromkeys(("m", "n", "d", "k", "seeds", "steps", "max_solver_steps", "pieces", "decoder_layers"), _AT_LEAST_ONE),
+    **dict.fromkeys(
+        ("m", "n", "d", "k", "seeds", "steps", "max_solver_steps", "pieces", "decoder_layers"), _AT_LEAST_ONE
+    ),
     "side": ((lambda value: 16 <= value <= 64, "from 16 to 64 (an image of side × side pixels, n = side²), got {}"),),
     "crop": ((lambda value: 0 < value <= 1, "in (0, 1] (the fraction of the image's side kept), got {}"),),
     "kernel_size": ((lambda value: value >= 1 and value % 2 == 1, "an odd integer >= 1, got {}"),),
@@ -66,7 +69,17 @@ _BOUNDS = {
 }
 """Each numeric field's bounds: (test, what `Config.<field> must be`, formatted with the value)."""
 _ADAPTIVE_ONLY = ("rtol", "atol")
-COMPONENT_FIELDS = ("side", "image", "crop", "signal_range", "pieces", "d", "decoder_layers", "upsampling", "kernel_size")
+COMPONENT_FIELDS = (
+    "side",
+    "image",
+    "crop",
+    "signal_range",
+    "pieces",
+    "d",
+    "decoder_layers",
+    "upsampling",
+    "kernel_size",
+)
 """Fields read by some signals, operators or networks only (`config_fields`): refused unless the
 chosen ones read them or they are at their defaults."""
 """The adaptive solvers' tolerances: solver="euler" (a constant step) refuses them unless at their defaults."""
@@ -117,13 +130,14 @@ class Config:
     """`φ`: sigmoid, tanh, softplus satisfy A-4; relu and identity are allowed but break A-4."""
     v_law: str = "gaussian"
     """Law of the entries of the layer `V` of the two-layer networks, each of unit variance (A-3);
-    network="mlp", which has no such layer, refuses any other than the default."""
+    the networks without such a layer (mlp, the convolutional decoders) refuse any other than the default."""
     operator_scale: str = "none"
     """Entries of `A`: N(0,1) ("none", the paper), N(0,1/n) ("sqrt_n") or N(0,1/m) ("sqrt_m");
     for "conditioned", `‖A‖ = s(√n + √m)` with `s` that standard deviation."""
     operator: str = "gaussian"
-    """The forward operator `A` (docs/theory.md §8): "gaussian" (the paper), "conditioned", "inpainting",
-    "blur", "dct", or "custom" (the user's matrix: `simulate(config, operator=A)`)."""
+    """The forward operator `A` (docs/theory.md §8, §12): "gaussian" (the paper), "conditioned", "identity"
+    (denoising), "inpainting" (random samples), "block_inpainting" (an image's centred block missing), "blur",
+    "dct" (the last two 2-D when `side` is set), or "custom" (the user's matrix: `simulate(config, operator=A)`)."""
     condition_number: float = 10.0
     """`κ(A)` of the "conditioned" operator (≥ 1)."""
     blur_width: float = 2.0
@@ -378,7 +392,8 @@ def _naming(config: Config) -> str:
 def _not_applying(method: str, optimizer: str, solver: str, network: str, track_ntk: bool) -> dict[str, str]:
     """The fields that change nothing under these settings, each with why: the other dynamics'
     (`unread_dynamics_fields`), `optimizer` away from method="descent", the tolerances under the
-    constant-step Euler solver, `V`'s law for the MLP (which has no fixed layer `V`),
+    constant-step Euler solver, `V`'s law for a network that does not read it (the MLP, the
+    convolutional decoders: no fixed layer `V`),
     `ntk_checkpoints` without `track_ntk`."""
     reasons = {}
     if method in DYNAMICS and optimizer in OPTIMIZERS:  # `from_dict`'s data is not validated yet
@@ -397,8 +412,10 @@ def _not_applying(method: str, optimizer: str, solver: str, network: str, track_
         if "solver" in read and solver == "euler":
             adaptive = "applies to the adaptive solvers only: solver='euler' takes constant steps of size `step_size`"
             reasons.update(dict.fromkeys(_ADAPTIVE_ONLY, adaptive))
-    if network == "mlp":
-        reasons["v_law"] = "applies to the two-layer networks' layer V only: network='mlp' draws every weight N(0, 1)"
+    if network in NETWORKS and "v_law" not in NETWORKS[network].config_fields:
+        reasons["v_law"] = (
+            f"applies to the two-layer networks' layer V only: network={network!r} draws every weight itself"
+        )
     if not track_ntk:
         reasons["ntk_checkpoints"] = "applies only when Config.track_ntk is set, which tracks the kernels along the run"
     return reasons

@@ -21,11 +21,13 @@ from ._integrate.discrete import StoppingRule
 from ._integrate.outcomes import DIVERGENCE_FACTOR
 from ._networks.base import Network, describe
 from ._networks.registry import NETWORKS, ntk_implementation_for
-from ._problems.operators import OPERATORS, Operator
+from ._operators.base import Operator
+from ._operators.registry import OPERATORS
 from ._problems.problem import Problem, ProblemLaw
 from ._problems.problem import initial_weights as _initial_weights
 from ._problems.problem import seed_keys as _seed_keys
-from ._problems.signals import SIGNALS
+from ._signals.base import StructuredSignal
+from ._signals.registry import SIGNALS
 
 T = TypeVar("T", bound=Any)
 
@@ -86,6 +88,16 @@ def _check_draw(what: str, component: Any, shape: tuple[int, ...], dtype: str) -
     if getattr(drawn, "shape", None) != shape:
         got = getattr(drawn, "shape", type(drawn).__name__)
         raise ValueError(f"Config.{what}={component.name!r} must draw an array of shape {shape}, got {got}")
+
+
+def is_structured(config: Config) -> bool:
+    """Whether `config.signal` is a structured signal (`StructuredSignal`: its PSNR is reported, docs/theory.md §12)."""
+    return issubclass(SIGNALS[config.signal], StructuredSignal)
+
+
+def has_ssim(config: Config) -> bool:
+    """Whether a run of `config` reports the SSIM: a structured image (`side` set)."""
+    return config.side is not None and is_structured(config)
 
 
 def seed_keys(config: Config) -> PRNGKeyArray:

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .._problems.operators import row_space_basis
+from .._operators.base import row_space_basis
 from .._problems.problem import Problem
 
 CURVES = ("observation_error", "signal_error", "signal_error_row_space", "signal_error_kernel")
@@ -98,4 +98,25 @@ def path_statistics(
         "best_signal_error": at_checkpoint(signal, best_checkpoint(signal)),
         "signal_error_at_early_stop": first_at_or_after(times, signal, early_stopping_time),
         "bound_holds": bound_holds,
+    }
+
+
+def psnr_statistics(
+    times: np.ndarray,
+    psnr: np.ndarray,
+    early_stopping_time: np.ndarray,
+    threshold_time: np.ndarray,
+    final_psnr: np.ndarray,
+    stopped_at_threshold: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Per seed (docs/theory.md §12): the largest PSNR along the path and its time, the PSNR at the
+    first checkpoint at or after `T`, and where the loss first reached the threshold (`final_psnr`
+    for a seed that stopped there, else the first checkpoint at or after `threshold_time`; NaN where
+    the threshold was never reached)."""
+    best = best_checkpoint(-psnr)
+    return {
+        "best_psnr": at_checkpoint(psnr, best),
+        "best_psnr_time": at_checkpoint(np.broadcast_to(times, psnr.shape), best),
+        "psnr_at_early_stop": first_at_or_after(times, psnr, early_stopping_time),
+        "psnr_at_threshold": np.where(stopped_at_threshold, final_psnr, first_at_or_after(times, psnr, threshold_time)),
     }

@@ -15,7 +15,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._networks.activations import ACTIVATION_TABLE, activation
-from .._problems.operators import OPERATOR_SCALES, entry_scale
+from .._operators.base import OPERATOR_SCALES, entry_scale
 from .._problems.problem import V_LAWS, Problem
 
 CHERNOFF_CONSTANT = (1 - math.log(2)) / 2

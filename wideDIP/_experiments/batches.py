@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from .._config import Config
 from .._networks.base import Network
-from .._problems.operators import OPERATORS, placeholders
-from .._problems.signals import SIGNALS
+from .._operators.registry import OPERATORS, placeholders
+from .._signals.registry import SIGNALS
 
 PADDED_FIELDS = ("m", "n")
 """The sizes a batch may pad (docs/theory.md §4)."""

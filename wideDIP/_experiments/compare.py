@@ -19,7 +19,7 @@ from .._figures.plots import held
 from .._integrate.integrate import Trajectory, checkpoint_steps, evenly_spread, last_checkpoint_reached
 from .._integrate.outcomes import outcome_labels
 from .._networks.base import Network
-from .._problems.operators import matrix_sha256
+from .._operators.base import matrix_sha256
 from .._resolve import checked_matrix, resolve_network
 from .._results.comparison import ComparisonResult
 from .._results.simulation import environment, largest_where

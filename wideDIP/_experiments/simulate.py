@@ -15,8 +15,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .._analysis.alignment import alignment
+from .._analysis.image_quality import psnr, ssim
 from .._analysis.rates import eigenvalues_on_image, measured_rate, predicted_rate
-from .._analysis.recovery import at_checkpoint, best_checkpoint, path_statistics, recovery_curves
+from .._analysis.recovery import at_checkpoint, best_checkpoint, path_statistics, psnr_statistics, recovery_curves
 from .._analysis.theory import TheoryReport, generic_theory_inputs
 from .._config import Config, reduced_refused
 from .._dynamics.base import DiscreteDynamics
@@ -33,12 +35,14 @@ from .._integrate.integrate import (
 )
 from .._integrate.outcomes import Outcome, outcome_labels
 from .._networks.base import HasLipschitzBound, Network
+from .._networks.kernel_spectra import kernel_spectrum
 from .._networks.kernels import JacobianProbe, KernelProbe
 from .._networks.losses import GenericDynamics
-from .._problems.operators import matrix_sha256, realised_spectrum
+from .._operators.base import matrix_sha256, realised_spectrum
 from .._problems.problem import Problem, ProblemLaw, draw_seeds
 from .._resolve import (
     checked_matrix,
+    has_ssim,
     network_description,
     problem_law,
     resolve_dynamics,
@@ -53,6 +57,14 @@ from .._runtime.locks import LAPACK_LOCK
 from .._runtime.parallel import padded_seeds
 from .batches import Batch
 
+ALIGNMENT_STREAM = 200
+"""The stream of a seed's key (`fold_in`) for the alignment's Lanczos start and Gaussian vector: clear
+of the problem's (0, 1, 2, ...) and the network's (100)."""
+ALIGNMENT_LANCZOS_STEPS = 200
+"""At least this many Lanczos steps (and `2 r`, at most `n`) for the top-`r` eigenvectors of `K(θ(0))`."""
+ALIGNMENT_RESIDUAL = 1e-4
+"""A seed's alignment is `converged` when every top-`r` Ritz pair's residual `‖K y − θ y‖` is at most
+this fraction of `λ_max(K)`."""
 INITIAL_KERNELS = ("min_lambda_K", "min_lambda_H", "max_lambda_H")
 """The kernel statistics at θ(0) that Theorem 2.1 and the early-stopping times need (§5, §7)."""
 
@@ -75,6 +87,8 @@ class Plan:
     §7); None otherwise."""
     track: bool = False
     """Whether the kernels are tracked along the run (`Config.track_ntk`)."""
+    alignment: int = 0
+    """The rank `r` of the alignment with `K(θ(0))` (`Config.alignment_rank`, docs/theory.md §12); 0: none."""
 
 
 def make_plan(config: Config, network: Network) -> Plan:
@@ -85,6 +99,7 @@ def make_plan(config: Config, network: Network) -> Plan:
         resolved_parametrization(config, network),
         resolved_ntk_implementation(config, network) if needed else None,
         config.track_ntk,
+        config.alignment_rank,
     )
 
 
@@ -168,6 +183,18 @@ def _setup(network: Network, plan: Plan, keys, laws: ProblemLaw, shared: Problem
             theory.update({name: at_start[name][0] for name in INITIAL_KERNELS})
         return theory
 
+    def alignment_of(seed):
+        key, problem = seed
+        seed_network, literal = network.for_seed(problem, key)
+        spectrum_key, noise_key = jax.random.split(jax.random.fold_in(key, ALIGNMENT_STREAM))
+        steps = min(problem.signal.shape[0], max(ALIGNMENT_LANCZOS_STEPS, 2 * plan.alignment))
+        spectrum = kernel_spectrum(seed_network, literal, problem.input, spectrum_key, rank=plan.alignment, steps=steps)
+        return {
+            "eigenvalues": spectrum.values,
+            "converged": jnp.all(spectrum.residuals <= ALIGNMENT_RESIDUAL * spectrum.largest),
+            **alignment(spectrum.vectors, problem.signal, problem.operator, noise_key),
+        }
+
     dynamics, parameters, probe = jax.vmap(one)(keys, problems)
     # the decompositions one seed after another: a batched SVD and a batched eigh in one program
     # deadlock XLA's CPU runtime now and then (both wait in jaxlib's ParallelBatchMap for work
@@ -176,7 +203,8 @@ def _setup(network: Network, plan: Plan, keys, laws: ProblemLaw, shared: Problem
     theory = None
     if plan.kernels is not None:
         theory = jax.lax.map(theory_of, (keys, problems, dynamics, parameters, probe, norm, sigma))
-    return Prepared(problems, dynamics, parameters, eigenvalues, norm, sigma, probe, theory)
+    aligned = jax.lax.map(alignment_of, (keys, problems)) if plan.alignment else None
+    return Prepared(problems, dynamics, parameters, eigenvalues, norm, sigma, probe, theory, aligned)
 
 
 @eqx.filter_jit
@@ -210,6 +238,8 @@ class Prepared(eqx.Module):
     """The kernels' route when tracking: a closed form (`KernelProbe`, ...) or `JacobianProbe`."""
     theory: dict[str, jax.Array] | None
     """Inputs of Theorem 2.1 per seed (`theory_inputs`), when the plan needs kernels."""
+    alignment: dict[str, jax.Array] | None = None
+    """The alignment with the top eigenvectors of `K(θ(0))` per seed (`Plan.alignment`, docs/theory.md §12)."""
 
     @property
     def largest_eigenvalue(self) -> jax.Array:
@@ -466,8 +496,16 @@ def _outputs(prepared: Prepared, run: Trajectory, plan: Plan, dtype: str) -> dic
                 name: getattr(prepared.problems, name)
                 for name in ("signal", "observation", "clean_observation", "operator")
             },
+            "back_projection": _back_projections(prepared.problems),
+            "alignment": prepared.alignment,
         },
     )
+
+
+@eqx.filter_jit
+def _back_projections(problems: Problem) -> jax.Array:
+    """`Aᵀy` per seed: the observed signal (docs/theory.md §12)."""
+    return jnp.einsum("smn,sm->sn", problems.operator, problems.observation)
 
 
 def _result(
@@ -508,17 +546,21 @@ def _result(
         )
     curves = dict(curves)
     noise_norm = curves.pop("noise_norm")
+    signal = problem["signal"][:, :n]
     no_time = np.full(config.seeds, np.inf)
     early_stopping_time = no_time if theory is None else theory.early_stopping_time
     converged = run.outcome == Outcome.CONVERGED
     times = checkpoint_times(method)
+    time_to_threshold = np.where(converged, run.crossing_time, np.nan)
+    psnr_curve, final_psnr = psnr(reconstructions, signal), psnr(final_reconstruction[:, :n], signal)
+    stopped_at_threshold = converged & config.stop_at_threshold
     return SimulationResult(
         config=config,
         status=outcome_labels(run.outcome),
         steps_to_threshold=np.where(converged, run.crossing_step, -1),
         stop_step=run.stop_step,
         stop_time=run.stop_time,
-        time_to_threshold=np.where(converged, run.crossing_time, np.nan),
+        time_to_threshold=time_to_threshold,
         solver_steps=run.solver_steps,
         initial_loss=run.initial_loss,
         final_loss=run.final_loss,
@@ -545,11 +587,18 @@ def _result(
         environment=environment(),
         network=description,
         dynamics=None if dynamics is None else dynamics.label,
-        signal=problem["signal"][:, :n],
+        signal=signal,
         observation=problem["observation"][:, :m],
         clean_observation=problem["clean_observation"][:, :m],
         operator_matrix=problem["operator"][:, :m, :n],
         reconstructions=reconstructions,
         best_reconstruction=at_checkpoint(reconstructions, best_checkpoint(curves["signal_error"])),
         final_reconstruction=final_reconstruction[:, :n],
+        back_projection=outputs["back_projection"][:, :n],
+        alignment=outputs["alignment"],
+        psnr=psnr_curve,
+        ssim=ssim(reconstructions, signal, config.side) if has_ssim(config) else None,
+        observed_psnr=psnr(outputs["back_projection"][:, :n], signal),
+        final_psnr=final_psnr,
+        **psnr_statistics(times, psnr_curve, early_stopping_time, time_to_threshold, final_psnr, stopped_at_threshold),
     )

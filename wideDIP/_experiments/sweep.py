@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .._config import Config, refuse_repeats, switched, value_list
 from .._networks.base import Network
-from .._problems.operators import matrix_sha256
+from .._operators.base import matrix_sha256
 from .._resolve import checked_matrix, resolve_network
 from .._results.simulation import SimulationResult, environment
 from .._results.sweep import (

@@ -14,7 +14,7 @@ from .._config import Config
 from .._dynamics.registry import dynamics_class, every_dynamics
 from .._networks.base import NETWORK_FIELDS
 from .._networks.registry import recorded_config_fields
-from .._problems.operators import OPERATORS, operator
+from .._operators.registry import OPERATORS, operator
 from .._resolve import is_discrete, operator_of
 
 AXIS_LABELS = {
@@ -186,10 +186,13 @@ def unused_note(config: Config, network: Mapping[str, Any] | None = None) -> lis
 
 
 def compact_shape(config: Config, network: Mapping[str, Any] | None = None) -> list[str]:
-    """`m=… n=… d=…` with `k=…`, and the activation, where the network reads them (summaries and
-    a run's title)."""
+    """`m=… n=…` (with `side × side` for an image) with `d=…` and `k=…`, and the activation, where the
+    network reads them (summaries and a run's title)."""
     read = recorded_config_fields(network, config.network)
-    sizes = f"m={config.m} n={config.n} d={config.d}" + (f" k={config.k}" if "k" in read else "")
+    image = f" ({config.side}×{config.side})" if config.side is not None else ""
+    sizes = f"m={config.m} n={config.n}{image}" + "".join(
+        f" {name}={getattr(config, name)}" for name in ("d", "k") if name in read
+    )
     return [sizes] + ([config.activation] if "activation" in read else [])
 
 

@@ -148,7 +148,7 @@ def note_when_empty(
         axes.yaxis.set_minor_locator(NullLocator())
 
 
-def _title(result, width: int) -> str:
+def run_title(result, width: int) -> str:
     """The settings that ran in short (the network where it is not the paper's, `described_network`;
     `k` and `φ` where it reads them) and the converged count, in lines of about `width` characters."""
     c = result.config
@@ -177,14 +177,14 @@ def finish(plt, figure, path: str | Path | None):
     return figure
 
 
-def _time_label(result) -> str:
+def time_label(result) -> str:
     """The abscissa of `result`'s curves: its time, or its iteration where its dynamics has no time
     axis (Adam, an optax transformation of one's own: docs/theory.md §11)."""
     timed = result.dynamics is None and getattr(resolve_dynamics(result.config), "has_time_axis", True)
     return "time t" if timed else "iteration τ"
 
 
-def _held_curve(result, name: str, final: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def held_curve(result, name: str, final: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The field `name` of `result` held to each seed's stop (`held_to_the_stop`), then at `final`."""
     return held_to_the_stop(
         result.times, getattr(result, name), result.stop_time, None if final is None else getattr(result, final)
@@ -194,18 +194,18 @@ def _held_curve(result, name: str, final: str | None = None) -> tuple[np.ndarray
 def _loss_panel(axes, result) -> None:
     """The loss band (each seed at `final_loss` from its stop on) and the threshold, log-log, its
     y-range set by them (a curve drawn afterwards, such as an envelope, cannot stretch it)."""
-    quartiles = band(axes, *_held_curve(result, "loss", "final_loss"), "black", "loss ½‖A g − y‖²")
+    quartiles = band(axes, *held_curve(result, "loss", "final_loss"), "black", "loss ½‖A g − y‖²")
     low, _, high = quartiles
     threshold = result.config.threshold
     axes.axhline(threshold, color="grey", lw=0.8, ls=":", label="threshold")
-    axes.set(xscale="log", yscale="log", xlabel=_time_label(result), ylabel="loss")
+    axes.set(xscale="log", yscale="log", xlabel=time_label(result), ylabel="loss")
     values = np.concatenate([low, high, [threshold]])
     values = values[np.isfinite(values) & (values > 0)]
     axes.set_ylim(values.min() / 2, values.max() * 2)
     note_when_empty(axes, [quartiles], result.times, nothing_drawn_note(result.loss, result.status), (threshold,))
 
 
-def _time_marker(axes, times: np.ndarray, moments: np.ndarray, name: str, colour) -> None:
+def time_marker(axes, times: np.ndarray, moments: np.ndarray, name: str, colour) -> None:
     """A vertical line at the median of the finite `moments`, the legend saying for how many
     seeds they are finite (and whether the median falls outside the time axis `times`)."""
     finite = np.isfinite(moments)
@@ -222,11 +222,11 @@ RUN_FIGURE_SIZE = (8.0, 7.0)
 """Inches of `plot_run`'s figure: 2400 px wide at `PRINT_DPI`."""
 NTK_FIGURE_SIZE = (8.0, 4.2)
 """Inches of `plot_ntk`'s figure."""
-_TITLE_CHARACTERS = 95
+TITLE_CHARACTERS = 95
 """About how many characters of a 10-point title fill the width of these figures."""
 
 
-def _panel_title(axes, what: str, seeds: int) -> None:
+def panel_title(axes, what: str, seeds: int) -> None:
     """`what` with how every curve is made (`SPREAD`, over two lines: a panel is narrow); the legend."""
     axes.set_title(f"{what}\n(" + SPREAD.format(seeds=seeds).replace(", ", ",\n") + ")", fontsize=8)
     axes.legend(fontsize=7)
@@ -251,10 +251,10 @@ def plot_run(result, path: str | Path | None = None):
     signal = figure.add_subplot(grid[1, :], sharex=losses)
     _loss_panel(losses, result)
     observed = band(
-        observation, *_held_curve(result, "observation_error", "final_observation_error"), "tab:blue", "‖y(t) − ȳ‖"
+        observation, *held_curve(result, "observation_error", "final_observation_error"), "tab:blue", "‖y(t) − ȳ‖"
     )
     signal_bands = [
-        band(signal, *_held_curve(result, name, final), colour, label)
+        band(signal, *held_curve(result, name, final), colour, label)
         for name, final, colour, label in (
             ("signal_error", "final_signal_error", "black", "‖x(t) − x̄‖ / ‖x̄‖"),
             ("signal_error_row_space", None, "tab:blue", "row space  ‖P(x(t) − x̄)‖ / ‖x̄‖"),
@@ -266,18 +266,18 @@ def plot_run(result, path: str | Path | None = None):
         noise_lines = (2 * np.median(result.noise_norm),)
         observation.axhline(noise_lines[0], color="tab:red", lw=0.8, ls=":", label="2‖ε‖ (median)")
         for axes in (observation, signal):
-            _time_marker(axes, shown, result.early_stopping_time, "T", "tab:green")
-            _time_marker(axes, shown, result.observation_early_stopping_time, "T_H", "tab:purple")
-    observation.set(xscale="log", yscale="log", xlabel=_time_label(result), ylabel="‖A x(t) − ȳ‖")
-    signal.set(xscale="log", yscale="log", xlabel=_time_label(result), ylabel="relative signal error")
+            time_marker(axes, shown, result.early_stopping_time, "T", "tab:green")
+            time_marker(axes, shown, result.observation_early_stopping_time, "T_H", "tab:purple")
+    observation.set(xscale="log", yscale="log", xlabel=time_label(result), ylabel="‖A x(t) − ȳ‖")
+    signal.set(xscale="log", yscale="log", xlabel=time_label(result), ylabel="relative signal error")
     signal.set_xlim(shown[0], shown[-1])  # shared: a time T beyond the run does not stretch the axes
     note = nothing_drawn_note(result.loss, result.status)
     note_when_empty(observation, [observed], times, note, noise_lines)
     note_when_empty(signal, signal_bands, times, note)
     for axes, title in ((losses, "loss"), (observation, "observation error"), (signal, "signal error")):
-        _panel_title(axes, title, c.seeds)
+        panel_title(axes, title, c.seeds)
         axes.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
-    figure.suptitle(_title(result, _TITLE_CHARACTERS), fontsize=10)
+    figure.suptitle(run_title(result, TITLE_CHARACTERS), fontsize=10)
     return finish(plt, figure, path)
 
 
@@ -315,17 +315,17 @@ def plot_ntk(result, path: str | Path | None = None):
     last_stop = np.max(result.stop_time)
     if times[times > 0][0] < last_stop < times[-1]:
         kernels.axvline(last_stop, color="0.4", lw=0.8, ls=":", label=HELD_LABEL)
-    kernels.set(xscale="log", xlabel=_time_label(result), ylabel="eigenvalue")
+    kernels.set(xscale="log", xlabel=time_label(result), ylabel="eigenvalue")
     kernels.xaxis.set_minor_formatter(plt.NullFormatter())  # short time ranges: no overlapping minor labels
     kernels.set_yscale("symlog", linthresh=1e-4)
     kernels.set_ylim(bottom=0)  # kernels are positive semi-definite
     note_when_empty(kernels, kernel_bands, times, nothing_drawn_note(result.loss, result.status))
-    _panel_title(kernels, "NTK extremes", result.config.seeds)
+    panel_title(kernels, "NTK extremes", result.config.seeds)
     _loss_panel(losses, result)  # the y-range of the data: the envelope is drawn within it
     certified = result.certified
     if certified is not None and certified.any():
         envelope = 0.5 * result.theory.envelope(times)[certified] ** 2
         band(losses, times, envelope, "tab:green", f"Theorem 2.1 envelope ({certified.sum()} certified seeds)")
-    _panel_title(losses, "loss", result.config.seeds)
-    figure.suptitle(_title(result, _TITLE_CHARACTERS), fontsize=10)
+    panel_title(losses, "loss", result.config.seeds)
+    figure.suptitle(run_title(result, TITLE_CHARACTERS), fontsize=10)
     return finish(plt, figure, path)

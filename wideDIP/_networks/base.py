@@ -15,9 +15,10 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 from .._problems.problem import Problem
 from .kernels import jacobian
 
-NETWORK_FIELDS = ("k", "activation", "v_law", "hidden")
-"""The `Config` fields that shape a network and that not every network reads (all read `n`, `d`):
-summaries name those of the network that ran (`config_fields`), the others as unused."""
+NETWORK_FIELDS = ("d", "k", "activation", "v_law", "hidden")
+"""The `Config` fields that shape a network and that not every network reads (all read `n`; the
+convolutional decoders not `d`): summaries name those of the network that ran (`config_fields`),
+the others as unused."""
 
 
 def network_key(key: PRNGKeyArray) -> PRNGKeyArray:
@@ -33,7 +34,8 @@ class Network(eqx.Module):
     (docs/theory.md §4, §9); more a network declares by deriving from a capability class."""
 
     config_fields: ClassVar[tuple[str, ...]] = ("n", "d")
-    """The `Config` fields it is built from: `n`, `d`, and those of `NETWORK_FIELDS` it reads."""
+    """The `Config` fields it is built from: `n`, those of `NETWORK_FIELDS` it reads (by default `d`),
+    and any other it needs (the convolutional decoders: `side`, `decoder_layers`, ...)."""
 
     @classmethod
     def validate(cls, **fields: Any) -> None:

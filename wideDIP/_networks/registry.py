@@ -7,12 +7,24 @@ from typing import Any
 
 from .._runtime.registry import Registry
 from .base import HasClosedFormKernels, HasReducedDynamics, Network
+from .conv_decoder import ConvDecoder
+from .conv_decoder_1d import ConvDecoder1D
 from .kernels import NtkImplementation
 from .mlp import MLP
 from .two_layer import TwoLayer
 from .two_layer_both import TwoLayerBoth
 
-NETWORKS = Registry("NETWORKS", Network, {"two_layer": TwoLayer, "two_layer_both": TwoLayerBoth, "mlp": MLP})
+NETWORKS = Registry(
+    "NETWORKS",
+    Network,
+    {
+        "two_layer": TwoLayer,
+        "two_layer_both": TwoLayerBoth,
+        "mlp": MLP,
+        "conv_decoder": ConvDecoder,
+        "conv_decoder_1d": ConvDecoder1D,
+    },
+)
 """Adding a network is adding an entry here."""
 
 

@@ -14,8 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from .operators import Operator
-from .signals import Signal
+from .._operators.base import Operator
+from .._signals.base import Signal
 
 V_LAWS = ("gaussian", "rademacher", "uniform")
 """The laws of the entries of the layer `V` (A-3), each of unit variance (the values of `Config.v_law`)."""

@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from .._analysis.alignment import ALIGNMENTS, ENERGIES
 from .._analysis.theory import TheoryReport
 from .._config import Config
 from .._networks.kernels import KERNEL_STATISTICS, TRACKED_STATISTICS
+from .._resolve import has_ssim
 from .comparison import KERNEL_FIELDS, ComparisonResult
 from .simulation import (
     _TRI_STATE,
@@ -69,10 +71,12 @@ _NOT_PER_SEED: dict[str, tuple[str, ...]] = {
             "signal_error",
             "signal_error_row_space",
             "signal_error_kernel",
+            "psnr",
+            "ssim",
         ),
         _CURVE,
     ),
-    **dict.fromkeys(("signal", "best_reconstruction", "final_reconstruction"), ("seeds", "n")),
+    **dict.fromkeys(("signal", "best_reconstruction", "final_reconstruction", "back_projection"), ("seeds", "n")),
     **dict.fromkeys(("observation", "clean_observation"), ("seeds", "m")),
     "operator_matrix": ("seeds", "m", "n"),
     "reconstructions": ("seeds", "checkpoints", "n"),
@@ -80,7 +84,7 @@ _NOT_PER_SEED: dict[str, tuple[str, ...]] = {
 SIMULATION_AXES: dict[str, tuple[str, ...]] = {
     field.name: _NOT_PER_SEED.get(field.name, _PER_SEED)
     for field in dataclasses.fields(SimulationResult)
-    if field.name not in ("config", "ntk", "theory", *SIMULATION_HEADER_FIELDS)
+    if field.name not in ("config", "ntk", "theory", "alignment", *SIMULATION_HEADER_FIELDS)
 }
 """The axes of every array field of a saved simulation (one per seed but for `_NOT_PER_SEED`; `ntk__NAME`:
 those of the curves; `theory__NAME`: one per seed); sizes from its header's config (`seeds`, `m`, `n`) and
@@ -101,8 +105,29 @@ losses); sizes from its header's config (`seeds`), its `step_sizes` and its `tim
 _SAVED_SINCE: dict[str, int] = {
     **dict.fromkeys(("signal", "observation", "clean_observation", "best_reconstruction", "final_reconstruction"), 4),
     **dict.fromkeys(("measured_rate", "predicted_rate"), 5),
+    **dict.fromkeys(
+        (
+            "back_projection",
+            "psnr",
+            "ssim",
+            "observed_psnr",
+            "final_psnr",
+            "best_psnr",
+            "best_psnr_time",
+            "psnr_at_early_stop",
+            "psnr_at_threshold",
+        ),
+        6,
+    ),
 }
 """The format that added an array `SimulationResult.save` always writes (the others: format 2)."""
+
+
+ALIGNMENT_AXES = {
+    **dict.fromkeys(("eigenvalues", *ENERGIES), ("seeds", "rank")),
+    **dict.fromkeys(("converged", *ALIGNMENTS), _PER_SEED),
+}
+"""The axes of the arrays `alignment__NAME` of a saved simulation (`rank`: the config's `alignment_rank`)."""
 
 
 def _expected_axes(kind: str, name: str) -> tuple[str, ...] | None:
@@ -113,6 +138,8 @@ def _expected_axes(kind: str, name: str) -> tuple[str, ...] | None:
         return COMPARISON_AXES.get(name) or (("step_sizes", "seeds", "checkpoints") if kernel else None)
     if prefix == "ntk" and statistic:
         return _CURVE if statistic in TRACKED_STATISTICS else None
+    if prefix == "alignment" and statistic:
+        return ALIGNMENT_AXES.get(statistic)
     if prefix == "theory":
         known = {field.name for field in dataclasses.fields(TheoryReport)}
         return None if statistic not in known else () if statistic == "lipschitz_bound_known" else _PER_SEED
@@ -163,7 +190,10 @@ def _required_arrays(kind: str, file_format: int, config: Config, arrays: dict[s
     computed = file_format >= 2 and (config.track_ntk or config.noise > 0)
     theory = computed or any(name.startswith("theory__") for name in arrays)
     tracked = groups(("ntk",), file_format >= 2 and config.track_ntk)
-    return always + tracked + [f"theory__{name}" for name in without_default(TheoryReport) if theory]
+    if not has_ssim(config):  # the SSIM is a structured image's
+        always = [name for name in always if name != "ssim"]
+    aligned = [f"alignment__{name}" for name in ALIGNMENT_AXES if file_format >= 6 and config.alignment_rank]
+    return always + tracked + aligned + [f"theory__{name}" for name in without_default(TheoryReport) if theory]
 
 
 _AXIS_ORIGINS = {
@@ -172,6 +202,7 @@ _AXIS_ORIGINS = {
     "n": "the config's n",
     "checkpoints": "the length most of its curves share",
     "step_sizes": "the number of step_sizes",
+    "rank": "the config's alignment_rank",
 }
 
 
@@ -203,7 +234,13 @@ def _check_arrays(path: Path, kind: str, file_format: int, config: Config, array
     # so that the one array cut short is the one named
     lengths = [np.shape(values)[-1] for name, values in arrays.items() if axes[name][-1:] == ("checkpoints",)]
     checkpoints = collections.Counter(lengths).most_common(1)[0][0]
-    sizes = {"seeds": config.seeds, "m": config.m, "n": config.n, "checkpoints": checkpoints}
+    sizes = {
+        "seeds": config.seeds,
+        "m": config.m,
+        "n": config.n,
+        "checkpoints": checkpoints,
+        "rank": config.alignment_rank,
+    }
     if kind == "comparison":
         sizes["step_sizes"] = len(arrays["step_sizes"])
     for name, values in arrays.items():

@@ -21,15 +21,15 @@ from .._dynamics.inertial_flow import InertialFlow
 from .._figures.captions import compact_shape, described_network, unused_note
 from .._integrate.outcomes import ENDINGS
 from .._networks.kernels import KERNEL_DRIFTS
-from .._resolve import is_discrete, operator_of, resolve_dynamics
+from .._resolve import is_discrete, is_structured, operator_of, resolve_dynamics
 from .._runtime.paths import check_writable, result_path
 
-FORMAT_VERSION = 5
-READABLE_FORMATS = (1, 2, 3, 4, 5)
+FORMAT_VERSION = 6
+READABLE_FORMATS = (1, 2, 3, 4, 5, 6)
 """Format 2 added the recovery curves (docs/theory.md §7), renaming format 1's end-of-run `signal_error`,
 `observation_error` to `final_…`; 3 the header's `kind` (1 and 2 hold simulations); 4 a simulation's
 problem and reconstructions; 5 the kernel drift (`KERNEL_DRIFTS`) and the measured and predicted rates
-(docs/theory.md §11)."""
+(docs/theory.md §11); 6 the PSNR, SSIM and alignment (docs/theory.md §12)."""
 KINDS = ("simulation", "comparison")
 """What a saved `.npz` holds (its header's `kind`): a `SimulationResult` or a `ComparisonResult`."""
 
@@ -192,6 +192,36 @@ class SimulationResult:
     `−ln|1 − ηλ|/η` at `λ_min`, or at `λ_max` once `η (λ_min + λ_max) > 2`; negative: the kernel
     regime diverges); NaN where the dynamics predicts none (Adam)."""
 
+    # Images and structured signals (docs/theory.md §12); None in files saved before format 6.
+    back_projection: np.ndarray | None = None
+    """`Aᵀy` per seed, `[seeds, n]`: the observed signal (the noisy image for denoising, the kept pixels
+    and zeros for inpainting)."""
+    psnr: np.ndarray | None = None
+    """`10 log₁₀(peak²/mean((x(t) − x̄)²))` at the checkpoints, `peak = max x̄ − min x̄`, `[seeds,
+    checkpoints]`, NaN after the stop (as `loss`)."""
+    ssim: np.ndarray | None = None
+    """The SSIM of `x(t)` against `x̄` (scikit-image's, `data_range = peak`) at the checkpoints, for an
+    image (`Config.side`); None for a 1-D signal."""
+    observed_psnr: np.ndarray | None = None
+    """The PSNR of `Aᵀy` per seed: for denoising, the noisy image's."""
+    final_psnr: np.ndarray | None = None
+    """The PSNR of `final_reconstruction` per seed."""
+    best_psnr: np.ndarray | None = None
+    """The largest PSNR along the path per seed (an oracle: it knows `x̄`)."""
+    best_psnr_time: np.ndarray | None = None
+    """The checkpoint time of `best_psnr`."""
+    psnr_at_early_stop: np.ndarray | None = None
+    """The PSNR at the first checkpoint at or after `T` (§7); NaN where `T` is infinite or not reached."""
+    psnr_at_threshold: np.ndarray | None = None
+    """The PSNR where the loss first reached the threshold (at the stop when the run stops there; else
+    the first checkpoint at or after that time); NaN where it never did."""
+    alignment: dict[str, np.ndarray] | None = None
+    """With `Config.alignment_rank` r > 0: `eigenvalues` `[seeds, r]` (the top of `K(θ(0))`, descending,
+    by Lanczos), the fractions of `‖x̄‖²` (`signal_alignment`), of `‖P_{ker A} x̄‖²` (`kernel_alignment`, NaN
+    where `ker A = {0}`) and of a Gaussian vector's (`noise_alignment`) in the span of their eigenvectors
+    `[seeds]`, the energy per eigenvector `signal_energy`, `noise_energy` `[seeds, r]`, and `converged`
+    `[seeds]` (every Ritz pair's residual at most 1e-4 `λ_max(K)`) (docs/theory.md §12)."""
+
     certified = _theory_field(
         "certified",
         """Per seed: hypothesis (5) holds, so Theorem 2.1 predicts exponential convergence; None
@@ -252,6 +282,7 @@ class SimulationResult:
                 *self._operator_lines(),
                 *self._theory_lines(),
                 *self._observer_lines(),
+                *self._image_lines(),
                 f"wall time        {self.wall_time:.2f} s  on {self.environment.get('device', '?')}",
             ]
         )
@@ -418,6 +449,30 @@ class SimulationResult:
             )
         return lines
 
+    def _image_lines(self) -> list[str]:
+        """The PSNR along the path (a structured signal's: docs/theory.md §12) and the alignment with the
+        kernel's top eigenvectors: medians over seeds; none for a random signal law or an older file."""
+        lines = []
+        if self.psnr is not None and is_structured(self.config):
+            ssim = "" if self.ssim is None else f"  final SSIM {_median_or_dash(last_recorded(self.ssim))}"
+            lines.append(
+                f"PSNR (dB)        median observed A^T y {_median_or_dash(self.observed_psnr)}  best "
+                f"{_median_or_dash(self.best_psnr)} at t={_median_or_dash(self.best_psnr_time)}  at T "
+                f"{_median_or_dash(self.psnr_at_early_stop)}  at the threshold {_median_or_dash(self.psnr_at_threshold)}  "
+                f"final {_median_or_dash(self.final_psnr)}{ssim}"
+            )
+        if self.alignment is not None:
+            a = self.alignment
+            rank, n = a["signal_energy"].shape[1], self.signal.shape[1]
+            unconverged = int(np.sum(~a["converged"].astype(bool)))
+            lines.append(
+                f"alignment        fraction in the top {rank} eigenvectors of K(theta(0)): x_bar "
+                f"{_median_or_dash(a['signal_alignment'])}  its ker A part {_median_or_dash(a['kernel_alignment'])}  "
+                f"Gaussian {_median_or_dash(a['noise_alignment'])} (expected r/n = {rank / n:.3g})"
+                + (f"  NOT CONVERGED for {unconverged} seeds (Lanczos residuals)" if unconverged else "")
+            )
+        return lines
+
     def _theory_lines(self) -> list[str]:
         if self.theory is None:
             return []
@@ -444,10 +499,16 @@ class SimulationResult:
         ]
 
     def plot(self, path: str | os.PathLike | None = None):
-        """The loss, `‖y(t) − ȳ‖` (with `2‖ε‖`, `T` and `T_H` when noisy) and the signal error with
-        its row-space and kernel parts over time (docs/theory.md §7); writes it to `path` when given."""
+        """A structured signal's run with its PSNR (an image, a Donoho–Johnstone or piecewise-constant
+        signal): the grid of clean, observed and reconstructed signals with the PSNR over time
+        (docs/theory.md §12, `plot_images`); a random signal law's: the loss, `‖y(t) − ȳ‖` (with `2‖ε‖`,
+        `T` and `T_H` when noisy) and the signal error with its row-space and kernel parts over time
+        (docs/theory.md §7). Writes it to `path` when given."""
+        from .._figures.images import plot_images
         from .._figures.plots import plot_run
 
+        if self.psnr is not None and is_structured(self.config):
+            return plot_images(self, path)
         return plot_run(self, path)
 
     def plot_ntk(self, path: str | os.PathLike | None = None):
@@ -492,7 +553,7 @@ class SimulationResult:
         left_out = _left_out(reconstructions, operator_matrix)
         arrays = {name: _encoded(name, values) for name, values in array_fields(self).items() if name not in left_out}
         theory = None if self.theory is None else self.theory.to_arrays()
-        arrays |= prefixed({"ntk": self.ntk, "theory": theory})
+        arrays |= prefixed({"ntk": self.ntk, "theory": theory, "alignment": self.alignment})
         return save_result(self, path, "simulation", arrays, SIMULATION_HEADER_FIELDS)
 
     @classmethod
@@ -500,9 +561,9 @@ class SimulationResult:
         """The result that `save` wrote: `fields` from the file's header, `arrays` from the file (decoded,
         the `ntk__` and `theory__` arrays regrouped)."""
         arrays = {name: _decoded(name, values) for name, values in arrays.items()}
-        groups = grouped(arrays, ("ntk", "theory"))
+        groups = grouped(arrays, ("ntk", "theory", "alignment"))
         theory = None if groups["theory"] is None else TheoryReport.from_arrays(groups["theory"])
-        return cls(**fields, ntk=groups["ntk"], theory=theory, **arrays)
+        return cls(**fields, ntk=groups["ntk"], theory=theory, alignment=groups["alignment"], **arrays)
 
 
 def _median_or_dash(values: np.ndarray) -> str:
