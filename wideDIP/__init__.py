@@ -43,6 +43,7 @@ _EXPORTS = {
     "._networks.conv_decoder_1d": ("ConvDecoder1D",),
     "._networks.function": ("FunctionNetwork",),
     "._networks.registry": ("NETWORKS",),
+    "._networks.kernel_spectra": ("KernelSpectrum", "kernel_spectrum"),
     "._networks.kernels": ("jacobian", "jacobian_ntk", "network_jacobian", "ntk", "observation_ntk", "signal_ntk"),
     "._operators.base": ("Operator", "matrix_sha256"),
     "._operators.registry": ("OPERATORS", "operator"),
