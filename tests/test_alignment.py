@@ -82,3 +82,10 @@ def test_an_image_aligns_with_the_decoders_top_eigenvectors_more_than_noise():
     assert np.all(signal > 0.6) and np.all(kernel > 0.3)
     assert np.all(noise < 3 * rank / config.n)
     assert np.all(signal > 4 * noise) and np.all(kernel > 2.5 * noise)
+
+
+def test_an_alignment_rank_beyond_n_is_refused_naming_the_field():
+    with pytest.raises(ValueError, match=r"Config.alignment_rank must be at most n = 100 .* got 101"):
+        Config(alignment_rank=101)
+    with pytest.raises(ValueError, match=r"Config.alignment_rank must be an integer >= 0"):
+        Config(alignment_rank=-1)

@@ -259,6 +259,11 @@ class Config:
                     f"{', '.join(map(repr, unknown))}, not a Config field"
                 )
         self._derive_sizes()
+        if self.alignment_rank > self.n:
+            raise ValueError(
+                f"Config.alignment_rank must be at most n = {self.n} (eigenvectors of the n × n kernel K), "
+                f"got {self.alignment_rank}"
+            )
         for component in self._components():
             component.validate(**{name: getattr(self, name) for name in component.config_fields})
         self._refuse_unused_fields()
