@@ -167,6 +167,44 @@ def spectrum_seconds(config: Config, rank: int, repeats: int) -> Measurement:
     return timed(lambda: jax.block_until_ready(spectra(problems, keys)), repeats)
 
 
+def image_rows(rows: list, smoke: bool, quick: bool, repeats: int) -> None:
+    """Section "images" (docs/theory.md §12): a 32 × 32 inpainting by the 2-D decoder, as `widedip
+    simulate` runs it, and the kernel spectra at n = 4096."""
+    image_steps = 20 if smoke else 200 if quick else 2000
+    inpainting = Config(
+        signal="image",
+        side=16 if smoke else 32,
+        operator="inpainting",
+        network="conv_decoder",
+        k=8 if smoke else 32,
+        seeds=2 if smoke else 8,
+        steps=image_steps,
+        step_size=0.01,
+        **NEVER,
+    )
+    inpainting = inpainting.replace(m=inpainting.n // 2)
+    cold, warm = simulate_seconds(inpainting, 1 if quick else 2)
+    row(
+        rows,
+        "images",
+        run=f"{inpainting.side}×{inpainting.side} inpainting (m = n/2), conv_decoder k={inpainting.k}, "
+        f"{inpainting.decoder_layers} layers, {inpainting.seeds} seeds, {image_steps} descent steps",
+        seconds_first_call=cold,
+        seconds_compiled=warm,
+        seed_steps_per_s=warm.rate(inpainting.seeds * image_steps).median,
+    )
+    for network, extra in (("two_layer", dict(k=200)), ("conv_decoder", dict(k=32))):
+        side = 16 if smoke else 64
+        shaped = Config(signal="image", side=side, operator="identity", network=network, seeds=2, **extra)
+        rank = 32
+        row(
+            rows,
+            "images",
+            run=f"top-{rank} eigenpairs and λ_min of K(θ(0)), n = {shaped.n}, {network} k={shaped.k}, per seed",
+            seconds_compiled=spectrum_seconds(shaped, rank, repeats).scaled(1 / shaped.seeds),
+        )
+
+
 def flow_rate(config: Config, repeats: int) -> tuple[Measurement, float]:
     """Seed-time-units per second of the flow over `t_max`, and median solver steps."""
     prepared = prepare(config)
@@ -482,6 +520,9 @@ def main() -> None:
         "sweeps in this process: checks that every section runs (the test suite's run; its numbers mean nothing)",
     )
     parser.add_argument("--goals", action="store_true", help="only the goal rows (with --quick or --smoke: theirs)")
+    parser.add_argument(
+        "--images", action="store_true", help="only the section images (with --quick or --smoke: theirs)"
+    )
     parser.add_argument("--out", default=str(Path(__file__).parent / "out"))
     parser.add_argument("--devices", help="(internal) this many CPU devices for JAX, or all (wideDIP's default)")
     parser.add_argument("--loop-only", action="store_true", help="(internal) only the reduced loop rate, as JSON")
@@ -517,6 +558,10 @@ def main() -> None:
     )
     if arguments.goals:
         goals(rows, mode, torch_rate(big, 5 if quick else 20, repeats, 2 if quick else 5))
+        write(report, Path(arguments.out))
+        return
+    if arguments.images:
+        image_rows(rows, arguments.smoke, quick, repeats)
         write(report, Path(arguments.out))
         return
 
@@ -582,40 +627,7 @@ def main() -> None:
             seed_steps_per_s=rate,
             sgd_over_this=plain.median / rate.median,
         )
-    # images (docs/theory.md §12): a 32 × 32 inpainting by the 2-D decoder, as `widedip simulate` runs it
-    image_steps = 20 if arguments.smoke else 200 if quick else 2000
-    inpainting = Config(
-        signal="image",
-        side=16 if arguments.smoke else 32,
-        operator="inpainting",
-        network="conv_decoder",
-        k=8 if arguments.smoke else 32,
-        seeds=2 if arguments.smoke else 8,
-        steps=image_steps,
-        step_size=0.01,
-        **NEVER,
-    )
-    inpainting = inpainting.replace(m=inpainting.n // 2)
-    cold, warm = simulate_seconds(inpainting, 1 if quick else 2)
-    row(
-        rows,
-        "images",
-        run=f"{inpainting.side}×{inpainting.side} inpainting (m = n/2), conv_decoder k={inpainting.k}, "
-        f"{inpainting.decoder_layers} layers, {inpainting.seeds} seeds, {image_steps} descent steps",
-        seconds_first_call=cold,
-        seconds_compiled=warm,
-        seed_steps_per_s=warm.rate(inpainting.seeds * image_steps).median,
-    )
-    for network, extra in (("two_layer", dict(k=200)), ("conv_decoder", dict(k=32))):
-        side = 16 if arguments.smoke else 64
-        shaped = Config(signal="image", side=side, operator="identity", network=network, seeds=2, **extra)
-        rank = 32
-        row(
-            rows,
-            "images",
-            run=f"top-{rank} eigenpairs and λ_min of K(θ(0)), n = {shaped.n}, {network} k={shaped.k}, per seed",
-            seconds_compiled=spectrum_seconds(shaped, rank, repeats).scaled(1 / shaped.seeds),
-        )
+    image_rows(rows, arguments.smoke, quick, repeats)
     for count in points((10, 50, 200, 1000), (10, 100)):
         row(
             rows,

@@ -15,6 +15,7 @@ from wideDIP import OPERATORS
 ROOT = Path(__file__).resolve().parents[1]
 MEASURED = {
     "peers",
+    "images",
     "scaling k",
     "scaling m",
     "scaling seeds",

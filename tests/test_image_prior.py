@@ -10,26 +10,27 @@ import wideDIP
 pytest.importorskip("skimage", reason="the images need the optional extra: pip install 'widedip[images]'")
 
 
+ADAM_ON_CAMERA = wideDIP.Config(
+    signal="image",
+    image="camera",
+    side=16,
+    operator="identity",
+    network="conv_decoder",
+    k=8,
+    decoder_layers=2,
+    optimizer="adam",
+    step_size=0.05,
+    seeds=2,
+    threshold=1e-9,
+)
+"""A 16 × 16 crop of `camera` denoised by the 2-D decoder (8 channels, 2 bilinear layers) trained by
+Adam, as Deep Image Prior is."""
+
+
 @pytest.fixture(scope="module")
 def denoised():
-    """A 16 × 16 crop of `camera` at σ = 0.2, the 2-D decoder (8 channels, 2 bilinear layers) trained
-    by Adam as Deep Image Prior is, long enough to fit the noise; the top-16 alignment at θ(0)."""
-    config = wideDIP.Config(
-        signal="image",
-        image="camera",
-        side=16,
-        operator="identity",
-        noise=0.2,
-        network="conv_decoder",
-        k=8,
-        decoder_layers=2,
-        optimizer="adam",
-        step_size=0.05,
-        steps=600,
-        seeds=2,
-        threshold=1e-9,
-        alignment_rank=16,
-    )
+    """`ADAM_ON_CAMERA` at σ = 0.2, long enough to fit the noise; the top-16 alignment at θ(0)."""
+    config = ADAM_ON_CAMERA.replace(noise=0.2, steps=600, alignment_rank=16)
     return wideDIP.simulate(config, progress=False)
 
 
@@ -61,19 +62,7 @@ def test_the_image_aligns_with_the_decoders_top_eigenvectors_more_than_noise(den
 
 
 def test_the_decoder_fits_the_image_before_noise_of_the_same_norm():
-    config = wideDIP.Config(
-        signal="image",
-        side=16,
-        operator="identity",
-        network="conv_decoder",
-        k=8,
-        decoder_layers=2,
-        optimizer="adam",
-        step_size=0.05,
-        steps=300,
-        seeds=2,
-        threshold=1e-9,
-    )
+    config = ADAM_ON_CAMERA.replace(steps=300)
     fits = wideDIP.fit_signal_and_noise(config)
     np.testing.assert_allclose(
         np.linalg.norm(fits.noise.signal, axis=1), np.linalg.norm(fits.signal.signal, axis=1), rtol=1e-6
