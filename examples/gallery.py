@@ -24,6 +24,7 @@ import _command_line  # the examples next to this file
 import custom_network
 import early_stopping
 import flow_vs_descent
+import images
 import ntk_tracking
 import operators
 import paper_figures
@@ -60,6 +61,9 @@ def producers(out: Path, quick: bool) -> dict[str, Callable[[], object]]:
         ),
         "kappa.png": lambda: operators.kappa_methods(out, quick, runs, DOCS_DPI, **small),
         "operators.png": lambda: operators.operator_grid(out, quick, runs, DOCS_DPI, **small),
+        "images_denoising.png images_inpainting.png images_alignment.png": lambda: (
+            images.draw(out, quick, None if runs is None else runs / "images")
+        ),
     }
 
 

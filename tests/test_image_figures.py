@@ -186,10 +186,20 @@ def test_a_1d_structured_signal_is_drawn_as_lines_and_a_random_law_keeps_the_run
     assert all(len(axes.images) == 0 for axes in figure.axes)
 
 
-def test_the_image_grid_needs_the_reconstructions(image_run):
-    saved_without = dataclasses.replace(image_run, reconstructions=None)
-    with pytest.raises(ValueError, match=r"SimulationResult\.plot: .*save it with reconstructions=True"):
-        saved_without.plot()
+def test_a_result_saved_without_its_reconstructions_still_draws_its_grid(image_run):
+    """The best and final reconstructions are saved with every result: only the panel at `T` needs
+    `x(t)` at the checkpoints, and says so."""
+    finite = np.full(image_run.config.seeds, image_run.times[5])
+    full = dataclasses.replace(image_run, early_stopping_time=finite)
+    saved_without = dataclasses.replace(full, reconstructions=None)
+    with_all, without = (result.plot() for result in (full, saved_without))
+    for seed in range(image_run.config.seeds):
+        *kept, at_stop, end = grid_row(without, seed)
+        *expected, _, expected_end = grid_row(with_all, seed)
+        for axes, reference in zip((*kept, end), (*expected, expected_end)):
+            np.testing.assert_array_equal(axes.images[0].get_array(), reference.images[0].get_array())
+            assert axes.get_title() == reference.get_title()
+        assert not at_stop.images and "not saved" in at_stop.texts[0].get_text()
 
 
 def test_the_alignment_spectrum_draws_the_median_energies_and_eigenvalues(image_run, two_layer_run, tmp_path):

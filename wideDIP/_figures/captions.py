@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import textwrap
 from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -183,6 +184,25 @@ def unused_note(config: Config, network: Mapping[str, Any] | None = None) -> lis
         return []
     layout = " (k still changes which input u each seed draws)" if "k" in unused else ""
     return [f"unused by this network: {', '.join(unused)}{layout}"]
+
+
+def signal_label(config: Config) -> str:
+    """`x̄` in words where it is not the default law: the family, the image by name (a user's file by
+    its name) with its crop and range, the pieces ("" for the default Gaussian vector)."""
+    if config.signal == Config.signal and config.signal_norm is None:
+        return ""
+    words = [config.signal]
+    if config.signal == "image":
+        words.append(Path(config.image).name)
+    if config.signal == "piecewise_constant":
+        words.append(f"{config.pieces} pieces")
+    if config.crop != Config.crop:
+        words.append(f"crop {config.crop:g}")
+    if config.signal_range != Config.signal_range:
+        words.append(f"range {config.signal_range}")
+    if config.signal_norm is not None:
+        words.append(f"‖x̄‖ = {config.signal_norm:g}")
+    return "x̄: " + " ".join(words)
 
 
 def compact_shape(config: Config, network: Mapping[str, Any] | None = None) -> list[str]:

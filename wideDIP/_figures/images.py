@@ -49,36 +49,47 @@ def _decibels(value: float) -> str:
     return f"{value:.2f} dB"
 
 
-def _early_stop_note(result, seed: int, at_stop: np.ndarray) -> str | None:
-    """Why seed `seed` has no reconstruction `at_stop` at `T`: `T` is infinite (and why), or the run
-    stopped before it; None where it has one."""
+def _early_stop_note(result, seed: int, at_stop: np.ndarray | None) -> str | None:
+    """Why seed `seed` has no reconstruction `at_stop` at `T`: `T` is infinite (and why), the
+    reconstructions at the checkpoints were not saved (None), or the run stopped before it; None
+    where it has one."""
     moment = result.early_stopping_time[seed]
     if not np.isfinite(moment):
         return f"no T: {result.early_stopping_reason[seed]}"
+    if at_stop is None:
+        return (
+            f"T = {moment:.3g}: x(t) at the checkpoints not saved (save with reconstructions=True, --reconstructions)"
+        )
     if np.isnan(at_stop).all():
         return f"T = {moment:.3g} not reached: the run stopped at t = {result.stop_time[seed]:.3g}"
     return None
 
 
+def time_symbol(result) -> str:
+    """The symbol of `result`'s abscissa in panel titles: `t`, or `τ` where it counts iterations (`time_label`)."""
+    return "t" if time_label(result).startswith("time") else "τ"
+
+
 def _grid_panels(result, seed: int) -> list[tuple[np.ndarray | None, str]]:
     """Seed `seed`'s row of the grid: per column of `COLUMNS`, the signal drawn (None: a blank panel)
     and its title (its PSNR, or why the panel is blank)."""
-    at_stop = result.reconstruction_at(result.early_stopping_time)[seed]
+    saved = result.reconstructions is not None
+    at_stop = result.reconstruction_at(result.early_stopping_time)[seed] if saved else None
     note = _early_stop_note(result, seed, at_stop)
     moment = result.early_stopping_time[seed]
     return [
         (result.signal[seed], COLUMNS[0]),
         (result.back_projection[seed], f"{COLUMNS[1]}\n{_decibels(result.observed_psnr[seed])}"),
-        (
-            result.reconstruction_at(result.best_psnr_time)[seed],
-            f"{COLUMNS[2]}, t = {result.best_psnr_time[seed]:.3g}\n{_decibels(result.best_psnr[seed])}",
+        (  # the largest PSNR is the smallest ‖x − x̄‖: `best_reconstruction`, saved with every result
+            result.best_reconstruction[seed],
+            f"{COLUMNS[2]}, {time_symbol(result)} = {result.best_psnr_time[seed]:.3g}\n{_decibels(result.best_psnr[seed])}",
         ),
         (None, textwrap.fill(note, 24))
         if note
         else (at_stop, f"{COLUMNS[3]} = {moment:.3g}\n{_decibels(result.psnr_at_early_stop[seed])}"),
         (
             result.final_reconstruction[seed],
-            f"{COLUMNS[4]}, t = {result.stop_time[seed]:.3g}\n{_decibels(result.final_psnr[seed])}",
+            f"{COLUMNS[4]}, {time_symbol(result)} = {result.stop_time[seed]:.3g}\n{_decibels(result.final_psnr[seed])}",
         ),
     ]
 
@@ -134,11 +145,6 @@ def plot_images(result, path: str | os.PathLike | None = None):
     it the PSNR over time with the observed PSNR and the median `T` and best time. `path` is checked
     before anything is drawn."""
     path = checked_figure_file(path, "SimulationResult.plot")
-    if result.reconstructions is None:
-        raise ValueError(
-            "SimulationResult.plot: the image grid needs the reconstructions at the checkpoints: this result "
-            "was saved without them (save it with reconstructions=True)"
-        )
     plt = pyplot(path is not None)
     side = result.config.side
     rows = min(SHOWN_SEEDS, result.config.seeds)

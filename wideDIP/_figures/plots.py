@@ -11,7 +11,7 @@ import numpy as np
 
 from .._resolve import resolve_dynamics
 from .._runtime.paths import check_writable
-from .captions import compact_shape, described_network, wrapped
+from .captions import compact_shape, described_network, signal_label, wrapped
 
 QUARTILES = (25, 50, 75)
 """Every curve is the median across all seeds with the band between these percentiles."""
@@ -160,6 +160,7 @@ def run_title(result, width: int) -> str:
             *network,
             " ".join(compact_shape(c, result.network)),
             f"A: {result.operator_label}",
+            *filter(None, [signal_label(c)]),
             method,
             *noise,
             f"converged {int(result.converged.sum())}/{c.seeds}",

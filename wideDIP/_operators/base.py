@@ -110,6 +110,11 @@ class Operator(eqx.Module):
         return entry_scale(self.m, self.n, self.operator_scale) * (math.sqrt(self.n) + math.sqrt(self.m))
 
 
+class OrthonormalRows(Operator):
+    """An operator with `A Aᵀ = I_m` (docs/theory.md §8, §12): `Aᵀy` is the least-norm solution of
+    `A x = y`, an image on the signal's scale (the observed image of denoising and inpainting)."""
+
+
 class ImageOperator(Operator):
     """An operator that reads the image's shape `Config.side` (docs/theory.md §12): the signal is a
     `side × side` image in raster order (`n = side²`); None: a 1-D signal."""

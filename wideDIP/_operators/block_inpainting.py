@@ -8,10 +8,10 @@ from typing import ClassVar
 import jax.numpy as jnp
 import numpy as np
 
-from .base import ImageOperator, selection
+from .base import ImageOperator, OrthonormalRows, selection
 
 
-class BlockInpainting(ImageOperator):
+class BlockInpainting(ImageOperator, OrthonormalRows):
     """The rows of `I_n` at the pixels (raster order) of a `side × side` image outside its centred
     `b × b` block, `b² = n − m`: `A Aᵀ = I_m`, the same for every seed; `ker A` is the block's pixels."""
 

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .base import ImageOperator, distinct_rows
+from .base import ImageOperator, OrthonormalRows, distinct_rows
 
 
 def _product_mod(a: Array, b: Array, modulus: int) -> Array:
@@ -34,7 +34,7 @@ def _dct_rows(rows: Array, size: int, dtype) -> Float[Array, "r size"]:
     return weight[:, None] * table[phase]
 
 
-class PartialDCT(ImageOperator):
+class PartialDCT(ImageOperator, OrthonormalRows):
     """`m` distinct rows, drawn per seed, of the orthonormal DCT-II matrix
     `C[k, j] = √(2/n) c_k cos(π (2j+1) k / (2n))`, `c_0 = 1/√2`: `A Aᵀ = I_m`; with `Config.side`,
     of the 2-D DCT-II `C ⊗ C` (`C` on `side` points), row `(k₁, k₂) = C[k₁] ⊗ C[k₂]` in raster order."""

@@ -6,10 +6,10 @@ from typing import ClassVar
 
 import jax.numpy as jnp
 
-from .base import Operator
+from .base import OrthonormalRows
 
 
-class Identity(Operator):
+class Identity(OrthonormalRows):
     """`A = I_n`: `y = x̄ + ε` (denoising); `m = n` (`observations`), `ker A = {0}`."""
 
     name: ClassVar[str] = "identity"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import Operator, distinct_rows, selection
+from .base import OrthonormalRows, distinct_rows, selection
 
 
-class Inpainting(Operator):
+class Inpainting(OrthonormalRows):
     """The rows of `I_n` at `m` distinct coordinates drawn per seed: `A Aᵀ = I_m` (a vector or an
     image in raster order alike)."""
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._config import Config
-from .._figures.captions import compact_shape, described_network, settings, unused_note, wrapped
+from .._figures.captions import compact_shape, described_network, settings, signal_label, unused_note, wrapped
 from .._figures.plots import (
     SPREAD,
     band,
@@ -94,7 +94,8 @@ class ComparisonResult:
         network = "" if paper else f"{described_network(c, record)}  "
         gap = f"median max {'||z_GD - z_GF||' if paper else '||theta_GD - theta_GF||'}"
         lines = [
-            f"flow vs descent  {'  '.join(compact_shape(c, record))}  A: {operator_of(c).describe()}  {network}"
+            f"flow vs descent  {'  '.join(compact_shape(c, record))}  A: {operator_of(c).describe()}  "
+            f"{signal_label(c) + '  ' if signal_label(c) else ''}{network}"
             f"horizon t={c.horizon:g}  {c.seeds} seeds",
             *unused_note(c, record),
             f"flow ({solver_label(c)}): {flow}",

@@ -18,9 +18,11 @@ from .._analysis.theory import TheoryReport
 from .._config import Config
 from .._dynamics.descent import GradientDescent
 from .._dynamics.inertial_flow import InertialFlow
-from .._figures.captions import compact_shape, described_network, unused_note
+from .._figures.captions import compact_shape, described_network, signal_label, unused_note
 from .._integrate.outcomes import ENDINGS
 from .._networks.kernels import KERNEL_DRIFTS
+from .._operators.base import OrthonormalRows
+from .._operators.registry import OPERATORS
 from .._resolve import is_discrete, is_structured, operator_of, resolve_dynamics
 from .._runtime.paths import check_writable, result_path
 
@@ -30,6 +32,9 @@ READABLE_FORMATS = (1, 2, 3, 4, 5, 6)
 `observation_error` to `final_…`; 3 the header's `kind` (1 and 2 hold simulations); 4 a simulation's
 problem and reconstructions; 5 the kernel drift (`KERNEL_DRIFTS`) and the measured and predicted rates
 (docs/theory.md §11); 6 the PSNR, SSIM and alignment (docs/theory.md §12)."""
+NULL_EIGENVALUE = 1e-6
+"""The alignment's `r`-th eigenvalue at most this fraction of the first: `K(θ(0))` has numerical rank
+below `r` and its top-`r` span is partly arbitrary (the summary says so)."""
 KINDS = ("simulation", "comparison")
 """What a saved `.npz` holds (its header's `kind`): a `SimulationResult` or a `ComparisonResult`."""
 
@@ -267,7 +272,7 @@ class SimulationResult:
             )
         counts = "  ".join(f"{name} {count}" for name, count in self.counts().items())
         network = "" if self.network_name == "two_layer" else f"{described_network(c, self.network)}  "
-        signal = "" if c.signal == Config.signal else f"x̄: {c.signal}  "
+        signal = f"{signal_label(c)}  " if signal_label(c) else ""
         return "\n".join(
             [
                 f"wideDIP  {'  '.join(compact_shape(c, self.network))}  A: {self.operator_label}  {signal}{network}"
@@ -435,6 +440,8 @@ class SimulationResult:
                         np.where(positive, self.measured_rate, np.nan) / np.where(positive, self.predicted_rate, np.nan)
                     )
                 grows = " (< 0: the linearised iteration grows)" if np.nanmedian(self.predicted_rate) < 0 else ""
+                if np.all(self.predicted_rate == 0):
+                    grows = " (lambda_min(H(0)) = 0 to rounding: no exponential rate predicted)"
                 prediction = f"predicted {_median_or_dash(self.predicted_rate)}{grows}  measured/predicted {ratio}"
             lines.append(
                 f"rate of ||r||    median measured {_median_or_dash(self.measured_rate)}  {prediction}  "
@@ -455,8 +462,11 @@ class SimulationResult:
         lines = []
         if self.psnr is not None and is_structured(self.config):
             ssim = "" if self.ssim is None else f"  final SSIM {_median_or_dash(last_recorded(self.ssim))}"
+            observed = _median_or_dash(self.observed_psnr) + (
+                "" if issubclass(OPERATORS[self.config.operator], OrthonormalRows) else " (not an image: AA^T != I)"
+            )
             lines.append(
-                f"PSNR (dB)        median observed A^T y {_median_or_dash(self.observed_psnr)}  best "
+                f"PSNR (dB)        median observed A^T y {observed}  best "
                 f"{_median_or_dash(self.best_psnr)} at t={_median_or_dash(self.best_psnr_time)}  at T "
                 f"{_median_or_dash(self.psnr_at_early_stop)}  at the threshold {_median_or_dash(self.psnr_at_threshold)}  "
                 f"final {_median_or_dash(self.final_psnr)}{ssim}"
@@ -465,11 +475,13 @@ class SimulationResult:
             a = self.alignment
             rank, n = a["signal_energy"].shape[1], self.signal.shape[1]
             unconverged = int(np.sum(~a["converged"].astype(bool)))
+            null = int(np.sum(a["eigenvalues"][:, -1] <= NULL_EIGENVALUE * a["eigenvalues"][:, 0]))
             lines.append(
                 f"alignment        fraction in the top {rank} eigenvectors of K(theta(0)): x_bar "
                 f"{_median_or_dash(a['signal_alignment'])}  its ker A part {_median_or_dash(a['kernel_alignment'])}  "
                 f"Gaussian {_median_or_dash(a['noise_alignment'])} (expected r/n = {rank / n:.3g})"
                 + (f"  NOT CONVERGED for {unconverged} seeds (Lanczos residuals)" if unconverged else "")
+                + (f"  K(theta(0)) has rank < {rank} for {null} seeds: the span is not its top {rank}" if null else "")
             )
         return lines
 

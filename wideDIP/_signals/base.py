@@ -111,6 +111,6 @@ def extra_modules(signal: str, *modules: str) -> list[ModuleType]:
     if missing:
         raise ValueError(
             f"Config.signal={signal!r} needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
-            "not installed: pip install 'widedip[images]'"
+            "not installed: pip install 'widedip[images]' (in a clone: pip install -e \".[images]\")"
         )
     return imported
