@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import wideDIP
 from wideDIP import Config, draw_problem, seed_keys
 from wideDIP._analysis.alignment import alignment
 from wideDIP._networks.kernel_spectra import kernel_spectrum
@@ -89,3 +90,14 @@ def test_an_alignment_rank_beyond_n_is_refused_naming_the_field():
         Config(alignment_rank=101)
     with pytest.raises(ValueError, match=r"Config.alignment_rank must be an integer >= 0"):
         Config(alignment_rank=-1)
+
+
+def test_an_alignment_rank_beyond_the_kernels_rank_is_flagged():
+    """The two-layer network with `k < n` has `rank K = k`: its top `r > k` span is partly arbitrary."""
+    config = Config(m=8, n=48, d=6, k=16, seeds=2, steps=3, alignment_rank=24, dtype="float64")
+    result = wideDIP.simulate(config, progress=False)
+    eigenvalues = result.alignment["eigenvalues"]
+    assert np.all(eigenvalues[:, config.k :] < 1e-10 * eigenvalues[:, :1])  # rank k: the rest is 0
+    assert f"K(theta(0)) has rank < 24 for {config.seeds} seeds" in result.summary()
+    within = Config(m=8, n=48, d=6, k=16, seeds=2, steps=3, alignment_rank=8, dtype="float64")
+    assert "has rank <" not in wideDIP.simulate(within, progress=False).summary()

@@ -279,3 +279,11 @@ def test_an_inpainted_image_run_records_the_image():
     result = wideDIP.simulate(config)
     camera = resized_crop(skimage.util.img_as_float(skimage.data.camera()), 1.0, 16).ravel()
     np.testing.assert_allclose(result.signal, np.stack([camera, camera]), rtol=1e-12)
+    # what ran is named: the image, and that A^T y of inpainting is an image (A A^T = I)
+    first, psnr = (
+        result.summary().splitlines()[0],
+        next(line for line in result.summary().splitlines() if "PSNR" in line),
+    )
+    assert "x̄: image camera" in first and "(16×16)" in first and "not an image" not in psnr
+    gaussian = wideDIP.simulate(config.replace(operator="gaussian", m=32, steps=5, seeds=1))
+    assert "(not an image: AA^T != I)" in next(line for line in gaussian.summary().splitlines() if "PSNR" in line)
