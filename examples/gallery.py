@@ -61,8 +61,8 @@ def producers(out: Path, quick: bool) -> dict[str, Callable[[], object]]:
         ),
         "kappa.png": lambda: operators.kappa_methods(out, quick, runs, DOCS_DPI, **small),
         "operators.png": lambda: operators.operator_grid(out, quick, runs, DOCS_DPI, **small),
-        "images_denoising.png images_inpainting.png images_alignment.png": lambda: (
-            images.draw(out, quick, None if runs is None else runs / "images")
+        "images_denoising.png images_inpainting.png images_alignment.png": lambda: images.draw(
+            out, quick, None if runs is None else runs / "images"
         ),
     }
 

@@ -50,7 +50,9 @@ def ssim(outputs: np.ndarray, reference: np.ndarray, side: int) -> np.ndarray:
     try:
         metrics = importlib.import_module("skimage.metrics")
     except ImportError:
-        raise ValueError("ssim needs scikit-image, which is not installed: pip install 'widedip[images]' (in a clone: pip install -e \".[images]\")") from None
+        raise ValueError(
+            "ssim needs scikit-image, which is not installed: pip install 'widedip[images]' (in a clone: pip install -e \".[images]\")"
+        ) from None
     outputs, reference = np.asarray(outputs, np.float64), np.asarray(reference, np.float64)
     if not isinstance(side, (int, np.integer)) or side < 7 or side * side != outputs.shape[-1]:
         raise ValueError(
