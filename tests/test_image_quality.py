@@ -69,6 +69,7 @@ def test_ssim_refuses_a_wrong_side_and_names_the_missing_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "skimage", None)
     monkeypatch.setitem(sys.modules, "skimage.metrics", None)
     with pytest.raises(
-        ValueError, match=r"^ssim needs scikit-image, which is not installed: pip install 'widedip\[images\]'$"
+        ValueError,
+        match=r"^ssim needs scikit-image, which is not installed: pip install 'widedip\[images\]' \(in a clone: pip install -e \".\[images\]\"\)$",
     ):
         ssim(image, image, SIDE)

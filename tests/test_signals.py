@@ -248,13 +248,13 @@ def test_a_missing_extra_names_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pywt", None)  # `import pywt` now raises ImportError
     with pytest.raises(
         ValueError,
-        match=r"^Config\.signal='doppler' needs PyWavelets, which is not installed: pip install 'widedip\[images\]'$",
+        match=r"^Config\.signal='doppler' needs PyWavelets, which is not installed: pip install 'widedip\[images\]' \(in a clone: pip install -e \".\[images\]\"\)$",
     ):
         Config(signal="doppler", n=64)
     monkeypatch.setitem(sys.modules, "skimage", None)
     with pytest.raises(
         ValueError,
-        match=r"^Config\.signal='image' needs scikit-image, which is not installed: pip install 'widedip\[images\]'$",
+        match=r"^Config\.signal='image' needs scikit-image, which is not installed: pip install 'widedip\[images\]' \(in a clone: pip install -e \".\[images\]\"\)$",
     ):
         Config(signal="image", side=16)
     assert Config(signal="piecewise_constant", n=20).signal == "piecewise_constant"
