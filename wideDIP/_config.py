@@ -23,10 +23,12 @@ from ._operators.base import OPERATOR_SCALES
 from ._operators.registry import OPERATORS
 from ._problems.problem import V_LAWS
 from ._runtime.registry import Registry
+from ._signals.base import RANGE_INTERVALS
 from ._signals.registry import SIGNALS
 
 PARAMETRIZATIONS = ("auto", "full", "reduced")
-SIGNAL_RANGES = ("native", "unit", "symmetric")
+SIGNAL_RANGES = ("native", *RANGE_INTERVALS)
+"""`Config.signal_range`: as drawn, or rescaled onto one of `RANGE_INTERVALS` (docs/theory.md §12)."""
 UPSAMPLINGS = ("nearest", "bilinear")
 DTYPES = ("float32", "float64")
 
