@@ -5,7 +5,7 @@ import pytest
 
 import wideDIP
 from wideDIP import Config
-from wideDIP._config import descent_of
+from wideDIP._config import descent_of, switched
 
 
 def test_defaults_are_the_papers_protocol():
@@ -131,3 +131,11 @@ def test_a_saved_config_is_read_with_the_fields_that_applied_to_nothing_at_their
     assert Config.from_dict(saved) == Config()
     flow = Config.from_dict({**saved, "method": "flow", "track_ntk": True})
     assert (flow.solver, flow.rtol, flow.ntk_checkpoints) == ("kvaerno5", 1e-3, 7)
+
+
+def test_switching_the_signal_resets_the_fields_only_the_old_one_read():
+    image = Config(signal="image", side=16, crop=0.5, signal_range="unit", operator="identity")
+    noise = switched(image, signal="gaussian", signal_norm=2.0)
+    assert (noise.crop, noise.signal_range, noise.side, noise.n, noise.m) == (1.0, "native", 16, 256, 256)
+    assert switched(image, signal="image", image="coins").crop == 0.5  # still read: kept
+    assert switched(Config(signal="piecewise_constant", pieces=3), signal="blocks").pieces == Config.pieces

@@ -71,6 +71,8 @@ _BOUNDS = {
 }
 """Each numeric field's bounds: (test, what `Config.<field> must be`, formatted with the value)."""
 _ADAPTIVE_ONLY = ("rtol", "atol")
+_COMPONENTS = {"signal": SIGNALS, "operator": OPERATORS, "network": NETWORKS}
+"""The `Config` fields that choose a component, with the registry each chooses from."""
 COMPONENT_FIELDS = (
     "side",
     "image",
@@ -275,7 +277,7 @@ class Config:
 
     def _components(self) -> tuple[type, ...]:
         """The classes of the chosen signal, operator and network (nothing is built)."""
-        return SIGNALS[self.signal], OPERATORS[self.operator], NETWORKS[self.network]
+        return tuple(registry[getattr(self, field)] for field, registry in _COMPONENTS.items())
 
     def _derive_sizes(self) -> None:
         """`n = side²` for an image left at the default `n`, and `m` where the operator fixes it
@@ -311,7 +313,7 @@ class Config:
             if name not in read and _set(self, name):
                 readers = [
                     f"{field}={member!r}"
-                    for field, registry in (("signal", SIGNALS), ("operator", OPERATORS), ("network", NETWORKS))
+                    for field, registry in _COMPONENTS.items()
                     for member, component in registry.items()
                     if name in component.config_fields
                 ]
@@ -442,8 +444,10 @@ def switched(config: Config, **changes: Any) -> Config:
     that dynamics does not read (`unread_dynamics_fields`, and `optimizer` away from descent) go back
     to their defaults unless `changes` sets them: a sweep over the update rules gives `momentum` to
     the cells that read it. Sizes that followed others (`n` from `side`, `m` from the operator:
-    `Config._derive_sizes`) follow the changed ones: a sweep over `side` changes `n`."""
-    changes = {**_followed_sizes(config, changes), **changes}
+    `Config._derive_sizes`) follow the changed ones: a sweep over `side` changes `n`. Where they choose
+    another signal, operator or network, the `COMPONENT_FIELDS` the new ones do not read go back to
+    their defaults unless `changes` sets them (an image's `crop` is not carried to a Gaussian signal)."""
+    changes = {**_followed_sizes(config, changes), **_unread_component_fields(config, changes), **changes}
     if not {"method", "optimizer"} & changes.keys():
         return config.replace(**changes)
     method, optimizer = changes.get("method", config.method), changes.get("optimizer", config.optimizer)
@@ -453,6 +457,20 @@ def switched(config: Config, **changes: Any) -> Config:
     if DYNAMICS[method] is not OPTIMIZERS["sgd"]:
         unread.append("optimizer")
     return config.replace(**{**{name: getattr(Config, name) for name in unread}, **changes})
+
+
+def _unread_component_fields(config: Config, changes: dict[str, Any]) -> dict[str, Any]:
+    """The `COMPONENT_FIELDS` at their defaults that the signal, operator and network `changes` chooses
+    do not read (none when `changes` chooses none of them, or an unknown one: refused by `replace`)."""
+    chosen = [(registry, changes[field]) for field, registry in _COMPONENTS.items() if field in changes]
+    if not chosen or any(name not in registry for registry, name in chosen):
+        return {}
+    read = {
+        name
+        for field, registry in _COMPONENTS.items()
+        for name in registry[changes.get(field, getattr(config, field))].config_fields
+    }
+    return {name: getattr(Config, name) for name in COMPONENT_FIELDS if name not in read}
 
 
 def _followed_sizes(config: Config, changes: dict[str, Any]) -> dict[str, Any]:

@@ -57,10 +57,5 @@ def fit_signal_and_noise(config: Config, *, network: Network | None = None, prog
     clean = switched(config, noise=0.0)
     signal = simulate(clean, network=network, progress=progress)
     norm = float(np.median(np.linalg.norm(signal.signal, axis=1)))
-    noise_config = config.replace(
-        **{name: getattr(Config, name) for name in ("image", "crop", "signal_range", "pieces")},
-        signal="gaussian",
-        signal_norm=norm,
-        noise=0.0,
-    )
+    noise_config = switched(clean, signal="gaussian", signal_norm=norm)
     return Fits(signal, simulate(noise_config, network=network, progress=progress))
