@@ -43,6 +43,9 @@ def test_cells_group_by_compiled_shape():
     noisy = [BASE.replace(n=n, noise=0.1) for n in (6, 12)]
     assert len(group_cells(noisy)) == 2 and len(group_cells(noisy, pad=False)) == 2
     assert batch_key(BASE.replace(noise=0.1), None) == batch_key(BASE.replace(noise=0.3), None)
+    # so does the alignment (its eigenvectors would span the padding), and a rescaled or image signal
+    for unpadded in ({"alignment_rank": 2}, {"signal_norm": 3.0}):
+        assert len(group_cells([BASE.replace(n=n, **unpadded) for n in (6, 12)])) == 2, unpadded
 
 
 STATISTICS = ("final_loss", "final_signal_error", "sigma_A", "norm_A", "stability", "loss", "signal_error")

@@ -56,7 +56,7 @@ class Batch:
 def can_pad(config: Config, network: Network | None) -> bool:
     """Whether `config` runs padded exactly: the built-in paper network on its reduced dynamics,
     every draw Gaussian (those alone are reproduced bit for bit at a padded shape), no noise and
-    no kernels (their spectra and projections would see the padding)."""
+    no kernels and no alignment (their spectra and projections would see the padding)."""
     return (
         network is None
         and config.network == "two_layer"
@@ -69,6 +69,7 @@ def can_pad(config: Config, network: Network | None) -> bool:
         and config.v_law == "gaussian"
         and config.noise == 0
         and not config.track_ntk
+        and config.alignment_rank == 0
     )
 
 
